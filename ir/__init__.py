@@ -1,0 +1,1 @@
+"""The graph IR: ONNX import/export, graph passes, lowering to a Workload, and the Program format."""

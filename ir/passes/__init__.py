@@ -1,0 +1,1 @@
+"""Graph passes, one per module.  Each returns a `PassResult`; `PassManager` runs a sequence."""

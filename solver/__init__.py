@@ -1,0 +1,1 @@
+"""Solver stages, one module per problem, each with heuristics and exact formulations."""

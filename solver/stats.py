@@ -1,0 +1,56 @@
+"""The one result type every solver method of every stage returns with its solution."""
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+
+class Status(enum.Enum):
+    OPTIMAL = "OPTIMAL"
+    FEASIBLE = "FEASIBLE"
+    INFEASIBLE = "INFEASIBLE"
+    NO_SOLUTION_IN_TIME = "NO_SOLUTION_IN_TIME"
+
+
+@dataclass(frozen=True)
+class SolveStats:
+    """What a solve found: method, status, objective (lower is better), best bound, gap, wall time.
+
+    For a heuristic ``bound`` is the problem's lower bound (which bound is said in ``bound_kind``);
+    ``gap = (objective - bound) / objective`` (0 when objective is 0).  ``note`` names, for
+    INFEASIBLE, the resource that makes it so.
+    """
+
+    stage: str
+    method: str
+    status: Status
+    objective: float
+    bound: float
+    wall_s: float
+    bound_kind: str = ""
+    exact: bool = False
+    note: str = ""
+
+    @property
+    def gap(self) -> float:
+        return relative_gap(self.objective, self.bound)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """(objective - bound) / |objective|, 0 when both are 0, inf when objective is inf."""
+    if math.isinf(objective):
+        return math.inf
+    if objective == 0:
+        return 0.0 if bound >= 0 else math.inf
+    return max(0.0, (objective - bound) / abs(objective))
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Limits every exact method takes."""
+
+    time_limit_s: float = 10.0
+    seed: int = 0
+    workers: int = 8
+    verbose: bool = False
