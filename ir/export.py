@@ -71,7 +71,7 @@ def to_onnx(graph: Graph, ops: Iterable[OpSpec] | None = None, *, weights_as_inp
         if weights_as_inputs_over is not None and a.size > weights_as_inputs_over:
             extra_inputs.append(helper.make_tensor_value_info(t, onnx_elem_type(a.dtype.name), list(a.shape)))
         else:
-            inits.append(numpy_helper.from_array(np.ascontiguousarray(a), t))
+            inits.append(numpy_helper.from_array(np.require(a, requirements="C"), t))
     produced = {t for n in nodes for t in n.output}
     if ops is None:
         inputs = [value_info(graph.spec(t)) for t in graph.inputs]

@@ -1,0 +1,106 @@
+"""The `cimopt` command line.  Exit codes: 0 success, 1 a check failed, 2 bad input or usage."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from cimopt.ir.errors import CimoptError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as a typed error (exit 2, one line)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="ONNX model file")
+    p.add_argument("--target", "-t", default="isaac",
+                   help="preset name (see `cimopt targets`) or a target .toml file (default: isaac)")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0xD1x...",
+                   help="size of a graph input with symbolic dims, e.g. input=1x3x224x224 "
+                        "(repeatable, or comma-separated)")
+    p.add_argument("--costs", metavar="CSV", help="per-op costs measured by an external CIM simulator "
+                                                  "(columns op, latency_ns, energy_pj) overriding the analytic model")
+
+
+def _cmd_targets(args: argparse.Namespace) -> int:
+    from cimopt.targets.load import list_presets, load_target
+
+    rows = []
+    for name in list_presets():
+        t = load_target(name)
+        rows.append(t)
+    if args.json:
+        print(json.dumps([{"name": t.name, "cores": t.cores, "crossbars": t.total_crossbars,
+                           "weight_capacity": t.weight_capacity, "description": t.description}
+                          for t in rows], indent=2))
+        return 0
+    from cimopt.targets import instructions as isa
+
+    print(f"{'target':<10} {'cores':>6} {'crossbars':>10} {'weights':>12} {'MVM':>9} {'peak TOPS':>10} host  description")
+    for t in rows:
+        c = t.core
+        mvm = isa.mvm(t, c.crossbar_rows, c.crossbar_cols)
+        interval = isa.mvm_interval(t, c.crossbar_rows, c.crossbar_cols)
+        macs_per_mvm = c.crossbar_rows * (c.crossbar_cols // t.weight_slices)
+        tops = 2 * macs_per_mvm * t.total_crossbars / interval / 1e3
+        print(f"{t.name:<10} {t.cores:>6} {t.total_crossbars:>10} {t.weight_capacity / 1e6:>10.2f} M "
+              f"{mvm.latency_ns:>6.0f} ns {tops:>10.2f} {'yes' if t.host else 'no ':<5} {t.description}")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from cimopt.cost.external import read_costs
+    from cimopt.cost.model import CostModel
+    from cimopt.frontend import prepare
+    from cimopt.inspect_report import inspect, to_json, to_text
+    from cimopt.ir.load import parse_input_shapes
+    from cimopt.targets.load import load_target
+
+    target = load_target(args.target)
+    fe = prepare(args.model, target, parse_input_shapes(args.input_shape))
+    measured = read_costs(args.costs, {o.name for o in fe.workload.ops}) if args.costs else None
+    rows = inspect(fe.workload, target, CostModel(target, measured))
+    if args.json:
+        print(json.dumps(to_json(fe.workload, target, rows)))
+    else:
+        print(to_text(fe.workload, target, rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cimopt", description="Compile ONNX models onto compute-in-memory accelerators, "
+                                           "with heuristic and exact solvers side by side.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    t = sub.add_parser("targets", help="list the target presets with capacity and peak figures")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=_cmd_targets)
+    i = sub.add_parser("inspect", help="per-op crossbar tiles, MACs, latency and energy; does it fit?")
+    _add_model_args(i)
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+    i.set_defaults(func=_cmd_inspect)
+    from cimopt import cli_compile
+
+    cli_compile.add_commands(sub, _add_model_args)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except CimoptError as e:
+        print(f"cimopt: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cimopt: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""The `compile`, `run`, `validate`, `compare` and `demo` commands."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cimopt.ir.errors import CimoptError, ProgramError
+
+from .options import MODES, PLACEMENT, REPLICATION, SOLVERS, CompileOptions
+
+
+def _progress(enabled: bool) -> Callable[[str], None]:
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        if enabled:
+            print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+    return say
+
+
+def _options(a: argparse.Namespace) -> CompileOptions:
+    if a.time_limit <= 0 or not math.isfinite(a.time_limit):
+        raise CimoptError("--time-limit must be a positive number of seconds")
+    return CompileOptions(mode=a.mode, replication=a.replication, placement=a.placement,
+                          solver=getattr(a, "solver", "heuristic"), seed=a.seed, time_limit_s=a.time_limit,
+                          workers=a.workers, chunks=a.chunks, compare=getattr(a, "compare", False))
+
+
+def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
+    from cimopt.cost.external import read_costs
+    from cimopt.ir.load import parse_input_shapes
+    from cimopt.targets.load import load_target
+
+    from .compiler import compile_model
+
+    target = load_target(a.target)
+    opts = _options(a)
+    if solver:
+        from dataclasses import replace
+        opts = replace(opts, solver=solver)
+    measured = read_costs(a.costs) if a.costs else None
+    return compile_model(a.model, target, opts, parse_input_shapes(a.input_shape), measured,
+                         _progress(not getattr(a, "quiet", False)))
+
+
+def _cmd_compile(a: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from cimopt.ir import program as prog
+
+    from .report import compile_summary
+
+    res = _compile(a)
+    p = replace(res.program, extra=(("target_ref", a.target),))
+    prog.save(p, a.output)
+    print(compile_summary(res))
+    print(f"program written to {a.output}")
+    return 0
+
+
+def _machine_setup(prog_path: str, model: str, target_ref: str | None) -> Any:
+    from cimopt.ir import program as prog
+    from cimopt.targets.load import load_target
+
+    from .compiler import model_hash
+    from .frontend import prepare
+
+    p = prog.load(prog_path)
+    ref = target_ref or dict(p.extra).get("target_ref") or p.target
+    target = load_target(ref)
+    if target.digest() != p.target_hash:
+        raise ProgramError(f"{prog_path}: compiled for target {p.target} ({p.target_hash}), but {ref} is "
+                           f"{target.digest()}; pass the same target with --target")
+    if model_hash(model) != p.model_hash:
+        raise ProgramError(f"{prog_path}: compiled from a different model than {model} (hash {p.model_hash}); "
+                           "recompile or pass the model it was compiled from")
+    fe = prepare(model, target, dict(p.input_shapes))
+    return p, target, fe
+
+
+def _cmd_run(a: argparse.Namespace) -> int:
+    from cimopt.targets.machine import execute
+
+    from .inputs import compare, random_inputs, read_inputs, reference_outputs
+
+    p, target, fe = _machine_setup(a.program, a.model, a.target)
+    inputs = read_inputs(a.inputs, fe.graph) if a.inputs else random_inputs(fe.graph, a.seed)
+    t0 = time.perf_counter()
+    res = execute(p, fe.graph, target, inputs)
+    run_s = time.perf_counter() - t0
+    ref = reference_outputs(a.model, inputs, list(fe.graph.outputs))
+    match, errs = compare(res.outputs, ref)
+    viol = [f"{v.kind}: {v.message}" for v in res.violations]
+    max_abs = max((e[0] for e in errs.values()), default=0.0)
+    max_rel = max((e[1] for e in errs.values()), default=0.0)
+    ok = match and not viol
+    if a.json:
+        print(json.dumps({"match": bool(match), "violations": viol, "max_abs_error": max_abs,
+                          "max_rel_error": max_rel, "makespan_ns": float(res.makespan_ns),
+                          "initiation_interval_ns": float(res.initiation_interval_ns),
+                          "energy_pj": float(res.energy.total), "program_makespan_ns": float(p.makespan_ns),
+                          "outputs": {k: {"max_abs_error": e[0], "max_rel_error": e[1]} for k, e in errs.items()},
+                          "run_s": run_s}))
+    else:
+        print(f"ran {res.instructions} instructions in {run_s:.1f} s; machine makespan {res.makespan_ns / 1e3:.2f} us "
+              f"(program says {p.makespan_ns / 1e3:.2f} us), energy {res.energy.total / 1e6:.3f} uJ")
+        for k, (ea, er) in errs.items():
+            print(f"  output {k}: max abs error {ea:.3g}, max rel error {er:.3g}")
+        for v in viol[:20]:
+            print(f"  violation {v}")
+        if len(viol) > 20:
+            print(f"  ... and {len(viol) - 20} more violations")
+        print("match: yes (rtol 1e-4, atol 1e-5), no violation" if ok else
+              f"match: {'yes' if match else 'NO'}; {len(viol)} violation(s)")
+    return 0 if ok else 1
+
+
+def _cmd_validate(a: argparse.Namespace) -> int:
+    from cimopt.targets.machine import validate
+
+    if not a.model:
+        from cimopt.ir import program as prog
+        prog.load(a.program)
+        print(f"{a.program}: schema {prog.SCHEMA_VERSION} ok (pass the model too to check timing, resources and memory)")
+        return 0
+    p, target, fe = _machine_setup(a.program, a.model, a.target)
+    viol = validate(p, fe.graph, target)
+    if a.json:
+        print(json.dumps({"valid": not viol, "violations": [f"{v.kind}: {v.message}" for v in viol]}))
+    else:
+        for v in viol[:30]:
+            print(f"violation {v.kind}: {v.message}")
+        print(f"{a.program}: {'valid' if not viol else f'{len(viol)} violation(s)'} "
+              f"({len(p.instructions)} instructions, makespan {p.makespan_ns} ns)")
+    return 0 if not viol else 1
+
+
+def _cmd_compare(a: argparse.Namespace) -> int:
+    from .report import compare_rows, compare_text
+
+    from dataclasses import replace
+
+    a.quiet = not a.verbose
+    a.compare = True
+    h = _compile(a, "heuristic")
+    a.compare = False
+    x = _compile(a, "exact")
+    rows, e2e = compare_rows(h, x)
+    if a.json:
+        print(json.dumps({"stages": rows, "end_to_end": e2e}))
+    else:
+        print(compare_text(rows, e2e))
+    return 0
+
+
+def _cmd_demo(a: argparse.Namespace) -> int:
+    from .demo import demo
+
+    return demo(a.target, a.mode)
+
+
+def add_commands(sub: Any, add_model_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    def compile_args(p: argparse.ArgumentParser) -> None:
+        add_model_args(p)
+        p.add_argument("--mode", choices=MODES, default="latency",
+                       help="latency: one inference's makespan; throughput: a stream's initiation interval")
+        p.add_argument("--replication", choices=REPLICATION, default="balance")
+        p.add_argument("--placement", choices=PLACEMENT, default="greedy")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--time-limit", type=float, default=10.0, help="seconds per exact stage (default 10)")
+        p.add_argument("--workers", type=int, default=8, help="CP-SAT workers (default 8)")
+        p.add_argument("--chunks", type=int, default=4, help="output-row chunks per crossbar op (default 4)")
+
+    c = sub.add_parser("compile", help="compile a model into an executable schedule (program JSON)")
+    compile_args(c)
+    c.add_argument("--solver", choices=SOLVERS, default="heuristic")
+    c.add_argument("-o", "--output", required=True, help="program file to write")
+    c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    c.set_defaults(func=_cmd_compile)
+
+    r = sub.add_parser("run", help="execute a program on the reference machine and compare with onnxruntime")
+    r.add_argument("program")
+    r.add_argument("model")
+    r.add_argument("--target", help="target the program was compiled for (default: the one it records)")
+    r.add_argument("--inputs", help=".npz with one array per model input (default: seeded random)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=_cmd_run)
+
+    v = sub.add_parser("validate", help="check a program's schema, and with the model its timing, resources, memory")
+    v.add_argument("program")
+    v.add_argument("model", nargs="?")
+    v.add_argument("--target")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=_cmd_validate)
+
+    k = sub.add_parser("compare", help="heuristic vs exact, stage by stage, with bounds and gaps")
+    compile_args(k)
+    k.add_argument("--json", action="store_true")
+    k.add_argument("--verbose", action="store_true", help="progress lines on stderr")
+    k.set_defaults(func=_cmd_compare)
+
+    d = sub.add_parser("demo", help="compile a bundled model, run it, compare with onnxruntime")
+    d.add_argument("--target", default="isaac")
+    d.add_argument("--mode", choices=MODES, default="latency")
+    d.set_defaults(func=_cmd_demo)

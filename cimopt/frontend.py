@@ -1,0 +1,32 @@
+"""ONNX model to a legalised Graph and its Workload on a target."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import onnx
+
+from cimopt.ir import load as ir_load
+from cimopt.ir.graph import Graph
+from cimopt.ir.passes.legalize import legalize
+from cimopt.ir.passes.pipeline import optimize
+from cimopt.ir.workload import Workload, lower
+from cimopt.targets.spec import Target
+
+
+@dataclass
+class Frontend:
+    """What the front end produced: the optimised, legalised graph and its workload."""
+
+    graph: Graph
+    workload: Workload
+
+
+def prepare(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
+            input_shapes: Mapping[str, Sequence[int]] | None = None) -> Frontend:
+    """Load, optimise (fold, fuse, eliminate), legalise for ``target`` and lower a model."""
+    graph = ir_load.load(model, input_shapes)
+    graph = optimize(graph).graph
+    graph = legalize(graph, vector_matmul=target.core.vector_matmul, has_host=target.host is not None).graph
+    return Frontend(graph, lower(graph))

@@ -1,0 +1,92 @@
+"""Human-readable summaries of a compilation and of a heuristic-vs-exact comparison."""
+from __future__ import annotations
+
+from typing import Any
+
+from cimopt.solver.stats import SolveStats
+
+from .compiler import CompileResult
+
+STAGES = ("tiling", "replication", "placement", "scheduling", "memory")
+UNITS = {"tiling": "crossbars", "replication": "ns", "placement": "byte-hops", "scheduling": "ns", "memory": "bytes"}
+
+
+def _time(ns: float) -> str:
+    for f, u in ((1e9, "s"), (1e6, "ms"), (1e3, "us")):
+        if ns >= f:
+            return f"{ns / f:.4g} {u}"
+    return f"{ns:.4g} ns"
+
+
+def _bytes(n: float) -> str:
+    for f, u in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if n >= f:
+            return f"{n / f:.3g} {u}"
+    return f"{n:.0f} B"
+
+
+def stats_line(s: SolveStats) -> str:
+    return (f"{s.stage:<12} {s.method:<16} {s.status.value:<20} objective {s.objective:<14.6g} "
+            f"bound {s.bound:<14.6g} gap {100 * s.gap:6.2f} %  {s.wall_s:7.2f} s  ({s.bound_kind})")
+
+
+def compile_summary(res: CompileResult) -> str:
+    p = res.program
+    m = dict(p.metrics)
+    lines = [f"{p.model} on {p.target}, {p.mode} mode: {int(m['tasks'])} tasks, {p.segments} segment(s)"]
+    if p.mode == "throughput":
+        lines.append(f"  initiation interval {_time(p.initiation_interval_ns)} -> {m['inferences_per_s']:.4g} "
+                     f"inferences/s; one inference takes {_time(p.makespan_ns)}")
+    else:
+        lines.append(f"  makespan {_time(p.makespan_ns)} -> {1e9 / max(p.makespan_ns, 1):.4g} inferences/s back to back")
+    lines.append(f"  energy {m['energy_pj'] / 1e6:.4g} uJ per inference")
+    lines.append(f"  crossbars {int(m['crossbars_used'])} of {int(m['crossbars_total'])} "
+                 f"({100 * m['crossbar_utilisation']:.1f} %), {int(m['tile_copies'])} tile copies")
+    lines.append(f"  memory peak {_bytes(m['memory_peak_bytes'])} (max-live bound {_bytes(m['memory_bound_bytes'])})"
+                 + (f", {p.iterations_in_flight} inferences in flight" if p.iterations_in_flight > 1 else ""))
+    lines.append("  stages:")
+    for k in STAGES:
+        if k in res.stats:
+            lines.append("    " + stats_line(res.stats[k]))
+    lines.append("  time per stage: " + ", ".join(f"{k} {v:.2f} s" for k, v in res.stage_s.items()))
+    return "\n".join(lines)
+
+
+def compare_rows(h: CompileResult, x: CompileResult) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per stage, heuristic vs exact on the heuristic pipeline's own instance; end to end, both programs."""
+    rows = []
+    for k in STAGES:
+        hs = h.stats.get(k)
+        xs = h.exact_stats.get(k) or (hs if k == "tiling" else None)
+        if hs is None or xs is None:
+            continue
+        exact = min(xs.objective, hs.objective)
+        bound = min(max(xs.bound, hs.bound), exact)
+        rows.append({"stage": k, "unit": UNITS[k], "heuristic": hs.objective, "exact": exact, "bound": bound,
+                     "gap": (exact - bound) / exact if exact else 0.0, "heuristic_s": hs.wall_s, "exact_s": xs.wall_s,
+                     "status": xs.status.value, "heuristic_method": hs.method, "exact_method": xs.method,
+                     "bound_kind": xs.bound_kind})
+    e2e = {}
+    for name, r in (("heuristic", h), ("exact", x)):
+        m = dict(r.program.metrics)
+        e2e[name] = {"makespan_ns": r.program.makespan_ns, "initiation_interval_ns": r.program.initiation_interval_ns,
+                     "inferences_per_s": m["inferences_per_s"], "energy_pj": m["energy_pj"],
+                     "memory_peak_bytes": m["memory_peak_bytes"], "compile_s": m["compile_s"]}
+    return rows, e2e
+
+
+def compare_text(rows: list[dict[str, Any]], e2e: dict[str, Any]) -> str:
+    head = f"{'stage':<12} {'heuristic':>14} {'exact':>14} {'bound':>14} {'gap':>8} {'heur s':>7} {'exact s':>8}  status"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['stage']:<12} {r['heuristic']:>14.6g} {r['exact']:>14.6g} {r['bound']:>14.6g} "
+                     f"{100 * r['gap']:>7.2f}% {r['heuristic_s']:>7.2f} {r['exact_s']:>8.2f}  {r['status']} "
+                     f"({r['unit']}; {r['exact_method']} vs {r['heuristic_method']})")
+    h, x = e2e["heuristic"], e2e["exact"]
+    lines.append("")
+    lines.append(f"end to end      {'heuristic':>14} {'exact':>14}")
+    lines.append(f"makespan        {_time(h['makespan_ns']):>14} {_time(x['makespan_ns']):>14}")
+    lines.append(f"inferences/s    {h['inferences_per_s']:>14.4g} {x['inferences_per_s']:>14.4g}")
+    lines.append(f"energy          {h['energy_pj'] / 1e6:>11.4g} uJ {x['energy_pj'] / 1e6:>11.4g} uJ")
+    lines.append(f"memory peak     {_bytes(h['memory_peak_bytes']):>14} {_bytes(x['memory_peak_bytes']):>14}")
+    return "\n".join(lines)

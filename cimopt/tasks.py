@@ -1,0 +1,186 @@
+"""The task graph of one inference: op x replica x chunk of output rows, plus transfers,
+crossbar writes between segments and segment barriers, each on a unary resource.
+
+Precedence comes from receptive fields: a chunk of a crossbar op waits only for the chunks of
+its producer that write the input rows it reads, so consecutive layers pipeline.  A
+dependency between tasks on different cores goes through a NoC transfer task on the
+receiving core's port.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from cimopt.ir.chunks import FLAT, WHOLE, chunk_axis, needed_rows, split_rows
+from cimopt.ir.graph import Graph, OpClass
+from cimopt.ir.program import TileWrite
+from cimopt.ir.tiles import Tile
+from cimopt.ir.workload import Workload
+from cimopt.targets import timing
+from cimopt.targets.spec import Target
+
+from .mapping import Mapping
+
+
+@dataclass
+class TaskInfo:
+    kind: str                    # mvm | vector | host | transfer | write | barrier
+    resource: str
+    unit: str
+    duration_ns: int
+    energy_pj: float
+    op: str = ""
+    replica: int = 0
+    segment: int = 0
+    axis: int = WHOLE
+    row0: int = 0
+    row1: int = 0
+    core: int = -1
+    crossbars: tuple[tuple[int, int], ...] = ()
+    nbytes: int = 0
+    src_core: int = -1
+    dst_core: int = -1
+    tile: TileWrite | None = None
+    reads: list[tuple[str, int, int, int]] = field(default_factory=list)   # (tensor, axis, row0, row1)
+    writes: list[tuple[str, int, int, int]] = field(default_factory=list)
+
+
+@dataclass
+class TaskGraph:
+    tasks: list[TaskInfo] = field(default_factory=list)
+    edges: set[tuple[int, int]] = field(default_factory=set)
+    of_op: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, t: TaskInfo) -> int:
+        self.tasks.append(t)
+        return len(self.tasks) - 1
+
+
+def tile_write(core: int, xbar: int, t: Tile, replica: int, segment: int) -> TileWrite:
+    return TileWrite(core, xbar, t.op, replica, t.index, t.group0, t.ngroups, t.row0, t.row1, t.col0, t.col1, segment)
+
+
+def _compatible(axis_read: int, axis_written: int, ndim: int) -> bool:
+    if axis_read == axis_written:
+        return True
+    flatish = {FLAT, 0} if ndim == 2 else set()
+    return axis_read in flatish and axis_written in flatish
+
+
+def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mapping, chunks: int) -> TaskGraph:
+    """Tasks and precedence edges of one inference for this mapping."""
+    tg = TaskGraph()
+    producer = {t: op.name for op in workload.ops for t in op.outputs}
+    seg_of = mapping.segment_of()
+    c = target.core
+    prev_seg_tasks: list[int] = []
+    for s, seg_ops in enumerate(mapping.segments):
+        seg_tasks: list[int] = []
+        barrier = -1
+        writes_of: dict[tuple[str, int], list[int]] = {}
+        if s > 0:
+            barrier = tg.add(TaskInfo("barrier", "", "core0", 0, 0.0, segment=s))
+            tg.edges.update((p, barrier) for p in prev_seg_tasks)
+            for op in seg_ops:
+                for r in range(mapping.copies.get(op, 1)):
+                    for core, x, t in mapping.where.get((op, r), []):
+                        cost = timing.write_task(target, t.rows_used, t.cols_used)
+                        w = tg.add(TaskInfo("write", f"xbar{core}.{x}", f"core{core}", timing.ns(cost),
+                                            cost.energy.total, op=op, replica=r, segment=s, core=core,
+                                            crossbars=((core, x),), tile=tile_write(core, x, t, r, s)))
+                        tg.edges.add((barrier, w))
+                        writes_of.setdefault((op, r), []).append(w)
+                        seg_tasks.append(w)
+        for name in seg_ops:
+            wop = workload.op(name)
+            op = graph.op(name)
+            ids: list[int] = []
+            if wop.op_class is OpClass.CROSSBAR and wop.matrix is not None:
+                m = wop.matrix
+                ax = chunk_axis(graph, op)
+                r_count = mapping.copies[name]
+                ranges = split_rows(ax.rows, max(r_count, min(chunks, ax.rows))) if ax.axis != WHOLE else [(0, 1)]
+                row_tiles = 1 if m.k <= c.crossbar_rows else math.ceil(m.k / c.crossbar_rows)
+                for i, (a, b) in enumerate(ranges):
+                    rep = i % r_count
+                    slots = mapping.where[(name, rep)]
+                    dims = [(t.rows_used, t.cols_used) for _, _, t in slots]
+                    vectors = (b - a) * ax.vectors_per_row if ax.axis != WHOLE else ax.vectors_per_row
+                    cost = timing.mvm_task(target, dims, vectors, row_tiles, m.k * m.groups, m.n * m.groups,
+                                           op.activation is not None)
+                    core = slots[0][0]
+                    in_axis, lo, hi = needed_rows(graph, op, a, b) if ax.axis != WHOLE else (WHOLE, 0, 0)
+                    reads = [(wop.inputs[0], in_axis, lo, hi)] + [(t, WHOLE, 0, 0) for t in wop.inputs[1:]]
+                    out_axis = ax.axis
+                    writes = [(wop.outputs[0], out_axis, a, b) if out_axis != WHOLE else (wop.outputs[0], WHOLE, 0, 0)]
+                    tid = tg.add(TaskInfo("mvm", f"{name}#r{rep}", f"core{core}", timing.ns(cost), cost.energy.total,
+                                          op=name, replica=rep, segment=s, axis=out_axis, row0=a, row1=b,
+                                          core=core, crossbars=tuple((cc, x) for cc, x, _ in slots),
+                                          reads=reads, writes=writes))
+                    tg.edges.update((w, tid) for w in writes_of.get((name, rep), []))
+                    ids.append(tid)
+            else:
+                home = mapping.home[name]
+                nbytes = wop.bytes_in + wop.bytes_out
+                if wop.op_class is OpClass.HOST:
+                    cost = timing.host_task(target, wop.ops, nbytes)
+                    info = TaskInfo("host", "host", "host", timing.ns(cost), cost.energy.total, op=name, segment=s)
+                else:
+                    cost = timing.vector_task(target, wop.elements, wop.ops, nbytes)
+                    info = TaskInfo("vector", f"core{home}.vector", f"core{home}", timing.ns(cost), cost.energy.total,
+                                    op=name, segment=s, core=home)
+                info.reads = [(t, WHOLE, 0, 0) for t in wop.inputs]
+                info.writes = [(t, WHOLE, 0, 0) for t in wop.outputs]
+                ids.append(tg.add(info))
+            tg.of_op[name] = ids
+            seg_tasks.extend(ids)
+            # data dependencies
+            for tid in ids:
+                for tensor, axis, lo, hi in tg.tasks[tid].reads:
+                    p = producer.get(tensor)
+                    if p is None:
+                        continue
+                    ndim = len(graph.shape(tensor))
+                    for pid in tg.of_op[p]:
+                        pt = tg.tasks[pid]
+                        if axis != WHOLE and pt.axis != WHOLE and _compatible(axis, pt.axis, ndim) \
+                                and (pt.row1 <= lo or pt.row0 >= hi):
+                            continue
+                        tg.edges.add((pid, tid))
+        prev_seg_tasks = seg_tasks
+    _insert_transfers(tg, graph, target)
+    del seg_of
+    return tg
+
+
+def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
+    """Route every cross-core data edge through a transfer task on the receiving core's NoC port."""
+    xfer: dict[tuple[int, int], int] = {}
+    new_edges: set[tuple[int, int]] = set()
+    for a, b in sorted(tg.edges):
+        ta, tb = tg.tasks[a], tg.tasks[b]
+        data = ta.kind in ("mvm", "vector") and tb.kind in ("mvm", "vector")
+        if not data or ta.core < 0 or tb.core < 0 or ta.core == tb.core:
+            new_edges.add((a, b))
+            continue
+        key = (a, tb.core)
+        if key not in xfer:
+            nbytes = 0
+            for tensor, axis, r0, r1 in ta.writes:
+                spec = graph.spec(tensor)
+                full = spec.nbytes
+                if axis == WHOLE:
+                    nbytes += full
+                else:
+                    shape = spec.shape or (1,)
+                    rows = shape[axis] if axis >= 0 else full // max(1, shape[-1] * (full // max(1, spec.elements)))
+                    if axis == FLAT:
+                        rows = spec.elements // max(1, shape[-1])
+                    nbytes += full * (r1 - r0) // max(1, rows)
+            cost = timing.transfer_task(target, nbytes, ta.core, tb.core)
+            xfer[key] = tg.add(TaskInfo("transfer", f"noc.in{tb.core}", "noc", timing.ns(cost), cost.energy.total,
+                                        op=ta.op, segment=ta.segment, core=tb.core, nbytes=nbytes,
+                                        src_core=ta.core, dst_core=tb.core))
+            new_edges.add((a, xfer[key]))
+        new_edges.add((xfer[key], b))
+    tg.edges = new_edges

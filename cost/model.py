@@ -1,0 +1,134 @@
+"""Op-level latency and energy on a target, composed from the per-instruction costs the
+reference machine uses (`cimopt.targets.instructions`), so prediction and measurement agree
+by construction and differ only where the schedule adds waiting or transfers.
+
+A crossbar op with ``r`` copies runs its ``vectors`` input vectors as ``ceil(vectors / r)``
+rounds on each copy, all tiles of a copy in parallel:
+
+    latency(r) = fixed_ns + ceil(vectors / r) * interval_ns
+
+where ``interval_ns`` is the steady-state time per vector (the slowest of the MVM issue
+interval, the vector unit's partial-sum and activation work, and local-buffer traffic) and
+``fixed_ns`` the pipeline fill.  Energy does not depend on ``r`` apart from static power.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cimopt.ir.graph import OpClass
+from cimopt.ir.workload import Matrix, WorkOp, crossbar_tiles
+from cimopt.targets import instructions as isa
+from cimopt.targets import timing
+from cimopt.targets.instructions import Energy
+from cimopt.targets.spec import Target
+
+from .external import MeasuredCost
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """Latency (ns) and energy (pJ, by component) of one op at a given number of copies."""
+
+    name: str
+    latency_ns: float
+    energy: Energy
+    crossbars: int = 0          # per copy
+    interval_ns: float = 0.0    # per input vector per copy (crossbar ops)
+    fixed_ns: float = 0.0
+    vectors: int = 0
+    source: str = "analytic"    # or "measured"
+
+    @property
+    def energy_pj(self) -> float:
+        return self.energy.total
+
+
+def tile_dims(m: Matrix, rows: int, cols: int, slices: int) -> list[tuple[int, int, int]]:
+    """(rows used, physical columns used, number of such crossbars) for one copy of ``m``."""
+    wcols = cols // slices
+    if m.k <= rows and m.n <= wcols:
+        per = min(rows // m.k, wcols // m.n)
+        full, rest = divmod(m.groups, per)
+        out = [(per * m.k, per * m.n * slices, full)] if full else []
+        if rest:
+            out.append((rest * m.k, rest * m.n * slices, 1))
+        return out
+    rk, rr = divmod(m.k, rows)
+    ck, cr = divmod(m.n, wcols)
+    out = []
+    for r_used, r_cnt in ((rows, rk), (rr, 1 if rr else 0)):
+        for c_used, c_cnt in ((wcols, ck), (cr, 1 if cr else 0)):
+            if r_cnt and c_cnt:
+                out.append((r_used, c_used * slices, m.groups * r_cnt * c_cnt))
+    return out
+
+
+class CostModel:
+    """Costs of workload ops on one target; measured costs, when given, override the analytic ones."""
+
+    def __init__(self, target: Target, measured: Mapping[str, MeasuredCost] | None = None) -> None:
+        self.target = target
+        self.measured = dict(measured or {})
+
+    def crossbars(self, op: WorkOp) -> int:
+        """Crossbars one copy of ``op``'s weights takes (0 for vector and host ops)."""
+        if op.matrix is None or op.op_class is not OpClass.CROSSBAR:
+            return 0
+        c = self.target.core
+        return crossbar_tiles(op.matrix, c.crossbar_rows, c.crossbar_cols, self.target.weight_slices)
+
+    def op(self, op: WorkOp, replicas: int = 1) -> OpCost:
+        """Latency and energy of ``op`` with ``replicas`` copies of its weights (crossbar ops)."""
+        if op.op_class is OpClass.CROSSBAR and op.matrix is not None:
+            cost = self._crossbar(op, max(1, replicas))
+        elif op.op_class is OpClass.HOST:
+            cost = self._host(op)
+        else:
+            cost = self._vector(op)
+        m = self.measured.get(op.name)
+        if m is None:
+            return cost
+        scale = m.energy_pj / cost.energy.total if cost.energy.total > 0 else 0.0
+        energy = cost.energy * scale if scale else Energy(vector=m.energy_pj)
+        # a measured latency is for one copy; copies split the per-vector part as before
+        ratio = m.latency_ns / cost.latency_ns if cost.latency_ns > 0 else 1.0
+        return OpCost(op.name, m.latency_ns if replicas <= 1 else cost.latency_ns * ratio, energy,
+                      cost.crossbars, cost.interval_ns * ratio, cost.fixed_ns * ratio, cost.vectors, "measured")
+
+    # ---- the three unit kinds ------------------------------------------------------------
+    def tiles(self, op: WorkOp) -> list[tuple[int, int]]:
+        """(rows used, physical columns used) of each crossbar of one copy of ``op``."""
+        c = self.target.core
+        assert op.matrix is not None
+        dims = tile_dims(op.matrix, c.crossbar_rows, c.crossbar_cols, self.target.weight_slices)
+        return [(r, cols) for r, cols, n in dims for _ in range(n)]
+
+    def _crossbar(self, op: WorkOp, r: int) -> OpCost:
+        t = self.target
+        c = t.core
+        m = op.matrix
+        assert m is not None
+        tiles = self.tiles(op)
+        row_tiles = 1 if m.k <= c.crossbar_rows else math.ceil(m.k / c.crossbar_rows)
+        args = (row_tiles, m.k * m.groups, m.n * m.groups, bool(op.activation))
+        one = timing.mvm_task(t, tiles, 1, *args)
+        two = timing.mvm_task(t, tiles, 2, *args)
+        interval = two.latency_ns - one.latency_ns
+        fixed = one.latency_ns - interval
+        latency = timing.mvm_task(t, tiles, math.ceil(m.vectors / r), *args).latency_ns
+        energy = timing.mvm_task(t, tiles, m.vectors, *args).energy + isa.static_energy(t, latency)
+        return OpCost(op.name, latency, energy, len(tiles), interval, fixed, m.vectors)
+
+    def _vector(self, op: WorkOp) -> OpCost:
+        t = self.target
+        v = timing.vector_task(t, op.elements, op.ops, op.bytes_in + op.bytes_out)
+        energy = v.energy + isa.static_energy(t, v.latency_ns)
+        return OpCost(op.name, v.latency_ns, energy, 0, v.latency_ns, 0.0, 1)
+
+    def _host(self, op: WorkOp) -> OpCost:
+        t = self.target
+        h = timing.host_task(t, op.ops, op.bytes_in + op.bytes_out)
+        energy = h.energy + isa.static_energy(t, h.latency_ns)
+        return OpCost(op.name, h.latency_ns, energy, 0, h.latency_ns, 0.0, 1)

@@ -1,0 +1,37 @@
+"""Dead node elimination: ops whose outputs cannot reach a graph output are removed.
+
+Rules
+  * A tensor is live when it is a graph output or an input (including a fused activation's
+    input) of a live op; an op is live when one of its outputs is live.  Every other op is
+    removed, whatever its type (the graph has no side-effecting ops).
+  * Then constants and tensor specs that nothing reads or writes any more are dropped
+    (`Graph.prune_constants`).
+
+Preconditions: none beyond a well-formed graph.
+"""
+from __future__ import annotations
+
+from ..graph import Graph
+from .base import PassResult
+
+
+def dead_node_elimination(graph: Graph) -> PassResult:
+    """Remove every op that does not contribute to a graph output, then unused constants.
+
+    Returns the same graph, changed in place; ``modified`` is True when an op or a constant went.
+    """
+    live = set(graph.outputs)
+    dead = []
+    for op in reversed(graph.ops()):
+        if any(t and t in live for t in op.outputs):
+            live.update(t for t in op.inputs if t)
+            if op.activation is not None:
+                live.update(op.activation.inputs)
+        else:
+            dead.append(op.name)
+    for name in dead:
+        for t in graph.remove_op(name).outputs:
+            graph.tensors.pop(t, None)
+    before = len(graph.constants) + len(graph.tensors)
+    graph.prune_constants()
+    return PassResult(graph, bool(dead) or len(graph.constants) + len(graph.tensors) != before)

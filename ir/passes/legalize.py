@@ -1,0 +1,92 @@
+"""Legalisation: decide which unit of the chip runs each op (crossbar, vector unit or host).
+
+Rules, in order:
+1. An op outside the standard ONNX domains (and not cimopt's own) is an error that lists
+   every such op and type.
+2. CROSSBAR: Conv and ConvTranspose with a constant weight; Gemm with a constant B and a
+   dynamic A; MatMul with a constant 2-D right operand; cimopt's Linear.
+3. VECTOR: elementwise ops, pooling, softmax, normalisations, resize, concat/split,
+   reshape-like ops, reductions, embedding Gather; a MatMul of two activations (attention's
+   Q.K^T) when the target's vector unit can run it (``vector_matmul``).
+4. HOST: every other standard op, when the target has a host; otherwise an
+   `UnsupportedOperatorError` listing every op no unit can run.
+
+Precondition: constants folded (weights are in ``graph.constants``).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..errors import UnsupportedOperatorError
+from ..graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpClass, OpSpec
+from .base import PassResult
+
+#: Ops a CIM core's vector unit runs (elementwise, pooling, normalisation, data movement).
+VECTOR_OPS = frozenset({
+    # elementwise
+    "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Reciprocal", "Neg", "Abs", "Exp", "Log", "Erf", "Tanh",
+    "Sigmoid", "HardSigmoid", "HardSwish", "Relu", "LeakyRelu", "PRelu", "Clip", "Elu", "Selu", "Celu",
+    "Gelu", "Softplus", "Softsign", "Mish", "Max", "Min", "Sum", "Mean", "Floor", "Ceil", "Round", "Sign",
+    "Where", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Cast",
+    "ThresholdedRelu", "Sin", "Cos",
+    # pooling, normalisation, softmax
+    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool", "Softmax", "LogSoftmax",
+    "LayerNormalization", "BatchNormalization", "InstanceNormalization", "GroupNormalization", "LRN",
+    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceSumSquare",
+    "ArgMax", "ArgMin",
+    # data movement
+    "Resize", "Upsample", "Concat", "Split", "Slice", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
+    "Transpose", "Identity", "Dropout", "Pad", "Expand", "Tile", "Gather", "DepthToSpace", "SpaceToDepth",
+    "Shape", "Size",
+})
+
+
+def _crossbar(graph: Graph, op: OpSpec) -> bool:
+    c = graph.constants
+    t = op.op_type
+    if op.domain == CIMOPT_DOMAIN and t == "Linear":
+        return True
+    if op.domain not in ("", "ai.onnx"):
+        return False
+    if t in ("Conv", "ConvTranspose"):
+        return len(op.inputs) > 1 and op.inputs[1] in c and op.inputs[0] not in c
+    if t == "Gemm":
+        return op.inputs[1] in c and op.inputs[0] not in c
+    if t == "MatMul":
+        return op.inputs[1] in c and op.inputs[0] not in c and c[op.inputs[1]].ndim == 2
+    return False
+
+
+def classify(graph: Graph, op: OpSpec, *, vector_matmul: bool, has_host: bool) -> OpClass | None:
+    """The unit that runs ``op``; None when no unit can (custom domain, or host op without a host)."""
+    if op.domain not in STANDARD_DOMAINS and op.domain != CIMOPT_DOMAIN:
+        return None
+    if _crossbar(graph, op):
+        return OpClass.CROSSBAR
+    if op.domain in ("", "ai.onnx") and op.op_type in VECTOR_OPS:
+        return OpClass.VECTOR
+    if op.domain in ("", "ai.onnx") and op.op_type == "MatMul" and vector_matmul:
+        return OpClass.VECTOR
+    return OpClass.HOST if has_host else None
+
+
+def legalize(graph: Graph, *, vector_matmul: bool, has_host: bool) -> PassResult:
+    """Set ``op_class`` on every op; raise UnsupportedOperatorError listing all ops nothing can run."""
+    bad: list[OpSpec] = []
+    modified = False
+    for op in graph.ops():
+        cls = classify(graph, op, vector_matmul=vector_matmul, has_host=has_host)
+        if cls is None:
+            bad.append(op)
+        elif cls is not op.op_class:
+            graph.replace_op(replace(op, op_class=cls))
+            modified = True
+    if bad:
+        custom = [op for op in bad if op.domain not in STANDARD_DOMAINS]
+        listed = ", ".join(f"{op.name} ({op.domain + '::' if op.domain else ''}{op.op_type})" for op in bad[:20])
+        more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
+        why = ("outside the standard ONNX domains" if custom else
+               "which neither the crossbars nor the vector unit run, and the target has no host")
+        raise UnsupportedOperatorError(f"{len(bad)} op(s) {why}: {listed}{more}; "
+                                       "use a target with a [host] or export the model without them")
+    return PassResult(graph, modified)

@@ -1,0 +1,236 @@
+"""The Program: cimopt's executable schedule, a versioned JSON document (schema: program.schema.json).
+
+A program holds the crossbar programming map (which tile of which op's weights each crossbar
+holds, per segment), per-unit instruction streams with start/end times, dependencies and
+buffer addresses, the memory plan, and summary metrics.  Times are integer ns from the start
+of one inference; energies pJ; sizes and offsets bytes.
+
+Instruction kinds:
+- ``write``: program one crossbar with one tile of an op's weights (segments after the first;
+  the first segment's writes are the setup ``programming`` list, done before time 0);
+- ``mvm``: one chunk of a crossbar op on one replica: reads ``rows`` of its input, multiplies on
+  the crossbars listed, adds partial sums and bias, applies the fused activation, writes rows;
+- ``vector`` / ``host``: a whole op on a core's vector unit or on the host;
+- ``transfer``: moves a producer chunk's bytes over the NoC to another core (timing only);
+- ``barrier``: zero-length, separates segments.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from typing import Any
+
+from .errors import ProgramError
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class Access:
+    """A read or write of a tensor's buffer: rows ``row0:row1`` along ``axis`` (axis -1: whole tensor)."""
+
+    tensor: str
+    space: str
+    offset: int
+    axis: int = -1
+    row0: int = 0
+    row1: int = 0
+
+
+@dataclass(frozen=True)
+class TileWrite:
+    """Crossbar ``(core, crossbar)`` holds tile ``tile`` of replica ``replica`` of op ``op``'s weights."""
+
+    core: int
+    crossbar: int
+    op: str
+    replica: int
+    tile: int
+    group0: int
+    ngroups: int
+    row0: int
+    row1: int
+    col0: int
+    col1: int
+    segment: int = 0
+
+
+@dataclass(frozen=True)
+class Instruction:
+    id: int
+    kind: str                      # write | mvm | vector | host | transfer | barrier
+    unit: str                      # "core3", "host", "noc"
+    resource: str                  # the unary resource it occupies ("" for none)
+    start_ns: int
+    end_ns: int
+    deps: tuple[int, ...] = ()
+    op: str = ""
+    replica: int = 0
+    segment: int = 0
+    crossbars: tuple[tuple[int, int], ...] = ()   # (core, crossbar) pairs used
+    reads: tuple[Access, ...] = ()
+    writes: tuple[Access, ...] = ()
+    nbytes: int = 0
+    src_core: int = -1
+    dst_core: int = -1
+    tile: TileWrite | None = None
+    energy_pj: float = 0.0
+
+
+@dataclass(frozen=True)
+class BufferPlan:
+    tensor: str
+    space: str
+    offset: int
+    size_bytes: int
+    start_ns: int
+    end_ns: int
+    iteration: int = 0
+
+
+@dataclass(frozen=True)
+class Program:
+    model: str
+    model_hash: str
+    target: str
+    target_hash: str
+    mode: str                                  # latency | throughput
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...]
+    programming: tuple[TileWrite, ...]         # crossbar state before time 0 (segment 0)
+    instructions: tuple[Instruction, ...]
+    buffers: tuple[BufferPlan, ...]
+    spaces: tuple[tuple[str, int], ...]        # memory space -> bytes reserved (peak of the plan)
+    makespan_ns: int
+    initiation_interval_ns: int
+    segments: int = 1
+    iterations_in_flight: int = 1              # throughput mode: buffer copies rotate over this many
+    metrics: tuple[tuple[str, float], ...] = ()
+    solvers: tuple[tuple[str, str], ...] = ()  # stage -> method, limits and seed as text
+    stats: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    schema_version: str = SCHEMA_VERSION
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    def metric(self, key: str, default: float = 0.0) -> float:
+        return dict(self.metrics).get(key, default)
+
+
+# ---- JSON ---------------------------------------------------------------------------------
+def _instr_to_json(i: Instruction) -> dict[str, Any]:
+    d = asdict(i)
+    d["crossbars"] = [list(x) for x in i.crossbars]
+    d["deps"] = list(i.deps)
+    return {k: v for k, v in d.items() if v not in ((), [], None, "", 0, 0.0, -1) or k in ("id", "start_ns", "end_ns")}
+
+
+def to_json(p: Program) -> dict[str, Any]:
+    streams: dict[str, list[dict[str, Any]]] = {}
+    for ins in p.instructions:
+        streams.setdefault(ins.unit, []).append(_instr_to_json(ins))
+    return {
+        "schema_version": p.schema_version,
+        "model": {"name": p.model, "hash": p.model_hash,
+                  "input_shapes": {k: list(v) for k, v in p.input_shapes}},
+        "target": {"name": p.target, "hash": p.target_hash},
+        "mode": p.mode,
+        "makespan_ns": p.makespan_ns,
+        "initiation_interval_ns": p.initiation_interval_ns,
+        "segments": p.segments,
+        "iterations_in_flight": p.iterations_in_flight,
+        "programming": [asdict(t) for t in p.programming],
+        "streams": streams,
+        "memory": {"spaces": dict(p.spaces), "buffers": [asdict(b) for b in p.buffers]},
+        "metrics": dict(p.metrics),
+        "solvers": dict(p.solvers),
+        "stats": {k: dict(v) for k, v in p.stats},
+        "extra": dict(p.extra),
+    }
+
+
+def _access(d: dict[str, Any]) -> Access:
+    return Access(**d)
+
+
+def _instr_from_json(d: dict[str, Any]) -> Instruction:
+    d = dict(d)
+    d["deps"] = tuple(d.get("deps", ()))
+    d["crossbars"] = tuple(tuple(x) for x in d.get("crossbars", ()))
+    d["reads"] = tuple(_access(a) for a in d.get("reads", ()))
+    d["writes"] = tuple(_access(a) for a in d.get("writes", ()))
+    if d.get("tile"):
+        d["tile"] = TileWrite(**d["tile"])
+    return Instruction(**d)
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, dict):
+        return tuple((k, _freeze(x)) for k, x in v.items())
+    if isinstance(v, list):
+        return tuple(_freeze(x) for x in v)
+    return v
+
+
+def from_json(d: dict[str, Any]) -> Program:
+    validate_schema(d)
+    instrs = sorted((_instr_from_json(x) for s in d["streams"].values() for x in s), key=lambda i: i.id)
+    m = d["memory"]
+    return Program(
+        model=d["model"]["name"], model_hash=d["model"]["hash"],
+        target=d["target"]["name"], target_hash=d["target"]["hash"],
+        mode=d["mode"],
+        input_shapes=tuple((k, tuple(v)) for k, v in d["model"]["input_shapes"].items()),
+        programming=tuple(TileWrite(**t) for t in d["programming"]),
+        instructions=tuple(instrs),
+        buffers=tuple(BufferPlan(**b) for b in m["buffers"]),
+        spaces=tuple((k, int(v)) for k, v in m["spaces"].items()),
+        makespan_ns=int(d["makespan_ns"]), initiation_interval_ns=int(d["initiation_interval_ns"]),
+        segments=int(d["segments"]), iterations_in_flight=int(d.get("iterations_in_flight", 1)),
+        metrics=tuple((k, float(v)) for k, v in d["metrics"].items()),
+        solvers=tuple((k, str(v)) for k, v in d["solvers"].items()),
+        stats=tuple((k, tuple((a, b) for a, b in v.items())) for k, v in d["stats"].items()),
+        schema_version=d["schema_version"],
+        extra=tuple((k, str(v)) for k, v in d.get("extra", {}).items()),
+    )
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the program format."""
+    text = resources.files("cimopt.ir").joinpath("program.schema.json").read_text()
+    return json.loads(text)
+
+
+def validate_schema(d: Any) -> None:
+    """Raise ProgramError naming the first place where ``d`` breaks the schema."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(d, schema())
+    except jsonschema.ValidationError as e:
+        where = "/".join(str(x) for x in e.absolute_path) or "(top level)"
+        raise ProgramError(f"program does not match schema {SCHEMA_VERSION} at {where}: {e.message[:200]}") from None
+
+
+def save(p: Program, path: str | os.PathLike[str]) -> None:
+    with open(path, "w") as f:
+        json.dump(to_json(p), f, separators=(",", ":"))
+
+
+def load(path: str | os.PathLike[str]) -> Program:
+    where = os.fspath(path)
+    try:
+        with open(where) as f:
+            d = json.load(f)
+    except FileNotFoundError:
+        raise ProgramError(f"{where}: no such program file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ProgramError(f"{where}: not a JSON program ({e})") from None
+    if not isinstance(d, dict) or d.get("schema_version") != SCHEMA_VERSION:
+        raise ProgramError(f"{where}: schema_version {d.get('schema_version') if isinstance(d, dict) else None!r} "
+                           f"is not {SCHEMA_VERSION!r}; recompile the model with this cimopt")
+    try:
+        return from_json(d)
+    except ProgramError as e:
+        raise ProgramError(f"{where}: {e}") from None
+    except (TypeError, KeyError, ValueError) as e:
+        raise ProgramError(f"{where}: malformed program ({type(e).__name__}: {e})") from None

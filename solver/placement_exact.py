@@ -1,0 +1,361 @@
+"""Exact and large-neighbourhood placement methods: CP-SAT, Hungarian re-assignment, LNS.
+
+* ``cpsat``: the whole problem as one CP-SAT model.  ``x[g, c]`` says group g sits on core c;
+  each core's crossbars are capped; per traffic pair the row and column distances of the two
+  groups are ``add_abs_equality`` of linear row/column expressions, so hops = |Δrow| + |Δcol|.
+  Bytes are scaled by a power of two and floored to integers, so the integer objective never
+  exceeds the true one and CP-SAT's bound divided by the scale stays a valid bound in byte-hops.
+  The model is hinted with the best heuristic + local search, and the hint is returned whenever
+  CP-SAT finds nothing better.  OPTIMAL means the float cost is within 1e-9 (relative) of the bound.
+* ``hungarian``: with every other group fixed, a set of same-size groups with no traffic among
+  them is re-assigned to the free crossbar slots by a linear assignment
+  (``SimpleLinearSumAssignment``); repeated over such sets until no set improves.
+* ``lns``: free the groups of a few neighbouring cores around a random core, re-solve them with
+  CP-SAT, keep improvements; until the time limit or many rounds in a row without gain.
+
+``solve_exact(problem, "exact", options)`` runs CP-SAT when groups × cores ≤ ``CPSAT_MAX_VARS``,
+LNS otherwise.  Every result carries a valid lower bound (CP-SAT's, or ``placement.lower_bound``).
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from ortools.graph.python.linear_sum_assignment import SimpleLinearSumAssignment
+from ortools.sat.python import cp_model
+
+from cimopt.ir.errors import CapacityError
+
+from .placement import (HEURISTICS, STAGE, Placement, PlacementProblem, best_heuristic, check,
+                        cost, heuristic, local_search, lower_bound)
+from .stats import SolveStats, SolverOptions, Status, relative_gap
+
+CPSAT_MAX_VARS = 5000          # groups × cores up to which "exact" runs the full CP-SAT model
+LNS_MAX_FREE_GROUPS = 24       # groups freed per LNS round
+LNS_MAX_CORES = 6              # cores freed per LNS round
+HUNGARIAN_MAX_SET = 16         # groups re-assigned together by one linear assignment
+_INT_LIMIT = 2.0 ** 50         # largest integer objective we let CP-SAT / the assignment see
+_OPT_TOL = 1e-9                # relative gap under which a proved solve is reported OPTIMAL
+
+
+def weight_scale(weights: Sequence[float], max_hops: int) -> float:
+    """Largest power of two s with Σ w × s × max_hops ≤ 2**50, but s = 1 when all bytes are
+    integers that fit: floor(w × s) then loses at most 1 / s byte per pair."""
+    total = sum(weights) * max(1, max_hops)
+    if total <= 0:
+        return 1.0
+    k = math.floor(math.log2(_INT_LIMIT / total))
+    integral = all(float(w).is_integer() for w in weights)
+    return 2.0 ** min(k, 0) if integral else 2.0 ** k
+
+
+def _build(problem: PlacementProblem, free: Sequence[int], cores: Sequence[int],
+           core_of: Sequence[int], scale: float, hinted: bool = True,
+           ) -> tuple[cp_model.CpModel, dict[tuple[int, int], cp_model.IntVar]]:
+    """CP-SAT model placing the ``free`` groups on ``cores``, all other groups fixed at ``core_of``.
+
+    Objective: Σ floor(bytes × scale) × hops over pairs touching a free group (pairs between two
+    fixed groups are a constant and left out).  ``hinted``: hint the free groups at ``core_of``.
+    """
+    model = cp_model.CpModel()
+    free_set = set(free)
+    cap = problem.crossbars_per_core
+    fixed_load = {c: 0 for c in cores}
+    for g, c in enumerate(core_of):
+        if g not in free_set and c in fixed_load:
+            fixed_load[c] += problem.groups[g]
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    for g in free:
+        for c in cores:
+            x[g, c] = model.new_bool_var(f"x_{g}_{c}")  # group g sits on core c
+        model.add_exactly_one(x[g, c] for c in cores)
+    for c in cores:
+        model.add(sum(problem.groups[g] * x[g, c] for g in free) <= cap - fixed_load[c])
+    row = {g: sum(problem.coords(c)[0] * x[g, c] for c in cores) for g in free}
+    col = {g: sum(problem.coords(c)[1] * x[g, c] for c in cores) for g in free}
+    terms: list[cp_model.LinearExprT] = []
+    linear: dict[tuple[int, int], int] = {}   # (free group, core) -> scaled bytes × hops to fixed
+    for a, b, w in problem.traffic:
+        wi = int(math.floor(w * scale))
+        if wi == 0 or (a not in free_set and b not in free_set):
+            continue
+        if a in free_set and b in free_set:
+            dr = model.new_int_var(0, problem.mesh_rows - 1, f"dr_{a}_{b}")  # |row a − row b|
+            dc = model.new_int_var(0, problem.mesh_cols - 1, f"dc_{a}_{b}")  # |col a − col b|
+            model.add_abs_equality(dr, row[a] - row[b])
+            model.add_abs_equality(dc, col[a] - col[b])
+            terms.append(wi * (dr + dc))
+            if not hinted:
+                continue
+            (ra, ca), (rb, cb) = problem.coords(core_of[a]), problem.coords(core_of[b])
+            model.add_hint(dr, abs(ra - rb))
+            model.add_hint(dc, abs(ca - cb))
+            continue
+        g, h = (a, b) if a in free_set else (b, a)
+        for c in cores:
+            linear[g, c] = linear.get((g, c), 0) + wi * problem.hops(c, core_of[h])
+    terms.extend(v * x[key] for key, v in linear.items() if v)
+    model.minimize(sum(terms))
+    for g in free if hinted else ():
+        for c in cores:
+            model.add_hint(x[g, c], core_of[g] == c)
+    return model, x
+
+
+def _solver(options: SolverOptions, time_limit_s: float) -> cp_model.CpSolver:
+    """A CP-SAT solver with ``time_limit_s`` seconds and the seed and workers of ``options``."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, time_limit_s)
+    solver.parameters.random_seed = options.seed
+    solver.parameters.num_workers = options.workers
+    solver.parameters.log_search_progress = options.verbose
+    return solver
+
+
+def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOptions,
+          ) -> tuple[Placement, float, Status]:
+    """Solve the full model; return (placement, bound in byte-hops, status).
+
+    The placement is CP-SAT's if it is cheaper than ``hint``, else ``hint``.  Raises
+    ``CapacityError`` when CP-SAT proves the groups cannot be packed, or finds no packing in time
+    and no hint was given.
+    """
+    all_groups = list(range(problem.n_groups))
+    cores = list(range(problem.n_cores))
+    start = hint.core_of if hint is not None else tuple(0 for _ in all_groups)
+    scale = weight_scale([w for _, _, w in problem.traffic],
+                         problem.mesh_rows + problem.mesh_cols - 2)
+    model, x = _build(problem, all_groups, cores, start, scale, hinted=hint is not None)
+    solver = _solver(options, options.time_limit_s)
+    status = solver.solve(model)
+    if status == cp_model.MODEL_INVALID:
+        raise RuntimeError(f"placement CP-SAT model invalid: {model.validate()}")
+    if status == cp_model.INFEASIBLE:
+        raise CapacityError(f"core crossbars: the {problem.n_groups} groups "
+                            f"({sum(problem.groups)} crossbars) cannot be packed into "
+                            f"{problem.n_cores} cores of {problem.crossbars_per_core}; "
+                            "use a larger mesh or split the largest groups")
+    best = hint
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        found = Placement(tuple(next(c for c in cores if solver.boolean_value(x[g, c]))
+                                for g in all_groups))
+        if best is None or cost(problem, found) < cost(problem, best):
+            best = found
+    if best is None:
+        raise CapacityError(f"core crossbars: no packing of {sum(problem.groups)} crossbars into "
+                            f"{problem.n_cores} cores of {problem.crossbars_per_core} found in "
+                            f"{options.time_limit_s:g} s; raise the time limit or add cores")
+    bound = max(0.0, solver.best_objective_bound / scale) if problem.traffic else 0.0
+    return best, bound, Status.OPTIMAL if status == cp_model.OPTIMAL else Status.FEASIBLE
+
+
+def _independent_sets(problem: PlacementProblem) -> list[list[int]]:
+    """Groups split into sets of equal size with no traffic inside a set (greedy colouring in
+    index order), at most ``HUNGARIAN_MAX_SET`` groups each."""
+    adj = [set(h for h, _ in nb) for nb in problem.neighbours()]
+    sets: list[list[int]] = []
+    by_size: dict[int, list[int]] = {}
+    for g, s in enumerate(problem.groups):
+        by_size.setdefault(s, []).append(g)
+    for members in by_size.values():
+        own: list[list[int]] = []
+        for g in members:
+            home = next((s for s in own if len(s) < HUNGARIAN_MAX_SET and not adj[g] & set(s)),
+                        None)
+            if home is None:
+                own.append([g])
+            else:
+                home.append(g)
+        sets.extend(own)
+    return sets
+
+
+def _assign(costs: np.ndarray, slots: np.ndarray) -> list[int]:
+    """Min-cost assignment of each row (group) of ``costs[group, core]`` to a distinct slot, core c
+    offering ``slots[c]`` slots.  Each group keeps only its n cheapest slots (n = groups; an
+    optimal assignment never needs more), dummy rows of cost 0 square the matrix for
+    ``SimpleLinearSumAssignment``.  Returns the core of each group."""
+    n = costs.shape[0]
+    slot_of: dict[tuple[int, int], int] = {}   # (core, k-th slot on it) -> slot index
+    arcs: list[tuple[int, int, float]] = []
+    for i in range(n):
+        taken = 0
+        for c in np.argsort(costs[i], kind="stable"):
+            for k in range(min(int(slots[c]), n - taken)):
+                j = slot_of.setdefault((int(c), k), len(slot_of))
+                arcs.append((i, j, float(costs[i, c])))
+            taken += min(int(slots[c]), n - taken)
+            if taken == n:
+                break
+    n_slots = len(slot_of)
+    scale = weight_scale([max(a[2] for a in arcs)] * n, 1)
+    left = [a[0] for a in arcs] + [n + d for d in range(n_slots - n) for _ in range(n_slots)]
+    right = [a[1] for a in arcs] + [j for _ in range(n_slots - n) for j in range(n_slots)]
+    weight = [int(round(a[2] * scale)) for a in arcs] + [0] * ((n_slots - n) * n_slots)
+    lsa = SimpleLinearSumAssignment()
+    lsa.add_arcs_with_cost(np.array(left), np.array(right), np.array(weight, dtype=np.int64))
+    if lsa.solve() != SimpleLinearSumAssignment.OPTIMAL:
+        raise RuntimeError("linear assignment failed on a feasible placement sub-problem")
+    core_of_slot = {j: c for (c, _), j in slot_of.items()}
+    return [core_of_slot[lsa.right_mate(i)] for i in range(n)]
+
+
+def hungarian(problem: PlacementProblem, start: Placement, options: SolverOptions) -> Placement:
+    """Repeated linear re-assignment of independent same-size sets; never worse than ``start``.
+
+    For a set S (equal sizes s, no traffic inside S) with every other group fixed, a core with
+    f free crossbars offers floor(f / s) slots; placing g in a slot of core c costs its bytes ×
+    hops to the fixed groups, which is exact since S has no inner traffic.  A reassignment is kept
+    only if it lowers the cost.  Stops after a pass without gain or at ``options.time_limit_s``.
+    """
+    check(problem, start)
+    deadline = time.perf_counter() + options.time_limit_s
+    hop, adj, sizes = problem.hop_matrix(), problem.neighbours(), problem.groups
+    core = np.array(start.core_of, dtype=np.int64)
+    sets = _independent_sets(problem)
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        for group_set in sets:
+            if time.perf_counter() >= deadline:
+                break
+            size = sizes[group_set[0]]
+            free = np.full(problem.n_cores, problem.crossbars_per_core, dtype=np.int64)
+            for g in range(problem.n_groups):
+                free[core[g]] -= sizes[g]
+            for g in group_set:
+                free[core[g]] += size
+            slots = np.minimum(free // size, len(group_set))
+            costs = np.zeros((len(group_set), problem.n_cores))
+            for i, g in enumerate(group_set):
+                for h, w in adj[g]:
+                    costs[i] += w * hop[:, core[h]]
+            current = float(sum(costs[i, core[g]] for i, g in enumerate(group_set)))
+            new = _assign(costs, slots)
+            after = float(sum(costs[i, c] for i, c in enumerate(new)))
+            if after < current - 1e-9 * max(1.0, current):
+                core[group_set] = new
+                improved = True
+    return Placement(tuple(int(c) for c in core))
+
+
+def lns(problem: PlacementProblem, start: Placement, options: SolverOptions) -> Placement:
+    """Large-neighbourhood search from ``start``; never worse than it.
+
+    Each round picks the core of a random group (``options.seed``), adds the nearest cores (random
+    ties, empty cores included) while at most ``LNS_MAX_FREE_GROUPS`` groups and
+    ``LNS_MAX_CORES`` cores are freed, and re-solves the freed groups on those cores with CP-SAT
+    (hinted with the current placement).  Stops at the
+    time limit, after max(20, 2 × cores) rounds in a row without gain, or once a round frees every
+    core and solves that whole problem to optimality.
+    """
+    check(problem, start)
+    t_end = time.perf_counter() + options.time_limit_s
+    rng = np.random.default_rng(options.seed)
+    hop = problem.hop_matrix()
+    current, current_cost = start, cost(problem, start)
+    scale = weight_scale([w for _, _, w in problem.traffic],
+                         problem.mesh_rows + problem.mesh_cols - 2)
+    sub_limit = max(0.2, options.time_limit_s / 20)
+    stalls, max_stalls = 0, max(20, 2 * problem.n_cores)
+    on_core: list[list[int]] = [[] for _ in range(problem.n_cores)]
+    while stalls < max_stalls and problem.traffic:
+        left = t_end - time.perf_counter()
+        if left <= 0.02:
+            break
+        for c in range(problem.n_cores):
+            on_core[c].clear()
+        for g, c in enumerate(current.core_of):
+            on_core[c].append(g)
+        seed_core = current.core_of[int(rng.integers(problem.n_groups))]
+        order = np.lexsort((rng.random(problem.n_cores), hop[seed_core]))
+        cores: list[int] = []
+        free: list[int] = []
+        for c in order:
+            if len(cores) >= LNS_MAX_CORES or (
+                    len(cores) >= 2 and len(free) + len(on_core[c]) > LNS_MAX_FREE_GROUPS):
+                break
+            cores.append(int(c))
+            free.extend(on_core[c])
+        if not free:
+            stalls += 1
+            continue
+        model, x = _build(problem, sorted(free), cores, current.core_of, scale)
+        solver = _solver(options, min(sub_limit, left))
+        status = solver.solve(model)
+        stalls += 1
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            continue
+        new = list(current.core_of)
+        for g in free:
+            new[g] = next(c for c in cores if solver.boolean_value(x[g, c]))
+        candidate = Placement(tuple(new))
+        c_cost = cost(problem, candidate)
+        if c_cost < current_cost - 1e-9 * max(1.0, current_cost):
+            current, current_cost, stalls = candidate, c_cost, 0
+        if status == cp_model.OPTIMAL and len(cores) == problem.n_cores:
+            break  # the whole problem was the neighbourhood and is solved
+    return current
+
+
+def best_start(problem: PlacementProblem, options: SolverOptions) -> tuple[Placement | None, str]:
+    """Cheapest of each heuristic followed by local search (``options.time_limit_s`` split evenly
+    between them), and its name; (None, "none") if no heuristic can pack the groups."""
+    best: tuple[float, Placement, str] | None = None
+    share = SolverOptions(options.time_limit_s / len(HEURISTICS), options.seed, options.workers)
+    for name in HEURISTICS:
+        try:
+            placement = local_search(problem, heuristic(name)(problem), share)
+        except CapacityError:
+            continue
+        c = cost(problem, placement)
+        if best is None or c < best[0]:
+            best = (c, placement, f"{name}+ls")
+    return (None, "none") if best is None else (best[1], best[2])
+
+
+def solve_exact(problem: PlacementProblem, method: str,
+                options: SolverOptions) -> tuple[Placement, SolveStats]:
+    """Run "exact", "cpsat", "hungarian" or "lns"; objective and bound in byte-hops per inference.
+
+    "cpsat" and "lns" start from ``best_start`` (10 % of the time limit).  "exact" is, when
+    groups × cores ≤ ``CPSAT_MAX_VARS``, LNS for half of the time left and then CP-SAT hinted
+    with the LNS placement (to prove it or improve it), else LNS alone; ``note`` says what ran.
+    "hungarian" starts from the best plain heuristic.  The reported bound is the larger of
+    CP-SAT's bound (when CP-SAT ran on the whole problem) and ``placement.lower_bound``.
+    """
+    t0 = time.perf_counter()
+    limit = options.time_limit_s
+
+    def remaining(share: float = 1.0) -> SolverOptions:
+        left = max(0.05, limit - (time.perf_counter() - t0))
+        return SolverOptions(left * share, options.seed, options.workers, options.verbose)
+
+    bound, kind = lower_bound(problem)
+    exact = method == "cpsat" or (method == "exact"
+                                  and problem.n_groups * problem.n_cores <= CPSAT_MAX_VARS)
+    if method == "hungarian":
+        start, name = best_heuristic(problem)
+        placement, note = hungarian(problem, start, options), f"hungarian from {name}"
+    else:
+        hint, name = best_start(problem, SolverOptions(0.1 * limit, options.seed, options.workers))
+        note = f"from {name}"
+        if exact or hint is None:
+            if method == "exact" and hint is not None:
+                hint, note = lns(problem, hint, remaining(0.5)), f"lns {note}, then cpsat"
+            else:
+                note = f"cpsat {note}"
+            placement, sat_bound, _ = cpsat(problem, hint, remaining())
+            if sat_bound > bound:
+                bound, kind = sat_bound, "CP-SAT best bound"
+        else:
+            placement, note = lns(problem, hint, remaining()), f"lns {note}"
+    check(problem, placement)
+    objective = cost(problem, placement)
+    bound = min(bound, objective)
+    status = Status.OPTIMAL if relative_gap(objective, bound) <= _OPT_TOL else Status.FEASIBLE
+    stats = SolveStats(STAGE, method, status, objective, bound, time.perf_counter() - t0,
+                       bound_kind=kind, exact=exact, note=note)
+    return placement, stats

@@ -1,0 +1,515 @@
+"""The reference machine: executes a `Program` with real numbers and checks it.
+
+Functional model: one byte array per memory space (``program.spaces``); a tensor's data is the
+ndarray of its dtype and shape at its Access/BufferPlan offset.  Crossbars hold the blocks set by
+``program.programming`` (segment 0) and by ``write`` instructions (`kernels.tile_block`).
+Instructions run in (start_ns, id) order: ``mvm`` computes its output rows from its crossbars'
+blocks and the input at its read address; ``vector``/``host`` run onnxruntime; ``transfer`` and
+``barrier`` move no data.  So a swapped tile, an overlapped buffer or a wrong address changes the
+outputs.
+
+Checks, each a `Violation` (never an exception): ``duration`` (recomputed with `targets.timing`
+differs from end - start), ``dependency`` (a dep not finished at the start, or unknown),
+``missing-dependency`` (a writer of rows read is neither a dep nor reached through transfer
+deps), ``data`` (rows read that nothing wrote, an address outside the memory plan, a missing
+output), ``resource`` / ``crossbar`` (two instructions on one unary resource or one physical
+crossbar at once; a crossbar holding a tile of another op; tiles not covering the matrix),
+``memory-overlap`` (two live BufferPlans share bytes), ``capacity`` (beyond a space or a target
+buffer) and ``schema``.  In throughput mode every inference k starts at k x II; BufferPlan and
+instruction times are relative to their inference's start, a BufferPlan of ``iteration`` j serves
+inferences k = j (mod iterations_in_flight) (a tensor with only iteration-0 plans shares them).
+Times in ns, energies in pJ, sizes in bytes.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.chunks import FLAT, WHOLE, chunk_axis
+from ..ir.errors import CimoptError
+from ..ir.graph import Graph, OpSpec
+from ..ir.program import Access, Instruction, Program, TileWrite
+from ..ir.workload import lower_op, matrix_of
+from . import timing
+from .instructions import Energy, InstrCost, static_energy
+from .kernels import rows_view, dynamic_inputs, mvm_chunk, run_op, tile_block
+from .spec import Target
+
+#: Messages kept per violation kind (the rest are counted in one last message).
+MAX_PER_KIND = 50
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str      # dependency | missing-dependency | resource | crossbar | memory-overlap | capacity | duration | schema | data
+    message: str
+
+
+@dataclass(frozen=True)
+class MachineResult:
+    outputs: dict[str, np.ndarray]
+    makespan_ns: int
+    initiation_interval_ns: int
+    energy: Energy                 # pJ, instruction energies recomputed plus static energy
+    violations: tuple[Violation, ...]
+    instructions: int
+
+
+class _Report:
+    """Violations, at most `MAX_PER_KIND` messages per kind."""
+
+    def __init__(self) -> None:
+        self.items: list[Violation] = []
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def add(self, kind: str, message: str) -> None:
+        self.counts[kind] += 1
+        if self.counts[kind] <= MAX_PER_KIND:
+            self.items.append(Violation(kind, message))
+
+    def result(self) -> tuple[Violation, ...]:
+        extra = [Violation(k, f"... and {n - MAX_PER_KIND} more {k} violations") for k, n in self.counts.items()
+                 if n > MAX_PER_KIND]
+        return tuple(self.items + extra)
+
+
+def _grid_mask(shape: tuple[int, ...], acc: Access) -> np.ndarray:
+    """Boolean mask over the tensor's leading dims (all but the last) of the rows ``acc`` touches."""
+    grid = shape[:-1] if len(shape) >= 2 else shape
+    m = np.zeros(grid, dtype=bool)
+    if acc.axis == WHOLE or not grid or (acc.axis == FLAT and len(shape) < 2) or acc.axis >= len(grid) \
+            or acc.axis < FLAT:
+        m[...] = True
+    elif acc.axis == FLAT:
+        m.reshape(-1)[acc.row0:acc.row1] = True
+    else:
+        m[(slice(None),) * acc.axis + (slice(acc.row0, acc.row1),)] = True
+    return m
+
+
+def _capacity(target: Target, space: str) -> int | None:
+    """Bytes a memory space may hold on the target (None: unlimited, -1: unknown space)."""
+    if space == "dram":
+        return None
+    if space == "global":
+        return target.chip.global_buffer_bytes
+    if space.startswith("core") and space.endswith(".local") and space[4:-6].isdigit():
+        return target.core.local_buffer_bytes if int(space[4:-6]) < target.cores else -1
+    return -1
+
+
+def _overlaps(items: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
+    """Pairs (earlier, later) of labelled half-open intervals that overlap (one per conflicting interval)."""
+    out: list[tuple[str, str]] = []
+    best: tuple[int, str] | None = None
+    for s, e, label in sorted(i for i in items if i[1] > i[0]):
+        if best is not None and s < best[0]:
+            out.append((best[1], label))
+        if best is None or e > best[0]:
+            best = (e, label)
+    return out
+
+
+KINDS = frozenset({"write", "mvm", "vector", "host", "transfer", "barrier"})
+
+
+def _check_fields(p: Program, rep: _Report) -> None:
+    """The value rules of program.schema.json that typed dataclasses do not already enforce
+    (`ir.program.from_json` runs the full JSON Schema on loaded files)."""
+    if p.mode not in ("latency", "throughput") or p.initiation_interval_ns < 0 or p.segments < 1:
+        rep.add("schema", f"mode {p.mode!r}, II {p.initiation_interval_ns} ns, {p.segments} segments")
+    tiles = [*p.programming, *(i.tile for i in p.instructions if i.tile is not None)]
+    for tw in tiles:
+        if min(tw.core, tw.crossbar, tw.group0, tw.row0, tw.col0) < 0 or tw.ngroups < 1 or tw.row1 <= tw.row0 \
+                or tw.col1 <= tw.col0:
+            rep.add("schema", f"tile {tw} has an empty or negative range")
+    for i in p.instructions:
+        if i.kind not in KINDS or i.end_ns < i.start_ns or i.id < 0 or min(i.deps, default=0) < 0:
+            rep.add("schema", f"instruction {i.id}: kind {i.kind!r}, {i.start_ns}-{i.end_ns} ns, deps {i.deps}")
+        for a in (*i.reads, *i.writes):
+            if a.offset < 0 or a.axis < FLAT or a.row1 < a.row0 or a.row0 < 0 or (a.axis != WHOLE and a.row1 == a.row0):
+                rep.add("schema", f"instruction {i.id}: bad access {a}")
+
+
+def _check_static(p: Program, t: Target, rep: _Report, iterations: int) -> None:
+    """Schema, capacity, and resource / crossbar / buffer overlaps (over replayed inferences)."""
+    _check_fields(p, rep)
+    if p.target_hash and p.target_hash != t.digest():
+        rep.add("schema", f"program was compiled for target hash {p.target_hash}, not {t.name!r} ({t.digest()})")
+    ids = [i.id for i in p.instructions]
+    if len(set(ids)) != len(ids):
+        rep.add("schema", "instruction ids are not unique")
+    spaces = dict(p.spaces)
+    for space, size in spaces.items():
+        cap = _capacity(t, space)
+        if cap == -1:
+            rep.add("capacity", f"memory space {space!r} does not exist on target {t.name!r}")
+        elif cap is not None and size > cap:
+            rep.add("capacity", f"memory space {space!r}: {size} B reserved, the target has {cap} B")
+    for b in p.buffers:
+        if b.offset + b.size_bytes > spaces.get(b.space, -1):
+            rep.add("capacity", f"buffer of {b.tensor!r} (iteration {b.iteration}) at {b.space}+{b.offset}, "
+                                f"{b.size_bytes} B, ends beyond the space ({spaces.get(b.space, 'not reserved')} B)")
+    makespan = max((i.end_ns for i in p.instructions), default=0)
+    ii, reps = 0, 1
+    if p.mode == "throughput":
+        ii = p.initiation_interval_ns
+        if ii <= 0:
+            rep.add("schema", f"throughput program with initiation interval {ii} ns")
+        else:
+            reps = max(iterations, math.ceil(makespan / ii) + 1)
+    units: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
+    for k in range(reps):
+        for ins in p.instructions:
+            s, e, label = ins.start_ns + k * ii, ins.end_ns + k * ii, f"{ins.id}" + (f" (inference {k})" if reps > 1 else "")
+            if ins.resource:
+                units[("resource", ins.resource)].append((s, e, label))
+            xbars = set(ins.crossbars) | ({(ins.tile.core, ins.tile.crossbar)} if ins.kind == "write" and ins.tile else set())
+            for cx in xbars:
+                units[("crossbar", str(cx))].append((s, e, label))
+    for (kind, unit), items in sorted(units.items()):
+        for a, b in _overlaps(items):
+            rep.add(kind, f"instructions {a} and {b} overlap in time on {kind} {unit}")
+    _check_buffers(p, rep, reps, ii)
+
+
+def _check_buffers(p: Program, rep: _Report, reps: int, ii: int) -> None:
+    """Two buffers of one space live at once (inferences II apart) whose byte ranges overlap."""
+    plans: dict[str, list] = defaultdict(list)
+    for b in p.buffers:
+        plans[b.tensor].append(b)
+    live: dict[str, list[tuple[int, int, int, int, str]]] = defaultdict(list)
+    for k in range(reps):
+        for tensor, bs in plans.items():
+            shared = {b.iteration for b in bs} == {0}
+            for b in bs:
+                if b.size_bytes > 0 and (shared or b.iteration == k % max(1, p.iterations_in_flight)):
+                    label = f"{tensor!r} (iteration {b.iteration}" + (f", inference {k})" if reps > 1 else ")")
+                    live[b.space].append((b.start_ns + k * ii, b.end_ns + k * ii, b.offset,
+                                          b.offset + b.size_bytes, label))
+    for space, items in live.items():
+        active: list[tuple[int, int, int, int, str]] = []
+        for s, e, lo, hi, label in sorted(items):
+            active = [a for a in active if a[1] > s]
+            for a in active:
+                if a[2] < hi and lo < a[3]:
+                    rep.add("memory-overlap", f"{space}: buffer {a[4]} [{a[2]}, {a[3]}) B live {a[0]}-{a[1]} ns "
+                                              f"overlaps {label} [{lo}, {hi}) B live {s}-{e} ns")
+            if e > s:
+                active.append((s, e, lo, hi, label))
+
+
+class _Machine:
+    def __init__(self, program: Program, graph: Graph, target: Target, functional: bool, iterations: int) -> None:
+        self.p, self.g, self.t = program, graph, target
+        self.functional = functional
+        self.iterations = max(1, iterations)
+        self.rep = _Report()
+        self.space_size = dict(program.spaces)
+        self.mem = {s: np.zeros(n, dtype=np.uint8) for s, n in self.space_size.items()} if functional else {}
+        self.xbar: dict[tuple[int, int], TileWrite] = {}
+        self.blocks: dict[tuple[int, int], np.ndarray] = {}
+        self.by_id = {i.id: i for i in program.instructions}
+        # per (tensor, space, offset): who wrote which rows, and the rows written so far
+        self.writers: dict[tuple[str, str, int], list[tuple[int, Access]]] = defaultdict(list)
+        self.written: dict[tuple[str, str, int], np.ndarray] = {}
+        self.plans: dict[str, list] = defaultdict(list)
+        for b in program.buffers:
+            self.plans[b.tensor].append(b)
+        self.sessions: dict[str, object] = {}
+        self.energy = Energy()
+
+    # ---- memory ----------------------------------------------------------------------------
+    def view(self, acc: Access, ins: Instruction | None) -> np.ndarray | None:
+        """The tensor's ndarray at ``acc``'s address (None, reported, when it does not fit)."""
+        spec = self.g.spec(acc.tensor)
+        if not spec.known:
+            self.rep.add("schema", f"tensor {acc.tensor!r} has no static shape")
+            return None
+        where = f"instruction {ins.id}" if ins else "input"
+        size = self.space_size.get(acc.space)
+        if size is None or acc.offset + spec.nbytes > size:
+            self.rep.add("capacity", f"{where}: {acc.tensor!r} ({spec.nbytes} B at {acc.offset}) outside space "
+                                     f"{acc.space!r} ({size if size is not None else 'not reserved'} B)")
+            return None
+        if not self.functional:
+            return None
+        raw = self.mem[acc.space][acc.offset:acc.offset + spec.nbytes]
+        return raw.view(np.dtype(spec.dtype)).reshape(spec.shape)
+
+    def check_address(self, ins: Instruction, acc: Access) -> None:
+        plans = self.plans.get(acc.tensor)
+        if plans and not any(b.space == acc.space and b.offset == acc.offset for b in plans):
+            self.rep.add("data", f"instruction {ins.id} accesses {acc.tensor!r} at {acc.space}+{acc.offset}, "
+                                 f"not an address the memory plan gives it")
+
+    # ---- data flow -------------------------------------------------------------------------
+    def allowed(self, ins: Instruction) -> set[int]:
+        """Deps and, through transfer deps (transitively), their deps."""
+        seen: set[int] = set()
+        todo = list(ins.deps)
+        while todo:
+            d = todo.pop()
+            if d in seen:
+                continue
+            seen.add(d)
+            dep = self.by_id.get(d)
+            if dep is not None and dep.kind == "transfer":
+                todo.extend(dep.deps)
+        return seen
+
+    def check_read(self, ins: Instruction, acc: Access, allowed: set[int]) -> None:
+        t = acc.tensor
+        if t in self.g.constants or not self.g.spec(t).known:
+            return
+        shape = self.g.shape(t)
+        mask = _grid_mask(shape, acc)
+        key = (t, acc.space, acc.offset)
+        for wid, wacc in self.writers.get(key, ()):
+            if wid in allowed:
+                continue
+            if acc.axis == wacc.axis and acc.axis != WHOLE:
+                hit = acc.row0 < wacc.row1 and wacc.row0 < acc.row1
+            else:
+                hit = bool((mask & _grid_mask(shape, wacc)).any())
+            if hit:
+                self.rep.add("missing-dependency", f"instruction {ins.id} ({ins.kind} {ins.op}) reads {t!r} rows "
+                             f"{acc.row0}:{acc.row1} (axis {acc.axis}) written by instruction {wid} "
+                             f"(rows {wacc.row0}:{wacc.row1}), which is not among its dependencies")
+        if t not in self.g.inputs:
+            done = self.written.get(key)
+            if done is None or (mask & ~done).any():
+                self.rep.add("data", f"instruction {ins.id} ({ins.kind} {ins.op}) reads rows {acc.row0}:{acc.row1} "
+                                     f"(axis {acc.axis}) of {t!r} at {acc.space}+{acc.offset} that no earlier "
+                                     f"instruction wrote there")
+
+    def record_write(self, ins: Instruction, acc: Access) -> None:
+        if not self.g.spec(acc.tensor).known:
+            return
+        key = (acc.tensor, acc.space, acc.offset)
+        self.writers[key].append((ins.id, acc))
+        mask = _grid_mask(self.g.shape(acc.tensor), acc)
+        old = self.written.get(key)
+        self.written[key] = mask if old is None else (old | mask)
+
+    # ---- crossbars -------------------------------------------------------------------------
+    def program_crossbar(self, tw: TileWrite, where: str) -> None:
+        if tw.op not in self.g.dag:
+            self.rep.add("schema", f"{where}: tile of unknown op {tw.op!r}")
+            return
+        self.xbar[(tw.core, tw.crossbar)] = tw
+        if self.functional:
+            self.blocks[(tw.core, tw.crossbar)] = tile_block(self.g.op(tw.op), self.g.constants, tw)
+
+    def tiles_of(self, ins: Instruction, op: OpSpec) -> list[tuple[int, int]]:
+        """The (core, crossbar) pairs of ``ins`` that hold a tile of its op, checking cover."""
+        ok: list[tuple[int, int]] = []
+        for cx in ins.crossbars:
+            tw = self.xbar.get(cx)
+            if tw is None:
+                self.rep.add("crossbar", f"instruction {ins.id} ({ins.op}) uses crossbar {cx}, which holds no tile")
+            elif tw.op != ins.op:
+                self.rep.add("crossbar", f"instruction {ins.id} ({ins.op}) uses crossbar {cx}, which holds tile "
+                                         f"{tw.tile} of {tw.op!r}")
+            else:
+                if tw.replica != ins.replica:
+                    self.rep.add("crossbar", f"instruction {ins.id} ({ins.op} replica {ins.replica}) uses crossbar "
+                                             f"{cx}, which holds replica {tw.replica}")
+                ok.append(cx)
+        m = matrix_of(self.g, op)
+        keys = [(g, self.xbar[c].row0, self.xbar[c].col0) for c in ok
+                for g in range(self.xbar[c].group0, self.xbar[c].group0 + self.xbar[c].ngroups)]
+        cells = sum(tw.ngroups * (tw.row1 - tw.row0) * (tw.col1 - tw.col0) for tw in (self.xbar[c] for c in ok))
+        if len(set(keys)) != len(keys) or cells != m.groups * m.k * m.n:
+            self.rep.add("crossbar", f"instruction {ins.id} ({ins.op}): its crossbars hold {cells} weights of the "
+                                     f"{m.groups * m.k * m.n} of one copy (missing or duplicate tiles)")
+        return ok
+
+    # ---- costs -----------------------------------------------------------------------------
+    def cost(self, ins: Instruction, op: OpSpec | None, tiles: list[tuple[int, int]]) -> InstrCost:
+        t = self.t
+        if ins.kind == "mvm" and op is not None:
+            m = matrix_of(self.g, op)
+            ax = chunk_axis(self.g, op)
+            acc = next((a for a in ins.writes if a.tensor == op.outputs[0]), None)
+            rows = ax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
+            vectors = ax.vectors_per_row if ax.axis == WHOLE else rows * ax.vectors_per_row
+            wcols = t.core.crossbar_cols // t.weight_slices
+            packed = m.k <= t.core.crossbar_rows and m.n <= wcols
+            row_tiles = 1 if packed else math.ceil(m.k / t.core.crossbar_rows)
+            used = [(tw.ngroups * (tw.row1 - tw.row0), tw.ngroups * (tw.col1 - tw.col0) * t.weight_slices)
+                    for tw in (self.xbar[c] for c in tiles)]
+            return timing.mvm_task(t, used, vectors, row_tiles, m.k * m.groups, m.n * m.groups,
+                                   op.activation is not None)
+        if ins.kind in ("vector", "host") and op is not None:
+            w = lower_op(self.g, op)
+            if ins.kind == "vector":
+                return timing.vector_task(t, w.elements, w.ops, w.bytes_in + w.bytes_out)
+            return timing.host_task(t, w.ops, w.bytes_in + w.bytes_out)
+        if ins.kind == "transfer":
+            return timing.transfer_task(t, ins.nbytes, ins.src_core, ins.dst_core)
+        if ins.kind == "write" and ins.tile is not None:
+            tw = ins.tile
+            return timing.write_task(t, tw.ngroups * (tw.row1 - tw.row0),
+                                     tw.ngroups * (tw.col1 - tw.col0) * t.weight_slices)
+        return InstrCost(0.0, Energy())
+
+    # ---- one instruction -------------------------------------------------------------------
+    def step(self, ins: Instruction) -> None:
+        op = self.g.op(ins.op) if ins.op in self.g.dag else None
+        if ins.kind in ("mvm", "vector", "host", "write") and op is None:
+            self.rep.add("schema", f"instruction {ins.id} ({ins.kind}) names unknown op {ins.op!r}")
+            return
+        if ins.kind == "write" and ins.tile is None:
+            self.rep.add("schema", f"instruction {ins.id} (write) has no tile")
+            return
+        for d in ins.deps:
+            dep = self.by_id.get(d)
+            if dep is None:
+                self.rep.add("dependency", f"instruction {ins.id} depends on unknown instruction {d}")
+            elif dep.end_ns > ins.start_ns:
+                self.rep.add("dependency", f"instruction {ins.id} starts at {ins.start_ns} ns before its dependency "
+                                           f"{d} ends at {dep.end_ns} ns")
+        allowed = self.allowed(ins)
+        for acc in (*ins.reads, *ins.writes):
+            self.check_address(ins, acc)
+        for acc in ins.reads:
+            self.check_read(ins, acc, allowed)
+        tiles = self.tiles_of(ins, op) if ins.kind == "mvm" and op is not None else []
+        if ins.kind == "write" and ins.tile is not None:
+            self.program_crossbar(ins.tile, f"instruction {ins.id}")
+        try:
+            c = self.cost(ins, op, tiles)
+            if timing.ns(c) != ins.end_ns - ins.start_ns:
+                self.rep.add("duration", f"instruction {ins.id} ({ins.kind} {ins.op}) lasts "
+                                         f"{ins.end_ns - ins.start_ns} ns; the target gives {timing.ns(c)} ns")
+            self.energy = self.energy + c.energy
+        except (ValueError, CimoptError) as e:
+            self.rep.add("duration", f"instruction {ins.id} ({ins.kind} {ins.op}): cost not computable: {e}")
+        if op is not None and ins.kind == "mvm":
+            self.run_mvm(ins, op, tiles)
+        elif op is not None and ins.kind in ("vector", "host"):
+            self.run_op(ins, op)
+        elif ins.kind == "transfer" and self.functional:
+            for w in ins.writes:   # a transfer that names a destination buffer copies the rows it writes
+                r = next((a for a in ins.reads if a.tensor == w.tensor), None)
+                src, dst = (self.view(r, ins), self.view(w, ins)) if r is not None else (None, None)
+                if src is not None and dst is not None:
+                    rows_view(dst, w.axis, w.row0, w.row1)[...] = np.array(rows_view(src, w.axis, w.row0, w.row1))
+        for acc in ins.writes:
+            self.record_write(ins, acc)
+
+    def run_mvm(self, ins: Instruction, op: OpSpec, tiles: list[tuple[int, int]]) -> None:
+        rd = next((a for a in ins.reads if a.tensor == op.inputs[0]), None)
+        wr = next((a for a in ins.writes if a.tensor == op.outputs[0]), None)
+        if rd is None or wr is None:
+            self.rep.add("schema", f"instruction {ins.id} (mvm {op.name}) must read {op.inputs[0]!r} and write "
+                                   f"{op.outputs[0]!r}")
+            return
+        ax = chunk_axis(self.g, op)
+        if wr.axis not in (WHOLE, ax.axis) or (wr.axis != WHOLE and not 0 <= wr.row0 < wr.row1 <= ax.rows):
+            self.rep.add("schema", f"instruction {ins.id} (mvm {op.name}) writes rows {wr.row0}:{wr.row1} on axis "
+                                   f"{wr.axis}; the op chunks {ax.rows} rows on axis {ax.axis}")
+            return
+        x, y = self.view(rd, ins), self.view(wr, ins)
+        cin = op.inputs[2] if op.op_type == "Gemm" and len(op.inputs) > 2 else ""
+        cacc = next((a for a in ins.reads if cin and a.tensor == cin), None)
+        c = self.view(cacc, ins) if cacc is not None and cin not in self.g.constants else None
+        if x is None or y is None:
+            return
+        r0, r1 = (0, ax.rows) if wr.axis == WHOLE else (wr.row0, wr.row1)
+        blocks = [(self.xbar[cx], self.blocks[cx]) for cx in tiles]
+        res = mvm_chunk(self.g, op, np.array(x), r0, r1, blocks, c=None if c is None else np.array(c))
+        rows_view(y, ax.axis, r0, r1)[...] = res
+
+    def run_op(self, ins: Instruction, op: OpSpec) -> None:
+        args = []
+        for t in dynamic_inputs(self.g, op):
+            acc = next((a for a in ins.reads if a.tensor == t), None)
+            if acc is None:
+                self.rep.add("schema", f"instruction {ins.id} ({ins.kind} {op.name}) does not read its input {t!r}")
+                return
+            args.append(self.view(acc, ins))
+        outs = [t for t in op.outputs if t]
+        accs = [next((a for a in ins.writes if a.tensor == t), None) for t in outs]
+        for t, a in zip(outs, accs):
+            if a is None and (t in self.g.outputs or self.g.consumers(t)):
+                self.rep.add("schema", f"instruction {ins.id} ({ins.kind} {op.name}) does not write its output {t!r}")
+        if not self.functional or any(a is None for a in args):
+            return
+        results = run_op(self.g, op, [np.array(a) for a in args], self.sessions)
+        for a, r in zip(accs, results):
+            y = self.view(a, ins) if a is not None else None
+            if y is not None:
+                y[...] = np.asarray(r).astype(y.dtype, copy=False).reshape(y.shape)
+
+    # ---- whole program ---------------------------------------------------------------------
+    def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
+        for t in self.g.inputs:
+            if t not in inputs:
+                self.rep.add("schema", f"no value given for graph input {t!r}")
+                continue
+            places = {(b.space, b.offset) for b in self.plans.get(t, ()) if b.iteration == 0}
+            places |= {(a.space, a.offset) for i in self.p.instructions for a in i.reads if a.tensor == t} \
+                if not places else set()
+            for space, offset in sorted(places):
+                v = self.view(Access(t, space, offset), None)
+                if v is None:
+                    continue
+                a = np.asarray(inputs[t])
+                if a.shape != v.shape:
+                    self.rep.add("schema", f"input {t!r} has shape {a.shape}; the graph says {v.shape}")
+                    continue
+                v[...] = a.astype(v.dtype, copy=False)
+
+    def read_outputs(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for t in self.g.outputs:
+            plans = sorted((b for b in self.plans.get(t, ()) if b.iteration == 0), key=lambda b: b.end_ns)
+            places = [(plans[-1].space, plans[-1].offset)] if plans else \
+                [(a.space, a.offset) for i in sorted(self.p.instructions, key=lambda i: (i.start_ns, i.id))
+                 for a in i.writes if a.tensor == t][-1:]
+            v = self.view(Access(t, *places[0]), None) if places else None
+            if v is None:
+                self.rep.add("data", f"graph output {t!r} has no buffer to read back")
+            else:
+                out[t] = np.array(v)
+        return out
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> MachineResult:
+        _check_static(self.p, self.t, self.rep, self.iterations)
+        seg0 = [tw for tw in self.p.programming if tw.segment == 0]
+        for tw in seg0:
+            if (tw.core, tw.crossbar) in self.xbar:
+                self.rep.add("crossbar", f"programming puts two tiles on crossbar {(tw.core, tw.crossbar)}")
+            self.program_crossbar(tw, "programming")
+        if self.functional:
+            self.load_inputs(inputs)
+        for ins in sorted(self.p.instructions, key=lambda i: (i.start_ns, i.id)):
+            self.step(ins)
+        outputs = self.read_outputs() if self.functional else {}
+        makespan = max((i.end_ns for i in self.p.instructions), default=0)
+        ii = self.p.initiation_interval_ns if self.p.mode == "throughput" else makespan
+        energy = self.energy + static_energy(self.t, makespan)
+        return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions))
+
+
+def execute(program: Program, graph: Graph, target: Target, inputs: Mapping[str, np.ndarray], *,
+            functional: bool = True, iterations: int = 3) -> MachineResult:
+    """Run ``program`` for one inference on ``inputs`` (graph input name -> array) and check it.
+
+    ``functional=False`` only times and checks (no data).  In throughput mode resource, crossbar
+    and buffer overlaps are checked over max(``iterations``, ceil(makespan / II) + 1) inferences
+    started II apart.
+    """
+    return _Machine(program, graph, target, functional, iterations).run(inputs)
+
+
+def validate(program: Program, graph: Graph, target: Target) -> list[Violation]:
+    """Every check of `execute` without data."""
+    return list(execute(program, graph, target, {}, functional=False).violations)
+

@@ -1,0 +1,71 @@
+"""Costs of the program's instructions, composed from the per-instruction physics in
+`instructions`.  The compiler's cost model and the reference machine both call these, so a
+program's planned durations and the machine's measured ones agree exactly when nothing is wrong.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from . import instructions as isa
+from .instructions import Energy, InstrCost
+from .spec import Target
+
+
+def act_bytes(target: Target) -> int:
+    """Bytes of one activation element in the chip's buffers."""
+    return max(1, math.ceil(target.precision.activation_bits / 8))
+
+
+def mvm_task(target: Target, tiles: Sequence[tuple[int, int]], vectors: int, row_tiles: int,
+             inputs_per_vector: int, outputs_per_vector: int, activation: bool) -> InstrCost:
+    """``vectors`` input vectors through one copy of an op's weights, all its crossbars in parallel.
+
+    ``tiles``: (rows used, physical columns used) of each crossbar of the copy.  Per vector the
+    crossbars issue at the slowest crossbar's MVM interval; partial sums of ``row_tiles`` row
+    tiles and the fused activation run on the vector unit; inputs and outputs pass through the
+    local buffer.  latency = fill + vectors x steady-state interval.
+    """
+    if vectors <= 0 or not tiles:
+        return InstrCost(0.0, Energy())
+    big = max(tiles)
+    first = isa.mvm(target, big[0], big[1])
+    interval = isa.mvm_interval(target, big[0], big[1])
+    e_vec = Energy()
+    for r, c in tiles:
+        e_vec = e_vec + isa.mvm(target, r, c).energy
+    post_ops = (row_tiles - 1) * outputs_per_vector + (outputs_per_vector if activation else 0)
+    post = isa.vector(target, outputs_per_vector, post_ops / outputs_per_vector) if post_ops > 0 else None
+    buf = isa.buffer_access(target, (inputs_per_vector + outputs_per_vector) * act_bytes(target), "local")
+    step = max(interval, post.latency_ns if post else 0.0, buf.latency_ns)
+    fill = max(0.0, first.latency_ns - interval) + (post.latency_ns if post else 0.0)
+    latency = fill + vectors * step
+    energy = (e_vec + buf.energy + (post.energy if post else Energy())) * vectors
+    return InstrCost(latency, energy)
+
+
+def vector_task(target: Target, elements: int, ops: float, nbytes: int) -> InstrCost:
+    """A whole op on a core's vector unit: ``ops`` operations over ``elements`` outputs, ``nbytes`` moved."""
+    v = isa.vector(target, max(elements, 1), ops / max(elements, 1)) if ops > 0 else None
+    buf = isa.buffer_access(target, nbytes, "local")
+    latency = max(v.latency_ns if v else 0.0, buf.latency_ns)
+    return InstrCost(latency, buf.energy + (v.energy if v else Energy()))
+
+
+def host_task(target: Target, ops: float, nbytes: int) -> InstrCost:
+    """A whole op on the host, its inputs and outputs crossing the host link."""
+    return isa.host_op(target, ops, nbytes)
+
+
+def transfer_task(target: Target, nbytes: int, src_core: int, dst_core: int) -> InstrCost:
+    return isa.noc_transfer(target, nbytes, src_core, dst_core)
+
+
+def write_task(target: Target, rows: int, cols: int) -> InstrCost:
+    """Programming one crossbar's ``rows`` x ``cols`` cells."""
+    return isa.program_weights(target, rows, cols)
+
+
+def ns(cost: InstrCost) -> int:
+    """The integer duration (ns, rounded up) a program records for an instruction."""
+    return int(math.ceil(cost.latency_ns - 1e-9))
