@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from typing import Any
 
@@ -117,11 +117,23 @@ class Program:
 
 
 # ---- JSON ---------------------------------------------------------------------------------
+_DEFAULTS = {f.name: f.default for f in fields(Instruction)}
+
+
 def _instr_to_json(i: Instruction) -> dict[str, Any]:
+    """An instruction as JSON, fields at their default value left out."""
     d = asdict(i)
     d["crossbars"] = [list(x) for x in i.crossbars]
     d["deps"] = list(i.deps)
-    return {k: v for k, v in d.items() if v not in ((), [], None, "", 0, 0.0, -1) or k in ("id", "start_ns", "end_ns")}
+    keep = ("id", "kind", "start_ns", "end_ns")
+    return {k: v for k, v in d.items() if k in keep or not _is_default(k, v)}
+
+
+def _is_default(key: str, value: Any) -> bool:
+    default = _DEFAULTS.get(key)
+    if isinstance(default, tuple):
+        return not value
+    return value == default
 
 
 def to_json(p: Program) -> dict[str, Any]:
@@ -161,14 +173,6 @@ def _instr_from_json(d: dict[str, Any]) -> Instruction:
     if d.get("tile"):
         d["tile"] = TileWrite(**d["tile"])
     return Instruction(**d)
-
-
-def _freeze(v: Any) -> Any:
-    if isinstance(v, dict):
-        return tuple((k, _freeze(x)) for k, x in v.items())
-    if isinstance(v, list):
-        return tuple(_freeze(x) for x in v)
-    return v
 
 
 def from_json(d: dict[str, Any]) -> Program:

@@ -5,7 +5,9 @@
 * `mvm_chunk`: a crossbar op's output rows ``row0:row1`` along its chunk axis
   (`cimopt.ir.chunks.chunk_axis`), computed only from crossbar blocks; bias, Gemm's ``C``,
   ``alpha``/``beta`` and the fused activation come from the graph.
-* `run_op`: a vector or host op through onnxruntime on a one-op model (`ir.export.to_onnx`).
+* `rows_view`: where a chunk's rows sit in the output tensor (axis 2, 0, FLAT or WHOLE).
+* `run_op`: a vector or host op through onnxruntime on a one-op model (`ir.export.to_onnx`);
+  its inputs are the op's `dynamic_inputs`.
 
 All arrays are float32 unless a tensor's dtype says otherwise; shapes are the graph's static shapes.
 """

@@ -32,7 +32,7 @@ import numpy as np
 from ..ir.chunks import FLAT, WHOLE, chunk_axis
 from ..ir.errors import CimoptError
 from ..ir.graph import Graph, OpSpec
-from ..ir.program import Access, Instruction, Program, TileWrite
+from ..ir.program import Access, BufferPlan, Instruction, Program, TileWrite
 from ..ir.workload import lower_op, matrix_of
 from . import timing
 from .instructions import Energy, InstrCost, static_energy
@@ -45,7 +45,8 @@ MAX_PER_KIND = 50
 
 @dataclass(frozen=True)
 class Violation:
-    kind: str      # dependency | missing-dependency | resource | crossbar | memory-overlap | capacity | duration | schema | data
+    #: dependency | missing-dependency | resource | crossbar | memory-overlap | capacity | duration | schema | data
+    kind: str
     message: str
 
 
@@ -165,10 +166,13 @@ def _check_static(p: Program, t: Target, rep: _Report, iterations: int) -> None:
     units: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
     for k in range(reps):
         for ins in p.instructions:
-            s, e, label = ins.start_ns + k * ii, ins.end_ns + k * ii, f"{ins.id}" + (f" (inference {k})" if reps > 1 else "")
+            s, e = ins.start_ns + k * ii, ins.end_ns + k * ii
+            label = f"{ins.id}" + (f" (inference {k})" if reps > 1 else "")
             if ins.resource:
                 units[("resource", ins.resource)].append((s, e, label))
-            xbars = set(ins.crossbars) | ({(ins.tile.core, ins.tile.crossbar)} if ins.kind == "write" and ins.tile else set())
+            xbars = set(ins.crossbars)
+            if ins.kind == "write" and ins.tile is not None:
+                xbars.add((ins.tile.core, ins.tile.crossbar))
             for cx in xbars:
                 units[("crossbar", str(cx))].append((s, e, label))
     for (kind, unit), items in sorted(units.items()):
@@ -179,7 +183,7 @@ def _check_static(p: Program, t: Target, rep: _Report, iterations: int) -> None:
 
 def _check_buffers(p: Program, rep: _Report, reps: int, ii: int) -> None:
     """Two buffers of one space live at once (inferences II apart) whose byte ranges overlap."""
-    plans: dict[str, list] = defaultdict(list)
+    plans: dict[str, list[BufferPlan]] = defaultdict(list)
     for b in p.buffers:
         plans[b.tensor].append(b)
     live: dict[str, list[tuple[int, int, int, int, str]]] = defaultdict(list)
@@ -217,7 +221,7 @@ class _Machine:
         # per (tensor, space, offset): who wrote which rows, and the rows written so far
         self.writers: dict[tuple[str, str, int], list[tuple[int, Access]]] = defaultdict(list)
         self.written: dict[tuple[str, str, int], np.ndarray] = {}
-        self.plans: dict[str, list] = defaultdict(list)
+        self.plans: dict[str, list[BufferPlan]] = defaultdict(list)
         for b in program.buffers:
             self.plans[b.tensor].append(b)
         self.sessions: dict[str, object] = {}

@@ -153,6 +153,20 @@ def test_conv_transpose(attrs: dict[str, object]) -> None:
     check(model, rand(2, 6, 5, 4))
 
 
+def test_conv_transpose_1d_3d_and_row_tiles() -> None:
+    check(one_op("ConvTranspose", (2, 3, 7), rand(3, 5, 4), rand(5), None, strides=[3], pads=[1, 2]), rand(2, 3, 7))
+    check(one_op("ConvTranspose", (1, 2, 3, 4, 3), rand(2, 3, 2, 2, 3), None, "Relu", strides=[2, 1, 2]),
+          rand(1, 2, 3, 4, 3))
+    # K = 20 input channels: two row tiles whose partial sums add up before the scatter
+    check(one_op("ConvTranspose", (1, 20, 3, 3), rand(20, 4, 3, 3), rand(4), None, strides=[2, 2]), rand(1, 20, 3, 3))
+
+
+def test_gemm_matrix_c() -> None:
+    model = make_model([helper.make_node("Gemm", ["X", "W", "C"], ["Y"], alpha=0.7, beta=-1.3)], {"X": (9, 37)}, ["Y"],
+                       {"W": rand(37, 23), "C": rand(9, 1)})
+    check(model, rand(9, 37))
+
+
 @pytest.mark.parametrize("trans_a,trans_b,alpha,beta", [(0, 0, 1.0, 1.0), (1, 0, 0.5, 2.0), (0, 1, 1.5, 0.3),
                                                         (1, 1, 1.0, 1.0)])
 def test_gemm(trans_a: int, trans_b: int, alpha: float, beta: float) -> None:

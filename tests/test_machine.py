@@ -82,7 +82,8 @@ def build(g: Graph, t: Target) -> Program:
         nonlocal clock
         start = max([clock] + [instrs[d].end_ns for d in deps])
         end = start + timing.ns(cost)
-        instrs.append(Instruction(len(instrs), kind, unit, f"{unit}.{kind}", start, end, deps, **kw))  # type: ignore[arg-type]
+        instrs.append(Instruction(len(instrs), kind, unit, f"{unit}.{kind}", start, end, deps,
+                                  **kw))  # type: ignore[arg-type]
         clock = end
 
     def mvm(op_name: str, x: str, y: str, core: int, deps: tuple[int, ...]) -> None:
@@ -211,7 +212,8 @@ def test_transfer_with_destination_copies(setup: tuple) -> None:
     def to_local(p: Program, copy: bool = True) -> Program:
         p = instr(p, 3, writes=(dst,) if copy else ())
         for i in (4, 5):
-            p = instr(p, i, reads=(dataclasses.replace(p.instructions[i].reads[0], space=dst.space, offset=dst.offset),))
+            moved = dataclasses.replace(p.instructions[i].reads[0], space=dst.space, offset=dst.offset)
+            p = instr(p, i, reads=(moved,))
         spaces = tuple((k, 1024 + g.spec("P").nbytes) if k == "core2.local" else (k, v) for k, v in p.spaces)
         plan = BufferPlan("P", dst.space, dst.offset, g.spec("P").nbytes, p.instructions[3].start_ns, p.makespan_ns)
         return dataclasses.replace(p, spaces=spaces, buffers=p.buffers + (plan,))
