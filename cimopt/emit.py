@@ -65,8 +65,10 @@ def plan_memory(graph: Graph, tg: TaskGraph, start: list[int], makespan: int, ii
     for k in range(copies):
         for i, b in enumerate(problem.buffers):
             sp = plan.space_of[i]
+            # times relative to the start of the plan's own inference; copy k serves inferences
+            # j with j mod copies == k, in a region of its own
             plans.append(BufferPlan(b.name, sp, plan.offset[i] + k * _round(peak[sp]), b.size_bytes,
-                                    b.start_ns + k * ii, b.end_ns + k * ii, k))
+                                    b.start_ns, b.end_ns, k))
     spaces = {sp: _round(p) * copies for sp, p in peak.items() if p > 0}
     for sp in {p.space for p in plans}:
         spaces.setdefault(sp, ALIGN)

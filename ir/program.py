@@ -125,6 +125,8 @@ def _instr_to_json(i: Instruction) -> dict[str, Any]:
     d = asdict(i)
     d["crossbars"] = [list(x) for x in i.crossbars]
     d["deps"] = list(i.deps)
+    d["reads"] = [asdict(a) for a in i.reads]
+    d["writes"] = [asdict(a) for a in i.writes]
     keep = ("id", "kind", "start_ns", "end_ns")
     return {k: v for k, v in d.items() if k in keep or not _is_default(k, v)}
 

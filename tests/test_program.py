@@ -25,6 +25,7 @@ def test_round_trip(program: prog.Program, tmp_path: Path) -> None:
     prog.save(program, p)
     assert prog.load(p) == program
     prog.validate_schema(json.loads(p.read_text()))
+    prog.validate_schema(prog.to_json(program))
 
 
 def test_schema_rejects_bad_documents(program: prog.Program, tmp_path: Path) -> None:
