@@ -11,6 +11,7 @@ from cimopt.ir import load as ir_load
 from cimopt.ir.graph import Graph
 from cimopt.ir.passes.legalize import legalize
 from cimopt.ir.passes.pipeline import optimize
+from cimopt.ir.passes.split_oversized import split_oversized
 from cimopt.ir.workload import Workload, lower
 from cimopt.targets.spec import Target
 
@@ -25,8 +26,14 @@ class Frontend:
 
 def prepare(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
             input_shapes: Mapping[str, Sequence[int]] | None = None) -> Frontend:
-    """Load, optimise (fold, fuse, eliminate), legalise for ``target`` and lower a model."""
+    """Load, optimise (fold, fuse, eliminate), split ops larger than half the chip, legalise for
+    ``target`` and lower a model."""
     graph = ir_load.load(model, input_shapes)
     graph = optimize(graph).graph
+    c = target.core
+    # a part must leave room for others in its segment and for placement's fragmentation
+    limit = max(1, target.total_crossbars // 2)
+    graph = split_oversized(graph, rows=c.crossbar_rows, cols=c.crossbar_cols, slices=target.weight_slices,
+                            limit=limit).graph
     graph = legalize(graph, vector_matmul=target.core.vector_matmul, has_host=target.host is not None).graph
     return Frontend(graph, lower(graph))

@@ -56,7 +56,8 @@ def read_model(model: str | os.PathLike[str] | onnx.ModelProto) -> onnx.ModelPro
     if not proto.graph.node and not proto.graph.output:
         raise ModelError(f"{where}: not an ONNX model (it has no graph); is the file complete?")
     try:
-        onnx.checker.check_model(proto)
+        # by path for files: the checker reads it in C++ instead of re-serialising a large proto
+        onnx.checker.check_model(proto if isinstance(model, onnx.ModelProto) else where)
     except Exception as e:  # noqa: BLE001
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"{where}: the ONNX checker rejects the model: {msg[:200]}") from None
@@ -157,8 +158,11 @@ def load(model: str | os.PathLike[str] | onnx.ModelProto,
     raises `ShapeError` naming any input left with symbolic dims, and infers every shape.
     """
     proto = read_model(model)
-    proto_copy = onnx.ModelProto()
-    proto_copy.CopyFrom(proto)
+    if isinstance(model, onnx.ModelProto):  # the caller's proto: change a copy
+        proto_copy = onnx.ModelProto()
+        proto_copy.CopyFrom(proto)
+    else:
+        proto_copy = proto
     _check_domains(proto_copy)
     _apply_input_shapes(proto_copy, input_shapes or {})
     name = os.path.splitext(os.path.basename(os.fspath(model)))[0] if not isinstance(model, onnx.ModelProto) \

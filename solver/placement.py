@@ -26,7 +26,7 @@ from cimopt.ir.errors import CapacityError
 
 from .stats import SolveStats, SolverOptions, Status
 
-STAGE = "place"
+STAGE = "placement"
 HEURISTICS = ("inorder", "snake", "greedy")
 METHODS = ("inorder", "snake", "greedy", "inorder+ls", "snake+ls", "greedy+ls", "exact", "cpsat",
            "hungarian", "lns")

@@ -382,7 +382,7 @@ def solve(problem: SchedulingProblem, mode: Mode, method: Literal["list", "exact
     obj = sched.makespan_ns if mode == "latency" else sched.initiation_interval_ns
     status = Status.OPTIMAL if obj <= bound else Status.FEASIBLE
     note = "" if mode == "latency" else f"latency of one inference {sched.makespan_ns} ns"
-    return sched, SolveStats("schedule", f"list-{mode}", status, float(obj), float(bound),
+    return sched, SolveStats("scheduling", f"list-{mode}", status, float(obj), float(bound),
                              time.perf_counter() - t0, kind, False, note)
 
 

@@ -133,7 +133,7 @@ def _throughput(problem: SchedulingProblem, order: list[int], options: SolverOpt
             note += ", CP-SAT found none in time"
     else:
         note += " (too large for the CP-SAT latency model)"
-    return sched, SolveStats("schedule", "cpsat-throughput", Status.OPTIMAL,
+    return sched, SolveStats("scheduling", "cpsat-throughput", Status.OPTIMAL,
                              float(sched.initiation_interval_ns), float(bound),
                              time.perf_counter() - t0, kind, True, note)
 
@@ -148,7 +148,7 @@ def solve_exact(problem: SchedulingProblem, mode: Mode,
     hint = list_schedule(problem, "latency")
     lb, kind = lower_bound(problem, "latency")
     if hint.makespan_ns <= lb:
-        return hint, SolveStats("schedule", "cpsat-latency", Status.OPTIMAL,
+        return hint, SolveStats("scheduling", "cpsat-latency", Status.OPTIMAL,
                                 float(hint.makespan_ns), float(lb), time.perf_counter() - t0,
                                 kind, True, "list schedule meets the lower bound")
     if len(problem.tasks) > FULL_MODEL_MAX_TASKS:
@@ -158,7 +158,7 @@ def solve_exact(problem: SchedulingProblem, mode: Mode,
         sched = make_schedule(problem, starts, None)
         status = Status.OPTIMAL if sched.makespan_ns <= lb else Status.FEASIBLE
         return sched, SolveStats(
-            "schedule", "cpsat-rolling-window", status, float(sched.makespan_ns), float(lb),
+            "scheduling", "cpsat-rolling-window", status, float(sched.makespan_ns), float(lb),
             time.perf_counter() - t0, kind, True,
             f"{windows} windows re-optimised, {improved} improved; list makespan "
             f"{hint.makespan_ns} ns; bound is analytic only")
@@ -166,13 +166,13 @@ def solve_exact(problem: SchedulingProblem, mode: Mode,
     wall = time.perf_counter() - t0
     if status == cp_model.INFEASIBLE or status == cp_model.MODEL_INVALID:
         return hint, SolveStats(
-            "schedule", "cpsat-latency", Status.INFEASIBLE, float(hint.makespan_ns), float(lb),
+            "scheduling", "cpsat-latency", Status.INFEASIBLE, float(hint.makespan_ns), float(lb),
             wall, kind, True,
             f"CP-SAT rejected the model ({cp_model.CpSolver().status_name(status)})"
             f" although the list schedule (makespan {hint.makespan_ns} ns) satisfies it: a "
             "scheduling problem without deadlines always has a schedule; solver fault")
     if starts is None:
-        return hint, SolveStats("schedule", "cpsat-latency", Status.NO_SOLUTION_IN_TIME,
+        return hint, SolveStats("scheduling", "cpsat-latency", Status.NO_SOLUTION_IN_TIME,
                                 float(hint.makespan_ns), float(lb), wall, kind, True,
                                 "no CP-SAT solution in time; the list schedule is returned")
     sched = make_schedule(problem, starts, None)
@@ -185,6 +185,6 @@ def solve_exact(problem: SchedulingProblem, mode: Mode,
     optimal = status == cp_model.OPTIMAL or sched.makespan_ns <= bound
     if optimal:
         bound = sched.makespan_ns
-    return sched, SolveStats("schedule", "cpsat-latency",
+    return sched, SolveStats("scheduling", "cpsat-latency",
                              Status.OPTIMAL if optimal else Status.FEASIBLE,
                              float(sched.makespan_ns), float(bound), wall, kind, True, note)

@@ -1,4 +1,4 @@
-"""Functional float32 kernels of the reference machine.
+"""Functional kernels of the reference machine (float32 storage, float64 accumulation).
 
 * `tile_block`: the matrix one crossbar holds for one `TileWrite` (cells hold float32 weights:
   bit slicing and ADC quantisation are timed by `targets.timing` but not simulated numerically).
@@ -9,7 +9,9 @@
 * `run_op`: a vector or host op through onnxruntime on a one-op model (`ir.export.to_onnx`);
   its inputs are the op's `dynamic_inputs`.
 
-All arrays are float32 unless a tensor's dtype says otherwise; shapes are the graph's static shapes.
+Tensors are stored as float32 (their dtype); products and partial sums accumulate in float64 and
+are rounded once, when a chunk is written, so the machine adds no rounding of its own beyond
+what storing a float32 activation does.  Shapes are the graph's static shapes.
 """
 from __future__ import annotations
 
@@ -77,7 +79,7 @@ def _accumulate(patches: np.ndarray, k: int, out: np.ndarray,
             xin = np.concatenate([patches[:, (g0 + i) * k + r0:(g0 + i) * k + r1] for i in range(ng)], axis=1)
         tiles.sort(key=lambda tb: tb[0].col0)
         wide = tiles[0][1] if len(tiles) == 1 else np.concatenate([b for _, b in tiles], axis=1)
-        prod = xin @ wide
+        prod = np.asarray(xin, dtype=np.float64) @ np.asarray(wide, dtype=np.float64)
         c0, c1 = tiles[0][0].col0, tiles[-1][0].col1
         if ng == 1 and all(a[0].col1 == b[0].col0 for a, b in zip(tiles, tiles[1:])):
             out[:, g0, c0:c1] += prod
@@ -148,7 +150,7 @@ def _conv_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     k = (xp.shape[1] // groups) * math.prod(kernel)
     patches = windows.reshape(v, groups * k)
     n = y[1] // groups
-    out = np.zeros((v, groups, n), dtype=np.float32)
+    out = np.zeros((v, groups, n), dtype=np.float64)
     _accumulate(patches, k, out, blocks)
     res = out.reshape(xp.shape[0], *out_sp, y[1])
     res = np.moveaxis(res, -1, 1)
@@ -200,12 +202,12 @@ def _convtranspose(graph: Graph, op: OpSpec, x: np.ndarray,
     m = y[1]
     vecs = np.ascontiguousarray(np.moveaxis(x, 1, -1), dtype=np.float32).reshape(v, c)
     n = (m // groups) * math.prod(kernel)
-    out = np.zeros((v, groups, n), dtype=np.float32)
+    out = np.zeros((v, groups, n), dtype=np.float64)
     _accumulate(vecs, k, out, blocks)
     contrib = out.reshape(nb, *in_sp, m, *kernel)
     full = [max(strides[i] * (in_sp[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1, heads[i] + y[2 + i])
             for i in range(nsp)]
-    buf = np.zeros((nb, m, *full), dtype=np.float32)
+    buf = np.zeros((nb, m, *full), dtype=np.float64)
     for off in np.ndindex(*kernel):
         sl = tuple(slice(off[i] * dil[i], off[i] * dil[i] + strides[i] * (in_sp[i] - 1) + 1, strides[i])
                    for i in range(nsp))
@@ -224,7 +226,7 @@ def _gemm_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     a = np.asarray(x, dtype=np.float32)
     rows = a[:, row0:row1].T if op.attr("transA", 0) else a[row0:row1]
     mat = matrix_of(graph, op)
-    out = np.zeros((rows.shape[0], 1, mat.n), dtype=np.float32)
+    out = np.zeros((rows.shape[0], 1, mat.n), dtype=np.float64)
     _accumulate(np.ascontiguousarray(rows), mat.k, out, blocks)
     res = np.float32(op.attr("alpha", 1.0)) * out[:, 0, :]
     if len(op.inputs) > 2 and op.inputs[2]:
@@ -239,7 +241,7 @@ def _matmul_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
                  blocks: Sequence[tuple[TileWrite, np.ndarray]]) -> np.ndarray:
     mat = matrix_of(graph, op)
     a = np.asarray(x, dtype=np.float32).reshape(-1, mat.k)
-    out = np.zeros((row1 - row0, 1, mat.n), dtype=np.float32)
+    out = np.zeros((row1 - row0, 1, mat.n), dtype=np.float64)
     _accumulate(np.ascontiguousarray(a[row0:row1]), mat.k, out, blocks)
     res = out[:, 0, :]
     if op.op_type == "Linear" and len(op.inputs) > 2 and op.inputs[2]:

@@ -139,7 +139,7 @@ def test_solve_reports_valid_stats_on_a_chain() -> None:
     results = {m: solve(p, m, opts) for m in ("inorder", "snake+ls", "exact", "hungarian")}
     for method, (placement, stats) in results.items():
         check(p, placement)
-        assert stats.method == method and stats.stage == "place"
+        assert stats.method == method and stats.stage == "placement"
         assert stats.objective == pytest.approx(cost(p, placement))
         assert 0 <= stats.bound <= stats.objective
         assert stats.bound_kind

@@ -1,0 +1,79 @@
+"""Compile and run speed: heuristic compile of a model and the reference machine running it.
+
+Usage: python experiments/compile_bench.py [MODEL.onnx] [--target isaac] [--mode latency]
+Default model: ResNet-50 from the onnx package's light graphs, with random weights.
+Prints time per compile stage, the machine's run time, and the output match.
+Targets for issue 3: compile < 10 s and run < 60 s on the 2-core machine.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from cimopt.compiler import compile_model
+from cimopt.inputs import compare, random_inputs, reference_outputs
+from cimopt.options import CompileOptions
+from cimopt.targets.load import load_target
+from cimopt.targets.machine import execute
+
+
+def randomised(name: str, seed: int = 0) -> str:
+    """A light graph of the onnx package with random He-scaled weights and logits out, as a file."""
+    path = os.path.join(os.path.dirname(onnx.__file__), "backend/test/data/light", name + ".onnx")
+    m = onnx.load(path)
+    rng = np.random.default_rng(seed)
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    outs = {o.name for o in m.graph.output}
+    keep = []
+    for n in m.graph.node:
+        if n.op_type == "Softmax" and n.output[0] in outs:
+            n.op_type = "Identity"
+            del n.attribute[:]
+        if n.op_type == "ConstantOfShape" and n.input[0] in inits:
+            shape = [int(d) for d in inits[n.input[0]]]
+            fan = int(np.prod(shape[1:])) if len(shape) > 1 else 0
+            w = rng.normal(0, np.sqrt(2 / fan), shape) if fan else rng.uniform(0.5, 1.5, shape)
+            m.graph.initializer.append(numpy_helper.from_array(w.astype(np.float32), n.output[0]))
+            continue
+        keep.append(n)
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+    m.ir_version = max(m.ir_version, 7)
+    out = os.path.join(tempfile.mkdtemp(prefix="cimopt-bench-"), name + ".onnx")
+    onnx.save(m, out)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model", nargs="?")
+    ap.add_argument("--target", default="isaac")
+    ap.add_argument("--mode", default="latency")
+    a = ap.parse_args()
+    model = a.model or randomised("light_resnet50")
+    target = load_target(a.target)
+    t0 = time.perf_counter()
+    res = compile_model(model, target, CompileOptions(mode=a.mode))
+    compile_s = time.perf_counter() - t0
+    p = res.program
+    print(f"model {os.path.basename(model)} on {target.name}, {a.mode} mode: {len(p.instructions)} instructions, "
+          f"{p.segments} segment(s)")
+    print(f"compile: {compile_s:.2f} s  (" + ", ".join(f"{k} {v:.2f} s" for k, v in res.stage_s.items()) + ")")
+    inputs = random_inputs(res.frontend.graph, 0)
+    t1 = time.perf_counter()
+    out = execute(p, res.frontend.graph, target, inputs)
+    run_s = time.perf_counter() - t1
+    ok, errs = compare(out.outputs, reference_outputs(model, inputs, list(res.frontend.graph.outputs)))
+    print(f"run: {run_s:.2f} s; makespan machine {out.makespan_ns} ns vs program {p.makespan_ns} ns; "
+          f"{len(out.violations)} violations; match {ok}; max rel error {max(e[1] for e in errs.values()):.2e}")
+    print(f"ratios: compile / 10 s = {compile_s / 10:.2f}, run / 60 s = {run_s / 60:.2f}")
+
+
+if __name__ == "__main__":
+    main()

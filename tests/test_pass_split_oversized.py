@@ -1,0 +1,75 @@
+"""split_oversized: ops larger than a segment become parts that fit, with the same function."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from cimopt.ir.errors import CapacityError
+from cimopt.ir.export import to_onnx
+from cimopt.ir.load import load
+from cimopt.ir.passes.pipeline import optimize
+from cimopt.ir.passes.split_oversized import split_oversized
+
+
+def _model(kind: str, opset: int = 13):  # noqa: ANN202
+    r = np.random.default_rng(0)
+    if kind == "conv":
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 40, 6, 6])
+        inits = [numpy_helper.from_array(r.normal(0, 0.1, (70, 40, 3, 3)).astype(np.float32), "w"),
+                 numpy_helper.from_array(r.normal(0, 0.1, (70,)).astype(np.float32), "b")]
+        nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+                 helper.make_node("Relu", ["c"], ["y"])]
+    elif kind == "gemm":
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 300])
+        inits = [numpy_helper.from_array(r.normal(0, 0.1, (90, 300)).astype(np.float32), "w"),
+                 numpy_helper.from_array(r.normal(0, 0.1, (90,)).astype(np.float32), "b")]
+        nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["c"], transB=1, alpha=0.5, beta=2.0),
+                 helper.make_node("Relu", ["c"], ["y"])]
+    else:
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 300])
+        inits = [numpy_helper.from_array(r.normal(0, 0.1, (300, 90)).astype(np.float32), "w"),
+                 numpy_helper.from_array(r.normal(0, 0.1, (90,)).astype(np.float32), "b")]
+        nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"])]
+    yshape = {"conv": [1, 70, 6, 6], "gemm": [3, 90]}.get(kind, [2, 5, 90])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, yshape)
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], inits), opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 7
+    return m
+
+
+@pytest.mark.parametrize("kind", ["conv", "gemm", "matmul"])
+@pytest.mark.parametrize("opset", [9, 13])
+@pytest.mark.parametrize("limit", [2, 3, 5])
+def test_split_keeps_the_function(kind: str, opset: int, limit: int) -> None:
+    m = _model(kind, opset)
+    g = optimize(load(m)).graph
+    r = split_oversized(g, rows=32, cols=32, slices=2, limit=limit)
+    assert r.modified
+    for op in r.graph.ops():
+        if op.op_type in ("Conv", "Gemm", "MatMul", "Linear") and op.inputs[1] in r.graph.constants:
+            w = r.graph.constants[op.inputs[1]]
+            k, n = (int(np.prod(w.shape[1:])), w.shape[0]) if op.op_type == "Conv" else w.shape
+            assert math.ceil(k / 32) * math.ceil(n / 16) <= limit
+    x = np.random.default_rng(1).standard_normal(tuple(d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim)).astype(np.float32)
+    ref = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = ort.InferenceSession(to_onnx(r.graph).SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_small_ops_untouched() -> None:
+    g = optimize(load(_model("conv"))).graph
+    assert not split_oversized(g, rows=128, cols=128, slices=2, limit=100).modified
+
+
+def test_grouped_conv_that_does_not_fit_is_named() -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64, 2, 2])
+    w = numpy_helper.from_array(np.ones((64, 32, 3, 3), np.float32), "w")
+    m = helper.make_model(helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], group=2, name="gconv")],
+                                            "g", [x], [y], [w]), opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(CapacityError, match="gconv"):
+        split_oversized(load(m), rows=32, cols=32, slices=2, limit=2)
