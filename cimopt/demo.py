@@ -15,33 +15,42 @@ from onnx import numpy_helper
 from cimopt.ir.errors import CimoptError
 
 
-def bundled_model(seed: int = 0) -> onnx.ModelProto:
-    """SqueezeNet from the onnx package's test data, with random weights and logits out."""
-    path = os.path.join(os.path.dirname(onnx.__file__), "backend/test/data/light/light_squeezenet.onnx")
+def light_graph(name: str) -> str:
+    """Path of one of the onnx package's real network graphs (``light_resnet50`` ...)."""
+    path = os.path.join(os.path.dirname(onnx.__file__), "backend/test/data/light", name + ".onnx")
     if not os.path.exists(path):
         raise CimoptError(f"the onnx package has no {path}; reinstall onnx")
-    m = onnx.load(path)
+    return path
+
+
+def randomised(model: onnx.ModelProto, seed: int = 0) -> onnx.ModelProto:
+    """The model with its ConstantOfShape weights replaced by seeded random ones (He-scaled for
+    weights, uniform in [0.5, 1.5] for 1-D parameters) and a final Softmax turned into Identity,
+    so its logits expose arithmetic errors."""
     rng = np.random.default_rng(seed)
-    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    users = {i: (n.op_type, k) for n in m.graph.node for k, i in enumerate(n.input)}
-    outputs = {o.name for o in m.graph.output}
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    outputs = {o.name for o in model.graph.output}
     keep = []
-    for n in m.graph.node:
+    for n in model.graph.node:
         if n.op_type == "Softmax" and n.output[0] in outputs:
             n.op_type = "Identity"
             del n.attribute[:]
         if n.op_type == "ConstantOfShape" and n.input[0] in inits:
             shape = [int(d) for d in inits[n.input[0]]]
-            op, k = users.get(n.output[0], ("", -1))
-            fan_in = int(np.prod(shape[1:])) if op == "Conv" and k == 1 else 0
-            w = rng.normal(0, np.sqrt(2 / fan_in), shape) if fan_in else rng.normal(0, 0.1, shape)
-            m.graph.initializer.append(numpy_helper.from_array(w.astype(np.float32), n.output[0]))
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 0
+            w = rng.normal(0, np.sqrt(2 / fan_in), shape) if fan_in else rng.uniform(0.5, 1.5, shape)
+            model.graph.initializer.append(numpy_helper.from_array(w.astype(np.float32), n.output[0]))
             continue
         keep.append(n)
-    del m.graph.node[:]
-    m.graph.node.extend(keep)
-    m.ir_version = max(m.ir_version, 7)
-    return m
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    model.ir_version = max(model.ir_version, 7)
+    return model
+
+
+def bundled_model(seed: int = 0) -> onnx.ModelProto:
+    """SqueezeNet from the onnx package's test data, with random weights and logits out."""
+    return randomised(onnx.load(light_graph("light_squeezenet")), seed)
 
 
 def demo(target: str = "isaac", mode: str = "latency") -> int:

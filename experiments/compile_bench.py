@@ -12,41 +12,20 @@ import os
 import tempfile
 import time
 
-import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from cimopt.compiler import compile_model
+from cimopt.demo import light_graph, randomised
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
 from cimopt.targets.machine import execute
 
 
-def randomised(name: str, seed: int = 0) -> str:
-    """A light graph of the onnx package with random He-scaled weights and logits out, as a file."""
-    path = os.path.join(os.path.dirname(onnx.__file__), "backend/test/data/light", name + ".onnx")
-    m = onnx.load(path)
-    rng = np.random.default_rng(seed)
-    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    outs = {o.name for o in m.graph.output}
-    keep = []
-    for n in m.graph.node:
-        if n.op_type == "Softmax" and n.output[0] in outs:
-            n.op_type = "Identity"
-            del n.attribute[:]
-        if n.op_type == "ConstantOfShape" and n.input[0] in inits:
-            shape = [int(d) for d in inits[n.input[0]]]
-            fan = int(np.prod(shape[1:])) if len(shape) > 1 else 0
-            w = rng.normal(0, np.sqrt(2 / fan), shape) if fan else rng.uniform(0.5, 1.5, shape)
-            m.graph.initializer.append(numpy_helper.from_array(w.astype(np.float32), n.output[0]))
-            continue
-        keep.append(n)
-    del m.graph.node[:]
-    m.graph.node.extend(keep)
-    m.ir_version = max(m.ir_version, 7)
+def randomised_file(name: str, seed: int = 0) -> str:
+    """A light graph of the onnx package with random weights and logits out, written to a file."""
     out = os.path.join(tempfile.mkdtemp(prefix="cimopt-bench-"), name + ".onnx")
-    onnx.save(m, out)
+    onnx.save(randomised(onnx.load(light_graph(name)), seed), out)
     return out
 
 
@@ -56,7 +35,7 @@ def main() -> None:
     ap.add_argument("--target", default="isaac")
     ap.add_argument("--mode", default="latency")
     a = ap.parse_args()
-    model = a.model or randomised("light_resnet50")
+    model = a.model or randomised_file("light_resnet50")
     target = load_target(a.target)
     t0 = time.perf_counter()
     res = compile_model(model, target, CompileOptions(mode=a.mode))

@@ -1,11 +1,4 @@
-"""Tiling stage: cut each crossbar op's weight matrix into crossbar-sized tiles (geometry in `cimopt.ir.tiles`).
-
-A weight of ``weight_bits`` spans ``slices = ceil(weight_bits / cell_bits)`` adjacent columns
-(bit slicing), so a crossbar of R rows and C columns holds R x floor(C / slices) weights.
-A K x N block is cut into ceil(K / R) row tiles and ceil(N / floor(C / slices)) column
-tiles; partial sums of row tiles are added by the vector unit.  Small groups of a grouped
-(or depthwise) convolution are packed block-diagonally, several groups per crossbar.
-"""
+"""Tiling stage: every crossbar op's weights cut into crossbar tiles (geometry: `cimopt.ir.tiles`)."""
 from __future__ import annotations
 
 import math

@@ -7,13 +7,13 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 
 import models
 from cimopt.cli import main
 from cimopt.compiler import CompileResult, compile_model
+from cimopt.demo import randomised
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.ir.program import Program
 from cimopt.options import CompileOptions
@@ -159,26 +159,7 @@ def test_cli_compile_run_validate(tmp_path: Path, capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize("name", ["light_resnet50", "light_densenet121", "light_shufflenet", "light_inception_v2"])
 def test_light_graphs_random_weights(name: str, light_dir: str, tmp_path: Path) -> None:
     """The onnx package's real graphs with random weights (as shared/checks/randomize.py makes them)."""
-    from cimopt.demo import bundled_model  # noqa: F401 - same randomisation idea, applied generically below
-
-    m = onnx.load(os.path.join(light_dir, name + ".onnx"))
-    rng = np.random.default_rng(0)
-    inits = {i.name: onnx.numpy_helper.to_array(i) for i in m.graph.initializer}
-    keep = []
-    for n in m.graph.node:
-        if n.op_type == "Softmax" and n.output[0] in {o.name for o in m.graph.output}:
-            n.op_type = "Identity"
-            del n.attribute[:]
-        if n.op_type == "ConstantOfShape" and n.input[0] in inits:
-            shape = [int(d) for d in inits[n.input[0]]]
-            w = rng.normal(0, np.sqrt(2 / max(1, int(np.prod(shape[1:])))), shape) if len(shape) > 1 \
-                else rng.uniform(0.5, 1.5, shape)
-            m.graph.initializer.append(onnx.numpy_helper.from_array(w.astype(np.float32), n.output[0]))
-            continue
-        keep.append(n)
-    del m.graph.node[:]
-    m.graph.node.extend(keep)
-    m.ir_version = max(m.ir_version, 7)
+    m = randomised(onnx.load(os.path.join(light_dir, name + ".onnx")))
     res = compile_model(m, load_target("isaac"), CompileOptions())
     out, ok, errs = _run(res, m)
     assert not out.violations, out.violations[:3]
