@@ -125,12 +125,14 @@ def map_model(graph: Graph, workload: Workload, target: Target, cm: CostModel, o
     tiles = {op.name: tile_matrix(op.name, op.matrix, c.crossbar_rows, c.crossbar_cols, target.weight_slices)
              for op in workload.ops if op.op_class is OpClass.CROSSBAR and op.matrix is not None}
     per_core = c.crossbars
-    budget = target.total_crossbars
     for op, ts in tiles.items():
-        if len(ts) > budget:
+        if len(ts) > target.total_crossbars:
             raise CapacityError(f"op {op} needs {len(ts)} crossbars for one copy of its weights; the chip has "
-                                f"{budget}: choose a larger target")
+                                f"{target.total_crossbars}: choose a larger target")
     need = sum(len(t) for t in tiles.values())
+    # a little slack for placement (groups are cut at core boundaries and may not pack perfectly),
+    # but never so much that a model that fits gets segmented
+    budget = max(target.total_crossbars - target.cores, min(need, target.total_crossbars))
     last_error: CapacityError | None = None
     # placement can fail by fragmentation even when the total fits: shrink the budget and retry
     for attempt in range(8):
@@ -159,7 +161,7 @@ def map_model(graph: Graph, workload: Workload, target: Target, cm: CostModel, o
         except CapacityError as e:
             last_error = e
             budget = int(budget * 0.9)
-            if budget < need and need <= target.total_crossbars:
+            if budget < need <= target.total_crossbars:
                 budget = need
     assert last_error is not None
     raise last_error

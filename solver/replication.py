@@ -259,14 +259,32 @@ def _critical_layers(times: list[float], edges: tuple[tuple[int, int], ...]) -> 
     return [v for v in range(len(times)) if latest[v] - finish[v] <= tol]
 
 
+#: latency-mode balance evaluates exactly (a full critical-path pass) only this many candidates per
+#: step, the ones whose own time drops most per extra crossbar
+_LATENCY_CANDIDATES = 4
+
+
 def _balance_latency(problem: ReplicationProblem) -> list[int]:
     layers, edges = problem.layers, problem.edges
     copies = [1] * len(layers)
     used = problem.one_copy_crossbars
     times = [layer_time(layer, 1) for layer in layers]
+    preds: list[list[int]] = [[] for _ in layers]
+    for u, v in edges:
+        preds[v].append(u)
+
+    def length_with(index: int, new_time: float, finish: list[float]) -> float:
+        """Critical path with layer ``index`` at ``new_time``: only its suffix is recomputed."""
+        f = finish[:index]
+        for v in range(index, len(times)):
+            t = new_time if v == index else times[v]
+            f.append(max((f[u] for u in preds[v]), default=0.0) + t)
+        return max(f)
+
     while layers:
-        current = schedule_value(times, edges, "latency")
-        best: tuple[float, int, int, float] | None = None  # (gain per crossbar, layer, copies, time)
+        finish = finish_times(times, edges)
+        current = max(finish)
+        local: list[tuple[float, int, int, float, int]] = []  # (own time saved per crossbar, layer, copies, time, extra)
         for index in _critical_layers(times, edges):
             nxt = next_useful(layers[index], copies[index])
             if nxt is None:
@@ -275,8 +293,11 @@ def _balance_latency(problem: ReplicationProblem) -> list[int]:
             if used + extra > problem.budget:
                 continue
             new_time = layer_time(layers[index], nxt)
-            trial = times[:index] + [new_time] + times[index + 1:]
-            gain = (current - schedule_value(trial, edges, "latency")) / extra
+            local.append(((times[index] - new_time) / max(extra, 1), index, nxt, new_time, extra))
+        local.sort(key=lambda c: (-c[0], c[1]))
+        best: tuple[float, int, int, float] | None = None  # (gain per crossbar, layer, copies, time)
+        for _, index, nxt, new_time, extra in local[:_LATENCY_CANDIDATES]:
+            gain = (current - length_with(index, new_time, finish)) / max(extra, 1)
             if gain > 0 and (best is None or gain > best[0]):
                 best = (gain, index, nxt, new_time)
         if best is None:
@@ -294,8 +315,8 @@ def balance_copies(problem: ReplicationProblem) -> tuple[int, ...]:
     copies that shorten it (its next breakpoint); stop when that does not fit or cannot help.
     With this step rule the greedy is optimal for the throughput objective (every layer it
     grows must grow at least that much in any better solution).  Latency: among the layers on a
-    critical path, give the next breakpoint to the one whose step shortens the critical path
-    most per extra crossbar; stop when no step fits or shortens it (a local optimum: parallel
+    critical path, take the few whose own time drops most per extra crossbar, and give the next
+    breakpoint to the one whose step shortens the critical path most per extra crossbar; stop when no step fits or shortens it (a local optimum: parallel
     critical paths need joint steps the greedy does not take).
     """
     if problem.mode == "throughput":
