@@ -82,7 +82,7 @@ def test_op_larger_than_chip_is_a_capacity_error() -> None:
 
     tiny = replace(edge, chip=replace(edge.chip, mesh_rows=1, mesh_cols=1),
                    core=replace(edge.core, crossbars=2, crossbar_rows=32, dacs_per_crossbar=32))
-    with pytest.raises(CapacityError, match="conv2 needs 5 crossbars .* the chip has 2"):
+    with pytest.raises(CapacityError, match=r"op depthwise needs 6 crossbars .* the chip has 2"):
         compile_model(models.small_cnn(), tiny, CompileOptions())
 
 
