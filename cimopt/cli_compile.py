@@ -147,8 +147,6 @@ def _cmd_validate(a: argparse.Namespace) -> int:
 def _cmd_compare(a: argparse.Namespace) -> int:
     from .report import compare_rows, compare_text
 
-    from dataclasses import replace
-
     a.quiet = not a.verbose
     a.compare = True
     h = _compile(a, "heuristic")

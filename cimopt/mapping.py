@@ -124,7 +124,6 @@ def map_model(graph: Graph, workload: Workload, target: Target, cm: CostModel, o
     exact = opts.solver == "exact"
     tiles = {op.name: tile_matrix(op.name, op.matrix, c.crossbar_rows, c.crossbar_cols, target.weight_slices)
              for op in workload.ops if op.op_class is OpClass.CROSSBAR and op.matrix is not None}
-    per_core = c.crossbars
     for op, ts in tiles.items():
         if len(ts) > target.total_crossbars:
             raise CapacityError(f"op {op} needs {len(ts)} crossbars for one copy of its weights; the chip has "

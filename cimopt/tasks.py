@@ -71,7 +71,6 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
     """Tasks and precedence edges of one inference for this mapping."""
     tg = TaskGraph()
     producer = {t: op.name for op in workload.ops for t in op.outputs}
-    seg_of = mapping.segment_of()
     c = target.core
     prev_seg_tasks: list[int] = []
     for s, seg_ops in enumerate(mapping.segments):
@@ -149,7 +148,6 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                         tg.edges.add((pid, tid))
         prev_seg_tasks = seg_tasks
     _insert_transfers(tg, graph, target)
-    del seg_of
     return tg
 
 

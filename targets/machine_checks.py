@@ -1,0 +1,173 @@
+"""Static checks of the reference machine: fields, resources, crossbars, buffers, capacity.
+
+Each problem found is a `Violation` collected in a `Report` (at most `MAX_PER_KIND` messages a
+kind); `targets.machine` adds the checks that need execution (durations, dependencies, data).
+Times in ns, sizes in bytes.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.chunks import FLAT, WHOLE
+from ..ir.program import Access, BufferPlan, Program
+from .spec import Target
+
+MAX_PER_KIND = 50
+
+
+@dataclass(frozen=True)
+class Violation:
+    #: dependency | missing-dependency | resource | crossbar | memory-overlap | capacity | duration | schema | data
+    kind: str
+    message: str
+
+
+class Report:
+    """Violations, at most `MAX_PER_KIND` messages per kind."""
+
+    def __init__(self) -> None:
+        self.items: list[Violation] = []
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def add(self, kind: str, message: str) -> None:
+        self.counts[kind] += 1
+        if self.counts[kind] <= MAX_PER_KIND:
+            self.items.append(Violation(kind, message))
+
+    def result(self) -> tuple[Violation, ...]:
+        extra = [Violation(k, f"... and {n - MAX_PER_KIND} more {k} violations") for k, n in self.counts.items()
+                 if n > MAX_PER_KIND]
+        return tuple(self.items + extra)
+
+
+def grid_mask(shape: tuple[int, ...], acc: Access) -> np.ndarray:
+    """Boolean mask over the tensor's leading dims (all but the last) of the rows ``acc`` touches."""
+    grid = shape[:-1] if len(shape) >= 2 else shape
+    m = np.zeros(grid, dtype=bool)
+    if acc.axis == WHOLE or not grid or (acc.axis == FLAT and len(shape) < 2) or acc.axis >= len(grid) \
+            or acc.axis < FLAT:
+        m[...] = True
+    elif acc.axis == FLAT:
+        m.reshape(-1)[acc.row0:acc.row1] = True
+    else:
+        m[(slice(None),) * acc.axis + (slice(acc.row0, acc.row1),)] = True
+    return m
+
+
+def _capacity(target: Target, space: str) -> int | None:
+    """Bytes a memory space may hold on the target (None: unlimited, -1: unknown space)."""
+    if space == "dram":
+        return None
+    if space == "global":
+        return target.chip.global_buffer_bytes
+    if space.startswith("core") and space.endswith(".local") and space[4:-6].isdigit():
+        return target.core.local_buffer_bytes if int(space[4:-6]) < target.cores else -1
+    return -1
+
+
+def _overlaps(items: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
+    """Pairs (earlier, later) of labelled half-open intervals that overlap (one per conflicting interval)."""
+    out: list[tuple[str, str]] = []
+    best: tuple[int, str] | None = None
+    for s, e, label in sorted(i for i in items if i[1] > i[0]):
+        if best is not None and s < best[0]:
+            out.append((best[1], label))
+        if best is None or e > best[0]:
+            best = (e, label)
+    return out
+
+
+KINDS = frozenset({"write", "mvm", "vector", "host", "transfer", "barrier"})
+
+
+def _check_fields(p: Program, rep: Report) -> None:
+    """The value rules of program.schema.json that typed dataclasses do not already enforce
+    (`ir.program.from_json` runs the full JSON Schema on loaded files)."""
+    if p.mode not in ("latency", "throughput") or p.initiation_interval_ns < 0 or p.segments < 1:
+        rep.add("schema", f"mode {p.mode!r}, II {p.initiation_interval_ns} ns, {p.segments} segments")
+    tiles = [*p.programming, *(i.tile for i in p.instructions if i.tile is not None)]
+    for tw in tiles:
+        if min(tw.core, tw.crossbar, tw.group0, tw.row0, tw.col0) < 0 or tw.ngroups < 1 or tw.row1 <= tw.row0 \
+                or tw.col1 <= tw.col0:
+            rep.add("schema", f"tile {tw} has an empty or negative range")
+    for i in p.instructions:
+        if i.kind not in KINDS or i.end_ns < i.start_ns or i.id < 0 or min(i.deps, default=0) < 0:
+            rep.add("schema", f"instruction {i.id}: kind {i.kind!r}, {i.start_ns}-{i.end_ns} ns, deps {i.deps}")
+        for a in (*i.reads, *i.writes):
+            if a.offset < 0 or a.axis < FLAT or a.row1 < a.row0 or a.row0 < 0 or (a.axis != WHOLE and a.row1 == a.row0):
+                rep.add("schema", f"instruction {i.id}: bad access {a}")
+
+
+def check_static(p: Program, t: Target, rep: Report, iterations: int) -> None:
+    """Schema, capacity, and resource / crossbar / buffer overlaps (over replayed inferences)."""
+    _check_fields(p, rep)
+    if p.target_hash and p.target_hash != t.digest():
+        rep.add("schema", f"program was compiled for target hash {p.target_hash}, not {t.name!r} ({t.digest()})")
+    ids = [i.id for i in p.instructions]
+    if len(set(ids)) != len(ids):
+        rep.add("schema", "instruction ids are not unique")
+    spaces = dict(p.spaces)
+    for space, size in spaces.items():
+        cap = _capacity(t, space)
+        if cap == -1:
+            rep.add("capacity", f"memory space {space!r} does not exist on target {t.name!r}")
+        elif cap is not None and size > cap:
+            rep.add("capacity", f"memory space {space!r}: {size} B reserved, the target has {cap} B")
+    for b in p.buffers:
+        if b.offset + b.size_bytes > spaces.get(b.space, -1):
+            rep.add("capacity", f"buffer of {b.tensor!r} (iteration {b.iteration}) at {b.space}+{b.offset}, "
+                                f"{b.size_bytes} B, ends beyond the space ({spaces.get(b.space, 'not reserved')} B)")
+    makespan = max((i.end_ns for i in p.instructions), default=0)
+    ii, reps = 0, 1
+    if p.mode == "throughput":
+        ii = p.initiation_interval_ns
+        if ii <= 0:
+            rep.add("schema", f"throughput program with initiation interval {ii} ns")
+        else:
+            reps = max(iterations, math.ceil(makespan / ii) + 1)
+    units: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
+    for k in range(reps):
+        for ins in p.instructions:
+            s, e = ins.start_ns + k * ii, ins.end_ns + k * ii
+            label = f"{ins.id}" + (f" (inference {k})" if reps > 1 else "")
+            if ins.resource:
+                units[("resource", ins.resource)].append((s, e, label))
+            xbars = set(ins.crossbars)
+            if ins.kind == "write" and ins.tile is not None:
+                xbars.add((ins.tile.core, ins.tile.crossbar))
+            for cx in xbars:
+                units[("crossbar", str(cx))].append((s, e, label))
+    for (kind, unit), items in sorted(units.items()):
+        for a, b in _overlaps(items):
+            rep.add(kind, f"instructions {a} and {b} overlap in time on {kind} {unit}")
+    check_buffers(p, rep, reps, ii)
+
+
+def check_buffers(p: Program, rep: Report, reps: int, ii: int) -> None:
+    """Two buffers of one space live at once (inferences II apart) whose byte ranges overlap."""
+    plans: dict[str, list[BufferPlan]] = defaultdict(list)
+    for b in p.buffers:
+        plans[b.tensor].append(b)
+    live: dict[str, list[tuple[int, int, int, int, str]]] = defaultdict(list)
+    for k in range(reps):
+        for tensor, bs in plans.items():
+            shared = {b.iteration for b in bs} == {0}
+            for b in bs:
+                if b.size_bytes > 0 and (shared or b.iteration == k % max(1, p.iterations_in_flight)):
+                    label = f"{tensor!r} (iteration {b.iteration}" + (f", inference {k})" if reps > 1 else ")")
+                    live[b.space].append((b.start_ns + k * ii, b.end_ns + k * ii, b.offset,
+                                          b.offset + b.size_bytes, label))
+    for space, items in live.items():
+        active: list[tuple[int, int, int, int, str]] = []
+        for s, e, lo, hi, label in sorted(items):
+            active = [a for a in active if a[1] > s]
+            for a in active:
+                if a[2] < hi and lo < a[3]:
+                    rep.add("memory-overlap", f"{space}: buffer {a[4]} [{a[2]}, {a[3]}) B live {a[0]}-{a[1]} ns "
+                                              f"overlaps {label} [{lo}, {hi}) B live {s}-{e} ns")
+            if e > s:
+                active.append((s, e, lo, hi, label))
