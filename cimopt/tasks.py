@@ -171,9 +171,7 @@ def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
                     nbytes += full
                 else:
                     shape = spec.shape or (1,)
-                    rows = shape[axis] if axis >= 0 else full // max(1, shape[-1] * (full // max(1, spec.elements)))
-                    if axis == FLAT:
-                        rows = spec.elements // max(1, shape[-1])
+                    rows = spec.elements // max(1, shape[-1]) if axis == FLAT else shape[axis]
                     nbytes += full * (r1 - r0) // max(1, rows)
             cost = timing.transfer_task(target, nbytes, ta.core, tb.core)
             xfer[key] = tg.add(TaskInfo("transfer", f"noc.in{tb.core}", "noc", timing.ns(cost), cost.energy.total,
