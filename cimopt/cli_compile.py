@@ -127,20 +127,25 @@ def _cmd_run(a: argparse.Namespace) -> int:
 def _cmd_validate(a: argparse.Namespace) -> int:
     from cimopt.targets.machine import validate
 
-    if not a.model:
+    if a.model:
+        p, target, fe = _machine_setup(a.program, a.model, a.target)
+        viol = validate(p, fe.graph, target)
+    else:
         from cimopt.ir import program as prog
-        prog.load(a.program)
-        print(f"{a.program}: schema {prog.SCHEMA_VERSION} ok (pass the model too to check timing, resources and memory)")
-        return 0
-    p, target, fe = _machine_setup(a.program, a.model, a.target)
-    viol = validate(p, fe.graph, target)
+        from cimopt.targets.load import load_target
+        from cimopt.targets.machine_checks import validate_without_model
+
+        p = prog.load(a.program)
+        target = load_target(a.target or dict(p.extra).get("target_ref") or p.target)
+        viol = validate_without_model(p, target)
     if a.json:
         print(json.dumps({"valid": not viol, "violations": [f"{v.kind}: {v.message}" for v in viol]}))
     else:
         for v in viol[:30]:
             print(f"violation {v.kind}: {v.message}")
+        scope = "" if a.model else "; durations and data flow not checked: pass the model too"
         print(f"{a.program}: {'valid' if not viol else f'{len(viol)} violation(s)'} "
-              f"({len(p.instructions)} instructions, makespan {p.makespan_ns} ns)")
+              f"({len(p.instructions)} instructions, makespan {p.makespan_ns} ns{scope})")
     return 0 if not viol else 1
 
 
@@ -194,7 +199,8 @@ def add_commands(sub: Any, add_model_args: Callable[[argparse.ArgumentParser], N
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=_cmd_run)
 
-    v = sub.add_parser("validate", help="check a program's schema, and with the model its timing, resources, memory")
+    v = sub.add_parser("validate", help="check a program without data: schema, dependency order, resources, "
+                                        "crossbars, memory; with the model also durations and data flow")
     v.add_argument("program")
     v.add_argument("model", nargs="?")
     v.add_argument("--target")

@@ -171,3 +171,30 @@ def check_buffers(p: Program, rep: Report, reps: int, ii: int) -> None:
                                               f"overlaps {label} [{lo}, {hi}) B live {s}-{e} ns")
             if e > s:
                 active.append((s, e, lo, hi, label))
+
+
+def check_order(p: Program, rep: Report) -> None:
+    """Every dependency exists and ends before its instruction starts; makespan is the last end."""
+    end = {i.id: i.end_ns for i in p.instructions}
+    for ins in p.instructions:
+        if ins.end_ns < ins.start_ns:
+            rep.add("schema", f"instruction {ins.id} ends at {ins.end_ns} ns, before it starts ({ins.start_ns} ns)")
+        for d in ins.deps:
+            if d not in end:
+                rep.add("dependency", f"instruction {ins.id} depends on unknown instruction {d}")
+            elif end[d] > ins.start_ns:
+                rep.add("dependency", f"instruction {ins.id} starts at {ins.start_ns} ns, before its dependency {d} "
+                                      f"ends ({end[d]} ns)")
+    last = max(end.values(), default=0)
+    if p.makespan_ns != last:
+        rep.add("schema", f"program makespan {p.makespan_ns} ns, but its last instruction ends at {last} ns")
+
+
+def validate_without_model(p: Program, t: Target, iterations: int = 3) -> list[Violation]:
+    """The checks that need only the program and its target: fields, dependency order, unary
+    resources, crossbars, buffer overlaps and capacity (durations and data flow need the model)."""
+    rep = Report()
+    check_static(p, t, rep, iterations)
+    check_order(p, rep)
+    return list(rep.result())
+

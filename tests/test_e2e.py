@@ -155,6 +155,29 @@ def test_cli_compile_run_validate(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "missing-dependency" in capsys.readouterr().out
 
 
+def test_validate_without_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "cnn.onnx"
+    onnx.save(models.small_cnn(seed=6), model)
+    prog = tmp_path / "cnn.json"
+    assert main(["compile", str(model), "--target", "isaac", "-o", str(prog), "--quiet"]) == 0
+    assert main(["validate", str(prog)]) == 0
+    doc = json.loads(prog.read_text())
+    # one instruction moved to start before its dependency ends
+    for stream in doc["streams"].values():
+        for ins in stream:
+            if ins.get("deps"):
+                length = ins["end_ns"] - ins["start_ns"]
+                ins["start_ns"], ins["end_ns"] = 0, length
+                break
+        else:
+            continue
+        break
+    prog.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["validate", str(prog)]) == 1
+    assert "dependency" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["light_resnet50", "light_densenet121", "light_shufflenet", "light_inception_v2"])
 def test_light_graphs_random_weights(name: str, light_dir: str, tmp_path: Path) -> None:
