@@ -134,7 +134,7 @@ def map_model(graph: Graph, workload: Workload, target: Target, cm: CostModel, o
     budget = max(target.total_crossbars - target.cores, min(need, target.total_crossbars))
     last_error: CapacityError | None = None
     # placement can fail by fragmentation even when the total fits: shrink the budget and retry
-    for attempt in range(8):
+    for _ in range(12):
         problem = replication_problem(graph, workload, cm, budget, opts.mode)
         stats: dict[str, SolveStats] = {}
         exact_stats: dict[str, SolveStats] = {}
@@ -159,9 +159,11 @@ def map_model(graph: Graph, workload: Workload, target: Target, cm: CostModel, o
             return mapping
         except CapacityError as e:
             last_error = e
-            budget = int(budget * 0.9)
-            if budget < need <= target.total_crossbars:
-                budget = need
+            # try the one-copy need once before falling back to segments smaller than the chip
+            shrunk = int(budget * 0.9)
+            budget = need if shrunk < need < budget else shrunk
+            if budget < 1:
+                break
     assert last_error is not None
     raise last_error
 
