@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cimopt.ir.errors import CimoptError, ProgramError
+from cimopt.ir.errors import CimoptError, ProgramError, UsageError
 
 from .options import MODES, PLACEMENT, REPLICATION, SOLVERS, CompileOptions
 
@@ -83,12 +83,27 @@ def _machine_setup(prog_path: str, model: str, target_ref: str | None) -> Any:
     return p, target, fe
 
 
+def _check_shapes(given: list[str], p: Any) -> None:
+    """``--input-shape`` on run/validate must agree with the sizes the program was compiled for."""
+    from cimopt.ir.load import parse_input_shapes
+
+    compiled = dict(p.input_shapes)
+    for name, shape in parse_input_shapes(given).items():
+        if name not in compiled:
+            raise UsageError(f"--input-shape {name}: the program's inputs are {', '.join(compiled)}")
+        if tuple(shape) != tuple(compiled[name]):
+            want = "x".join(map(str, compiled[name]))
+            raise UsageError(f"--input-shape {name}={'x'.join(map(str, shape))}: the program was compiled for "
+                             f"{name}={want}; recompile for other sizes")
+
+
 def _cmd_run(a: argparse.Namespace) -> int:
     from cimopt.targets.machine import execute
 
     from .inputs import compare, elementwise_outliers, random_inputs, read_inputs, reference_outputs
 
     p, target, fe = _machine_setup(a.program, a.model, a.target)
+    _check_shapes(a.input_shape, p)
     inputs = read_inputs(a.inputs, fe.graph) if a.inputs else random_inputs(fe.graph, a.seed)
     t0 = time.perf_counter()
     res = execute(p, fe.graph, target, inputs)
@@ -129,6 +144,7 @@ def _cmd_validate(a: argparse.Namespace) -> int:
 
     if a.model:
         p, target, fe = _machine_setup(a.program, a.model, a.target)
+        _check_shapes(a.input_shape, p)
         viol = validate(p, fe.graph, target)
     else:
         from cimopt.ir import program as prog
@@ -196,6 +212,8 @@ def add_commands(sub: Any, add_model_args: Callable[[argparse.ArgumentParser], N
     r.add_argument("--target", help="target the program was compiled for (default: the one it records)")
     r.add_argument("--inputs", help=".npz with one array per model input (default: seeded random)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0xD1x...",
+                   help="accepted for symmetry with compile: must equal the sizes the program was compiled for")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=_cmd_run)
 
@@ -204,6 +222,8 @@ def add_commands(sub: Any, add_model_args: Callable[[argparse.ArgumentParser], N
     v.add_argument("program")
     v.add_argument("model", nargs="?")
     v.add_argument("--target")
+    v.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0xD1x...",
+                   help="must equal the sizes the program was compiled for")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_cmd_validate)
 

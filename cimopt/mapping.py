@@ -181,7 +181,7 @@ def _place(mapping: Mapping, workload: Workload, target: Target, opts: CompileOp
                                       target.chip.mesh_rows, target.chip.mesh_cols, per_core,
                                       tuple(f"{op}#r{r}" for op, r, _ in groups))
         method = "exact" if exact else opts.placement + ("+ls" if opts.local_search else "")
-        placement, st = pl.solve(problem, method, so)
+        placement, st = _solve_placement(problem, method, so)
         agg.append(st)
         if opts.compare:
             agg_exact.append(pl.solve(problem, "exact", so)[1])
@@ -196,6 +196,23 @@ def _place(mapping: Mapping, workload: Workload, target: Target, opts: CompileOp
     if agg_exact:
         mapping.exact_stats["placement"] = _sum_stats(agg_exact)
     _homes(mapping, workload)
+
+
+def _solve_placement(problem: pl.PlacementProblem, method: str, so: SolverOptions
+                     ) -> tuple[pl.Placement, SolveStats]:
+    """``method``; when it cannot pack the groups (greedy never backtracks), the first-fit orders,
+    then CP-SAT, before the caller gives up and shrinks the budget."""
+    try:
+        return pl.solve(problem, method, so)
+    except CapacityError as first:
+        for fallback in ("snake+ls", "inorder+ls", "exact"):
+            if fallback == method:
+                continue
+            try:
+                return pl.solve(problem, fallback, so)
+            except CapacityError:
+                continue
+        raise first
 
 
 def _sum_stats(parts: list[SolveStats]) -> SolveStats:

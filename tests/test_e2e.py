@@ -139,6 +139,8 @@ def test_cli_compile_run_validate(tmp_path: Path, capsys: pytest.CaptureFixture[
     d = json.loads(capsys.readouterr().out)
     assert d["match"] is True and d["violations"] == [] and d["makespan_ns"] > 0 and d["energy_pj"] > 0
     assert main(["validate", str(prog), str(model)]) == 0
+    assert main(["run", str(prog), str(model), "--input-shape", "x=1x3x16x16"]) == 0
+    assert main(["run", str(prog), str(model), "--input-shape", "x=2x3x16x16"]) == 2
     # a dropped dependency in the file: validate exits 1 and names it
     doc = json.loads(prog.read_text())
     for stream in doc["streams"].values():

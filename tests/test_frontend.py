@@ -129,3 +129,32 @@ def test_light_graph_inspect_macs(light_dir: str) -> None:
     path = os.path.join(light_dir, "light_squeezenet.onnx")
     fe = prepare(path, load_target("edge"))
     assert fe.workload.macs == 349_151_936  # shared/checks/macs.py counts the same
+
+
+def test_castlike_bias_folds_and_conv_stays_on_crossbars() -> None:
+    """PyTorch's exporter gives bias-free convs a bias Expand(CastLike(0, x), Shape(W)[0:1])."""
+    from onnx import numpy_helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 8, 8])
+    w = numpy_helper.from_array(np.random.default_rng(0).normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32), "w")
+    zero = numpy_helper.from_array(np.array(0.0, np.float64), "zero")
+    nodes = [helper.make_node("CastLike", ["zero", "x"], ["z"]),
+             helper.make_node("Shape", ["w"], ["ws"], start=0, end=1),
+             helper.make_node("Expand", ["z", "ws"], ["b"]),
+             helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1], name="conv")]
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], [w, zero]), opset_imports=[helper.make_opsetid("", 17)])
+    fe = prepare(m, load_target("isaac"), {"x": (1, 3, 8, 8)})
+    assert fe.workload.op("conv").op_class is OpClass.CROSSBAR
+    assert fe.graph.constants[fe.graph.op("conv").inputs[2]].dtype == np.float32
+
+
+def test_runtime_bias_keeps_conv_off_the_crossbars() -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 4, 4])
+    w = onnx.numpy_helper.from_array(np.ones((2, 2, 1, 1), np.float32), "w")
+    m = helper.make_model(helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["y"], name="conv")],
+                                            "g", [x, b], [y], [w]), opset_imports=[helper.make_opsetid("", 17)])
+    fe = prepare(m, load_target("isaac"))
+    assert fe.workload.op("conv").op_class is OpClass.HOST

@@ -430,8 +430,16 @@ def _evaluate(graph: Graph, op: OpSpec, opset: int) -> list[np.ndarray] | None:
 
 
 def _static_shape_value(graph: Graph, op: OpSpec) -> np.ndarray | None:
-    """The value of a Shape/Size op whose input has a known static shape."""
-    if op.domain not in ("", "ai.onnx") or op.op_type not in ("Shape", "Size") or op.activation is not None:
+    """The value of a Shape/Size op whose input has a known static shape, or of a CastLike of a
+    constant (it needs only the dtype of its second input, which is known)."""
+    if op.domain not in ("", "ai.onnx") or op.activation is not None:
+        return None
+    if op.op_type == "CastLike" and op.inputs[0] in graph.constants:
+        like = graph.spec(op.inputs[1])
+        if like.shape is None and op.inputs[1] not in graph.constants and op.inputs[1] not in graph.tensors:
+            return None
+        return np.asarray(graph.constants[op.inputs[0]]).astype(like.dtype)
+    if op.op_type not in ("Shape", "Size"):
         return None
     spec = graph.spec(op.inputs[0])
     if not spec.known:

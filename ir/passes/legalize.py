@@ -4,7 +4,8 @@ Rules, in order:
 1. An op outside the standard ONNX domains (and not cimopt's own) is an error that lists
    every such op and type.
 2. CROSSBAR: Conv and ConvTranspose with a constant weight; Gemm with a constant B and a
-   dynamic A; MatMul with a constant 2-D right operand; cimopt's Linear.
+   dynamic A; MatMul with a constant 2-D right operand; cimopt's Linear; in each case any bias
+   (third input) constant too.
 3. VECTOR: elementwise ops, pooling, softmax, normalisations, resize, concat/split,
    reshape-like ops, reductions, embedding Gather; a MatMul of two activations (attention's
    Q.K^T) when the target's vector unit can run it (``vector_matmul``).
@@ -44,6 +45,8 @@ VECTOR_OPS = frozenset({
 def _crossbar(graph: Graph, op: OpSpec) -> bool:
     c = graph.constants
     t = op.op_type
+    if len(op.inputs) > 2 and op.inputs[2] and op.inputs[2] not in c:
+        return False  # a bias computed at run time: not an MVM of constant weights plus a constant
     if op.domain == CIMOPT_DOMAIN and t == "Linear":
         return True
     if op.domain not in ("", "ai.onnx"):
