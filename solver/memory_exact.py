@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
+from cimopt.solver.cpsat import cpsat_solver
 from cimopt.solver.stats import SolverOptions, Status
 
 #: Largest segment (in buffers) given to CP-SAT whole; bigger ones go through the LNS of rule 4.
@@ -209,11 +210,7 @@ def _solve_model(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int
         for i in free:
             model.add(excess[i] >= y[i] + sizes[i] - excess_above)
         model.minimize(weight * top + sum(excess.values()))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.05, time_limit_s)
-    solver.parameters.random_seed = options.seed
-    solver.parameters.num_workers = options.workers
-    solver.parameters.log_search_progress = options.verbose
+    solver = cpsat_solver(options, max(0.05, time_limit_s))
     code = solver.solve(model)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, upper, lower, False

@@ -30,6 +30,7 @@ from cimopt.ir.errors import CapacityError
 
 from .placement import (HEURISTICS, STAGE, Placement, PlacementProblem, best_heuristic, check,
                         cost, heuristic, local_search, lower_bound)
+from .cpsat import cpsat_solver
 from .stats import SolveStats, SolverOptions, Status, relative_gap
 
 CPSAT_MAX_VARS = 5000          # groups × cores up to which "exact" runs the full CP-SAT model
@@ -104,16 +105,6 @@ def _build(problem: PlacementProblem, free: Sequence[int], cores: Sequence[int],
     return model, x
 
 
-def _solver(options: SolverOptions, time_limit_s: float) -> cp_model.CpSolver:
-    """A CP-SAT solver with ``time_limit_s`` seconds and the seed and workers of ``options``."""
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.05, time_limit_s)
-    solver.parameters.random_seed = options.seed
-    solver.parameters.num_workers = options.workers
-    solver.parameters.log_search_progress = options.verbose
-    return solver
-
-
 def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOptions,
           ) -> tuple[Placement, float, Status]:
     """Solve the full model; return (placement, bound in byte-hops, status).
@@ -128,7 +119,7 @@ def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOpti
     scale = weight_scale([w for _, _, w in problem.traffic],
                          problem.mesh_rows + problem.mesh_cols - 2)
     model, x = _build(problem, all_groups, cores, start, scale, hinted=hint is not None)
-    solver = _solver(options, options.time_limit_s)
+    solver = cpsat_solver(options, options.time_limit_s)
     status = solver.solve(model)
     if status == cp_model.MODEL_INVALID:
         raise RuntimeError(f"placement CP-SAT model invalid: {model.validate()}")
@@ -283,7 +274,7 @@ def lns(problem: PlacementProblem, start: Placement, options: SolverOptions) -> 
             stalls += 1
             continue
         model, x = _build(problem, sorted(free), cores, current.core_of, scale)
-        solver = _solver(options, min(sub_limit, left))
+        solver = cpsat_solver(options, min(sub_limit, left))
         status = solver.solve(model)
         stalls += 1
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

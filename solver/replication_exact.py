@@ -37,6 +37,7 @@ from cimopt.solver.replication import (
     objective,
     useful_copies,
 )
+from cimopt.solver.cpsat import cpsat_solver
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 _MAX_SCALED = 1e12  # largest scaled time (model units) we let CP-SAT see
@@ -73,14 +74,6 @@ def map_status(code: int) -> Status:
     if code == cp_model.MODEL_INVALID:
         raise RuntimeError("CP-SAT rejected the replication model as invalid (a cimopt bug)")
     return Status.NO_SOLUTION_IN_TIME
-
-
-def configure(solver: cp_model.CpSolver, options: SolverOptions) -> None:
-    """Apply time limit (s), seed, worker count and logging to a CP-SAT solver."""
-    solver.parameters.max_time_in_seconds = max(0.001, options.time_limit_s)
-    solver.parameters.random_seed = options.seed
-    solver.parameters.num_workers = max(1, options.workers)
-    solver.parameters.log_search_progress = options.verbose
 
 
 def solve_exact(
@@ -142,8 +135,7 @@ def solve_exact(
         model.add_hint(makespan, int(max(hint_finish, default=0.0)))
         model.minimize(makespan)
 
-    solver = cp_model.CpSolver()
-    configure(solver, options)
+    solver = cpsat_solver(options)
     code = solver.solve(model)
     status = map_status(code)
     rep, value = hint, hint_value

@@ -24,19 +24,10 @@ from .scheduling import (Mode, Schedule, SchedulingProblem, heads_and_tails, lis
                          lower_bound, make_schedule, validate)
 from .scheduling_bounds import strengthen
 from .scheduling_window import rolling_window
+from .cpsat import cpsat_solver
 from .stats import SolverOptions, SolveStats, Status
 
 FULL_MODEL_MAX_TASKS = 1500
-
-
-def _solver(options: SolverOptions, time_limit_s: float) -> cp_model.CpSolver:
-    """A CP-SAT solver with the time limit (s), seed and worker count of ``options``."""
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
-    solver.parameters.random_seed = options.seed
-    solver.parameters.num_workers = options.workers
-    solver.parameters.log_search_progress = options.verbose
-    return solver
 
 
 def _full_latency(problem: SchedulingProblem, order: list[int], hint: Schedule,
@@ -63,7 +54,7 @@ def _full_latency(problem: SchedulingProblem, order: list[int], hint: Schedule,
         model.add(makespan >= start[i] + t.duration_ns)
     model.add_hint(makespan, horizon)
     model.minimize(makespan)
-    solver = _solver(options, options.time_limit_s)
+    solver = cpsat_solver(options, options.time_limit_s)
     status = solver.solve(model)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return status, [solver.value(start[i]) for i in range(len(tasks))], \
@@ -109,7 +100,7 @@ def _modulo_latency(problem: SchedulingProblem, order: list[int], hint: Schedule
     for i, t in enumerate(tasks):
         model.add(latency >= start[i] + t.duration_ns)
     model.minimize(latency)
-    solver = _solver(options, time_limit_s)
+    solver = cpsat_solver(options, time_limit_s)
     if solver.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return [solver.value(start[i]) for i in range(len(tasks))]
     return None

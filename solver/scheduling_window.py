@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
+from .cpsat import cpsat_solver
 from .stats import SolverOptions
 
 if TYPE_CHECKING:
@@ -110,10 +111,7 @@ def _window_model(problem: SchedulingProblem, start: list[int], seq: list[int], 
     for i in window:
         model.add(peak >= var[i] + tasks[i].duration_ns + tail[i])
     model.minimize(len(window) * peak + sum(var[i] + tasks[i].duration_ns for i in window))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.05, limit_s)
-    solver.parameters.random_seed = options.seed
-    solver.parameters.num_workers = options.workers
+    solver = cpsat_solver(options, max(0.05, limit_s))
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, False

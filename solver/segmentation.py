@@ -38,6 +38,7 @@ from ortools.sat.python import cp_model
 
 from cimopt.solver import replication as rp
 from cimopt.solver import replication_exact as rx
+from cimopt.solver.cpsat import cpsat_solver
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 STAGE = "segmentation"
@@ -386,8 +387,7 @@ def _assignment(
             model.add_hint(closes[k], clock)
         model.minimize(closes[n - 1])
 
-    solver = cp_model.CpSolver()
-    rx.configure(solver, options)
+    solver = cpsat_solver(options)
     status = rx.map_status(solver.solve(model))
     best, value = hint, evaluate(problem, hint)
     note = f"mode={problem.mode}; seed={options.seed}, workers={options.workers}; "
