@@ -42,6 +42,8 @@ def main() -> None:
     e2e_lines = ["| model | preset | makespan heur (us) | makespan exact (us) | inf/s heur | inf/s exact | exact/heur latency |",
                  "|---|---|---:|---:|---:|---:|---:|"]
     t_all = time.perf_counter()
+    cmd = "python experiments/heuristic_vs_exact.py " + " ".join(sys.argv[1:])
+    done = 0
     for path in paths:
         name = os.path.basename(path)[6:-5]
         for preset in a.presets.split(","):
@@ -59,20 +61,31 @@ def main() -> None:
                              f"{eh['inferences_per_s']:.4g} | {ex['inferences_per_s']:.4g} | "
                              f"{ex['makespan_ns'] / max(1, eh['makespan_ns']):.3f} |")
             print("\n".join(lines[-len(rows):]), flush=True)
-    cmd = "python experiments/heuristic_vs_exact.py " + " ".join(sys.argv[1:])
-    table = "\n".join([f"Made by `{cmd.strip()}` in {time.perf_counter() - t_all:.0f} s on the 2-core machine "
-                       f"({a.mode} mode, {a.time_limit:g} s per exact stage, seed 0, 8 workers).", "",
-                       "Per stage, on the heuristic pipeline's own instance (units: tiling crossbars, replication and "
-                       "scheduling ns, placement byte-hops per inference, memory bytes):", "", *lines, "",
-                       "End to end (the exact pipeline's program against the heuristic one):", "", *e2e_lines])
+            done += 1
+            total = len(paths) * len(a.presets.split(","))
+            table = _table(cmd, a, time.perf_counter() - t_all, lines, e2e_lines, done, total)
+            if a.write:
+                _write(table)
     print(table)
-    if a.write:
-        readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")
-        text = open(readme).read() if os.path.exists(readme) else f"# Experiments\n\n{BEGIN}\n{END}\n"
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        with open(readme, "w") as f:
-            f.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+
+
+def _table(cmd: str, a: argparse.Namespace, seconds: float, lines: list[str], e2e_lines: list[str],
+           done: int, total: int) -> str:
+    partial = "" if done == total else f" ({done} of {total} model x preset pairs so far)"
+    return "\n".join([f"Made by `{cmd.strip()}` in {seconds:.0f} s on the 2-core machine{partial} "
+                      f"({a.mode} mode, {a.time_limit:g} s per exact stage, seed 0, 8 workers).", "",
+                      "Per stage, on the heuristic pipeline's own instance (units: tiling crossbars, replication and "
+                      "scheduling ns, placement byte-hops per inference, memory bytes):", "", *lines, "",
+                      "End to end (the exact pipeline's program against the heuristic one):", "", *e2e_lines])
+
+
+def _write(table: str) -> None:
+    readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")
+    text = open(readme).read() if os.path.exists(readme) else f"# Experiments\n\n{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    with open(readme, "w") as f:
+        f.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
 
 
 if __name__ == "__main__":
