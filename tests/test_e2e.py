@@ -189,3 +189,20 @@ def test_light_graphs_random_weights(name: str, light_dir: str, tmp_path: Path) 
     out, ok, errs = _run(res, m)
     assert not out.violations, out.violations[:3]
     assert ok, errs
+
+
+@pytest.mark.parametrize("mode", ["latency", "throughput"])
+def test_exact_path_runs_and_matches(mode: str) -> None:
+    """Programs from the exact solvers run with no violation, match, and no stage is worse than
+    the heuristic's on the same instance."""
+    m = models.small_cnn(seed=7)
+    t = load_target("pimcomp")
+    res = compile_model(m, t, CompileOptions(mode=mode, solver="exact", time_limit_s=2, workers=8))
+    out, ok, errs = _run(res, m)
+    assert not out.violations, out.violations[:3]
+    assert ok, errs
+    cmp = compile_model(m, t, CompileOptions(mode=mode, compare=True, time_limit_s=2))
+    for stage, x in cmp.exact_stats.items():
+        h = cmp.stats[stage]
+        assert x.bound <= x.objective * (1 + 1e-9) + 1e-6, stage
+        assert x.objective <= h.objective * (1 + 1e-9) + 1e-6, stage
