@@ -143,18 +143,17 @@ def test_cli_compile_run_validate(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["run", str(prog), str(model), "--input-shape", "x=2x3x16x16"]) == 2
     # a dropped dependency in the file: validate exits 1 and names it
     doc = json.loads(prog.read_text())
-    for stream in doc["streams"].values():
-        for ins in stream:
-            if ins["kind"] == "mvm" and ins.get("deps"):
-                ins["deps"] = []
-                break
-        else:
-            continue
-        break
+    _first_with_deps(doc, "mvm")["deps"] = []
     prog.write_text(json.dumps(doc))
     capsys.readouterr()
     assert main(["validate", str(prog), str(model)]) == 1
     assert "missing-dependency" in capsys.readouterr().out
+
+
+def _first_with_deps(doc: dict, kind: str = "") -> dict:
+    """The first instruction (of ``kind``, if given) in a program document that has dependencies."""
+    return next(ins for stream in doc["streams"].values() for ins in stream
+                if ins.get("deps") and (not kind or ins["kind"] == kind))
 
 
 def test_validate_without_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,15 +164,8 @@ def test_validate_without_model(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["validate", str(prog)]) == 0
     doc = json.loads(prog.read_text())
     # one instruction moved to start before its dependency ends
-    for stream in doc["streams"].values():
-        for ins in stream:
-            if ins.get("deps"):
-                length = ins["end_ns"] - ins["start_ns"]
-                ins["start_ns"], ins["end_ns"] = 0, length
-                break
-        else:
-            continue
-        break
+    ins = _first_with_deps(doc)
+    ins["start_ns"], ins["end_ns"] = 0, ins["end_ns"] - ins["start_ns"]
     prog.write_text(json.dumps(doc))
     capsys.readouterr()
     assert main(["validate", str(prog)]) == 1
