@@ -15,16 +15,14 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from cimopt.ir import load as ir_load
 from cimopt.ir.chunks import chunk_axis, needed_rows, split_rows
 from cimopt.ir.graph import Graph, OpClass
-from cimopt.ir.passes.legalize import legalize
-from cimopt.ir.passes.pipeline import optimize
 from cimopt.ir.program import Access, BufferPlan, Instruction, Program, TileWrite, from_json, to_json
 from cimopt.ir.tiles import tile_matrix
 from cimopt.ir.workload import lower_op, matrix_of
 from cimopt.targets import timing
 from cimopt.targets.load import load_target
+from test_kernels import prepared
 from cimopt.targets.machine import MachineResult, Violation, execute, validate
 from cimopt.targets.spec import Target
 
@@ -55,10 +53,6 @@ def model() -> onnx.ModelProto:
     m.ir_version = 8
     return onnx.shape_inference.infer_shapes(m)
 
-
-def graph_of(m: onnx.ModelProto) -> Graph:
-    g = optimize(ir_load.load(m)).graph
-    return legalize(g, vector_matmul=False, has_host=True).graph
 
 
 def build(g: Graph, t: Target) -> Program:
@@ -120,7 +114,7 @@ def build(g: Graph, t: Target) -> Program:
 @pytest.fixture(scope="module")
 def setup() -> tuple[onnx.ModelProto, Graph, Target, Program, dict[str, np.ndarray], np.ndarray]:
     m = model()
-    g = graph_of(m)
+    g = prepared(m)
     assert [o.op_class for o in g.ops()] == [OpClass.CROSSBAR, OpClass.VECTOR, OpClass.CROSSBAR]
     t = small_target()
     x = {"X": RNG.standard_normal((1, 3, 8, 8)).astype(np.float32)}
@@ -350,7 +344,7 @@ def test_sequential_program_end_to_end() -> None:
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     m = onnx.shape_inference.infer_shapes(m)
-    g, t = graph_of(m), small_target()
+    g, t = prepared(m), small_target()
     x = {"X": rng.standard_normal((2, 3, 12, 10)).astype(np.float32)}
     (want,) = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, x)
     p = sequential_program(g, t, chunks=3)
