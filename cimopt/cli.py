@@ -6,25 +6,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from cimopt.ir.errors import CimoptError, UsageError
+from cimopt.ir.errors import CimoptError
 
+from . import cli_compile, cli_demo
+from .cli_args import Parser, add_model_args
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as a typed error (exit 2, one line)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
-
-
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="ONNX model file")
-    p.add_argument("--target", "-t", default="isaac",
-                   help="preset name (see `cimopt targets`) or a target .toml file (default: isaac)")
-    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0xD1x...",
-                   help="size of a graph input with symbolic dims, e.g. input=1x3x224x224 "
-                        "(repeatable, or comma-separated)")
-    p.add_argument("--costs", metavar="CSV", help="per-op costs measured by an external CIM simulator "
-                                                  "(columns op, latency_ns, energy_pj) overriding the analytic model")
+#: modules that add commands: each has ``register(subparsers)``; a new command is a module and a line here
+COMMAND_MODULES = (cli_compile, cli_demo)
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:
@@ -73,19 +61,18 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="cimopt", description="Compile ONNX models onto compute-in-memory accelerators, "
+    p = Parser(prog="cimopt", description="Compile ONNX models onto compute-in-memory accelerators, "
                                            "with heuristic and exact solvers side by side.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     t = sub.add_parser("targets", help="list the target presets with capacity and peak figures")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_cmd_targets)
     i = sub.add_parser("inspect", help="per-op crossbar tiles, MACs, latency and energy; does it fit?")
-    _add_model_args(i)
+    add_model_args(i)
     i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(func=_cmd_inspect)
-    from cimopt import cli_compile
-
-    cli_compile.add_commands(sub, _add_model_args)
+    for module in COMMAND_MODULES:
+        module.register(sub)
     return p
 
 

@@ -1,26 +1,16 @@
-"""The `compile`, `run`, `validate`, `compare` and `demo` commands."""
+"""The `compile`, `run`, `validate` and `compare` commands."""
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from cimopt.ir.errors import CimoptError, ProgramError, UsageError
 
+from .cli_args import add_model_args, progress
 from .options import MODES, PLACEMENT, REPLICATION, SOLVERS, CompileOptions
-
-
-def _progress(enabled: bool) -> Callable[[str], None]:
-    t0 = time.perf_counter()
-
-    def say(msg: str) -> None:
-        if enabled:
-            print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
-    return say
 
 
 def _options(a: argparse.Namespace) -> CompileOptions:
@@ -45,7 +35,7 @@ def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
         opts = replace(opts, solver=solver)
     measured = read_costs(a.costs) if a.costs else None
     return compile_model(a.model, target, opts, parse_input_shapes(a.input_shape), measured,
-                         _progress(not getattr(a, "quiet", False)))
+                         progress(not getattr(a, "quiet", False)))
 
 
 def _cmd_compile(a: argparse.Namespace) -> int:
@@ -181,13 +171,8 @@ def _cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(a: argparse.Namespace) -> int:
-    from .demo import demo
-
-    return demo(a.target, a.mode)
-
-
-def add_commands(sub: Any, add_model_args: Callable[[argparse.ArgumentParser], None]) -> None:
+def register(sub: Any) -> None:
+    """Add compile, run, validate and compare to the ``cimopt`` subparsers."""
     def compile_args(p: argparse.ArgumentParser) -> None:
         add_model_args(p)
         p.add_argument("--mode", choices=MODES, default="latency",
@@ -233,7 +218,3 @@ def add_commands(sub: Any, add_model_args: Callable[[argparse.ArgumentParser], N
     k.add_argument("--verbose", action="store_true", help="progress lines on stderr")
     k.set_defaults(func=_cmd_compare)
 
-    d = sub.add_parser("demo", help="compile a bundled model, run it, compare with onnxruntime")
-    d.add_argument("--target", default="isaac")
-    d.add_argument("--mode", choices=MODES, default="latency")
-    d.set_defaults(func=_cmd_demo)

@@ -14,6 +14,9 @@ from onnx import numpy_helper
 
 from cimopt.ir.errors import CimoptError
 
+from . import cli_compile
+from .cli_args import Parser
+
 
 def light_graph(name: str) -> str:
     """Path of one of the onnx package's real network graphs (``light_resnet50`` ...)."""
@@ -53,16 +56,23 @@ def bundled_model(seed: int = 0) -> onnx.ModelProto:
     return randomised(onnx.load(light_graph("light_squeezenet")), seed)
 
 
-def demo(target: str = "isaac", mode: str = "latency") -> int:
-    from . import cli
+def _command(argv: list[str]) -> int:
+    """Run one of the compile commands (``compile``, ``run``) as the command line would."""
+    p = Parser(prog="cimopt")
+    cli_compile.register(p.add_subparsers(dest="command", required=True, parser_class=Parser))
+    args = p.parse_args(argv)
+    return int(args.func(args))
 
+
+def demo(target: str = "isaac", mode: str = "latency") -> int:
+    """Compile the bundled SqueezeNet onto ``target``, run it, compare with onnxruntime; the exit code."""
     d = tempfile.mkdtemp(prefix="cimopt-demo-")
     model = os.path.join(d, "squeezenet.onnx")
     onnx.save(bundled_model(), model)
     prog = os.path.join(d, "squeezenet.program.json")
     print(f"$ cimopt compile {model} --target {target} --mode {mode} -o {prog}")
-    rc = cli.main(["compile", model, "--target", target, "--mode", mode, "-o", prog, "--quiet"])
+    rc = _command(["compile", model, "--target", target, "--mode", mode, "-o", prog, "--quiet"])
     if rc:
         return rc
     print(f"\n$ cimopt run {prog} {model}")
-    return cli.main(["run", prog, model])
+    return _command(["run", prog, model])
