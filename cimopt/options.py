@@ -31,6 +31,8 @@ class CompileOptions:
     local_search: bool = True
     #: also solve every stage exactly on the heuristic pipeline's own instances (for `cimopt compare`)
     compare: bool = False
+    #: per-stage method overrides, (stage, method) pairs, e.g. (("placement", "lns"),); `--method`
+    methods: tuple[tuple[str, str], ...] = ()
 
     def solver_options(self) -> SolverOptions:
         return SolverOptions(time_limit_s=self.time_limit_s, seed=self.seed, workers=self.workers)
