@@ -60,6 +60,22 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_methods(args: argparse.Namespace) -> int:
+    from cimopt.solver.stages import STAGES
+
+    if args.json:
+        print(json.dumps([{"stage": st.name, "heuristic": st.heuristic, "exact": st.exact,
+                           "methods": [{"name": m.name, "exact": m.exact, "help": m.help} for m in st.methods]}
+                          for st in STAGES], indent=2))
+        return 0
+    for st in STAGES:
+        print(f"{st.name}  (--solver heuristic: {st.heuristic}; --solver exact: {st.exact})")
+        for m in st.methods:
+            print(f"  {m.name:<16} {'exact    ' if m.exact else 'heuristic'}  {m.help}")
+    print("\nchoose one per stage with --method STAGE=METHOD[,STAGE=METHOD...]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="cimopt", description="Compile ONNX models onto compute-in-memory accelerators, "
                                            "with heuristic and exact solvers side by side.")
@@ -71,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(i)
     i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(func=_cmd_inspect)
+    m = sub.add_parser("methods", help="every stage's methods, heuristic and exact, by name")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=_cmd_methods)
     for module in COMMAND_MODULES:
         module.register(sub)
     return p

@@ -8,17 +8,19 @@ import time
 from typing import Any
 
 from cimopt.ir.errors import CimoptError, ProgramError, UsageError
+from cimopt.solver.stages import STAGES
 
 from .cli_args import add_model_args, progress
-from .options import MODES, PLACEMENT, REPLICATION, SOLVERS, CompileOptions
+from .options import MODES, SOLVERS, CompileOptions, parse_methods
 
 
 def _options(a: argparse.Namespace) -> CompileOptions:
     if a.time_limit <= 0 or not math.isfinite(a.time_limit):
         raise CimoptError("--time-limit must be a positive number of seconds")
-    return CompileOptions(mode=a.mode, replication=a.replication, placement=a.placement,
-                          solver=getattr(a, "solver", "heuristic"), seed=a.seed, time_limit_s=a.time_limit,
-                          workers=a.workers, chunks=a.chunks, compare=getattr(a, "compare", False))
+    shorthands = [f"{stage}={m}" for stage, m in (("replication", a.replication), ("placement", a.placement)) if m]
+    return CompileOptions(mode=a.mode, solver=getattr(a, "solver", "heuristic"), seed=a.seed,
+                          time_limit_s=a.time_limit, workers=a.workers, chunks=a.chunks,
+                          compare=getattr(a, "compare", ""), methods=parse_methods(shorthands + a.method))
 
 
 def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
@@ -46,7 +48,7 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     from .report import compile_summary
 
     res = _compile(a)
-    p = replace(res.program, extra=(("target_ref", a.target),))
+    p = replace(res.program, extra=res.program.extra + (("target_ref", a.target),))
     prog.save(p, a.output)
     print(compile_summary(res))
     print(f"program written to {a.output}")
@@ -159,9 +161,9 @@ def _cmd_compare(a: argparse.Namespace) -> int:
     from .report import compare_rows, compare_text
 
     a.quiet = not a.verbose
-    a.compare = True
+    a.compare = "all" if a.all_methods else "exact"
     h = _compile(a, "heuristic")
-    a.compare = False
+    a.compare = ""
     x = _compile(a, "exact")
     rows, e2e = compare_rows(h, x)
     if a.json:
@@ -177,8 +179,11 @@ def register(sub: Any) -> None:
         add_model_args(p)
         p.add_argument("--mode", choices=MODES, default="latency",
                        help="latency: one inference's makespan; throughput: a stream's initiation interval")
-        p.add_argument("--replication", choices=REPLICATION, default="balance")
-        p.add_argument("--placement", choices=PLACEMENT, default="greedy")
+        p.add_argument("--method", action="append", default=[], metavar="STAGE=METHOD[,...]",
+                       help="method for one stage, overriding --solver: " + "; ".join(
+                           f"{st.name}: {', '.join(m.name for m in st.methods)}" for st in STAGES))
+        p.add_argument("--replication", metavar="METHOD", help="shorthand for --method replication=METHOD")
+        p.add_argument("--placement", metavar="METHOD", help="shorthand for --method placement=METHOD")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--time-limit", type=float, default=10.0, help="seconds per exact stage (default 10)")
         p.add_argument("--workers", type=int, default=8, help="CP-SAT workers (default 8)")
@@ -186,7 +191,8 @@ def register(sub: Any) -> None:
 
     c = sub.add_parser("compile", help="compile a model into an executable schedule (program JSON)")
     compile_args(c)
-    c.add_argument("--solver", choices=SOLVERS, default="heuristic")
+    c.add_argument("--solver", choices=SOLVERS, default="heuristic",
+                   help="every stage's heuristic or exact method (see `cimopt methods`)")
     c.add_argument("-o", "--output", required=True, help="program file to write")
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     c.set_defaults(func=_cmd_compile)
@@ -215,6 +221,7 @@ def register(sub: Any) -> None:
     k = sub.add_parser("compare", help="heuristic vs exact, stage by stage, with bounds and gaps")
     compile_args(k)
     k.add_argument("--json", action="store_true")
+    k.add_argument("--all-methods", action="store_true", help="every method of every stage, not only the exact one")
     k.add_argument("--verbose", action="store_true", help="progress lines on stderr")
     k.set_defaults(func=_cmd_compare)
 

@@ -1,6 +1,10 @@
-"""`compile()`: the solver pipeline from an ONNX model to an executable Program.
+"""`compile_model`: the solver pipeline from an ONNX model to an executable Program.
 
-tile -> replicate (or segment) -> place -> schedule -> allocate memory -> emit
+The pipeline is a loop over `cimopt.solver.stages.STAGES` (tile -> replicate (or segment) ->
+place -> schedule -> allocate memory), then emission.  The loop does, once for every stage:
+choosing the method (``--solver`` default or ``--method`` override), timing, progress, compare
+mode (other methods on the same instance), exporting instances, recording retries, and the
+program's record of what ran.
 """
 from __future__ import annotations
 
@@ -8,40 +12,57 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import onnx
 
 from cimopt.cost.external import MeasuredCost
 from cimopt.cost.model import CostModel
+from cimopt.ir.errors import CapacityError
 from cimopt.ir.program import Program
-from cimopt.solver import scheduling as sch
-from cimopt.solver.stats import SolveStats
-from cimopt.solver.tiling import tile_workload
-from cimopt.targets.instructions import static_energy
+from cimopt.solver.context import Context
+from cimopt.solver.stage import Stage, StageInfeasible, check_overrides
+from cimopt.solver.stages import STAGES
+from cimopt.solver.stats import Attempt, SolveStats
 from cimopt.targets.spec import Target
 
-from . import emit
 from .frontend import Frontend, prepare
-from .mapping import map_model
 from .options import CompileOptions
-from .tasks import build_tasks
+from .program_build import build_program
 
 Progress = Callable[[str], None]
+#: retries of earlier stages (e.g. replication under a smaller budget) before giving up
+MAX_RETRIES = 12
 
 
 @dataclass
 class CompileResult:
+    """The program, the front end's graph and workload, and what every stage did.
+
+    ``stats``: stage -> the stats of the method that produced the program (its ``attempts``
+    list every fallback and retry); ``stage_s``: wall seconds per step, adding up to the
+    compile's wall time; ``compare``: stage -> method -> stats of the other methods on the same
+    instance (compare mode); ``warnings``: requests honoured another way.
+    """
+
     program: Program
     frontend: Frontend
     stats: dict[str, SolveStats]
     stage_s: dict[str, float] = field(default_factory=dict)
-    exact_stats: dict[str, SolveStats] = field(default_factory=dict)   # compare mode
+    compare: dict[str, dict[str, SolveStats]] = field(default_factory=dict)
     memory_bound: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
 
 
 def model_hash(model: str | os.PathLike[str] | onnx.ModelProto) -> str:
-    data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else open(model, "rb").read()
+    """First 16 hex digits of the SHA-256 of the model file's bytes (or of the serialised proto)."""
+    if isinstance(model, onnx.ModelProto):
+        data = model.SerializeToString()
+    else:
+        with open(model, "rb") as f:
+            data = f.read()
     return hashlib.sha256(data).hexdigest()[:16]
 
 
@@ -50,88 +71,89 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
                   input_shapes: Mapping[str, Sequence[int]] | None = None,
                   measured: Mapping[str, MeasuredCost] | None = None,
                   progress: Progress | None = None) -> CompileResult:
-    """Compile ``model`` for ``target``; every stage's SolveStats and wall time are returned."""
+    """Compile ``model`` for ``target``: every stage's SolveStats and the wall time of each step."""
     say = progress or (lambda _msg: None)
-    times: dict[str, float] = {}
+    overrides = dict(options.methods)
+    check_overrides(STAGES, overrides)
     t0 = time.perf_counter()
     say("front end: load, fold, fuse, legalise, lower")
     fe = prepare(model, target, input_shapes)
-    times["frontend"] = time.perf_counter() - t0
-    cm = CostModel(target, measured)
+    times: dict[str, float] = {"frontend": time.perf_counter() - t0}
+    ctx = Context(fe.graph, fe.workload, target, CostModel(target, measured), options.mode, options.chunks)
+    stats, compare = run_stages(ctx, STAGES, options, overrides, times, say)
+    for w in ctx.warnings:
+        say(f"warning: {w}")
+    t = time.perf_counter()
+    say("emitting the program")
+    program, bounds = build_program(ctx, fe, model_hash(model), stats, options, times, t0)
+    times["emit"] = time.perf_counter() - t
+    wall = time.perf_counter() - t0
+    return CompileResult(program, fe, stats, times, compare, bounds, list(ctx.warnings), wall)
+
+
+def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], options: CompileOptions,
+               overrides: Mapping[str, str], times: dict[str, float], say: Progress
+               ) -> tuple[dict[str, SolveStats], dict[str, dict[str, SolveStats]]]:
+    """Run ``stages`` in order on ``ctx``, resuming from an earlier stage when one asks to retry.
+
+    Returns the stats per stage and, in compare mode, the stats of the compared methods.
+    ``times`` gets each stage's wall seconds (retries and compared methods included).
+    """
+    so = options.solver_options()
     stats: dict[str, SolveStats] = {}
-    c = target.core
+    compare: dict[str, dict[str, SolveStats]] = {}
+    carried: dict[str, list[Attempt]] = {}
+    index = {s.name: k for k, s in enumerate(stages)}
+    retries = 0
+    k = 0
+    while k < len(stages):
+        st = stages[k]
+        method = st.choose(options.solver, overrides)
+        say(f"{st.name}: {method}" + (f" (limit {so.time_limit_s:g} s)" if st.method(method).exact else ""))
+        t = time.perf_counter()
+        try:
+            problem = st.build(ctx)
+            solution, s = st.solve(problem, method, so)
+            st.apply(ctx, solution)
+        except StageInfeasible as e:
+            spent = time.perf_counter() - t
+            times[st.name] = times.get(st.name, 0.0) + spent
+            budget = ctx.budget
+            back = st.retry(ctx, e) if retries < MAX_RETRIES else None
+            if back is None:
+                raise CapacityError(f"{e} (after {retries} retries)") from None
+            retries += 1
+            what = f"{st.name} with {method}"
+            carried.setdefault(st.name, []).append(
+                Attempt(what, f"{e}; resumed from {back} with the crossbar budget {budget} -> {ctx.budget}", spent))
+            carried.setdefault(back, []).append(
+                Attempt(f"{back} under the budget {budget}", f"{st.name} failed; budget now {ctx.budget}", 0.0))
+            say(f"{st.name} failed ({e}); resuming from {back} with a budget of {ctx.budget} crossbars")
+            k = index[back]
+            continue
+        s = replace(s, attempts=tuple(carried.pop(st.name, ())) + s.attempts)
+        stats[st.name] = s
+        times[st.name] = times.get(st.name, 0.0) + time.perf_counter() - t
+        if options.compare:
+            compare[st.name] = _compare(st, problem, method, options, times, say)
+        k += 1
+    return stats, compare
 
+
+def _compare(st: Stage[Any, Any], problem: Any, chosen: str, options: CompileOptions,
+             times: dict[str, float], say: Progress) -> dict[str, SolveStats]:
+    """Other methods of ``st`` on the same instance: its exact default, or every method with
+    ``options.compare == "all"``; a method that cannot solve the instance is left out with a note."""
+    names = [m.name for m in st.methods] if options.compare == "all" else [st.exact]
+    if options.compare == "all":
+        names = [n for n in names if n != chosen]
+    out: dict[str, SolveStats] = {}
     t = time.perf_counter()
-    _, stats["tiling"] = tile_workload(fe.workload, c.crossbar_rows, c.crossbar_cols, target.weight_slices)
-    times["tiling"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    say(f"replication and placement ({options.solver})")
-    mapping = map_model(fe.graph, fe.workload, target, cm, options)
-    stats.update(mapping.stats)
-    times["replicate+place"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    tg = build_tasks(fe.graph, fe.workload, target, mapping, options.chunks)
-    resources = sorted({x.resource for x in tg.tasks if x.resource})
-    rindex = {r: i for i, r in enumerate(resources)}
-    problem = sch.SchedulingProblem(
-        tuple(sch.Task(f"t{i}", x.duration_ns, rindex.get(x.resource, -1)) for i, x in enumerate(tg.tasks)),
-        tuple((a, b, 0) for a, b in sorted(tg.edges)), tuple(resources))
-    mode = options.mode if len(mapping.segments) == 1 else "latency"
-    say(f"scheduling {len(tg.tasks)} tasks on {len(resources)} resources ({mode} mode)")
-    schedule, stats["scheduling"] = sch.solve(problem, mode, "exact" if options.solver == "exact" else "list",
-                                              options.solver_options())
-    times["scheduling"] = time.perf_counter() - t
-    exact_stats = dict(mapping.exact_stats)
-    if options.compare:
-        exact_stats["scheduling"] = sch.solve(problem, mode, "exact", options.solver_options())[1]
-    start = list(schedule.start_ns)
-    makespan = max((s + x.duration_ns for s, x in zip(start, tg.tasks)), default=0)
-    ii = schedule.initiation_interval_ns if options.mode == "throughput" and len(mapping.segments) == 1 else makespan
-
-    t = time.perf_counter()
-    say("memory planning")
-    buffers, where, spaces, copies, stats["memory"], bounds = emit.plan_memory(
-        fe.graph, tg, start, makespan, ii, target, options.solver, options.solver_options())
-    times["memory"] = time.perf_counter() - t
-    if options.compare:
-        exact_stats["memory"] = emit.plan_memory(fe.graph, tg, start, makespan, ii, target, "exact",
-                                                 options.solver_options())[4]
-
-    instrs = emit.instructions(tg, start, where)
-    energy = sum(i.energy_pj for i in instrs) + static_energy(target, makespan).total
-    used = sum(len(v) for v in mapping.where.values())
-    seg0 = set(mapping.segments[0])
-    metrics = {
-        "makespan_ns": float(makespan), "initiation_interval_ns": float(ii),
-        "inferences_per_s": 1e9 / ii if ii else 0.0, "energy_pj": float(energy),
-        "crossbars_used": float(mapping.crossbars_used()), "crossbars_total": float(target.total_crossbars),
-        "crossbar_utilisation": mapping.crossbars_used() / target.total_crossbars,
-        "tile_copies": float(used), "tasks": float(len(tg.tasks)),
-        "memory_peak_bytes": float(sum(spaces.values()) // max(1, copies)),
-        "memory_bound_bytes": float(sum(bounds.values())),
-        "compile_s": time.perf_counter() - t0,
-    }
-    for k, v in times.items():
-        metrics[f"stage_s.{k}"] = v
-    describe = options.describe()
-    program = Program(
-        model=fe.workload.name, model_hash=model_hash(model), target=target.name, target_hash=target.digest(),
-        mode=options.mode if len(mapping.segments) == 1 else "latency",
-        input_shapes=tuple((n, tuple(fe.graph.shape(n))) for n in fe.graph.inputs),
-        programming=emit.programming(tg, mapping.where, seg0), instructions=instrs, buffers=buffers,
-        spaces=tuple(sorted(spaces.items())), makespan_ns=makespan, initiation_interval_ns=ii,
-        segments=len(mapping.segments), iterations_in_flight=copies,
-        metrics=tuple(metrics.items()), solvers=tuple(describe.items()),
-        stats=tuple((k, tuple((a, _plain(b)) for a, b in asdict(s).items())) for k, s in stats.items()),
-    )
-    return CompileResult(program, fe, stats, times, exact_stats, bounds)
-
-
-def _plain(v: object) -> object:
-    if hasattr(v, "value"):
-        return v.value  # enums
-    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-        return str(v)
-    return v
+    for name in names:
+        say(f"{st.name}: comparing {name}")
+        try:
+            out[name] = st.solve(problem, name, options.solver_options())[1]
+        except (StageInfeasible, CapacityError) as e:
+            say(f"{st.name}: {name} could not solve the instance: {e}")
+    times["compare"] = times.get("compare", 0.0) + time.perf_counter() - t
+    return out

@@ -1,65 +1,24 @@
-"""From a scheduled task graph and a memory plan to the Program (executable schedule)."""
+"""From the stages' decisions to the Program (executable schedule): instructions, the memory
+plan's buffers for every inference in flight, the crossbar programming map."""
 from __future__ import annotations
 
-import math
-
-from cimopt.ir.graph import Graph
 from cimopt.ir.program import Access, BufferPlan, Instruction, TileWrite
 from cimopt.solver import memory as mem
-from cimopt.solver.stats import SolveStats, SolverOptions
-from cimopt.targets.spec import Target
-
-from .tasks import TaskGraph
-
-DRAM_BYTES = 1 << 50
-ALIGN = 64
+from cimopt.solver.context import Mapping
+from cimopt.solver.stage_memory import ALIGN, MemoryInstance
+from cimopt.solver.tasks import TaskGraph, tile_write
 
 
-def local_space(core: int) -> str:
-    return f"core{core}.local"
+def _round(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def buffer_problem(graph: Graph, tg: TaskGraph, start: list[int], makespan: int, target: Target,
-                   copies: int) -> tuple[mem.MemoryProblem, list[str]]:
-    """Every dynamic tensor's live interval and home space (its producer's core, or global)."""
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    space: dict[str, str] = {}
-    for i, t in enumerate(tg.tasks):
-        end = start[i] + t.duration_ns
-        for tensor, *_ in t.writes:
-            first[tensor] = min(first.get(tensor, start[i]), start[i])
-            last[tensor] = max(last.get(tensor, end), end)
-            if tensor not in space:
-                space[tensor] = local_space(t.core) if t.core >= 0 else "global"
-        for tensor, *_ in t.reads:
-            last[tensor] = max(last.get(tensor, end), end)
-    for t in graph.inputs:
-        first[t] = 0
-        space[t] = "global"
-        last.setdefault(t, 1)
-    for t in graph.outputs:
-        last[t] = max(makespan, first.get(t, 0) + 1)
-    names = [t for t in sorted(first, key=lambda x: (first[x], x)) if t in space]
-    buffers = tuple(mem.Buffer(t, graph.spec(t).nbytes, first[t], max(last[t], first[t] + 1), space[t])
-                    for t in names)
-    cap: dict[str, int] = {local_space(c): target.core.local_buffer_bytes // copies for c in range(target.cores)}
-    cap["global"] = target.chip.global_buffer_bytes // copies
-    cap["dram"] = DRAM_BYTES
-    spill: dict[str, str | None] = {local_space(c): "global" for c in range(target.cores)}
-    spill["global"] = "dram"
-    spill["dram"] = None
-    return mem.MemoryProblem(buffers, mem.FrozenMap(cap), mem.FrozenMap(spill), ALIGN), names
-
-
-def plan_memory(graph: Graph, tg: TaskGraph, start: list[int], makespan: int, ii: int, target: Target,
-                method: str, options: SolverOptions
-                ) -> tuple[tuple[BufferPlan, ...], dict[str, tuple[str, int]], dict[str, int], int, SolveStats, dict[str, int]]:
-    """Plan buffers; returns plans, tensor -> (space, offset), space sizes, copies in flight, stats, bounds."""
-    copies = 1 if ii >= makespan or ii <= 0 else math.ceil(makespan / ii) + 1
-    problem, names = buffer_problem(graph, tg, start, makespan, target, copies)
-    plan, stats = mem.plan(problem, "exact" if method == "exact" else "greedy", options)
-    where = {n: (plan.space_of[i], plan.offset[i]) for i, n in enumerate(names)}
+def buffers(inst: MemoryInstance, plan: mem.MemoryPlan
+            ) -> tuple[tuple[BufferPlan, ...], dict[str, tuple[str, int]], dict[str, int], dict[str, int]]:
+    """The plan's buffers, one region per inference in flight; returns the buffer plans, tensor ->
+    (space, offset), bytes reserved per space (all copies), and the max-live bound per space (bytes)."""
+    problem, copies = inst.problem, inst.copies
+    where = {b.name: (plan.space_of[i], plan.offset[i]) for i, b in enumerate(problem.buffers)}
     peak = dict(plan.peak)
     plans = []
     for k in range(copies):
@@ -76,14 +35,12 @@ def plan_memory(graph: Graph, tg: TaskGraph, start: list[int], makespan: int, ii
     for sp in spaces:
         members = [b for i, b in enumerate(problem.buffers) if plan.space_of[i] == sp]
         bounds[sp] = mem.max_live(members, ALIGN)
-    return tuple(plans), where, spaces, copies, stats, bounds
+    return tuple(plans), where, spaces, bounds
 
 
-def _round(n: int) -> int:
-    return (n + ALIGN - 1) // ALIGN * ALIGN
-
-
-def instructions(tg: TaskGraph, start: list[int], where: dict[str, tuple[str, int]]) -> tuple[Instruction, ...]:
+def instructions(tg: TaskGraph, start: tuple[int, ...] | list[int],
+                 where: dict[str, tuple[str, int]]) -> tuple[Instruction, ...]:
+    """One instruction per task, at its scheduled start, reading and writing the planned addresses."""
     preds: dict[int, list[int]] = {}
     for a, b in tg.edges:
         preds.setdefault(b, []).append(a)
@@ -107,11 +64,11 @@ def instructions(tg: TaskGraph, start: list[int], where: dict[str, tuple[str, in
     return tuple(out)
 
 
-def programming(tg: TaskGraph, where_tiles: dict[tuple[str, int], list], seg0_ops: set[str]) -> tuple[TileWrite, ...]:
-    from .tasks import tile_write
-
+def programming(mapping: Mapping) -> tuple[TileWrite, ...]:
+    """The crossbar state before time 0: every tile of the first segment's ops."""
+    seg0 = set(mapping.segments[0])
     out = []
-    for (op, r), slots in sorted(where_tiles.items()):
-        if op in seg0_ops:
+    for (op, r), slots in sorted(mapping.where.items()):
+        if op in seg0:
             out.extend(tile_write(core, x, t, r, 0) for core, x, t in slots)
     return tuple(out)

@@ -3,48 +3,62 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cimopt.ir.errors import UsageError
 from cimopt.solver.stats import SolverOptions
 
 MODES = ("latency", "throughput")
-REPLICATION = ("none", "uniform", "balance")
-PLACEMENT = ("inorder", "snake", "greedy")
 SOLVERS = ("heuristic", "exact")
+COMPARE = ("", "exact", "all")
 
 
 @dataclass(frozen=True)
 class CompileOptions:
     """What to optimise and how.
 
-    ``solver="exact"`` runs every stage's exact method (hinted with the heuristic named by
-    ``replication`` / ``placement``), each limited to ``time_limit_s`` seconds.
-    ``chunks``: output-row chunks per crossbar op (at least one per replica) for layer pipelining.
+    ``solver`` picks every stage's default method: its heuristic, or its exact method (each
+    exact method builds its own starting solution from the stage's heuristics; see
+    `cimopt methods`), each exact solve limited to ``time_limit_s`` seconds.  ``methods``
+    overrides the choice for single stages.  ``chunks``: output-row chunks per crossbar op (at
+    least one per replica) for layer pipelining.  ``compare``: also solve each stage's instance
+    with its exact method ("exact") or with every method ("all"), for `cimopt compare`.
     """
 
     mode: str = "latency"
-    replication: str = "balance"
-    placement: str = "greedy"
     solver: str = "heuristic"
     seed: int = 0
     time_limit_s: float = 10.0
     workers: int = 8
     chunks: int = 4
-    local_search: bool = True
-    #: also solve every stage exactly on the heuristic pipeline's own instances (for `cimopt compare`)
-    compare: bool = False
+    compare: str = ""
     #: per-stage method overrides, (stage, method) pairs, e.g. (("placement", "lns"),); `--method`
     methods: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise UsageError(f"mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.solver not in SOLVERS:
+            raise UsageError(f"solver {self.solver!r}: choose one of {', '.join(SOLVERS)}")
+        if self.compare not in COMPARE:
+            raise UsageError(f"compare {self.compare!r}: choose one of {COMPARE}")
+        if self.chunks < 1:
+            raise UsageError(f"chunks must be at least 1, got {self.chunks}")
+        if self.workers < 1:
+            raise UsageError(f"workers must be at least 1, got {self.workers}")
 
     def solver_options(self) -> SolverOptions:
         return SolverOptions(time_limit_s=self.time_limit_s, seed=self.seed, workers=self.workers)
 
-    def describe(self) -> dict[str, str]:
-        lim = f"time_limit_s={self.time_limit_s}, seed={self.seed}, workers={self.workers}"
-        exact = self.solver == "exact"
-        return {
-            "replication": ("exact (CP-SAT), hinted with " if exact else "") + self.replication,
-            "placement": ("exact (CP-SAT/LNS), hinted with " if exact else "") + self.placement
-                         + ("+ls" if self.local_search else ""),
-            "scheduling": "exact (CP-SAT intervals), hinted with list" if exact else "list (bottom level)",
-            "memory": "exact (CP-SAT NoOverlap2D), hinted with greedy-by-size" if exact else "greedy-by-size",
-            "limits": lim,
-        }
+
+def parse_methods(items: list[str]) -> tuple[tuple[str, str], ...]:
+    """``["placement=lns,scheduling=cpsat", ...]`` as (stage, method) pairs, the last one per stage winning."""
+    out: dict[str, str] = {}
+    for item in items:
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            stage, sep, method = part.partition("=")
+            if not sep or not stage.strip() or not method.strip():
+                raise UsageError(f"--method {part!r}: expected STAGE=METHOD, e.g. placement=lns "
+                                 "(see `cimopt methods`)")
+            out[stage.strip()] = method.strip()
+    return tuple(out.items())

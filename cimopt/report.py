@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cimopt.solver.stages import stage
 from cimopt.solver.stats import SolveStats
 
 from .compiler import CompileResult
 
-STAGES = ("tiling", "replication", "placement", "scheduling", "memory")
-UNITS = {"tiling": "crossbars", "replication": "ns", "placement": "byte-hops", "scheduling": "ns", "memory": "bytes"}
 
 
 def _time(ns: float) -> str:
@@ -45,24 +44,28 @@ def compile_summary(res: CompileResult) -> str:
     lines.append(f"  memory peak {_bytes(m['memory_peak_bytes'])} (max-live bound {_bytes(m['memory_bound_bytes'])})"
                  + (f", {p.iterations_in_flight} inferences in flight" if p.iterations_in_flight > 1 else ""))
     lines.append("  stages:")
-    for k in STAGES:
-        if k in res.stats:
-            lines.append("    " + stats_line(res.stats[k]))
-    lines.append("  time per stage: " + ", ".join(f"{k} {v:.2f} s" for k, v in res.stage_s.items()))
+    for k, s in res.stats.items():
+        lines.append("    " + stats_line(s))
+        for a in s.attempts:
+            lines.append(f"      fallback: {a}")
+    for w in res.warnings:
+        lines.append(f"  warning: {w}")
+    lines.append("  time per step: " + ", ".join(f"{k} {v:.2f} s" for k, v in res.stage_s.items())
+                 + f" (total {sum(res.stage_s.values()):.2f} s of {res.wall_s:.2f} s wall)")
     return "\n".join(lines)
 
 
 def compare_rows(h: CompileResult, x: CompileResult) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per stage, heuristic vs exact on the heuristic pipeline's own instance; end to end, both programs."""
     rows = []
-    for k in STAGES:
-        hs = h.stats.get(k)
-        xs = h.exact_stats.get(k) or (hs if k == "tiling" else None)
-        if hs is None or xs is None:
+    for k, hs in h.stats.items():
+        others = h.compare.get(k, {})
+        if not others:
             continue
+        xs = min(others.values(), key=lambda s: s.objective)
         exact = min(xs.objective, hs.objective)
         bound = min(max(xs.bound, hs.bound), exact)
-        rows.append({"stage": k, "unit": UNITS[k], "heuristic": hs.objective, "exact": exact, "bound": bound,
+        rows.append({"stage": k, "unit": stage(k).unit, "heuristic": hs.objective, "exact": exact, "bound": bound,
                      "gap": (exact - bound) / exact if exact else 0.0, "heuristic_s": hs.wall_s, "exact_s": xs.wall_s,
                      "status": xs.status.value, "heuristic_method": hs.method, "exact_method": xs.method,
                      "bound_kind": xs.bound_kind})

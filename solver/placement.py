@@ -28,8 +28,7 @@ from .stats import SolveStats, SolverOptions, Status
 
 STAGE = "placement"
 HEURISTICS = ("inorder", "snake", "greedy")
-METHODS = ("inorder", "snake", "greedy", "inorder+ls", "snake+ls", "greedy+ls", "exact", "cpsat",
-           "hungarian", "lns")
+METHODS = ("inorder", "snake", "greedy", "inorder+ls", "snake+ls", "greedy+ls")
 _EPS = 1e-9
 
 
@@ -369,14 +368,12 @@ def solve(problem: PlacementProblem, method: str,
 
     ``objective`` is in byte-hops per inference; ``bound`` is a valid lower bound on the optimum.
     Heuristics report FEASIBLE (OPTIMAL if they reach the bound); "+ls" adds local search with
-    ``options.time_limit_s``; "exact", "cpsat", "hungarian" and "lns" run ``placement_exact``.
+    ``options.time_limit_s``.  The exact methods ("exact", "cpsat", "hungarian", "lns") are
+    `cimopt.solver.placement_exact.solve_exact`.
     """
     if method not in METHODS:
-        raise ValueError(f"unknown placement method {method!r}; choose one of {', '.join(METHODS)}")
+        raise ValueError(f"unknown placement heuristic {method!r}; choose one of {', '.join(METHODS)}")
     require_fit(problem)
-    if method in ("exact", "cpsat", "hungarian", "lns"):
-        from . import placement_exact  # imported here: placement_exact builds on this module
-        return placement_exact.solve_exact(problem, method, options)
     t0 = time.perf_counter()
     base = method.removesuffix("+ls")
     placement = _HEURISTIC[base](problem)

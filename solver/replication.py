@@ -34,7 +34,7 @@ from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 STAGE = "replication"
 MODES = ("throughput", "latency")
-METHODS = ("none", "uniform", "balance", "exact")
+METHODS = ("none", "uniform", "balance")
 _REL_TOL = 1e-9
 
 
@@ -393,16 +393,13 @@ def heuristic_copies(problem: ReplicationProblem, method: str) -> tuple[int, ...
 def solve(
     problem: ReplicationProblem, method: str = "balance", options: SolverOptions | None = None
 ) -> tuple[Replication, SolveStats]:
-    """Replicate with ``method`` (none | uniform | balance | exact); objective and bound in ns."""
+    """Replicate with heuristic ``method`` (none | uniform | balance); objective and bound in ns.
+
+    The exact method is `cimopt.solver.replication_exact.solve_exact`."""
     if method not in METHODS:
         raise ValueError(f"unknown replication method {method!r}; expected one of {METHODS}")
     check_fits(problem)
     options = options or SolverOptions()
-    if method == "exact":
-        # Imported here: replication_exact builds on this module's types and heuristics.
-        from cimopt.solver.replication_exact import solve_exact
-
-        return solve_exact(problem, options)
     start = time.perf_counter()
     rep = Replication(heuristic_copies(problem, method))
     value = objective(problem, rep)

@@ -366,16 +366,14 @@ def list_schedule(problem: SchedulingProblem, mode: Mode) -> Schedule:
     return make_schedule(problem, modulo_starts(problem, start, rank, ii), ii)
 
 
-def solve(problem: SchedulingProblem, mode: Mode, method: Literal["list", "exact"] = "list",
+def solve(problem: SchedulingProblem, mode: Mode, method: Literal["list"] = "list",
           options: SolverOptions = SolverOptions()) -> tuple[Schedule, SolveStats]:
-    """Schedule ``problem`` with ``method``; the objective is the makespan (latency mode) or the
-    II (throughput mode, latency of one inference in ``note``), both in ns."""
+    """Schedule ``problem`` with the list heuristic; the objective is the makespan (latency mode)
+    or the II (throughput mode, latency of one inference in ``note``), both in ns.  The exact
+    method is `cimopt.solver.scheduling_exact.solve_exact`."""
     _check_mode(mode)
-    if method == "exact":
-        from .scheduling_exact import solve_exact  # the exact module imports this one
-        return solve_exact(problem, mode, options)
     if method != "list":
-        raise ValueError(f"unknown scheduling method {method!r}; expected 'list' or 'exact'")
+        raise ValueError(f"unknown scheduling heuristic {method!r}; expected 'list'")
     t0 = time.perf_counter()
     sched = list_schedule(problem, mode)
     bound, kind = lower_bound(problem, mode)

@@ -120,7 +120,8 @@ def first_fit(problem: rp.ReplicationProblem) -> list[tuple[int, int]]:
 def _replicate(
     problem: rp.ReplicationProblem, members: list[int], method: str, options: SolverOptions
 ) -> tuple[tuple[int, ...], SolveStats]:
-    rep, stats = rp.solve(subproblem(problem, members), method, options)
+    sub = subproblem(problem, members)
+    rep, stats = rx.solve_exact(sub, options) if method == "exact" else rp.solve(sub, method, options)
     return rep.copies, stats
 
 

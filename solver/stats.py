@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -13,13 +14,34 @@ class Status(enum.Enum):
     NO_SOLUTION_IN_TIME = "NO_SOLUTION_IN_TIME"
 
 
+#: statuses from best to worst, for combining the stats of several parts
+_ORDER = (Status.OPTIMAL, Status.FEASIBLE, Status.NO_SOLUTION_IN_TIME, Status.INFEASIBLE)
+
+
+def worst_status(statuses: Iterable[Status]) -> Status:
+    """The weakest of ``statuses`` (OPTIMAL only when every part is; OPTIMAL for none)."""
+    return max(statuses, key=_ORDER.index, default=Status.OPTIMAL)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A fallback or retry a solve made: what was tried, why it did not do, how long it took (s)."""
+
+    what: str
+    why: str
+    wall_s: float
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.why} ({self.wall_s:.2f} s)"
+
+
 @dataclass(frozen=True)
 class SolveStats:
     """What a solve found: method, status, objective (lower is better), best bound, gap, wall time.
 
     For a heuristic ``bound`` is the problem's lower bound (which bound is said in ``bound_kind``);
     ``gap = (objective - bound) / objective`` (0 when objective is 0).  ``note`` names, for
-    INFEASIBLE, the resource that makes it so.
+    INFEASIBLE, the resource that makes it so; ``attempts`` lists what was tried and failed.
     """
 
     stage: str
@@ -31,6 +53,8 @@ class SolveStats:
     bound_kind: str = ""
     exact: bool = False
     note: str = ""
+    #: every fallback and retry, in order (the time each took is part of ``wall_s``)
+    attempts: tuple[Attempt, ...] = ()
 
     @property
     def gap(self) -> float:

@@ -1,13 +1,13 @@
-"""Tiling stage: every crossbar op's weights cut into crossbar tiles (geometry: `cimopt.ir.tiles`)."""
+"""Tiling: every crossbar op's weights cut into crossbar tiles (geometry: `cimopt.ir.tiles`)."""
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cimopt.ir.graph import OpClass
 from cimopt.ir.tiles import Tile, tile_matrix
-from cimopt.ir.workload import Workload, crossbar_tiles
+from cimopt.ir.workload import Matrix
 
 from .stats import SolveStats, Status
 
@@ -24,21 +24,19 @@ class Tiling:
         return sum(len(t) for t in self.tiles.values())
 
 
-def tile_workload(workload: Workload, rows: int, cols: int, slices: int) -> tuple[Tiling, SolveStats]:
-    """Tiles for every crossbar op; objective = crossbars for one copy of every weight.
+def tile_workload(matrices: Sequence[tuple[str, Matrix]], rows: int, cols: int,
+                  slices: int) -> tuple[Tiling, SolveStats]:
+    """Tiles for every (op, weight matrix); objective = crossbars for one copy of every weight.
 
-    Bound: per op, the cells its weights occupy divided by a crossbar's cells (rounded up);
-    the tiling is exact for each op's block structure.
+    Bound: per op, the cells its weights occupy divided by a crossbar's usable cells (rounded
+    up); the tiling is exact for each op's block structure.
     """
     t0 = time.perf_counter()
     tiles: dict[str, tuple[Tile, ...]] = {}
     bound = 0
-    for op in workload.ops:
-        if op.op_class is not OpClass.CROSSBAR or op.matrix is None:
-            continue
-        tiles[op.name] = tile_matrix(op.name, op.matrix, rows, cols, slices)
-        assert len(tiles[op.name]) == crossbar_tiles(op.matrix, rows, cols, slices)
-        cells = op.matrix.groups * op.matrix.k * op.matrix.n * slices
+    for name, m in matrices:
+        tiles[name] = tile_matrix(name, m, rows, cols, slices)
+        cells = m.groups * m.k * m.n * slices
         bound += math.ceil(cells / (rows * (cols // slices) * slices))
     tiling = Tiling(tiles)
     total = tiling.total

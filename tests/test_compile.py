@@ -55,7 +55,7 @@ def test_replication_methods_ordered() -> None:
     t = load_target("pimcomp")
     got = {}
     for method in ("none", "uniform", "balance"):
-        res = compile_model(models.small_cnn(hw=32), t, CompileOptions(replication=method, mode="throughput"))
+        res = compile_model(models.small_cnn(hw=32), t, CompileOptions(methods=(("replication", method),), mode="throughput"))
         got[method] = res.stats["replication"].objective
     assert got["balance"] <= got["uniform"] <= got["none"]
 

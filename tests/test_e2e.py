@@ -13,6 +13,7 @@ import pytest
 import models
 from cimopt.cli import main
 from cimopt.compiler import CompileResult, compile_model
+from cimopt.solver.stages import stage as cmp_stage
 from cimopt.demo import randomised
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.ir.program import Program
@@ -193,8 +194,10 @@ def test_exact_path_runs_and_matches(mode: str) -> None:
     out, ok, errs = _run(res, m)
     assert not out.violations, out.violations[:3]
     assert ok, errs
-    cmp = compile_model(m, t, CompileOptions(mode=mode, compare=True, time_limit_s=2))
-    for stage, x in cmp.exact_stats.items():
+    cmp = compile_model(m, t, CompileOptions(mode=mode, compare="exact", time_limit_s=2))
+    assert set(cmp.compare) == set(cmp.stats)
+    for stage, others in cmp.compare.items():
+        x = others[cmp_stage(stage).exact]
         h = cmp.stats[stage]
         assert x.bound <= x.objective * (1 + 1e-9) + 1e-6, stage
         assert x.objective <= h.objective * (1 + 1e-9) + 1e-6, stage

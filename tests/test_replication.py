@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from cimopt.ir.errors import CapacityError
 from cimopt.solver import replication as rp
 from cimopt.solver import segmentation as sg
+from cimopt.solver.stage_replication import solve_replication
 from cimopt.solver.stats import SolverOptions, Status
 
 OPTS = SolverOptions(time_limit_s=10.0, seed=0, workers=2)
@@ -128,7 +129,7 @@ def test_heuristics_respect_budget(problem: rp.ReplicationProblem) -> None:
 @given(fitting_problems())
 def test_exact_matches_brute_force(problem: rp.ReplicationProblem) -> None:
     optimum = brute_replication(problem)
-    rep, stats = rp.solve(problem, "exact", OPTS)
+    rep, stats = solve_replication(problem, "cpsat", OPTS)
     assert stats.status is Status.OPTIMAL and stats.exact
     assert rp.crossbars_used(problem, rep.copies) <= problem.budget
     assert stats.objective == pytest.approx(optimum, abs=TOL)
@@ -189,7 +190,7 @@ def test_capacity_error_names_layer_need_and_budget() -> None:
     big = rp.Layer("fc_huge", crossbars=20, vectors=1, interval_ns=5.0)
     small = rp.Layer("conv1", crossbars=2, vectors=4, interval_ns=5.0)
     problem = rp.ReplicationProblem((small, big), ((0, 1),), 8, "throughput")
-    for call in (lambda: rp.solve(problem, "balance"), lambda: rp.solve(problem, "exact", OPTS),
+    for call in (lambda: rp.solve(problem, "balance"), lambda: solve_replication(problem, "cpsat", OPTS),
                  lambda: sg.segment(problem, "dp", OPTS), lambda: sg.segment(problem, "greedy", OPTS)):
         with pytest.raises(CapacityError, match=r"fc_huge.*20 crossbars.*8"):
             call()
@@ -219,7 +220,7 @@ def test_deterministic() -> None:
     edges = tuple((i, i + 1) for i in range(7)) + ((0, 3), (2, 6))
     for mode in rp.MODES:
         problem = rp.ReplicationProblem(layers, edges, 40, mode)
-        runs = [rp.solve(problem, m, opts)[0] for m in rp.METHODS for _ in range(2)]
+        runs = [solve_replication(problem, m, opts)[0] for m in (*rp.METHODS, "cpsat") for _ in range(2)]
         assert runs[0::2] == runs[1::2]
         small = rp.ReplicationProblem(layers, edges, 6, mode)
         segs = [sg.segment(small, m, opts)[0] for m in sg.METHODS for _ in range(2)]

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from cimopt.solver.scheduling import (Schedule, SchedulingProblem, Task, check, list_schedule,
                                       lower_bound, resource_loads, solve)
+from cimopt.solver.stage_scheduling import solve_schedule
 from cimopt.solver.stats import SolverOptions, Status
 
 FAST = SolverOptions(time_limit_s=5.0, seed=3, workers=1)
@@ -65,7 +66,7 @@ def test_bound_le_exact_le_list(seed: int) -> None:
     problem = random_dag(25, 3, 100 + seed)
     lb, _ = lower_bound(problem, "latency")
     ls, lstats = solve(problem, "latency", "list")
-    ex, estats = solve(problem, "latency", "exact", FAST)
+    ex, estats = solve_schedule(problem, "latency", "cpsat", FAST)
     assert check(problem, ex, "latency") == []
     assert lb <= ex.makespan_ns <= ls.makespan_ns
     assert estats.bound <= estats.objective == ex.makespan_ns
@@ -86,7 +87,7 @@ def test_exact_matches_brute_force(specs: list[tuple[int, int, int]], data: st.D
     edges = tuple((i, j, data.draw(st.integers(0, 2))) for i, j in chosen)
     problem = SchedulingProblem(tuple(Task(f"t{k}", d, r, rel) for k, (d, r, rel)
                                       in enumerate(specs)), edges, ("a", "b"))
-    ex, stats = solve(problem, "latency", "exact", FAST)
+    ex, stats = solve_schedule(problem, "latency", "cpsat", FAST)
     assert stats.status == Status.OPTIMAL
     assert check(problem, ex, "latency") == []
     optimum = brute_force_makespan(problem)
@@ -99,19 +100,19 @@ def test_exact_matches_brute_force(specs: list[tuple[int, int, int]], data: st.D
 def test_throughput_ii_is_max_load(seed: int) -> None:
     problem = random_dag(30, 3, 200 + seed)
     loads = resource_loads(problem)
-    for method in ("list", "exact"):
-        sched, stats = solve(problem, "throughput", method, FAST)  # type: ignore[arg-type]
+    for method in ("list", "cpsat"):
+        sched, stats = solve_schedule(problem, "throughput", method, FAST)
         assert sched.initiation_interval_ns == max(max(loads), 1)
         assert check(problem, sched, "throughput") == []
         assert stats.status == Status.OPTIMAL and stats.objective == stats.bound
-    exact, _ = solve(problem, "throughput", "exact", FAST)
+    exact, _ = solve_schedule(problem, "throughput", "cpsat", FAST)
     listed = list_schedule(problem, "throughput")
     assert exact.makespan_ns <= listed.makespan_ns
 
 
 def test_determinism() -> None:
     problem = random_dag(30, 3, 7)
-    runs = [solve(problem, "latency", "exact", FAST)[0] for _ in range(2)]
+    runs = [solve_schedule(problem, "latency", "cpsat", FAST)[0] for _ in range(2)]
     assert runs[0].makespan_ns == runs[1].makespan_ns
     assert list_schedule(problem, "latency") == list_schedule(problem, "latency")
 
@@ -152,7 +153,7 @@ def test_rolling_window_path(monkeypatch: pytest.MonkeyPatch) -> None:
     lb, _ = lower_bound(problem, "latency")
     ls = list_schedule(problem, "latency")
     opts = SolverOptions(time_limit_s=2.0, seed=1, workers=2)
-    ex, stats = solve(problem, "latency", "exact", opts)
+    ex, stats = solve_schedule(problem, "latency", "cpsat", opts)
     assert check(problem, ex, "latency") == []
     assert lb <= ex.makespan_ns <= ls.makespan_ns
     assert stats.method == "cpsat-rolling-window" and stats.bound == lb

@@ -19,7 +19,7 @@ from cimopt.ir.workload import Workload
 from cimopt.targets import timing
 from cimopt.targets.spec import Target
 
-from .mapping import Mapping
+from .context import Mapping
 
 
 @dataclass

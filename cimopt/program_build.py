@@ -1,0 +1,79 @@
+"""The Program from a finished pipeline context: instructions, buffers, metrics and the record
+of what ran (method, note, limits per stage) and every stage's stats."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+from cimopt.ir.program import Program
+from cimopt.solver.context import Context
+from cimopt.solver.stats import SolveStats
+from cimopt.targets.instructions import static_energy
+
+from . import emit
+from .frontend import Frontend
+from .options import CompileOptions
+
+
+def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, SolveStats],
+                  options: CompileOptions, times: dict[str, float], t0: float) -> tuple[Program, dict[str, int]]:
+    """The program and the max-live bound per memory space (bytes).  ``times`` are the steps'
+    wall seconds so far and ``t0`` the compile's start (`time.perf_counter`)."""
+    mapping, tg, schedule, memory = ctx.mapping, ctx.tasks, ctx.schedule, ctx.memory
+    assert mapping is not None and tg is not None and schedule is not None and memory is not None, \
+        "the pipeline has not finished"
+    makespan, ii = ctx.makespan_ns, ctx.interval_ns
+    inst = memory.instance
+    buffers, where, spaces, bounds = emit.buffers(inst, memory.plan)
+    instrs = emit.instructions(tg, schedule.start_ns, where)
+    energy = sum(i.energy_pj for i in instrs) + static_energy(ctx.target, makespan).total
+    used = sum(len(v) for v in mapping.where.values())
+    total = ctx.target.total_crossbars
+    metrics = {
+        "makespan_ns": float(makespan), "initiation_interval_ns": float(ii),
+        "inferences_per_s": 1e9 / ii if ii else 0.0, "energy_pj": float(energy),
+        "crossbars_used": float(mapping.crossbars_used()), "crossbars_total": float(total),
+        "crossbar_utilisation": mapping.crossbars_used() / total,
+        "tile_copies": float(used), "tasks": float(len(tg.tasks)),
+        "memory_peak_bytes": float(sum(spaces.values()) // max(1, inst.copies)),
+        "memory_bound_bytes": float(sum(bounds.values())),
+        "compile_s": time.perf_counter() - t0,
+    }
+    for k, v in times.items():
+        metrics[f"stage_s.{k}"] = v
+    extra = tuple(("warning", w) for w in ctx.warnings)
+    if ctx.effective_mode != ctx.mode:
+        extra += (("requested_mode", ctx.mode),)
+    program = Program(
+        model=fe.workload.name, model_hash=model_hash, target=ctx.target.name, target_hash=ctx.target.digest(),
+        mode=ctx.effective_mode,
+        input_shapes=tuple((n, tuple(fe.graph.shape(n))) for n in fe.graph.inputs),
+        programming=emit.programming(mapping), instructions=instrs, buffers=buffers,
+        spaces=tuple(sorted(spaces.items())), makespan_ns=makespan, initiation_interval_ns=ii,
+        segments=len(mapping.segments), iterations_in_flight=inst.copies,
+        metrics=tuple(metrics.items()), solvers=tuple(solver_record(stats, options).items()),
+        stats=tuple((k, tuple((a, _plain(b)) for a, b in asdict(s).items())) for k, s in stats.items()),
+        extra=extra,
+    )
+    return program, bounds
+
+
+def solver_record(stats: dict[str, SolveStats], options: CompileOptions) -> dict[str, str]:
+    """What ran per stage, from the stats themselves: method, status and note; then the limits."""
+    out = {k: f"{s.method} ({'exact' if s.exact else 'heuristic'}, {s.status.value})" + (f"; {s.note}" if s.note else "")
+           for k, s in stats.items()}
+    out["limits"] = f"time_limit_s={options.time_limit_s}, seed={options.seed}, workers={options.workers}"
+    return out
+
+
+def _plain(v: object) -> object:
+    """A stats field as JSON can hold it: enums by value, attempts as text, non-finite floats as text."""
+    if hasattr(v, "value"):
+        return v.value  # enums
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return str(v.get("what", "")) + ": " + str(v.get("why", "")) + f" ({v.get('wall_s', 0.0):.2f} s)"
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return str(v)
+    return v

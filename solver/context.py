@@ -1,0 +1,75 @@
+"""What the pipeline knows while it runs: the front end's graph and workload, the target, the
+cost model, the requested mode, and each stage's decision as it is taken."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cimopt.cost.model import CostModel
+from cimopt.ir.graph import Graph
+from cimopt.ir.tiles import Tile
+from cimopt.ir.workload import Workload
+from cimopt.targets.spec import Target
+
+if TYPE_CHECKING:  # annotations only: these modules build on this one
+    from .scheduling import Schedule
+    from .stage_memory import MemoryResult
+    from .tasks import TaskGraph
+
+
+@dataclass
+class Mapping:
+    """Where every tile lives, per segment."""
+
+    segments: list[list[str]]                       # op names per segment, topological order
+    copies: dict[str, int]
+    tiles: dict[str, tuple[Tile, ...]]              # one copy's tiles per crossbar op
+    where: dict[tuple[str, int], list[tuple[int, int, Tile]]] = field(default_factory=dict)  # (op, replica) -> (core, xbar, tile)
+    home: dict[str, int] = field(default_factory=dict)   # op -> core that runs it (-1: host)
+
+    def segment_of(self) -> dict[str, int]:
+        return {op: s for s, ops in enumerate(self.segments) for op in ops}
+
+    def crossbars_used(self) -> int:
+        """Crossbars of the largest segment."""
+        return max((sum(len(v) for (op, _), v in self.where.items() if op in set(seg)) for seg in self.segments),
+                   default=0)
+
+
+@dataclass
+class Context:
+    """Inputs of the pipeline and the decisions of the stages run so far (None: not yet taken)."""
+
+    graph: Graph
+    workload: Workload
+    target: Target
+    cost: CostModel
+    mode: str                          # requested: latency | throughput
+    chunks: int                        # output-row chunks per crossbar op
+    budget: int = 0                    # crossbars replication may use (set by the tiling stage)
+    tiles: dict[str, tuple[Tile, ...]] | None = None
+    mapping: Mapping | None = None     # segments and copies (replication), then where (placement)
+    tasks: TaskGraph | None = None
+    schedule: Schedule | None = None
+    memory: MemoryResult | None = None
+    #: things the user asked for that were done another way, said on stderr and in the program
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def effective_mode(self) -> str:
+        """The mode the schedule optimises: the requested one, latency when the model is segmented."""
+        if self.mapping is not None and len(self.mapping.segments) > 1:
+            return "latency"
+        return self.mode
+
+    @property
+    def makespan_ns(self) -> int:
+        """Makespan of the scheduled task graph (ns)."""
+        assert self.tasks is not None and self.schedule is not None, "scheduling has not run"
+        return max((s + t.duration_ns for s, t in zip(self.schedule.start_ns, self.tasks.tasks)), default=0)
+
+    @property
+    def interval_ns(self) -> int:
+        """Initiation interval (ns): the schedule's in throughput mode, the makespan otherwise."""
+        assert self.schedule is not None, "scheduling has not run"
+        return self.schedule.initiation_interval_ns if self.effective_mode == "throughput" else self.makespan_ns

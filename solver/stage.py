@@ -1,0 +1,101 @@
+"""The stage interface: every decision of the pipeline is a stage with named methods.
+
+A stage is a small registered object (STYLE.md 11, 12):
+
+- ``name`` and ``methods``: each `Method` by name, heuristic or exact, with one line of help;
+  ``heuristic`` and ``exact`` name the methods ``--solver heuristic|exact`` choose;
+- ``build(context) -> problem``: the stage's instance, made only from what the context holds
+  (the front end's graph and workload, the target, and what earlier stages decided);
+- ``solve(problem, method, options) -> (solution, SolveStats)``: pure, no context;
+- ``apply(context, solution)``: records the decision in the context for the stages after it;
+- ``retry(context, error) -> str | None``: when this stage cannot be solved as built, may change
+  the context (e.g. a smaller crossbar budget) and name the earlier stage to resume from; the
+  pipeline records every such retry in the stats.
+
+Adding a stage is its own module with one subclass, one line in `cimopt.solver.stages.STAGES`
+and its tests; the pipeline loop (`cimopt.compiler.compile_model`) does the bookkeeping.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from cimopt.ir.errors import CimoptError, UsageError
+
+from .context import Context
+from .stats import SolveStats, SolverOptions
+
+P = TypeVar("P")
+S = TypeVar("S")
+
+
+class StageInfeasible(CimoptError):
+    """A stage could not be solved as built; ``resource`` names what ran out."""
+
+    def __init__(self, message: str, resource: str = "") -> None:
+        super().__init__(message)
+        self.resource = resource
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way to solve a stage: its name, whether it is exact (proves a bound), one line of help."""
+
+    name: str
+    exact: bool
+    help: str
+
+
+class Stage(ABC, Generic[P, S]):
+    """Base class of the pipeline's stages (see the module docstring for the contract)."""
+
+    name: str = ""
+    methods: tuple[Method, ...] = ()
+    heuristic: str = ""
+    exact: str = ""
+    #: unit of the objective (e.g. "ns", "byte-hops")
+    unit: str = ""
+    #: the problem type `build` returns (instances are exported and re-solved through it)
+    problem_type: type = object
+
+    @abstractmethod
+    def build(self, ctx: Context) -> P:
+        """The stage's instance from what ``ctx`` holds."""
+
+    @abstractmethod
+    def solve(self, problem: P, method: str, options: SolverOptions) -> tuple[S, SolveStats]:
+        """Solve ``problem`` with ``method`` within ``options``' limits."""
+
+    @abstractmethod
+    def apply(self, ctx: Context, solution: S) -> None:
+        """Record ``solution`` in ``ctx`` for the stages after this one."""
+
+    def retry(self, ctx: Context, error: StageInfeasible) -> str | None:
+        """The stage to resume from after changing ``ctx`` so that ``error`` may not recur; None: give up."""
+        return None
+
+    def method(self, name: str) -> Method:
+        """The method called ``name``; a `UsageError` listing the stage's methods otherwise."""
+        for m in self.methods:
+            if m.name == name:
+                return m
+        raise UsageError(f"stage {self.name} has no method {name!r}; its methods are "
+                         f"{', '.join(m.name for m in self.methods)} (see `cimopt methods`)")
+
+    def choose(self, solver: str, overrides: Mapping[str, str]) -> str:
+        """The method to run: the override for this stage, else the stage's heuristic or exact default."""
+        if self.name in overrides:
+            return self.method(overrides[self.name]).name
+        return self.exact if solver == "exact" else self.heuristic
+
+
+def check_overrides(stages: tuple[Stage[Any, Any], ...], overrides: Mapping[str, str]) -> None:
+    """Every overridden stage exists and has the named method (a `UsageError` otherwise)."""
+    names = {s.name: s for s in stages}
+    for stage, method in overrides.items():
+        if stage not in names:
+            raise UsageError(f"--method {stage}={method}: no stage {stage!r}; the stages are "
+                             f"{', '.join(names)} (see `cimopt methods`)")
+        names[stage].method(method)

@@ -1,0 +1,109 @@
+"""The memory stage: every dynamic tensor's buffer in a memory space at a byte offset.
+
+Lifetimes come from the schedule; a tensor lives in its producer's core's local buffer (graph
+inputs and host outputs in the global buffer) and spills down the chain local -> global ->
+DRAM when a space is full.  In throughput mode ``copies`` inferences are in flight, each with
+its own region, so every space offers 1/copies of its capacity to one inference's plan.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cimopt.ir.graph import Graph
+from cimopt.targets.spec import Target
+
+from . import memory as mem
+from .context import Context
+from .stage import Method, Stage
+from .stats import SolveStats, SolverOptions
+from .tasks import TaskGraph
+
+DRAM_BYTES = 1 << 50
+ALIGN = 64
+
+
+def local_space(core: int) -> str:
+    """Name of core ``core``'s local buffer as a memory space."""
+    return f"core{core}.local"
+
+
+def copies_in_flight(makespan_ns: int, interval_ns: int) -> int:
+    """Inferences whose buffers are live at once when one starts every ``interval_ns``."""
+    return 1 if interval_ns >= makespan_ns or interval_ns <= 0 else math.ceil(makespan_ns / interval_ns) + 1
+
+
+@dataclass(frozen=True)
+class MemoryInstance:
+    """Buffers of one inference with their spaces' capacities, and the inferences in flight."""
+
+    problem: mem.MemoryProblem
+    copies: int
+
+
+def buffer_problem(graph: Graph, tg: TaskGraph, start: tuple[int, ...] | list[int], makespan: int, target: Target,
+                   copies: int) -> mem.MemoryProblem:
+    """Every dynamic tensor's live interval (ns) and home space (its producer's core, or global)."""
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    space: dict[str, str] = {}
+    for i, t in enumerate(tg.tasks):
+        end = start[i] + t.duration_ns
+        for tensor, *_ in t.writes:
+            first[tensor] = min(first.get(tensor, start[i]), start[i])
+            last[tensor] = max(last.get(tensor, end), end)
+            if tensor not in space:
+                space[tensor] = local_space(t.core) if t.core >= 0 else "global"
+        for tensor, *_ in t.reads:
+            last[tensor] = max(last.get(tensor, end), end)
+    for t in graph.inputs:
+        first[t] = 0
+        space[t] = "global"
+        last.setdefault(t, 1)
+    for t in graph.outputs:
+        last[t] = max(makespan, first.get(t, 0) + 1)
+    names = [t for t in sorted(first, key=lambda x: (first[x], x)) if t in space]
+    buffers = tuple(mem.Buffer(t, graph.spec(t).nbytes, first[t], max(last[t], first[t] + 1), space[t])
+                    for t in names)
+    cap: dict[str, int] = {local_space(c): target.core.local_buffer_bytes // copies for c in range(target.cores)}
+    cap["global"] = target.chip.global_buffer_bytes // copies
+    cap["dram"] = DRAM_BYTES
+    spill: dict[str, str | None] = {local_space(c): "global" for c in range(target.cores)}
+    spill["global"] = "dram"
+    spill["dram"] = None
+    return mem.MemoryProblem(buffers, mem.FrozenMap(cap), mem.FrozenMap(spill), ALIGN)
+
+
+@dataclass(frozen=True)
+class MemoryResult:
+    """A memory plan and the instance it plans."""
+
+    instance: MemoryInstance
+    plan: mem.MemoryPlan
+
+
+class MemoryStage(Stage[MemoryInstance, MemoryResult]):
+    name = "memory"
+    methods = (
+        Method("greedy", False, "interval colouring for slots, greedy-by-size offsets, spills down the chain"),
+        Method("cpsat", True, "CP-SAT NoOverlap2D per space, decomposed at idle points, hinted with greedy-by-size"),
+    )
+    heuristic = "greedy"
+    exact = "cpsat"
+    problem_type = MemoryInstance
+    unit = "bytes"
+
+    def build(self, ctx: Context) -> MemoryInstance:
+        assert ctx.tasks is not None and ctx.schedule is not None, "scheduling has not run"
+        copies = copies_in_flight(ctx.makespan_ns, ctx.interval_ns)
+        problem = buffer_problem(ctx.graph, ctx.tasks, ctx.schedule.start_ns, ctx.makespan_ns, ctx.target, copies)
+        return MemoryInstance(problem, copies)
+
+    def solve(self, problem: MemoryInstance, method: str,
+              options: SolverOptions) -> tuple[MemoryResult, SolveStats]:
+        self.method(method)
+        plan, stats = mem.plan(problem.problem, "exact" if method == "cpsat" else "greedy", options)
+        return MemoryResult(problem, plan), stats
+
+    def apply(self, ctx: Context, solution: MemoryResult) -> None:
+        ctx.memory = solution

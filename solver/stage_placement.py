@@ -1,0 +1,230 @@
+"""The placement stage: which crossbars of which core hold every tile of every copy.
+
+Groups for placement are (op, replica, part): one copy of an op's tiles, cut into parts of at
+most one core's crossbars.  Traffic between groups follows the workload's data edges, with
+vector/host ops in between contracted (the data still flows from one crossbar op to the next);
+an edge's bytes flow between the groups whose shares of the data overlap (group i of an op
+with G groups holds the fraction [i/G, (i+1)/G) of its rows).  Each segment is placed on its
+own (the crossbars are reprogrammed between segments).
+
+When the chosen method cannot pack a segment's groups (greedy heuristics never backtrack),
+the other first-fit orders and then CP-SAT are tried, each attempt a line in the stats; when
+none packs, the stage asks the pipeline to replicate again under a smaller crossbar budget.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from cimopt.ir.errors import CapacityError
+from cimopt.ir.graph import OpClass
+from cimopt.ir.workload import Workload
+
+from . import placement as pl
+from . import placement_exact as px
+from .context import Context, Mapping
+from .stage import Method, Stage, StageInfeasible
+from .stats import Attempt, SolveStats, SolverOptions, worst_status
+
+#: a group: (op, replica, first tile index, number of tiles)
+Group = tuple[str, int, int, int]
+
+
+@dataclass(frozen=True)
+class PlacementInstance:
+    """One placement problem per segment with crossbar groups, and the groups themselves."""
+
+    problems: tuple[pl.PlacementProblem, ...]
+    groups: tuple[tuple[Group, ...], ...]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The core of every group, per segment."""
+
+    cores: tuple[tuple[int, ...], ...]
+
+
+#: the methods tried, in order, when a method cannot pack the groups
+FALLBACKS = ("snake+ls", "inorder+ls", "exact")
+
+
+class PlacementStage(Stage[PlacementInstance, Placed]):
+    name = "placement"
+    methods = (
+        Method("inorder", False, "first fit in core order (PUMA-like)"),
+        Method("snake", False, "first fit along a boustrophedon path (MNSIM-like)"),
+        Method("greedy", False, "communication-greedy: heaviest traffic first, nearest free core"),
+        Method("inorder+ls", False, "inorder, then pairwise-swap local search"),
+        Method("snake+ls", False, "snake, then pairwise-swap local search"),
+        Method("greedy+ls", False, "greedy, then pairwise-swap local search"),
+        Method("exact", True, "LNS from the best heuristic, then CP-SAT to prove or improve (small meshes)"),
+        Method("cpsat", True, "CP-SAT over group-to-core, hinted with the best heuristic"),
+        Method("hungarian", True, "linear assignments of independent groups (Hungarian method) from the best heuristic"),
+        Method("lns", True, "large-neighbourhood search with CP-SAT sub-problems from the best heuristic"),
+    )
+    heuristic = "greedy+ls"
+    exact = "exact"
+    problem_type = PlacementInstance
+    unit = "byte-hops"
+
+    def build(self, ctx: Context) -> PlacementInstance:
+        m = ctx.mapping
+        assert m is not None, "replication has not run"
+        per_core = ctx.target.core.crossbars
+        chip = ctx.target.chip
+        problems, groups = [], []
+        for seg_ops in m.segments:
+            gs = _groups(m, seg_ops, per_core)
+            if not gs:
+                continue
+            problems.append(pl.PlacementProblem(tuple(n for *_, n in gs), _traffic(ctx.workload, set(seg_ops), gs),
+                                                chip.mesh_rows, chip.mesh_cols, per_core,
+                                                tuple(f"{op}#r{r}" for op, r, _, _ in gs)))
+            groups.append(tuple(gs))
+        return PlacementInstance(tuple(problems), tuple(groups))
+
+    def solve(self, problem: PlacementInstance, method: str,
+              options: SolverOptions) -> tuple[Placed, SolveStats]:
+        self.method(method)
+        t0 = time.perf_counter()
+        parts: list[SolveStats] = []
+        cores = []
+        for k, p in enumerate(problem.problems):
+            placement, st = _solve_with_fallbacks(p, method, options, k)
+            parts.append(st)
+            cores.append(placement.core_of)
+        if not parts:
+            return Placed(()), SolveStats(self.name, method, worst_status([]), 0.0, 0.0, 0.0, "no groups")
+        return Placed(tuple(cores)), _sum_stats(parts, time.perf_counter() - t0)
+
+    def apply(self, ctx: Context, solution: Placed) -> None:
+        m = ctx.mapping
+        assert m is not None, "replication has not run"
+        inst = self.build(ctx)
+        m.where.clear()
+        for groups, cores in zip(inst.groups, solution.cores):
+            used = [0] * ctx.target.cores
+            for (op, r, first, n), core in zip(groups, cores):
+                slots = m.where.setdefault((op, r), [])
+                for t in m.tiles[op][first:first + n]:
+                    slots.append((core, used[core], t))
+                    used[core] += 1
+        _homes(m, ctx.workload)
+
+    def retry(self, ctx: Context, error: StageInfeasible) -> str | None:
+        """Replicate again under a smaller budget: first the one-copy need, then 90 % steps."""
+        assert ctx.tiles is not None, "tiling has not run"
+        need = sum(len(t) for t in ctx.tiles.values())
+        budget = ctx.budget
+        shrunk = int(budget * 0.9)
+        new = need if shrunk < need < budget else shrunk
+        if new < 1:
+            return None
+        ctx.budget = new
+        return "replication"
+
+
+def _solve_with_fallbacks(p: pl.PlacementProblem, method: str, options: SolverOptions,
+                          segment: int) -> tuple[pl.Placement, SolveStats]:
+    """``method``, then `FALLBACKS` when it cannot pack the groups; every failure an `Attempt`."""
+    attempts: list[Attempt] = []
+    for m in (method, *[f for f in FALLBACKS if f != method]):
+        t = time.perf_counter()
+        try:
+            placement, st = solve_placement(p, m, options)
+        except CapacityError as e:
+            attempts.append(Attempt(f"segment {segment}: {m}", str(e), time.perf_counter() - t))
+            continue
+        if attempts:
+            st = replace(st, attempts=tuple(attempts) + st.attempts)
+        return placement, st
+    raise StageInfeasible(f"segment {segment}: no placement method packs {len(p.groups)} groups of "
+                          f"{sum(p.groups)} crossbars on {p.n_cores} cores of {p.crossbars_per_core} "
+                          f"({'; '.join(a.why for a in attempts[-1:])})", resource="crossbars")
+
+
+def solve_placement(p: pl.PlacementProblem, method: str,
+                    options: SolverOptions) -> tuple[pl.Placement, SolveStats]:
+    """One placement problem with any placement method by name (heuristic or exact)."""
+    if method in ("exact", "cpsat", "hungarian", "lns"):
+        pl.require_fit(p)
+        return px.solve_exact(p, method, options)
+    return pl.solve(p, method, options)
+
+
+def _sum_stats(parts: list[SolveStats], wall_s: float) -> SolveStats:
+    methods = sorted({s.method for s in parts})
+    return replace(parts[0], method="/".join(methods), objective=sum(s.objective for s in parts),
+                   bound=sum(s.bound for s in parts), wall_s=wall_s,
+                   status=worst_status([s.status for s in parts]),
+                   attempts=tuple(a for s in parts for a in s.attempts),
+                   note=f"{len(parts)} segment(s)" + (f"; {parts[0].note}" if parts[0].note else ""))
+
+
+def _groups(mapping: Mapping, seg_ops: list[str], per_core: int) -> list[Group]:
+    out = []
+    for op in seg_ops:
+        tiles = mapping.tiles.get(op)
+        if not tiles:
+            continue
+        for r in range(mapping.copies[op]):
+            for first in range(0, len(tiles), per_core):
+                out.append((op, r, first, min(per_core, len(tiles) - first)))
+    return out
+
+
+def _traffic(workload: Workload, seg_ops: set[str], groups: list[Group]) -> tuple[tuple[int, int, float], ...]:
+    by_op: dict[str, list[int]] = {}
+    for i, (op, *_) in enumerate(groups):
+        by_op.setdefault(op, []).append(i)
+    succ: dict[str, list[tuple[str, int]]] = {}
+    for a, b, nbytes in workload.edges:
+        succ.setdefault(a, []).append((b, nbytes))
+    pair: dict[tuple[int, int], float] = {}
+    for u in by_op:
+        # walk forward through non-crossbar ops to the next crossbar ops
+        seen, stack = set(), [(b, n) for b, n in succ.get(u, [])]
+        while stack:
+            v, nbytes = stack.pop()
+            if v in seen:
+                continue
+            seen.add(v)
+            if v in by_op:
+                # group i of u holds rows [i/Gu, (i+1)/Gu) of the data; group j of v reads
+                # [j/Gv, (j+1)/Gv): they exchange the bytes of the overlap
+                gu, gv = by_op[u], by_op[v]
+                nu, nv = len(gu), len(gv)
+                for i, a in enumerate(gu):
+                    for j in range(i * nv // nu, min(nv, ((i + 1) * nv + nu - 1) // nu)):
+                        b = gv[j]
+                        lo, hi = max(i / nu, j / nv), min((i + 1) / nu, (j + 1) / nv)
+                        if hi > lo and a != b:
+                            key = (min(a, b), max(a, b))
+                            pair[key] = pair.get(key, 0.0) + nbytes * (hi - lo)
+            elif v in seg_ops:
+                stack.extend(succ.get(v, []))
+    return tuple((a, b, w) for (a, b), w in sorted(pair.items()) if w > 0)
+
+
+def _homes(mapping: Mapping, workload: Workload) -> None:
+    """The core each op runs on: a crossbar op's first replica's first core; a vector op runs
+    beside the producer of its first dynamic input (core 0 for graph inputs); host ops on the host."""
+    producer: dict[str, str] = {}
+    for op in workload.ops:
+        for t in op.outputs:
+            producer[t] = op.name
+    mapping.home.clear()
+    for op in workload.ops:
+        if op.op_class is OpClass.HOST:
+            mapping.home[op.name] = -1
+        elif op.op_class is OpClass.CROSSBAR:
+            mapping.home[op.name] = mapping.where[(op.name, 0)][0][0]
+        else:
+            home = 0
+            for t in op.inputs:
+                p = producer.get(t)
+                if p is not None and mapping.home.get(p, -1) >= 0:
+                    home = mapping.home[p]
+                    break
+            mapping.home[op.name] = home

@@ -1,0 +1,123 @@
+"""The replication stage: copies of each layer's weights under the crossbar budget, or, when one
+copy of everything does not fit the budget, segments reprogrammed in turn (`segmentation`).
+
+Methods ``none``, ``uniform``, ``balance`` and ``cpsat`` replicate a model that fits; the
+``segment-*`` methods cut it into segments.  A model that does not fit is segmented whatever
+method was asked for (``segment-greedy`` for a heuristic, ``segment-dp`` for an exact method),
+and the stats say so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from cimopt.ir.chunks import WHOLE, chunk_axis
+from cimopt.ir.graph import OpClass
+from cimopt.targets import timing
+
+from . import replication as rp
+from . import replication_exact as rx
+from . import segmentation as sg
+from .context import Context, Mapping
+from .stage import Method, Stage
+from .stats import SolveStats, SolverOptions
+
+
+@dataclass(frozen=True)
+class ReplicationInstance:
+    """The replication problem over the workload's ops (same order as ``ops``)."""
+
+    problem: rp.ReplicationProblem
+    ops: tuple[str, ...]
+
+    @property
+    def fits(self) -> bool:
+        """One copy of every layer fits the budget."""
+        return self.problem.one_copy_crossbars <= self.problem.budget
+
+
+@dataclass(frozen=True)
+class Replicated:
+    """Copies per op (order of the instance's ops) and the segments as lists of op indices."""
+
+    copies: tuple[int, ...]
+    segments: tuple[tuple[int, ...], ...]
+
+
+_SEGMENT = {"segment-greedy": "greedy", "segment-dp": "dp", "segment-cpsat": "cpsat"}
+
+
+def solve_replication(p: rp.ReplicationProblem, method: str,
+                      options: SolverOptions) -> tuple[rp.Replication, SolveStats]:
+    """A model that fits, replicated with ``none``, ``uniform``, ``balance`` or ``cpsat``."""
+    if method == "cpsat":
+        return rx.solve_exact(p, options)
+    return rp.solve(p, method, options)
+
+
+class ReplicationStage(Stage[ReplicationInstance, Replicated]):
+    name = "replication"
+    methods = (
+        Method("none", False, "one copy of every layer (PUMA-like)"),
+        Method("uniform", False, "the largest common copy count that fits"),
+        Method("balance", False, "copies to the bottleneck layer while crossbars remain (PIMCOMP-like)"),
+        Method("cpsat", True, "CP-SAT over useful copy counts, hinted with balance"),
+        Method("segment-greedy", False, "first-fit segments in topological order, balance inside"),
+        Method("segment-dp", True, "DP over cuts of the topological order, CP-SAT replication inside"),
+        Method("segment-cpsat", True, "CP-SAT over layer-to-segment assignment and copies, hinted with the DP"),
+    )
+    heuristic = "balance"
+    exact = "cpsat"
+    problem_type = ReplicationInstance
+    unit = "ns"
+
+    def build(self, ctx: Context) -> ReplicationInstance:
+        """Layers for the replication solvers; a crossbar op's copies are capped by its output
+        rows (the chunks its copies share), ops with no row axis (ConvTranspose) get one copy."""
+        assert ctx.tiles is not None, "tiling has not run"
+        wl, cm, graph = ctx.workload, ctx.cost, ctx.graph
+        index = {op.name: i for i, op in enumerate(wl.ops)}
+        layers = []
+        for op in wl.ops:
+            c = cm.op(op, 1)
+            if op.op_class is OpClass.CROSSBAR and op.matrix is not None:
+                tiles = ctx.tiles[op.name]
+                # crossbars are written in parallel: a copy's reprogramming time is its slowest crossbar
+                prog = max((timing.write_task(ctx.target, t.rows_used, t.cols_used).latency_ns for t in tiles),
+                           default=0.0)
+                ax = chunk_axis(graph, graph.op(op.name))
+                cap = 1 if ax.axis == WHOLE else ax.rows
+                layers.append(rp.Layer(op.name, len(tiles), op.matrix.vectors, c.interval_ns, c.fixed_ns, cap, prog))
+            else:
+                layers.append(rp.Layer(op.name, 0, 1, c.latency_ns, 0.0, 1, 0.0))
+        edges = tuple(sorted({(index[a], index[b]) for a, b, _ in wl.edges}))
+        problem = rp.ReplicationProblem(tuple(layers), edges, ctx.budget, ctx.mode)
+        return ReplicationInstance(problem, tuple(op.name for op in wl.ops))
+
+    def solve(self, problem: ReplicationInstance, method: str,
+              options: SolverOptions) -> tuple[Replicated, SolveStats]:
+        chosen = self.method(method)
+        p = problem.problem
+        if problem.fits and method not in _SEGMENT:
+            rep, st = solve_replication(p, method, options)
+            return Replicated(rep.copies, (tuple(range(len(p.layers))),)), replace(st, method=method)
+        seg_method = method
+        note = ""
+        if method not in _SEGMENT:
+            seg_method = "segment-dp" if chosen.exact else "segment-greedy"
+            note = (f"one copy needs {p.one_copy_crossbars} crossbars, the budget is {p.budget}: "
+                    f"segmented with {seg_method} instead of {method}")
+        inner = "exact" if self.method(seg_method).exact else "balance"
+        seg, st = sg.segment(p, _SEGMENT[seg_method], options, inner=inner)
+        stats = replace(st, stage=self.name, method=seg_method,
+                        note="; ".join(x for x in (note, st.note) if x))
+        return Replicated(seg.copies, tuple(tuple(m) for m in seg.members())), stats
+
+    def apply(self, ctx: Context, solution: Replicated) -> None:
+        assert ctx.tiles is not None, "tiling has not run"
+        ops = [op.name for op in ctx.workload.ops]
+        segments = [[ops[i] for i in seg] for seg in solution.segments]
+        ctx.mapping = Mapping(segments, dict(zip(ops, solution.copies)), ctx.tiles)
+        if len(segments) > 1 and ctx.mode == "throughput":
+            ctx.warnings.append(f"throughput mode asked for, but the model needs {len(segments)} segments "
+                                "(crossbars reprogrammed between them): scheduled one inference at a time, "
+                                "the interval is the makespan")
