@@ -109,7 +109,7 @@ def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
     while k < len(stages):
         st = stages[k]
         method = st.choose(options.solver, overrides)
-        say(f"{st.name}: {method}" + (f" (limit {so.time_limit_s:g} s)" if st.method(method).exact else ""))
+        say(f"{st.name}: {method}")
         t = time.perf_counter()
         try:
             problem = st.build(ctx)
@@ -124,8 +124,10 @@ def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
                 raise CapacityError(f"{e} (after {retries} retries)") from None
             retries += 1
             what = f"{st.name} with {method}"
+            carried.setdefault(st.name, []).extend(e.attempts)
             carried.setdefault(st.name, []).append(
-                Attempt(what, f"{e}; resumed from {back} with the crossbar budget {budget} -> {ctx.budget}", spent))
+                Attempt(what, f"{e}; resumed from {back} with the crossbar budget {budget} -> {ctx.budget}",
+                        spent - sum(a.wall_s for a in e.attempts)))
             carried.setdefault(back, []).append(
                 Attempt(f"{back} under the budget {budget}", f"{st.name} failed; budget now {ctx.budget}", 0.0))
             say(f"{st.name} failed ({e}); resuming from {back} with a budget of {ctx.budget} crossbars")

@@ -27,8 +27,8 @@ from cimopt.ir.errors import CapacityError
 from .stats import SolveStats, SolverOptions, Status
 
 STAGE = "placement"
-HEURISTICS = ("inorder", "snake", "greedy")
-METHODS = ("inorder", "snake", "greedy", "inorder+ls", "snake+ls", "greedy+ls")
+HEURISTICS = ("inorder", "snake", "greedy", "pack")
+METHODS = ("inorder", "snake", "greedy", "pack", "inorder+ls", "snake+ls", "greedy+ls", "pack+ls")
 _EPS = 1e-9
 
 
@@ -241,6 +241,26 @@ def snake(problem: PlacementProblem) -> Placement:
     return _first_fit(problem, snake_order(problem), "snake")
 
 
+def pack(problem: PlacementProblem) -> Placement:
+    """Bin packing first: groups by decreasing size (ties: index), each to the core with the least
+    room that still fits it (best fit; ties: snake order, so neighbours stay close).  Packs where
+    the first-fit orders fragment the cores."""
+    require_fit(problem)
+    rank = {c: k for k, c in enumerate(snake_order(problem))}
+    free = [problem.crossbars_per_core] * problem.n_cores
+    core_of = [-1] * problem.n_groups
+    for g in sorted(range(problem.n_groups), key=lambda h: (-problem.groups[h], h)):
+        s = problem.groups[g]
+        fits = [c for c in range(problem.n_cores) if free[c] >= s]
+        if not fits:
+            raise CapacityError(f"pack: {problem.label(g)} needs {s} crossbars but the largest free space "
+                                f"left in a core is {max(free)}; best-fit decreasing cannot pack these groups")
+        core = min(fits, key=lambda c: (free[c], rank[c]))
+        free[core] -= s
+        core_of[g] = core
+    return Placement(tuple(core_of))
+
+
 def greedy(problem: PlacementProblem) -> Placement:
     """Communication-greedy placement.
 
@@ -351,7 +371,7 @@ def best_heuristic(problem: PlacementProblem) -> tuple[Placement, str]:
     return best[1], best[2]
 
 
-_HEURISTIC = {"inorder": inorder, "snake": snake, "greedy": greedy}
+_HEURISTIC = {"inorder": inorder, "snake": snake, "greedy": greedy, "pack": pack}
 
 
 def heuristic(name: str) -> Callable[[PlacementProblem], Placement]:

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from cimopt.ir.errors import CimoptError, UsageError
 
 from .context import Context
-from .stats import SolveStats, SolverOptions
+from .stats import Attempt, SolveStats, SolverOptions
 
 P = TypeVar("P")
 S = TypeVar("S")
@@ -34,9 +34,11 @@ S = TypeVar("S")
 class StageInfeasible(CimoptError):
     """A stage could not be solved as built; ``resource`` names what ran out."""
 
-    def __init__(self, message: str, resource: str = "") -> None:
+    def __init__(self, message: str, resource: str = "", attempts: tuple[Attempt, ...] = ()) -> None:
         super().__init__(message)
         self.resource = resource
+        #: what the stage tried before giving up
+        self.attempts = attempts
 
 
 @dataclass(frozen=True)

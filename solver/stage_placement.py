@@ -45,8 +45,9 @@ class Placed:
     cores: tuple[tuple[int, ...], ...]
 
 
-#: the methods tried, in order, when a method cannot pack the groups
-FALLBACKS = ("snake+ls", "inorder+ls", "exact")
+#: the methods tried, in order, when a method cannot pack the groups; CP-SAT only after an exact method
+FALLBACKS = ("pack+ls", "snake+ls", "inorder+ls")
+EXACT_FALLBACK = "exact"
 
 
 class PlacementStage(Stage[PlacementInstance, Placed]):
@@ -55,9 +56,11 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
         Method("inorder", False, "first fit in core order (PUMA-like)"),
         Method("snake", False, "first fit along a boustrophedon path (MNSIM-like)"),
         Method("greedy", False, "communication-greedy: heaviest traffic first, nearest free core"),
+        Method("pack", False, "best-fit decreasing bin packing along the snake order"),
         Method("inorder+ls", False, "inorder, then pairwise-swap local search"),
         Method("snake+ls", False, "snake, then pairwise-swap local search"),
         Method("greedy+ls", False, "greedy, then pairwise-swap local search"),
+        Method("pack+ls", False, "pack, then pairwise-swap local search"),
         Method("exact", True, "LNS from the best heuristic, then CP-SAT to prove or improve (small meshes)"),
         Method("cpsat", True, "CP-SAT over group-to-core, hinted with the best heuristic"),
         Method("hungarian", True, "linear assignments of independent groups (Hungarian method) from the best heuristic"),
@@ -91,7 +94,7 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
         parts: list[SolveStats] = []
         cores = []
         for k, p in enumerate(problem.problems):
-            placement, st = _solve_with_fallbacks(p, method, options, k)
+            placement, st = _solve_with_fallbacks(p, method, options, k, self.method(method).exact)
             parts.append(st)
             cores.append(placement.core_of)
         if not parts:
@@ -126,10 +129,12 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
 
 
 def _solve_with_fallbacks(p: pl.PlacementProblem, method: str, options: SolverOptions,
-                          segment: int) -> tuple[pl.Placement, SolveStats]:
-    """``method``, then `FALLBACKS` when it cannot pack the groups; every failure an `Attempt`."""
+                          segment: int, exact: bool) -> tuple[pl.Placement, SolveStats]:
+    """``method``, then `FALLBACKS` (and CP-SAT after an exact method) when it cannot pack the
+    groups; every failure an `Attempt`."""
     attempts: list[Attempt] = []
-    for m in (method, *[f for f in FALLBACKS if f != method]):
+    chain = FALLBACKS + ((EXACT_FALLBACK,) if exact else ())
+    for m in (method, *[f for f in chain if f != method]):
         t = time.perf_counter()
         try:
             placement, st = solve_placement(p, m, options)
@@ -139,9 +144,9 @@ def _solve_with_fallbacks(p: pl.PlacementProblem, method: str, options: SolverOp
         if attempts:
             st = replace(st, attempts=tuple(attempts) + st.attempts)
         return placement, st
-    raise StageInfeasible(f"segment {segment}: no placement method packs {len(p.groups)} groups of "
-                          f"{sum(p.groups)} crossbars on {p.n_cores} cores of {p.crossbars_per_core} "
-                          f"({'; '.join(a.why for a in attempts[-1:])})", resource="crossbars")
+    raise StageInfeasible(f"segment {segment}: {', '.join(a.what.split(': ')[-1] for a in attempts)} cannot pack "
+                          f"{len(p.groups)} groups of {sum(p.groups)} crossbars on {p.n_cores} cores of "
+                          f"{p.crossbars_per_core}", resource="crossbars", attempts=tuple(attempts))
 
 
 def solve_placement(p: pl.PlacementProblem, method: str,

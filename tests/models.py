@@ -105,3 +105,47 @@ def tiny_encoder(seed: int = 0, vocab: int = 50, d: int = 32, heads: int = 2) ->
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     return m
+
+
+def resnet18(seed: int = 0, hw: int = 224, classes: int = 1000) -> onnx.ModelProto:
+    """torchvision's ResNet-18 architecture (basic blocks [2, 2, 2, 2]) with Conv, BatchNormalization,
+    Relu, MaxPool, Add, GlobalAveragePool, Flatten and Gemm as PyTorch exports them; seeded He weights."""
+    r = np.random.default_rng(seed)
+    inits: list[onnx.TensorProto] = []
+    nodes: list[onnx.NodeProto] = []
+    n = helper.make_node
+
+    def conv_bn(x: str, name: str, cin: int, cout: int, k: int, stride: int, relu: bool) -> str:
+        inits.append(_init(f"{name}.w", r.normal(0, np.sqrt(2.0 / (cin * k * k)), (cout, cin, k, k))))
+        inits.extend([_init(f"{name}.bn.s", r.uniform(0.5, 1.5, cout)), _init(f"{name}.bn.b", r.normal(0, 0.1, cout)),
+                      _init(f"{name}.bn.m", r.normal(0, 0.1, cout)), _init(f"{name}.bn.v", r.uniform(0.5, 1.5, cout))])
+        nodes.append(n("Conv", [x, f"{name}.w"], [f"{name}.c"], kernel_shape=[k, k], strides=[stride, stride],
+                       pads=[k // 2] * 4, name=name))
+        nodes.append(n("BatchNormalization", [f"{name}.c", f"{name}.bn.s", f"{name}.bn.b", f"{name}.bn.m",
+                                              f"{name}.bn.v"], [f"{name}.bn"], name=f"{name}.bn"))
+        if not relu:
+            return f"{name}.bn"
+        nodes.append(n("Relu", [f"{name}.bn"], [f"{name}.r"], name=f"{name}.relu"))
+        return f"{name}.r"
+
+    x = conv_bn("x", "conv1", 3, 64, 7, 2, True)
+    nodes.append(n("MaxPool", [x], ["pool1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], name="maxpool"))
+    x, cin = "pool1", 64
+    for stage, cout in enumerate((64, 128, 256, 512), start=1):
+        for block in range(2):
+            stride = 2 if stage > 1 and block == 0 else 1
+            name = f"layer{stage}.{block}"
+            h = conv_bn(x, f"{name}.conv1", cin, cout, 3, stride, True)
+            h = conv_bn(h, f"{name}.conv2", cout, cout, 3, 1, False)
+            skip = conv_bn(x, f"{name}.downsample", cin, cout, 1, stride, False) if stride != 1 or cin != cout else x
+            nodes.append(n("Add", [h, skip], [f"{name}.add"], name=f"{name}.add"))
+            nodes.append(n("Relu", [f"{name}.add"], [f"{name}.out"], name=f"{name}.relu"))
+            x, cin = f"{name}.out", cout
+    inits.extend([_init("fc.w", r.normal(0, np.sqrt(1.0 / 512), (classes, 512))), _init("fc.b", r.normal(0, 0.1, classes))])
+    nodes += [n("GlobalAveragePool", [x], ["gap"], name="avgpool"), n("Flatten", ["gap"], ["flat"], axis=1, name="flatten"),
+              n("Gemm", ["flat", "fc.w", "fc.b"], ["logits"], transB=1, name="fc")]
+    g = helper.make_graph(nodes, "resnet18", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, hw, hw])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, classes])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
