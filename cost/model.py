@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cimopt.ir.graph import OpClass
-from cimopt.ir.workload import Matrix, WorkOp, crossbar_tiles
+from cimopt.ir.tiles import Tile, tile_count, tile_matrix
+from cimopt.ir.workload import WorkOp
 from cimopt.targets import instructions as isa
 from cimopt.targets import timing
 from cimopt.targets.instructions import Energy
@@ -45,26 +46,6 @@ class OpCost:
         return self.energy.total
 
 
-def tile_dims(m: Matrix, rows: int, cols: int, slices: int) -> list[tuple[int, int, int]]:
-    """(rows used, physical columns used, number of such crossbars) for one copy of ``m``."""
-    wcols = cols // slices
-    if m.k <= rows and m.n <= wcols:
-        per = min(rows // m.k, wcols // m.n)
-        full, rest = divmod(m.groups, per)
-        out = [(per * m.k, per * m.n * slices, full)] if full else []
-        if rest:
-            out.append((rest * m.k, rest * m.n * slices, 1))
-        return out
-    rk, rr = divmod(m.k, rows)
-    ck, cr = divmod(m.n, wcols)
-    out = []
-    for r_used, r_cnt in ((rows, rk), (rr, 1 if rr else 0)):
-        for c_used, c_cnt in ((wcols, ck), (cr, 1 if cr else 0)):
-            if r_cnt and c_cnt:
-                out.append((r_used, c_used * slices, m.groups * r_cnt * c_cnt))
-    return out
-
-
 class CostModel:
     """Costs of workload ops on one target; measured costs, when given, override the analytic ones."""
 
@@ -77,7 +58,7 @@ class CostModel:
         if op.matrix is None or op.op_class is not OpClass.CROSSBAR:
             return 0
         c = self.target.core
-        return crossbar_tiles(op.matrix, c.crossbar_rows, c.crossbar_cols, self.target.weight_slices)
+        return tile_count(op.matrix, c.crossbar_rows, c.crossbar_cols, self.target.weight_slices)
 
     def op(self, op: WorkOp, replicas: int = 1) -> OpCost:
         """Latency and energy of ``op`` with ``replicas`` copies of its weights (crossbar ops)."""
@@ -98,27 +79,24 @@ class CostModel:
                       cost.crossbars, cost.interval_ns * ratio, cost.fixed_ns * ratio, cost.vectors, "measured")
 
     # ---- the three unit kinds ------------------------------------------------------------
-    def tiles(self, op: WorkOp) -> list[tuple[int, int]]:
-        """(rows used, physical columns used) of each crossbar of one copy of ``op``."""
+    def tiles(self, op: WorkOp) -> tuple[Tile, ...]:
+        """The tiles of one copy of crossbar op ``op`` (`cimopt.ir.tiles.tile_matrix`)."""
         c = self.target.core
-        assert op.matrix is not None
-        dims = tile_dims(op.matrix, c.crossbar_rows, c.crossbar_cols, self.target.weight_slices)
-        return [(r, cols) for r, cols, n in dims for _ in range(n)]
+        assert op.matrix is not None, f"{op.name} is not a crossbar op"
+        return tile_matrix(op.name, op.matrix, c.crossbar_rows, c.crossbar_cols, self.target.weight_slices)
 
     def _crossbar(self, op: WorkOp, r: int) -> OpCost:
         t = self.target
-        c = t.core
         m = op.matrix
-        assert m is not None
+        assert m is not None, f"{op.name} is not a crossbar op"
         tiles = self.tiles(op)
-        row_tiles = 1 if m.k <= c.crossbar_rows else math.ceil(m.k / c.crossbar_rows)
-        args = (row_tiles, m.k * m.groups, m.n * m.groups, bool(op.activation))
-        one = timing.mvm_task(t, tiles, 1, *args)
-        two = timing.mvm_task(t, tiles, 2, *args)
+        act = bool(op.activation)
+        one = timing.mvm_cost(t, tiles, m, 1, act)
+        two = timing.mvm_cost(t, tiles, m, 2, act)
         interval = two.latency_ns - one.latency_ns
         fixed = one.latency_ns - interval
-        latency = timing.mvm_task(t, tiles, math.ceil(m.vectors / r), *args).latency_ns
-        energy = timing.mvm_task(t, tiles, m.vectors, *args).energy + isa.static_energy(t, latency)
+        latency = timing.mvm_cost(t, tiles, m, math.ceil(m.vectors / r), act).latency_ns
+        energy = timing.mvm_cost(t, tiles, m, m.vectors, act).energy + isa.static_energy(t, latency)
         return OpCost(op.name, latency, energy, len(tiles), interval, fixed, m.vectors)
 
     def _vector(self, op: WorkOp) -> OpCost:

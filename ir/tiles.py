@@ -8,7 +8,9 @@ tiles; partial sums of row tiles are added by the vector unit.  Small groups of 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .workload import Matrix
 
@@ -42,18 +44,36 @@ class Tile:
 
 
 def tile_matrix(op: str, m: Matrix, rows: int, cols: int, slices: int) -> tuple[Tile, ...]:
-    """The tiles of one copy of ``m`` on ``rows x cols`` crossbars; count equals `crossbar_tiles`."""
+    """The tiles of one copy of ``m`` on ``rows x cols`` crossbars (the one tile geometry: the
+    cost model, the task builder and the machine all use these tiles)."""
+    return tuple(Tile(op, *t) for t in _blocks(m, rows, cols, slices))
+
+
+def tile_count(m: Matrix, rows: int, cols: int, slices: int) -> int:
+    """Crossbars one copy of ``m`` needs: the number of its tiles."""
+    return len(_blocks(m, rows, cols, slices))
+
+
+def row_tiles(m: Matrix, rows: int) -> int:
+    """Row tiles of one group of ``m`` (their partial sums are added by the vector unit): 1 when
+    K fits a crossbar's ``rows``, else ceil(K / rows)."""
+    return 1 if m.k <= rows else math.ceil(m.k / rows)
+
+
+@lru_cache(maxsize=4096)
+def _blocks(m: Matrix, rows: int, cols: int, slices: int) -> tuple[tuple[int, int, int, int, int, int, int, int], ...]:
+    """(index, group0, ngroups, row0, row1, col0, col1, slices) of each tile."""
     wcols = cols // slices
     if wcols < 1:
         raise ValueError(f"a {slices}-slice weight does not fit a {cols}-column crossbar")
-    tiles: list[Tile] = []
+    out: list[tuple[int, int, int, int, int, int, int, int]] = []
     if m.k <= rows and m.n <= wcols:
         per = min(rows // m.k, wcols // m.n)
         for g0 in range(0, m.groups, per):
-            tiles.append(Tile(op, len(tiles), g0, min(per, m.groups - g0), 0, m.k, 0, m.n, slices))
-        return tuple(tiles)
+            out.append((len(out), g0, min(per, m.groups - g0), 0, m.k, 0, m.n, slices))
+        return tuple(out)
     for g in range(m.groups):
         for r0 in range(0, m.k, rows):
             for c0 in range(0, m.n, wcols):
-                tiles.append(Tile(op, len(tiles), g, 1, r0, min(r0 + rows, m.k), c0, min(c0 + wcols, m.n), slices))
-    return tuple(tiles)
+                out.append((len(out), g, 1, r0, min(r0 + rows, m.k), c0, min(c0 + wcols, m.n), slices))
+    return tuple(out)

@@ -6,7 +6,6 @@ each vector or host op its output elements and arithmetic operations.  Sizes in 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,16 +169,3 @@ def lower(graph: Graph) -> Workload:
     outs = tuple((t, graph.spec(t).nbytes) for t in graph.outputs)
     return Workload(graph.name, ops, tuple(edges), ins, outs)
 
-
-def crossbar_tiles(m: Matrix, rows: int, cols: int, slices: int) -> int:
-    """Crossbars one copy of a weight matrix needs (see `cimopt.solver.tiling` for the tiles themselves).
-
-    A K x N block takes ceil(K / rows) x ceil(N / (cols // slices)) crossbars; small groups of
-    a grouped convolution are packed block-diagonally, min(rows // K, (cols // slices) // N)
-    per crossbar.
-    """
-    wcols = cols // slices
-    if m.k <= rows and m.n <= wcols:
-        per = min(rows // m.k, wcols // m.n)
-        return math.ceil(m.groups / per)
-    return m.groups * math.ceil(m.k / rows) * math.ceil(m.n / wcols)

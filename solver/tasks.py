@@ -8,7 +8,6 @@ receiving core's port.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from cimopt.ir.chunks import FLAT, WHOLE, chunk_axis, needed_rows, split_rows
@@ -71,7 +70,6 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
     """Tasks and precedence edges of one inference for this mapping."""
     tg = TaskGraph()
     producer = {t: op.name for op in workload.ops for t in op.outputs}
-    c = target.core
     prev_seg_tasks: list[int] = []
     for s, seg_ops in enumerate(mapping.segments):
         seg_tasks: list[int] = []
@@ -99,14 +97,11 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                 ax = chunk_axis(graph, op)
                 r_count = mapping.copies[name]
                 ranges = split_rows(ax.rows, max(r_count, min(chunks, ax.rows))) if ax.axis != WHOLE else [(0, 1)]
-                row_tiles = 1 if m.k <= c.crossbar_rows else math.ceil(m.k / c.crossbar_rows)
                 for i, (a, b) in enumerate(ranges):
                     rep = i % r_count
                     slots = mapping.where[(name, rep)]
-                    dims = [(t.rows_used, t.cols_used) for _, _, t in slots]
                     vectors = (b - a) * ax.vectors_per_row if ax.axis != WHOLE else ax.vectors_per_row
-                    cost = timing.mvm_task(target, dims, vectors, row_tiles, m.k * m.groups, m.n * m.groups,
-                                           op.activation is not None)
+                    cost = timing.mvm_cost(target, [t for _, _, t in slots], m, vectors, op.activation is not None)
                     core = slots[0][0]
                     in_axis, lo, hi = needed_rows(graph, op, a, b) if ax.axis != WHOLE else (WHOLE, 0, 0)
                     reads = [(wop.inputs[0], in_axis, lo, hi)] + [(t, WHOLE, 0, 0) for t in wop.inputs[1:]]

@@ -22,7 +22,6 @@ Times in ns, energies in pJ, sizes in bytes.
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from ..ir.chunks import WHOLE, chunk_axis
 from ..ir.errors import CimoptError
 from ..ir.graph import Graph, OpSpec
 from ..ir.program import Access, BufferPlan, Instruction, Program, TileWrite
+from ..ir.tiles import Tile
 from ..ir.workload import lower_op, matrix_of
 from . import timing
 from .instructions import Energy, InstrCost, static_energy
@@ -186,13 +186,9 @@ class _Machine:
             acc = next((a for a in ins.writes if a.tensor == op.outputs[0]), None)
             rows = ax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
             vectors = ax.vectors_per_row if ax.axis == WHOLE else rows * ax.vectors_per_row
-            wcols = t.core.crossbar_cols // t.weight_slices
-            packed = m.k <= t.core.crossbar_rows and m.n <= wcols
-            row_tiles = 1 if packed else math.ceil(m.k / t.core.crossbar_rows)
-            used = [(tw.ngroups * (tw.row1 - tw.row0), tw.ngroups * (tw.col1 - tw.col0) * t.weight_slices)
+            used = [Tile(tw.op, tw.tile, tw.group0, tw.ngroups, tw.row0, tw.row1, tw.col0, tw.col1, t.weight_slices)
                     for tw in (self.xbar[c] for c in tiles)]
-            return timing.mvm_task(t, used, vectors, row_tiles, m.k * m.groups, m.n * m.groups,
-                                   op.activation is not None)
+            return timing.mvm_cost(t, used, m, vectors, op.activation is not None)
         if ins.kind in ("vector", "host") and op is not None:
             w = lower_op(self.g, op)
             if ins.kind == "vector":

@@ -7,6 +7,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from cimopt.ir.tiles import Tile, row_tiles
+from cimopt.ir.workload import Matrix
+
 from . import instructions as isa
 from .instructions import Energy, InstrCost
 from .spec import Target
@@ -42,6 +45,13 @@ def mvm_task(target: Target, tiles: Sequence[tuple[int, int]], vectors: int, row
     latency = fill + vectors * step
     energy = (e_vec + buf.energy + (post.energy if post else Energy())) * vectors
     return InstrCost(latency, energy)
+
+
+def mvm_cost(target: Target, tiles: Sequence[Tile], m: Matrix, vectors: int, activation: bool) -> InstrCost:
+    """``vectors`` input vectors of the op with weight matrix ``m`` through one copy's ``tiles``
+    (the cost of an MVM instruction, as the cost model, the task builder and the machine take it)."""
+    return mvm_task(target, [(t.rows_used, t.cols_used) for t in tiles], vectors,
+                    row_tiles(m, target.core.crossbar_rows), m.k * m.groups, m.n * m.groups, activation)
 
 
 def vector_task(target: Target, elements: int, ops: float, nbytes: int) -> InstrCost:

@@ -8,12 +8,10 @@ import pytest
 
 import models
 from cimopt.cost.external import CostTableError, read_costs
-from cimopt.cost.model import CostModel, tile_dims
+from cimopt.cost.model import CostModel
 from cimopt.frontend import prepare
 from cimopt.ir.graph import OpClass
 from cimopt.ir.tiles import tile_matrix
-from cimopt.ir.workload import Matrix
-from cimopt.targets import timing
 from cimopt.targets.load import load_target
 
 
@@ -34,12 +32,15 @@ def test_crossbar_latency_is_fill_plus_rounds(preset: str) -> None:
             assert c.latency_ns <= one.latency_ns + 1e-9
 
 
-def test_tile_dims_match_tiles() -> None:
-    for m in (Matrix(1, 300, 70, 5), Matrix(32, 9, 1, 5), Matrix(3, 100, 40, 1)):
-        dims = tile_dims(m, 64, 64, 2)
-        tiles = tile_matrix("x", m, 64, 64, 2)
-        assert sorted((t.rows_used, t.cols_used) for t in tiles) == sorted(
-            (r, c) for r, c, n in dims for _ in range(n))
+def test_cost_model_tiles_are_the_tilings_tiles() -> None:
+    t = load_target("pimcomp")
+    fe = prepare(models.small_cnn(), t)
+    cm = CostModel(t)
+    c = t.core
+    for op in fe.workload.ops:
+        if op.op_class is OpClass.CROSSBAR:
+            assert cm.tiles(op) == tile_matrix(op.name, op.matrix, c.crossbar_rows, c.crossbar_cols, t.weight_slices)
+            assert cm.crossbars(op) == len(cm.tiles(op))
 
 
 def test_energy_breakdown_sums() -> None:
@@ -51,9 +52,14 @@ def test_energy_breakdown_sums() -> None:
     parts = c.energy.as_dict()
     assert parts["adc"] > 0 and parts["dac"] > 0 and parts["array"] > 0 and parts["static"] > 0
     assert sum(parts.values()) == pytest.approx(c.energy_pj)
-    tiles = cm.tiles(op)
-    direct = timing.mvm_task(t, tiles, op.matrix.vectors, 1, op.matrix.k, op.matrix.n, True)
-    assert c.energy_pj == pytest.approx(direct.energy.total + parts["static"])
+    # independent of the composition in timing: per input vector every used column of every
+    # crossbar converts once per input pass per row group, each conversion costing adc_energy_pj
+    core = t.core
+    per_vector = sum(t.input_passes * math.ceil(x.rows_used / core.dacs_per_crossbar) * x.cols_used
+                     for x in cm.tiles(op))
+    assert parts["adc"] == pytest.approx(op.matrix.vectors * per_vector * core.adc_energy_pj)
+    assert parts["dac"] == pytest.approx(op.matrix.vectors * t.input_passes * core.dac_energy_pj
+                                         * sum(x.rows_used for x in cm.tiles(op)))
 
 
 def test_measured_costs_override(tmp_path: Path) -> None:
