@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 
 from cimopt.ir.errors import CimoptError
 
-from . import cli_compile, cli_demo
+from . import cli_compile, cli_demo, cli_solve
 from .cli_args import Parser, add_model_args
 
 #: modules that add commands: each has ``register(subparsers)``; a new command is a module and a line here
-COMMAND_MODULES = (cli_compile, cli_demo)
+COMMAND_MODULES = (cli_compile, cli_demo, cli_solve)
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:
@@ -103,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CimoptError as e:
         print(f"cimopt: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`cimopt ... | head`)
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("cimopt: interrupted", file=sys.stderr)
         return 130

@@ -20,7 +20,8 @@ def _options(a: argparse.Namespace) -> CompileOptions:
     shorthands = [f"{stage}={m}" for stage, m in (("replication", a.replication), ("placement", a.placement)) if m]
     return CompileOptions(mode=a.mode, solver=getattr(a, "solver", "heuristic"), seed=a.seed,
                           time_limit_s=a.time_limit, workers=a.workers, chunks=a.chunks,
-                          compare=getattr(a, "compare", ""), methods=parse_methods(shorthands + a.method))
+                          compare=getattr(a, "compare", ""), methods=parse_methods(shorthands + a.method),
+                          export_instances=getattr(a, "export_instances", None))
 
 
 def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
@@ -195,6 +196,8 @@ def register(sub: Any) -> None:
                    help="every stage's heuristic or exact method (see `cimopt methods`)")
     c.add_argument("-o", "--output", required=True, help="program file to write")
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    c.add_argument("--export-instances", metavar="DIR", help="write each stage's instance to DIR/STAGE.json "
+                                                             "(re-solve with `cimopt solve`)")
     c.set_defaults(func=_cmd_compile)
 
     r = sub.add_parser("run", help="execute a program on the reference machine and compare with onnxruntime")

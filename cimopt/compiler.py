@@ -19,8 +19,9 @@ import onnx
 
 from cimopt.cost.external import MeasuredCost
 from cimopt.cost.model import CostModel
-from cimopt.ir.errors import CapacityError
+from cimopt.ir.errors import CapacityError, UsageError
 from cimopt.ir.program import Program
+from cimopt.solver import instances
 from cimopt.solver.context import Context
 from cimopt.solver.stage import Stage, StageInfeasible, check_overrides
 from cimopt.solver.stages import STAGES
@@ -113,7 +114,7 @@ def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
         t = time.perf_counter()
         try:
             problem = st.build(ctx)
-            solution, s = st.solve(problem, method, so)
+            solution, s = st.run(problem, method, so)
             st.apply(ctx, solution)
         except StageInfeasible as e:
             spent = time.perf_counter() - t
@@ -135,11 +136,27 @@ def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
             continue
         s = replace(s, attempts=tuple(carried.pop(st.name, ())) + s.attempts)
         stats[st.name] = s
+        if options.export_instances:
+            _export(st, problem, s, options)
         times[st.name] = times.get(st.name, 0.0) + time.perf_counter() - t
         if options.compare:
             compare[st.name] = _compare(st, problem, method, options, times, say)
         k += 1
     return stats, compare
+
+
+def _export(st: Stage[Any, Any], problem: Any, s: SolveStats, options: CompileOptions) -> None:
+    """Write the stage's instance with the method, limits and stats that solved it."""
+    folder = options.export_instances
+    assert folder is not None, "no export folder"
+    try:
+        os.makedirs(folder, exist_ok=True)
+        meta = {"method": s.method, "seed": options.seed, "time_limit_s": options.time_limit_s,
+                "workers": options.workers, "stats": {"status": s.status.value, "objective": s.objective,
+                                                      "bound": s.bound, "wall_s": s.wall_s}}
+        instances.save(st, problem, os.path.join(folder, f"{st.name}.json"), meta)
+    except OSError as e:
+        raise UsageError(f"--export-instances {folder}: cannot write ({e.strerror or e})") from None
 
 
 def _compare(st: Stage[Any, Any], problem: Any, chosen: str, options: CompileOptions,
@@ -154,7 +171,7 @@ def _compare(st: Stage[Any, Any], problem: Any, chosen: str, options: CompileOpt
     for name in names:
         say(f"{st.name}: comparing {name}")
         try:
-            out[name] = st.solve(problem, name, options.solver_options())[1]
+            out[name] = st.run(problem, name, options.solver_options())[1]
         except (StageInfeasible, CapacityError) as e:
             say(f"{st.name}: {name} could not solve the instance: {e}")
     times["compare"] = times.get("compare", 0.0) + time.perf_counter() - t

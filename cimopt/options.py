@@ -32,6 +32,8 @@ class CompileOptions:
     compare: str = ""
     #: per-stage method overrides, (stage, method) pairs, e.g. (("placement", "lns"),); `--method`
     methods: tuple[tuple[str, str], ...] = ()
+    #: folder to write each stage's instance to (`<stage>.json`, see `cimopt.solver.instances`)
+    export_instances: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -18,6 +18,7 @@ import argparse
 import random
 import time
 
+from cimopt.solver.generators import random_buffers
 from cimopt.solver.memory import Buffer, MemoryProblem, max_live, plan
 from cimopt.solver.stats import SolverOptions
 
@@ -71,17 +72,6 @@ def densenet_like(n: int, seed: int) -> tuple[Buffer, ...]:
                  for name, size, a, z in spans)
 
 
-def random_instance(n: int, seed: int) -> tuple[Buffer, ...]:
-    """``n`` buffers with random start (0 - 100 us), lifetime (0.1 - 10 us) and size (64 B - 64 KiB)."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        start = rng.randrange(0, 100_000)
-        out.append(Buffer(f"r{i}", rng.randint(1, 1024) * 64, start,
-                          start + rng.randint(100, 10_000), SPACE))
-    return tuple(out)
-
-
 def run(name: str, buffers: tuple[Buffer, ...], options: SolverOptions) -> None:
     """Solve one instance both ways and print one row."""
     problem = MemoryProblem(buffers, {SPACE: 1 << 40}, {SPACE: None}, ALIGN)
@@ -108,9 +98,9 @@ def main() -> None:
     for s in range(3):
         run(f"densenet-{s}", densenet_like(900, args.seed + s), options)
     for s in range(2):
-        run(f"random900-{s}", random_instance(900, args.seed + s), options)
+        run(f"random900-{s}", random_buffers(900, args.seed + s), options)
     for s in range(2):
-        run(f"random80-{s}", random_instance(80, args.seed + s), options)
+        run(f"random80-{s}", random_buffers(80, args.seed + s), options)
 
 
 if __name__ == "__main__":

@@ -9,27 +9,12 @@ Run: ``python experiments/placement_bench.py [--time-limit 20] [--seed 0]``.
 from __future__ import annotations
 
 import argparse
-import random
 
-from cimopt.solver.placement import METHODS, PlacementProblem, solve
+from cimopt.solver.generators import layered_chain
+from cimopt.solver.stage_placement import PlacementStage, solve_placement as solve
+
+METHODS = tuple(m.name for m in PlacementStage.methods)
 from cimopt.solver.stats import SolverOptions
-
-
-def layered_chain(n_groups: int, rows: int, cols: int, crossbars_per_core: int,
-                  seed: int) -> PlacementProblem:
-    """Random layered chain: layers of 3–8 groups of 1–16 crossbars, all-to-all bytes between
-    consecutive layers (100–1000 bytes per pair and inference)."""
-    rng = random.Random(seed)
-    layers: list[list[int]] = []
-    groups: list[int] = []
-    while len(groups) < n_groups:
-        width = min(rng.randint(3, 8), n_groups - len(groups))
-        layers.append(list(range(len(groups), len(groups) + width)))
-        groups.extend(rng.randint(1, 16) for _ in range(width))
-    traffic = tuple((a, b, float(rng.randint(100, 1000)))
-                    for before, after in zip(layers, layers[1:]) for a in before for b in after)
-    names = tuple(f"L{li}.{gi}" for li, layer in enumerate(layers) for gi in range(len(layer)))
-    return PlacementProblem(tuple(groups), traffic, rows, cols, crossbars_per_core, names)
 
 
 def main() -> None:
@@ -47,13 +32,13 @@ def main() -> None:
     print(f"{'method':<11} {'byte-hops':>11} {'time_s':>7} {'bound':>10} {'gap':>6}  "
           f"{'status':<9} bound kind / note")
     results = {}
-    for method in METHODS:
+    for method in METHODS:  # every placement method the stage has
         _, stats = solve(problem, method, options)
         results[method] = stats
         print(f"{method:<11} {stats.objective:>11.0f} {stats.wall_s:>7.2f} {stats.bound:>10.0f} "
               f"{stats.gap:>6.1%}  {stats.status.value:<9} {stats.bound_kind}"
               + (f"; {stats.note}" if stats.note else ""))
-    heuristics = [m for m in METHODS if m.removesuffix("+ls") in ("inorder", "snake", "greedy")]
+    heuristics = [m for m in METHODS if m.removesuffix("+ls") in ("inorder", "snake", "greedy", "pack")]
     best = min(heuristics, key=lambda m: results[m].objective)
     exact = results["exact"]
     print(f"exact / best heuristic ({best}): {exact.objective / results[best].objective:.3f}; "

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from cimopt.ir.errors import CimoptError, UsageError
@@ -73,6 +73,15 @@ class Stage(ABC, Generic[P, S]):
     @abstractmethod
     def apply(self, ctx: Context, solution: S) -> None:
         """Record ``solution`` in ``ctx`` for the stages after this one."""
+
+    def run(self, problem: P, method: str, options: SolverOptions) -> tuple[S, SolveStats]:
+        """`solve` with the stats named for the stage and the method as chosen (the solver's
+        own name for what it ran, e.g. ``cpsat-rolling-window``, goes first in the note)."""
+        solution, s = self.solve(problem, self.method(method).name, options)
+        if s.method != method or s.stage != self.name:
+            detail = s.method if s.method != method else ""
+            s = replace(s, stage=self.name, method=method, note="; ".join(x for x in (detail, s.note) if x))
+        return solution, s
 
     def retry(self, ctx: Context, error: StageInfeasible) -> str | None:
         """The stage to resume from after changing ``ctx`` so that ``error`` may not recur; None: give up."""

@@ -1,0 +1,78 @@
+"""The `solve` and `instances` commands: stage instances as data, re-solved with any method."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+from cimopt.ir.errors import UsageError
+from cimopt.solver import generators, instances
+from cimopt.solver.stages import STAGES, stage
+from cimopt.solver.stats import SolverOptions
+
+
+def _stats_json(s: Any) -> dict[str, Any]:
+    return {"stage": s.stage, "method": s.method, "status": s.status.value, "objective": s.objective,
+            "bound": s.bound, "gap": s.gap if math.isfinite(s.gap) else None, "wall_s": s.wall_s,
+            "bound_kind": s.bound_kind, "exact": s.exact, "note": s.note,
+            "attempts": [str(a) for a in s.attempts]}
+
+
+def _cmd_solve(a: argparse.Namespace) -> int:
+    if a.schema:
+        print(json.dumps(instances.schema(stage(a.schema)), indent=2))
+        return 0
+    if not a.instance:
+        raise UsageError("cimopt solve: give an INSTANCE.json (or --schema STAGE)")
+    st, problem, meta = instances.load(a.instance, STAGES)
+    method = a.method or meta.get("method") or st.heuristic
+    if a.time_limit <= 0 or not math.isfinite(a.time_limit):
+        raise UsageError("--time-limit must be a positive number of seconds")
+    _, s = st.run(problem, method, SolverOptions(a.time_limit, a.seed, a.workers))
+    if a.json:
+        print(json.dumps(_stats_json(s)))
+    else:
+        print(f"{s.stage} {s.method}: {s.status.value}, objective {s.objective:.6g} {st.unit}, bound {s.bound:.6g} "
+              f"({s.bound_kind}), gap {100 * s.gap:.2f} %, {s.wall_s:.2f} s" + (f"; {s.note}" if s.note else ""))
+        for att in s.attempts:
+            print(f"  fallback: {att}")
+    return 0
+
+
+def _cmd_instances(a: argparse.Namespace) -> int:
+    what = generators.SIZES[a.stage]
+    if a.size < 1:
+        raise UsageError(f"--size must be at least 1 ({what})")
+    problem = generators.instance(a.stage, a.size, a.seed, a.mode)
+    out = a.output or f"{a.stage}-{a.size}-seed{a.seed}.json"
+    try:
+        instances.save(stage(a.stage), problem, out, {"generator": f"{a.stage} {what}={a.size} seed={a.seed}"})
+    except OSError as e:
+        raise UsageError(f"-o {out}: cannot write ({e.strerror or e})") from None
+    print(f"{a.stage} instance ({what} {a.size}, seed {a.seed}) written to {out}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``solve`` and ``instances`` to the ``cimopt`` subparsers."""
+    s = sub.add_parser("solve", help="solve a stage instance (from compile --export-instances or cimopt instances) "
+                                     "with any of that stage's methods")
+    s.add_argument("instance", nargs="?", help="instance JSON file")
+    s.add_argument("--method", help="method name (default: the one the instance was solved with, else the "
+                                    "stage's heuristic; see `cimopt methods`)")
+    s.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--workers", type=int, default=8, help="CP-SAT workers (default 8)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--schema", metavar="STAGE", help="print the JSON Schema of STAGE's instance files instead")
+    s.set_defaults(func=_cmd_solve)
+    g = sub.add_parser("instances", help="generate the random stage instances the benchmarks use")
+    g.add_argument("--stage", required=True, choices=sorted(generators.SIZES))
+    g.add_argument("--size", "--tasks", "--groups", "--buffers", "--layers", dest="size", type=int, default=1000,
+                   help="instance size: tasks, groups, buffers or layers (default 1000)")
+    g.add_argument("--mode", choices=("latency", "throughput"), default="latency",
+                   help="objective of scheduling and replication instances")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("-o", "--output", help="file to write (default STAGE-SIZE-seedN.json)")
+    g.set_defaults(func=_cmd_instances)
