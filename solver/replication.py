@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 
 from cimopt.ir.errors import CapacityError
+from cimopt.solver.replication_bounds import water_filling_bound
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 STAGE = "replication"
@@ -322,44 +323,6 @@ def balance_copies(problem: ReplicationProblem) -> tuple[int, ...]:
     if problem.mode == "throughput":
         return tuple(_balance_throughput(problem))
     return tuple(_balance_latency(problem))
-
-
-def water_filling_bound(problem: ReplicationProblem) -> float:
-    """Continuous relaxation of the bottleneck (ns): the least T whose fractional copies fit.
-
-    Any solution with bottleneck T has ``r_l >= vectors_l * interval_ns_l / (T - fixed_ns_l)``
-    and ``r_l >= 1``, so ``sum_l crossbars_l * r_l(T) <= budget``; bisection on T finds the
-    least such T from below, which is a lower bound of both the bottleneck and the critical path.
-    """
-    layers = problem.layers
-    if not layers:
-        return 0.0
-
-    def need(t: float) -> float:
-        total = 0.0
-        for layer in layers:
-            work = layer.vectors * layer.interval_ns
-            if work == 0 or layer.crossbars == 0:
-                total += layer.crossbars
-            elif t <= layer.fixed_ns:
-                return math.inf
-            else:
-                total += layer.crossbars * max(1.0, work / (t - layer.fixed_ns))
-        return total
-
-    lo = max(layer.fixed_ns for layer in layers)
-    hi = max(layer_time(layer, 1) for layer in layers)
-    if need(hi) > problem.budget:
-        return lo
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid <= lo or mid >= hi:
-            break
-        if need(mid) > problem.budget:
-            lo = mid
-        else:
-            hi = mid
-    return lo
 
 
 def lower_bound(problem: ReplicationProblem) -> tuple[float, str]:
