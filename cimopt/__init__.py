@@ -1,6 +1,7 @@
 """cimopt: an optimal compiler for compute-in-memory accelerators.
 
-The facade: `frontend.prepare` (ONNX to a costed Workload), `compile` (the solver pipeline to an
-executable Program), and the command line (`cimopt --help`).
+The facade: `cimopt.frontend.prepare` (ONNX to a costed Workload), `cimopt.compiler.compile_model`
+(the loop over the solver stages of `cimopt.solver.stages` to an executable Program), and the
+command line (`cimopt --help`).
 """
 __version__ = "0.1.0"

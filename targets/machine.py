@@ -40,9 +40,10 @@ from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op, tile_block
 from .machine_checks import Report, Violation, check_static, grid_mask
 from .spec import Target
 
-#: Messages kept per violation kind (the rest are counted in one last message).
 @dataclass(frozen=True)
 class MachineResult:
+    """What a run of a program measured: outputs, makespan and interval (ns), energy, violations."""
+
     outputs: dict[str, np.ndarray]
     makespan_ns: int
     initiation_interval_ns: int
