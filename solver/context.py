@@ -2,7 +2,7 @@
 cost model, the requested mode, and each stage's decision as it is taken."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from cimopt.cost.model import CostModel
@@ -67,6 +67,17 @@ class Context:
         """Makespan of the scheduled task graph (ns)."""
         assert self.tasks is not None and self.schedule is not None, "scheduling has not run"
         return max((s + t.duration_ns for s, t in zip(self.schedule.start_ns, self.tasks.tasks)), default=0)
+
+    def fork(self) -> Context:
+        """A copy to run later stages on without touching this one (stages replace, never mutate,
+        what they decide; the graph, workload, target and cost model are shared)."""
+        return replace(self, warnings=list(self.warnings))
+
+    @property
+    def objective_ns(self) -> float:
+        """The program's end-to-end objective (ns): makespan in latency mode, the interval per
+        inference in throughput mode."""
+        return float(self.interval_ns if self.effective_mode == "throughput" else self.makespan_ns)
 
     @property
     def interval_ns(self) -> int:

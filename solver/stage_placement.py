@@ -102,10 +102,11 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
         return Placed(tuple(cores)), _sum_stats(parts, time.perf_counter() - t0)
 
     def apply(self, ctx: Context, solution: Placed) -> None:
-        m = ctx.mapping
-        assert m is not None, "replication has not run"
+        assert ctx.mapping is not None, "replication has not run"
         inst = self.build(ctx)
-        m.where.clear()
+        # a new mapping: contexts copied before this stage (by the exact path) keep theirs
+        m = replace(ctx.mapping, where={}, home={})
+        ctx.mapping = m
         for groups, cores in zip(inst.groups, solution.cores):
             used = [0] * ctx.target.cores
             for (op, r, first, n), core in zip(groups, cores):
@@ -219,7 +220,6 @@ def _homes(mapping: Mapping, workload: Workload) -> None:
     for op in workload.ops:
         for t in op.outputs:
             producer[t] = op.name
-    mapping.home.clear()
     for op in workload.ops:
         if op.op_class is OpClass.HOST:
             mapping.home[op.name] = -1

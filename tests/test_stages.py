@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 import pytest
 
 import models
-from cimopt.compiler import compile_model, run_stages
+from cimopt.compiler import compile_model
+from cimopt.pipeline import run_stages
 from cimopt.ir.errors import UsageError
 from cimopt.options import CompileOptions, parse_methods
 from cimopt.solver import instances
@@ -158,11 +159,14 @@ class _FailsUntilSmall(_Counter):
         return "count"
 
 
+PLAIN = {"count": "plain", "fit": "plain"}
+
+
 def test_the_loop_records_every_retry() -> None:
     log = _Log([])
     ctx = Context(None, None, None, None, "latency", 1, budget=32)  # type: ignore[arg-type]
     times: dict[str, float] = {}
-    stats, _ = run_stages(ctx, (_Counter(log), _FailsUntilSmall(log)), CompileOptions(), {}, times, lambda _: None)
+    stats, _ = run_stages(ctx, (_Counter(log), _FailsUntilSmall(log)), PLAIN, CompileOptions(), times, lambda _: None)
     assert log.calls == ["count 32", "fit 32", "count 16", "fit 16", "count 8", "fit 8"]
     fit = [str(a) for a in stats["fit"].attempts]
     assert len(fit) == 2 and "budget 32 too large" in fit[0] and "32 -> 16" in fit[0]
@@ -178,7 +182,7 @@ def test_a_stage_without_retry_gives_a_capacity_error() -> None:
     never.retry = lambda ctx, error: None  # type: ignore[method-assign]
     ctx = Context(None, None, None, None, "latency", 1, budget=32)  # type: ignore[arg-type]
     with pytest.raises(CapacityError, match="budget 32 too large"):
-        run_stages(ctx, (_Counter(log), never), CompileOptions(), {}, {}, lambda _: None)
+        run_stages(ctx, (_Counter(log), never), PLAIN, CompileOptions(), {}, lambda _: None)
 
 
 def test_methods_command_lists_every_stage() -> None:

@@ -1,0 +1,69 @@
+"""The exact path: the program optimised end to end, not stage by stage.
+
+Stage optima on proxy objectives (byte-hops, the replication estimate) do not compose: an
+exact placement with fewer byte-hops can give a slower schedule.  So ``--solver exact`` runs
+the heuristic pipeline first (the hint, end to end), then, stage by stage, replaces the
+stage's method by its exact one and re-runs the stages after it from a copy of the context;
+the change is kept when the program's end-to-end objective (makespan in latency mode, time
+per inference in throughput mode; then memory peak) gets better, else dropped.  The result
+is never worse than the heuristic program, and every pipeline tried is recorded.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cimopt.solver.context import Context
+from cimopt.solver.stage import Stage
+from cimopt.solver.stats import SolveStats
+
+from .options import CompileOptions
+from .pipeline import Progress, run_stages
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One pipeline the exact path ran: its methods, end-to-end objective (ns) and memory peak
+    (bytes), and whether it became the best so far."""
+
+    methods: tuple[tuple[str, str], ...]
+    changed: str              # "" for the heuristic pipeline, else the stage switched to exact
+    objective_ns: float
+    memory_bytes: int
+    kept: bool
+
+
+def _key(ctx: Context) -> tuple[float, int]:
+    assert ctx.memory is not None, "memory has not run"
+    return ctx.objective_ns, sum(ctx.memory.plan.peak.values())
+
+
+def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: CompileOptions,
+               overrides: Mapping[str, str], times: dict[str, float], say: Progress
+               ) -> tuple[Context, dict[str, SolveStats], list[Candidate]]:
+    """The best pipeline found (its context and stats) and the list of pipelines tried."""
+    methods = {st.name: st.choose("heuristic", overrides) for st in stages}
+    snaps: dict[int, Context] = {}
+    best = ctx.fork()
+    say("exact path: the heuristic pipeline first")
+    best_stats, _ = run_stages(best, stages, methods, options, times, say, snapshots=snaps)
+    obj, peak = _key(best)
+    trail = [Candidate(tuple(methods.items()), "", obj, peak, True)]
+    for k, st in enumerate(stages):
+        if st.name in overrides or st.exact == methods[st.name]:
+            continue
+        trial = dict(methods, **{st.name: st.exact})
+        trial_snaps = {i: c for i, c in snaps.items() if i < k}
+        cand = snaps[k].fork()
+        say(f"exact path: {st.name} with {st.exact}")
+        cand_stats, _ = run_stages(cand, stages, trial, options, times, say, start=k,
+                                   stats={s.name: best_stats[s.name] for s in stages[:k]}, snapshots=trial_snaps)
+        key = _key(cand)
+        kept = key < _key(best)
+        trail.append(Candidate(tuple(trial.items()), st.name, key[0], key[1], kept))
+        say(f"exact path: {st.name}={st.exact} gives {key[0]:.0f} ns, {'kept' if kept else 'dropped'} "
+            f"(best {_key(best)[0]:.0f} ns)")
+        if kept:
+            best, best_stats, methods, snaps = cand, cand_stats, trial, trial_snaps
+    return best, best_stats, trail
