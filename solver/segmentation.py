@@ -22,7 +22,9 @@ Methods:
   the given order; *inexact* when the DAG has branches, because another topological order may
   group layers better (the stats then say FEASIBLE and the note says why).
 - ``cpsat``: CP-SAT over layer -> segment assignment with precedence (``seg[u] <= seg[v]`` on
-  every edge) and the copies of every layer, chosen jointly; hinted with the ``dp`` solution;
+  every edge) and the copies of every layer, chosen jointly; hinted with the ``dp`` solution
+  and solved by `cimopt.solver.cpsat.solve_model`; the better of the two in float is returned
+  (the ``dp`` one, FEASIBLE, with a note when CP-SAT finds nothing better in time);
   for graphs of at most `MAX_CPSAT_LAYERS` layers.  Its segments are intervals of the order
   sorted by (segment, layer index), which is returned as ``order``.
 
@@ -38,7 +40,7 @@ from ortools.sat.python import cp_model
 
 from cimopt.solver import replication as rp
 from cimopt.solver import replication_exact as rx
-from cimopt.solver.cpsat import cpsat_solver
+from cimopt.solver.cpsat import solve_model, within_tolerance
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 STAGE = "segmentation"
@@ -176,12 +178,7 @@ def _dp(
     for done, (i, j) in enumerate(intervals):
         left = max(0.0, deadline - time.perf_counter())
         share = left / (len(intervals) - done)
-        sub_options = SolverOptions(
-            time_limit_s=max(0.05, share),
-            seed=options.seed,
-            workers=options.workers,
-            verbose=options.verbose,
-        )
+        sub_options = options.limited(max(0.05, share))
         # too many intervals for the time limit: cost the rest with the greedy, then with one
         # copy each once time is up (both give valid costs and bounds; the DP is then not proven)
         method = inner if share >= 0.05 else ("balance" if left > 0 else "none")
@@ -273,7 +270,7 @@ def segment(
         )
         return seg, stats
     left = max(0.05, options.time_limit_s - (time.perf_counter() - start))
-    sub_options = SolverOptions(time_limit_s=left, seed=options.seed, workers=options.workers, verbose=options.verbose)
+    sub_options = options.limited(left)
     best, status, value, bound, note = _assignment(problem, seg, sub_options)
     stats = SolveStats(
         stage=STAGE, method="cpsat", status=status, objective=value, bound=max(bound, min(global_bound(problem), value)),
@@ -361,6 +358,7 @@ def _assignment(
             for l in range(n):
                 model.add(peak[k] >= dur[l]).only_enforce_if(into[l, k])
             model.add_hint(peak[k], max((hint_dur[l] for l in members[k]), default=0))
+        hint_objective = sum(max((hint_dur[l] for l in members[k]), default=0) + hint_write[k] for k in segs)
         model.minimize(sum(peak[k] + write[k] for k in segs))
     else:
         begin: dict[int, cp_model.IntVar] = {}  # layer: start time in model units
@@ -389,34 +387,34 @@ def _assignment(
             model.add_hint(opens[k], clock)
             clock = ready + int(max(finish, default=0.0))
             model.add_hint(closes[k], clock)
+        hint_objective = clock
         model.minimize(closes[n - 1])
 
-    solver = cpsat_solver(options)
-    status = rx.map_status(solver.solve(model))
+    res = solve_model(model, options, name=f"segmentation-{problem.mode}",
+                      hint_objective=hint_objective, instance=rx.instance(problem, scale))
     best, value = hint, evaluate(problem, hint)
     note = f"mode={problem.mode}; seed={options.seed}, workers={options.workers}; "
-    if status in (Status.OPTIMAL, Status.FEASIBLE):
-        seg_of = [next(k for k in segs if solver.value(into[l, k])) for l in range(n)]
+    if res.found:  # compared in float: the model's times are rounded down
+        seg_of = [next(k for k in segs if res.boolean_value(into[l, k])) for l in range(n)]
         order = sorted(range(n), key=lambda l: (seg_of[l], l))
         cuts: list[tuple[int, int]] = []
         for p in range(n + 1):
             if p == n or (p and seg_of[order[p]] != seg_of[order[p - 1]]):
                 cuts.append((cuts[-1][1] if cuts else 0, p))
-        copies = tuple(choices[l][next(b for b in range(len(choices[l])) if solver.value(pick[l, b]))] for l in range(n))
+        copies = tuple(choices[l][next(b for b in range(len(choices[l])) if res.boolean_value(pick[l, b]))]
+                       for l in range(n))
         found = Segmentation(tuple(order), tuple(cuts), copies)
         found_value = evaluate(problem, found)
         if found_value <= value:
             best, value = found, found_value
         else:
-            note += "kept the dp hint (better in float than the rounded model's answer); "
-        bound = solver.best_objective_bound / scale
+            note += "CP-SAT's answer is worse in float than the rounded model says; dp hint kept; "
     else:
-        status, bound = Status.FEASIBLE, 0.0
-        note += "no CP-SAT solution in time: returned the dp hint; "
+        note += res.kept_note() + "; "
     if scale != 1:
         note += f"times rounded down to 1/{scale} ns in the model; "
     note += f"{len(best.segments)} segments"
-    bound = min(bound, value)
-    if status is Status.FEASIBLE and value - bound <= 1e-9 * max(abs(value), 1.0):
-        status = Status.OPTIMAL
+    bound = min(res.bound / scale, value)
+    # OPTIMAL: CP-SAT proved the (rounded) model optimal, or the bound meets the value
+    status = Status.OPTIMAL if res.status is Status.OPTIMAL or within_tolerance(value, bound) else Status.FEASIBLE
     return best, status, value, bound, note
