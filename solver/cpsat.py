@@ -26,7 +26,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,9 @@ from .stats import SolverOptions, Status
 REL_TOL = 1e-9  # relative gap of the objective under which a solution counts as optimal
 ABS_TOL = 1e-6  # absolute gap (model units) under which a solution counts as optimal
 MIN_TIME_LIMIT_S = 0.01  # shortest limit given to CP-SAT (lets presolve of tiny models finish)
+
+#: The plain-data description of an instance, or a function that builds it on demand.
+Instance = Mapping[str, object] | Callable[[], Mapping[str, object]]
 
 
 def within_tolerance(objective: float, bound: float) -> bool:
@@ -93,11 +96,12 @@ class CpResult:
 
 def solve_model(model: cp_model.CpModel, options: SolverOptions, *, name: str,
                 time_limit_s: float | None = None, hint_objective: float | None = None,
-                instance: Mapping[str, object] | None = None) -> CpResult:
+                instance: Instance | None = None) -> CpResult:
     """Solve ``model`` under ``options`` and map the outcome once (rules in the module docstring).
 
     ``name`` names the model in errors and export files (letters, digits, ``_``, ``-``);
-    ``instance`` is the plain-data (JSON-able) description of the instance for the export.
+    ``instance`` is the plain-data (JSON-able) description of the instance for the export, or a
+    function returning it (called only when exporting).
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"CP-SAT model name {name!r} must be letters, digits, '_' or '-'")
@@ -178,7 +182,9 @@ def _finite(x: float | None) -> float | None:
 
 
 def _write_json(stem: str, result: CpResult, options: SolverOptions, code: int,
-                instance: Mapping[str, object] | None) -> None:
+                instance: Instance | None) -> None:
+    if callable(instance):
+        instance = instance()
     record = {
         "name": result.name,
         "model_file": Path(f"{stem}.pb").name,
