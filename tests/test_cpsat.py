@@ -10,8 +10,10 @@ from ortools.sat import cp_model_pb2
 from ortools.sat.python import cp_model
 
 from cimopt.ir.errors import CimoptError
+from cimopt.solver import replication as rp
 from cimopt.solver.cpsat import solve_model, within_tolerance
 from cimopt.solver.errors import SolverError
+from cimopt.solver.replication_exact import solve_exact
 from cimopt.solver.stats import SolverOptions, Status
 
 ONE = SolverOptions(time_limit_s=5.0, seed=0, workers=1)
@@ -134,3 +136,15 @@ def test_deterministic_with_one_worker() -> None:
         return res.status, res.objective, [res.value(p) for p in pick]
 
     assert run() == run()
+
+
+def test_a_stage_exports_its_model_and_instance(tmp_path) -> None:
+    layers = (rp.Layer("a", 2, 10, 3.0, 1.0), rp.Layer("b", 1, 20, 2.0))
+    problem = rp.ReplicationProblem(layers, ((0, 1),), 8, "latency")
+    options = SolverOptions(time_limit_s=5.0, seed=0, workers=1, export_dir=str(tmp_path))
+    _, stats = solve_exact(problem, options)
+    record = json.loads((tmp_path / "replication-latency-0.json").read_text())
+    assert record["instance"]["budget_crossbars"] == 8
+    assert [layer["name"] for layer in record["instance"]["layers"]] == ["a", "b"]
+    assert record["status"] == stats.status.value == "OPTIMAL"
+    assert (tmp_path / "replication-latency-0.pb").stat().st_size > 0
