@@ -150,8 +150,8 @@ def _map(model: cp_model.CpModel, solver: cp_model.CpSolver, code: int, name: st
     else:  # stopped before any solution: CP-SAT's bound may not even be computed yet
         bound = -math.inf
     improved = cp_objective is not None and (hint_objective is None or cp_objective < hint_objective)
-    if improved:
-        objective = float(cp_objective)  # type: ignore[arg-type]
+    if cp_objective is not None and improved:
+        objective = cp_objective
     elif hint_objective is not None:
         objective = float(hint_objective)
     else:
