@@ -338,7 +338,8 @@ def solve_exact(problem: PlacementProblem, method: str,
     "cpsat" and "lns" start from ``best_start`` (10 % of the time limit).  "exact" is, when
     groups × cores ≤ ``CPSAT_MAX_VARS``, LNS for half of the time left and then CP-SAT hinted
     with the LNS placement (to prove it or improve it), else LNS alone; ``note`` says what ran.
-    "hungarian" starts from the best plain heuristic.  The reported bound is the larger of
+    "hungarian" starts from the best plain heuristic.  When no heuristic packs the groups, every
+    method but "hungarian" runs CP-SAT without a hint and ``note`` says so.  The reported bound is the larger of
     CP-SAT's bound (when CP-SAT ran on the whole problem) and ``placement.lower_bound``.
     """
     t0 = time.perf_counter()
@@ -360,6 +361,8 @@ def solve_exact(problem: PlacementProblem, method: str,
         if exact or hint is None:
             if method == "exact" and hint is not None:
                 hint, note = lns(problem, hint, remaining(0.5)), f"lns {note}, then cpsat"
+            elif hint is None:
+                note = f"cpsat without a hint (no heuristic packs the groups; {method} asked)"
             else:
                 note = f"cpsat {note}"
             placement, sat_bound, kept = cpsat(problem, hint, remaining())

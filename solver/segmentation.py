@@ -163,8 +163,9 @@ def is_chain(problem: rp.ReplicationProblem) -> bool:
 
 def _dp(
     problem: rp.ReplicationProblem, inner: str, options: SolverOptions, deadline: float
-) -> tuple[list[tuple[int, int]], float, float, bool, dict[tuple[int, int], tuple[int, ...]]]:
-    """DP over cut positions: (cuts, cost, bound over the fixed order, all intervals optimal, copies)."""
+) -> tuple[list[tuple[int, int]], float, float, bool, dict[tuple[int, int], tuple[int, ...]], str]:
+    """DP over cut positions: (cuts, cost, bound over the fixed order, all intervals optimal,
+    copies per interval, a note naming the intervals replicated by a cheaper method for time)."""
     n = len(problem.layers)
     prefix = [0]
     for layer in problem.layers:
@@ -175,6 +176,7 @@ def _dp(
     copies: dict[tuple[int, int], tuple[int, ...]] = {}
     proven = True
     order = list(range(n))
+    fallback = {"balance": 0, "none": 0}  # intervals costed by a cheaper method (time ran short)
     for done, (i, j) in enumerate(intervals):
         left = max(0.0, deadline - time.perf_counter())
         share = left / (len(intervals) - done)
@@ -182,6 +184,8 @@ def _dp(
         # too many intervals for the time limit: cost the rest with the greedy, then with one
         # copy each once time is up (both give valid costs and bounds; the DP is then not proven)
         method = inner if share >= 0.05 else ("balance" if left > 0 else "none")
+        if method != inner:
+            fallback[method] += 1
         reps, stats = _replicate(problem, order[i:j], method, sub_options)
         program = program_time(problem, order[i:j])
         cost[i, j] = stats.objective + program
@@ -203,7 +207,9 @@ def _dp(
         cuts.append((back[j], j))
         j = back[j]
     cuts.reverse()
-    return cuts, best[n], bound[n], proven, copies
+    short = "; ".join(f"{k} of {len(intervals)} intervals replicated by {m} (time limit)"
+                      for m, k in fallback.items() if k)
+    return cuts, best[n], bound[n], proven, copies, short
 
 
 def segment(
@@ -242,7 +248,7 @@ def segment(
             f"cpsat segmentation is for graphs of at most {MAX_CPSAT_LAYERS} layers, this one has {n}: use method='dp'"
         )
     dp_share = options.time_limit_s if method == "dp" else options.time_limit_s / 2
-    cuts, value, order_bound, proven, copies_by_interval = _dp(problem, inner, options, start + dp_share)
+    cuts, value, order_bound, proven, copies_by_interval, short = _dp(problem, inner, options, start + dp_share)
     copies = [1] * n
     for i, j in cuts:
         for layer, r in zip(range(i, j), copies_by_interval[i, j]):
@@ -263,6 +269,7 @@ def segment(
             else f"optimal over cuts of the given order only (bound over that order: {order_bound:.6g} ns); "
             "another topological order may do better: use method='cpsat'"
         )
+        note += f"; {short}" if short else ""
         stats = SolveStats(
             stage=STAGE, method="dp", status=Status.OPTIMAL if optimal else Status.FEASIBLE,
             objective=value, bound=bound, wall_s=time.perf_counter() - start, bound_kind=kind,
@@ -272,6 +279,7 @@ def segment(
     left = max(0.05, options.time_limit_s - (time.perf_counter() - start))
     sub_options = options.limited(left)
     best, status, value, bound, note = _assignment(problem, seg, sub_options)
+    note += f"; dp hint: {short}" if short else ""
     stats = SolveStats(
         stage=STAGE, method="cpsat", status=status, objective=value, bound=max(bound, min(global_bound(problem), value)),
         wall_s=time.perf_counter() - start, bound_kind="cp_sat", exact=True, note=note,
