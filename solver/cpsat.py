@@ -52,6 +52,11 @@ def within_tolerance(objective: float, bound: float) -> bool:
     return objective - bound <= max(ABS_TOL, REL_TOL * abs(objective))
 
 
+def kept_note(wall_s: float) -> str:
+    """The stats note of a caller that keeps its heuristic solution after ``wall_s`` of CP-SAT."""
+    return f"CP-SAT found nothing better in {wall_s:.3g} s; heuristic kept"
+
+
 @dataclass(frozen=True)
 class CpResult:
     """The outcome of one CP-SAT solve; objective and bound in the model's own units.
@@ -87,7 +92,7 @@ class CpResult:
 
     def kept_note(self) -> str:
         """The stats note of a caller that keeps its heuristic solution."""
-        return f"CP-SAT found nothing better in {self.wall_s:.3g} s; heuristic kept"
+        return kept_note(self.wall_s)
 
     def _require_solution(self) -> None:
         if not self.found:

@@ -26,7 +26,7 @@ from .scheduling import (Mode, Schedule, SchedulingProblem, heads_and_tails, lis
                          lower_bound, make_schedule, validate)
 from .scheduling_bounds import strengthen
 from .scheduling_window import instance, rolling_window
-from .cpsat import CpResult, solve_model
+from .cpsat import CpResult, kept_note, solve_model
 from .stats import SolverOptions, SolveStats, Status
 
 FULL_MODEL_MAX_TASKS = 1500
@@ -150,11 +150,13 @@ def solve_exact(problem: SchedulingProblem, mode: Mode,
                                                    deadline, options)
         sched = make_schedule(problem, starts, None)
         status = Status.OPTIMAL if sched.makespan_ns <= lb else Status.FEASIBLE
+        wall = time.perf_counter() - t0
+        kept = f"; {kept_note(wall)}" if sched.start_ns == hint.start_ns else ""
         return sched, SolveStats(
             "scheduling", "cpsat-rolling-window", status, float(sched.makespan_ns), float(lb),
-            time.perf_counter() - t0, kind, True,
+            wall, kind, True,
             f"{windows} windows re-optimised, {improved} improved; list makespan "
-            f"{hint.makespan_ns} ns; bound is analytic only")
+            f"{hint.makespan_ns} ns; bound is analytic only{kept}")
     res, starts = _full_latency(problem, order, hint, options)
     wall = time.perf_counter() - t0
     if starts is None:
