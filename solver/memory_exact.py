@@ -183,7 +183,8 @@ def _solve_model(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int
     free buffers reach above ``excess_above`` (so an LNS move progresses even when the top stays).
     ``hint`` (offsets of the free buffers) must be a valid placement with tops <= ``upper``.
     Returns (offsets of free buffers when CP-SAT beat the hint, else None; their highest top;
-    best bound on it; whether that top is proven optimal; "" or the note that the hint was kept).
+    a bound on it (CP-SAT's without ``excess_above``, else ``lower``); whether the objective is
+    proven optimal; "" or the note that the hint was kept).
     """
     model = cp_model.CpModel()
     y: dict[int, cp_model.IntVar] = {}  # y[i]: offset of buffer i, units
@@ -227,9 +228,8 @@ def _solve_model(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int
                                         "starts_ns": list(starts), "ends_ns": list(ends),
                                         "free": list(free), "fixed_units": fixed,
                                         "lower": lower, "upper": upper, "excess_above": excess_above})
-    bound = lower if res.bound == -math.inf else max(lower, int(res.bound))
-    if excess_above is not None:
-        bound = max(lower, bound // weight)
+    # a bound on the top: CP-SAT's when it minimised the top alone, else the top's lower limit
+    bound = max(lower, int(res.bound)) if excess_above is None and math.isfinite(res.bound) else lower
     optimal = res.status is Status.OPTIMAL
     if not res.improved:
         return None, hint_top, bound, optimal, res.kept_note()

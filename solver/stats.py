@@ -1,9 +1,10 @@
 """The one result type every solver method of every stage returns with its solution."""
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 class Status(enum.Enum):
@@ -62,4 +63,4 @@ class SolverOptions:
 
     def limited(self, time_limit_s: float) -> SolverOptions:
         """The same options with another time limit (seconds)."""
-        return replace(self, time_limit_s=time_limit_s)
+        return dataclasses.replace(self, time_limit_s=time_limit_s)
