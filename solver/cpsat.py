@@ -63,8 +63,9 @@ class CpResult:
 
     ``objective`` is that of the solution the result stands for: CP-SAT's when ``improved``,
     else the hint's (inf when neither exists).  ``bound`` is CP-SAT's best objective bound (inf
-    when proved infeasible, -inf when CP-SAT found no solution, 0 for a model without objective).  ``found``: CP-SAT returned a
-    solution, so `value` can read it (it may still be worse than the hint).
+    when proved infeasible, -inf when CP-SAT found no solution, 0 for a model without
+    objective).  ``found``: CP-SAT returned a solution, so `value` can read it (it may still be
+    worse than the hint).
     """
 
     name: str
