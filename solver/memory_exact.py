@@ -2,7 +2,8 @@
 
 Everything here works on plain integers: sizes and offsets in *alignment units* (one unit =
 ``MemoryProblem.alignment`` bytes), live intervals ``[start, end)`` in ns.  `cimopt.solver.memory`
-converts bytes to units and back, so this module imports nothing of ours but the stats types.
+converts bytes to units and back, so this module imports nothing of ours but the stats types and
+the CP-SAT runner (`cimopt.solver.cpsat.solve_model`), which solves every model here.
 
 Rules of `solve_offsets` (one memory space):
 
@@ -16,6 +17,7 @@ Rules of `solve_offsets` (one memory space):
 3. A segment of at most ``FULL_MODEL_MAX`` buffers is solved whole: y = offset (variable), x = live
    interval (fixed), NoOverlap2D plus one 1-D NoOverlap per maximal clique (redundant, stronger
    propagation), minimising the peak, hinted with the greedy offsets.  Its best bound is valid.
+   When CP-SAT finds nothing better in time the segment keeps the hint and ``note`` says so.
 4. A larger segment is improved by large-neighbourhood search: repeatedly pick the buffers whose
    top is highest (the peak-critical region) and the time window they span, free every buffer live
    near that buffer's lifetime (nearest in time first, ``LNS_FREE_MAX`` of them), fix the rest as
@@ -29,13 +31,14 @@ the hint is a valid placement (no two time-overlapping buffers overlap in addres
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from cimopt.solver.cpsat import cpsat_solver
+from cimopt.solver.cpsat import solve_model
 from cimopt.solver.stats import SolverOptions, Status
 
 #: Largest segment (in buffers) given to CP-SAT whole; bigger ones go through the LNS of rule 4.
@@ -172,12 +175,16 @@ def _cliques(starts: Sequence[int], ends: Sequence[int], members: Sequence[int])
 def _solve_model(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int],
                  free: Sequence[int], fixed: dict[int, int], hint: dict[int, int],
                  lower: int, upper: int, time_limit_s: float, options: SolverOptions,
-                 excess_above: int | None = None) -> tuple[dict[int, int] | None, int, int, bool]:
+                 excess_above: int | None = None,
+                 ) -> tuple[dict[int, int] | None, int, int, bool, str]:
     """Minimise the highest top of ``free`` buffers among ``fixed`` obstacles; tops <= ``upper``.
 
     With ``excess_above`` the objective is lexicographic: highest top, then the total units that
     free buffers reach above ``excess_above`` (so an LNS move progresses even when the top stays).
-    Returns (offsets of free buffers or None, their highest top, best bound on it, proven optimal).
+    ``hint`` (offsets of the free buffers) must be a valid placement with tops <= ``upper``.
+    Returns (offsets of free buffers when CP-SAT beat the hint, else None; their highest top;
+    a bound on it (CP-SAT's without ``excess_above``, else ``lower``); whether the objective is
+    proven optimal; "" or the note that the hint was kept).
     """
     model = cp_model.CpModel()
     y: dict[int, cp_model.IntVar] = {}  # y[i]: offset of buffer i, units
@@ -203,22 +210,31 @@ def _solve_model(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int
     for i in free:
         model.add(y[i] + sizes[i] <= top)
     weight = 1 + sum(sizes[i] for i in free)  # one unit of top outweighs any total excess
+    hint_top = max([lower] + [hint[i] + sizes[i] for i in free])
     if excess_above is None:
         model.minimize(top)
+        hint_objective = hint_top
     else:
         excess = {i: model.new_int_var(0, upper, f"excess_{i}") for i in free}  # units above line
         for i in free:
             model.add(excess[i] >= y[i] + sizes[i] - excess_above)
+            model.add_hint(excess[i], max(0, hint[i] + sizes[i] - excess_above))
         model.minimize(weight * top + sum(excess.values()))
-    solver = cpsat_solver(options, max(0.05, time_limit_s))
-    code = solver.solve(model)
-    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, upper, lower, False
-    values = {i: int(solver.value(y[i])) for i in free}
-    bound = int(solver.best_objective_bound)
-    if excess_above is not None:
-        bound //= weight
-    return values, int(solver.value(top)), bound, code == cp_model.OPTIMAL
+        hint_objective = weight * hint_top + _excess(sizes, hint, free, excess_above)
+    model.add_hint(top, hint_top)
+    res = solve_model(model, options, name="memory-offsets", time_limit_s=max(0.05, time_limit_s),
+                      hint_objective=hint_objective,
+                      instance=lambda: {"stage": "memory", "sizes_units": list(sizes),
+                                        "starts_ns": list(starts), "ends_ns": list(ends),
+                                        "free": list(free), "fixed_units": fixed,
+                                        "lower": lower, "upper": upper, "excess_above": excess_above})
+    # a bound on the top: CP-SAT's when it minimised the top alone, else the top's lower limit
+    bound = max(lower, int(res.bound)) if excess_above is None and math.isfinite(res.bound) else lower
+    optimal = res.status is Status.OPTIMAL
+    if not res.improved:
+        return None, hint_top, bound, optimal, res.kept_note()
+    values = {i: res.value(y[i]) for i in free}
+    return values, res.value(top), bound, optimal, ""
 
 
 def _lns(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int], members: list[int],
@@ -252,7 +268,7 @@ def _lns(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int], membe
                         default=0)
         lower = max(0, min(target, old_top))
         budget = min(LNS_MOVE_S, deadline - time.perf_counter())
-        values, top, _, _ = _solve_model(sizes, starts, ends, free, fixed,
+        values, top, _, _, _ = _solve_model(sizes, starts, ends, free, fixed,
                                          {i: offsets[i] for i in free}, lower, old_top,
                                          budget, options, target)
         calls += 1
@@ -292,13 +308,14 @@ def solve_offsets(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[in
         share = (deadline - time.perf_counter()) / (len(groups) - k)
         if len(g) <= FULL_MODEL_MAX:
             old = _peak(sizes, offsets, g)
-            values, top, seg_bound, optimal = _solve_model(
+            values, _, seg_bound, optimal, kept = _solve_model(
                 sizes, starts, ends, g, {}, {i: offsets[i] for i in g},
                 max_live_units(sizes, starts, ends, g), old, share, options)
             calls += 1
-            if values is not None and top <= old:
-                for i, v in values.items():
-                    offsets[i] = v
+            for i, v in (values or {}).items():
+                offsets[i] = v
+            if kept and not optimal:
+                notes.append(f"segment of {len(g)} buffers: {kept}")
             seg_bounds.append(seg_bound)
             proven = proven and optimal
         else:

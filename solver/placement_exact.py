@@ -5,16 +5,18 @@
   groups are ``add_abs_equality`` of linear row/column expressions, so hops = |Δrow| + |Δcol|.
   Bytes are scaled by a power of two and floored to integers, so the integer objective never
   exceeds the true one and CP-SAT's bound divided by the scale stays a valid bound in byte-hops.
-  The model is hinted with the best heuristic + local search, and the hint is returned whenever
-  CP-SAT finds nothing better.  OPTIMAL means the float cost is within 1e-9 (relative) of the bound.
+  The model is hinted with the best heuristic + local search and solved by
+  `cimopt.solver.cpsat.solve_model`; the hint is returned, and ``note`` says so, whenever CP-SAT
+  finds nothing better.  OPTIMAL means the float cost is within the runner's tolerance
+  (`cimopt.solver.cpsat.within_tolerance`) of the bound.
 * ``hungarian``: with every other group fixed, a set of same-size groups with no traffic among
   them is re-assigned to the free crossbar slots by a linear assignment
   (``SimpleLinearSumAssignment``); repeated over such sets until no set improves.
 * ``lns``: free the groups of a few neighbouring cores around a random core, re-solve them with
   CP-SAT, keep improvements; until the time limit or many rounds in a row without gain.
 
-``solve_exact(problem, "exact", options)`` runs CP-SAT when groups × cores ≤ ``CPSAT_MAX_VARS``,
-LNS otherwise.  Every result carries a valid lower bound (CP-SAT's, or ``placement.lower_bound``).
+``solve_exact(problem, "exact", options)`` runs LNS for half the time and then CP-SAT hinted with
+its placement when groups × cores ≤ ``CPSAT_MAX_VARS``, LNS alone otherwise.  Every result carries a valid lower bound (CP-SAT's, or ``placement.lower_bound``).
 """
 from __future__ import annotations
 
@@ -30,15 +32,15 @@ from cimopt.ir.errors import CapacityError
 
 from .placement import (HEURISTICS, STAGE, Placement, PlacementProblem, best_heuristic, check,
                         cost, heuristic, local_search, lower_bound)
-from .cpsat import cpsat_solver
-from .stats import SolveStats, SolverOptions, Status, relative_gap
+from .cpsat import solve_model, within_tolerance
+from .errors import SolverError
+from .stats import SolveStats, SolverOptions, Status
 
 CPSAT_MAX_VARS = 5000          # groups × cores up to which "exact" runs the full CP-SAT model
 LNS_MAX_FREE_GROUPS = 24       # groups freed per LNS round
 LNS_MAX_CORES = 6              # cores freed per LNS round
 HUNGARIAN_MAX_SET = 16         # groups re-assigned together by one linear assignment
 _INT_LIMIT = 2.0 ** 50         # largest integer objective we let CP-SAT / the assignment see
-_OPT_TOL = 1e-9                # relative gap under which a proved solve is reported OPTIMAL
 
 
 def weight_scale(weights: Sequence[float], max_hops: int) -> float:
@@ -105,13 +107,31 @@ def _build(problem: PlacementProblem, free: Sequence[int], cores: Sequence[int],
     return model, x
 
 
-def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOptions,
-          ) -> tuple[Placement, float, Status]:
-    """Solve the full model; return (placement, bound in byte-hops, status).
+def instance(problem: PlacementProblem, scale: float) -> dict[str, object]:
+    """The plain-data description of a placement instance written next to an exported model."""
+    return {
+        "stage": STAGE, "group_crossbars": list(problem.groups),
+        "crossbars_per_core": problem.crossbars_per_core,
+        "mesh_rows": problem.mesh_rows, "mesh_cols": problem.mesh_cols,
+        "traffic_bytes": [[a, b, w] for a, b, w in problem.traffic], "bytes_scale": scale,
+    }
 
-    The placement is CP-SAT's if it is cheaper than ``hint``, else ``hint``.  Raises
-    ``CapacityError`` when CP-SAT proves the groups cannot be packed, or finds no packing in time
-    and no hint was given.
+
+def _model_cost(problem: PlacementProblem, core_of: Sequence[int], scale: float,
+                free: set[int] | None = None) -> int:
+    """`_build`'s objective at ``core_of``: Σ floor(bytes × scale) × hops over the pairs that
+    touch a ``free`` group (every pair when ``free`` is None)."""
+    return sum(int(math.floor(w * scale)) * problem.hops(core_of[a], core_of[b])
+               for a, b, w in problem.traffic if free is None or a in free or b in free)
+
+
+def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOptions,
+          ) -> tuple[Placement, float, str]:
+    """Solve the full model; return (placement, bound in byte-hops, note).
+
+    The placement is CP-SAT's if it is cheaper than ``hint``, else ``hint`` (``note`` then says
+    so).  The bound is -inf when CP-SAT found nothing.  Raises ``CapacityError`` when CP-SAT
+    proves the groups cannot be packed, or finds no packing in time and no hint was given.
     """
     all_groups = list(range(problem.n_groups))
     cores = list(range(problem.n_cores))
@@ -119,27 +139,28 @@ def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOpti
     scale = weight_scale([w for _, _, w in problem.traffic],
                          problem.mesh_rows + problem.mesh_cols - 2)
     model, x = _build(problem, all_groups, cores, start, scale, hinted=hint is not None)
-    solver = cpsat_solver(options, options.time_limit_s)
-    status = solver.solve(model)
-    if status == cp_model.MODEL_INVALID:
-        raise RuntimeError(f"placement CP-SAT model invalid: {model.validate()}")
-    if status == cp_model.INFEASIBLE:
+    res = solve_model(model, options, name="placement",
+                      hint_objective=None if hint is None else _model_cost(problem, start, scale),
+                      instance=instance(problem, scale))
+    if res.status is Status.INFEASIBLE:
         raise CapacityError(f"core crossbars: the {problem.n_groups} groups "
                             f"({sum(problem.groups)} crossbars) cannot be packed into "
                             f"{problem.n_cores} cores of {problem.crossbars_per_core}; "
                             "use a larger mesh or split the largest groups")
-    best = hint
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        found = Placement(tuple(next(c for c in cores if solver.boolean_value(x[g, c]))
-                                for g in all_groups))
-        if best is None or cost(problem, found) < cost(problem, best):
-            best = found
-    if best is None:
+    if res.status is Status.NO_SOLUTION_IN_TIME:
         raise CapacityError(f"core crossbars: no packing of {sum(problem.groups)} crossbars into "
                             f"{problem.n_cores} cores of {problem.crossbars_per_core} found in "
-                            f"{options.time_limit_s:g} s; raise the time limit or add cores")
-    bound = max(0.0, solver.best_objective_bound / scale) if problem.traffic else 0.0
-    return best, bound, Status.OPTIMAL if status == cp_model.OPTIMAL else Status.FEASIBLE
+                            f"{res.time_limit_s:g} s; raise the time limit or add cores")
+    best, note = hint, res.kept_note()
+    if res.found:
+        found = Placement(tuple(next(c for c in cores if res.boolean_value(x[g, c]))
+                                for g in all_groups))
+        if best is None or cost(problem, found) < cost(problem, best):
+            best, note = found, ""
+    if best is None:  # found is set whenever there is no hint and no error above
+        raise SolverError("placement CP-SAT returned neither a solution nor a status")
+    bound = max(0.0, res.bound / scale) if problem.traffic else 0.0
+    return best, bound, note
 
 
 def _independent_sets(problem: PlacementProblem) -> list[list[int]]:
@@ -187,8 +208,10 @@ def _assign(costs: np.ndarray, slots: np.ndarray) -> list[int]:
     weight = [int(round(a[2] * scale)) for a in arcs] + [0] * ((n_slots - n) * n_slots)
     lsa = SimpleLinearSumAssignment()
     lsa.add_arcs_with_cost(np.array(left), np.array(right), np.array(weight, dtype=np.int64))
-    if lsa.solve() != SimpleLinearSumAssignment.OPTIMAL:
-        raise RuntimeError("linear assignment failed on a feasible placement sub-problem")
+    code = lsa.solve()
+    if code != SimpleLinearSumAssignment.OPTIMAL:  # the current cores are a feasible assignment
+        raise SolverError(f"linear assignment of {n} placement groups ended with status {code} "
+                          "on a feasible instance (a cimopt bug)")
     core_of_slot = {j: c for (c, _), j in slot_of.items()}
     return [core_of_slot[lsa.right_mate(i)] for i in range(n)]
 
@@ -226,7 +249,7 @@ def hungarian(problem: PlacementProblem, start: Placement, options: SolverOption
             current = float(sum(costs[i, core[g]] for i, g in enumerate(group_set)))
             new = _assign(costs, slots)
             after = float(sum(costs[i, c] for i, c in enumerate(new)))
-            if after < current - 1e-9 * max(1.0, current):
+            if after < current and not within_tolerance(current, after):
                 core[group_set] = new
                 improved = True
     return Placement(tuple(int(c) for c in core))
@@ -274,19 +297,20 @@ def lns(problem: PlacementProblem, start: Placement, options: SolverOptions) -> 
             stalls += 1
             continue
         model, x = _build(problem, sorted(free), cores, current.core_of, scale)
-        solver = cpsat_solver(options, min(sub_limit, left))
-        status = solver.solve(model)
+        res = solve_model(model, options, name="placement-lns", time_limit_s=min(sub_limit, left),
+                          hint_objective=_model_cost(problem, current.core_of, scale, set(free)),
+                          instance={**instance(problem, scale), "free_groups": sorted(free),
+                                    "cores": cores, "core_of": list(current.core_of)})
         stalls += 1
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            continue
-        new = list(current.core_of)
-        for g in free:
-            new[g] = next(c for c in cores if solver.boolean_value(x[g, c]))
-        candidate = Placement(tuple(new))
-        c_cost = cost(problem, candidate)
-        if c_cost < current_cost - 1e-9 * max(1.0, current_cost):
-            current, current_cost, stalls = candidate, c_cost, 0
-        if status == cp_model.OPTIMAL and len(cores) == problem.n_cores:
+        if res.found:  # judged by the float cost: the model's bytes are floored
+            new = list(current.core_of)
+            for g in free:
+                new[g] = next(c for c in cores if res.boolean_value(x[g, c]))
+            candidate = Placement(tuple(new))
+            c_cost = cost(problem, candidate)
+            if c_cost < current_cost and not within_tolerance(current_cost, c_cost):
+                current, current_cost, stalls = candidate, c_cost, 0
+        if res.status is Status.OPTIMAL and len(cores) == problem.n_cores:
             break  # the whole problem was the neighbourhood and is solved
     return current
 
@@ -295,7 +319,7 @@ def best_start(problem: PlacementProblem, options: SolverOptions) -> tuple[Place
     """Cheapest of each heuristic followed by local search (``options.time_limit_s`` split evenly
     between them), and its name; (None, "none") if no heuristic can pack the groups."""
     best: tuple[float, Placement, str] | None = None
-    share = SolverOptions(options.time_limit_s / len(HEURISTICS), options.seed, options.workers)
+    share = options.limited(options.time_limit_s / len(HEURISTICS))
     for name in HEURISTICS:
         try:
             placement = local_search(problem, heuristic(name)(problem), share)
@@ -314,7 +338,8 @@ def solve_exact(problem: PlacementProblem, method: str,
     "cpsat" and "lns" start from ``best_start`` (10 % of the time limit).  "exact" is, when
     groups × cores ≤ ``CPSAT_MAX_VARS``, LNS for half of the time left and then CP-SAT hinted
     with the LNS placement (to prove it or improve it), else LNS alone; ``note`` says what ran.
-    "hungarian" starts from the best plain heuristic.  The reported bound is the larger of
+    "hungarian" starts from the best plain heuristic.  When no heuristic packs the groups, every
+    method but "hungarian" runs CP-SAT without a hint and ``note`` says so.  The reported bound is the larger of
     CP-SAT's bound (when CP-SAT ran on the whole problem) and ``placement.lower_bound``.
     """
     t0 = time.perf_counter()
@@ -322,7 +347,7 @@ def solve_exact(problem: PlacementProblem, method: str,
 
     def remaining(share: float = 1.0) -> SolverOptions:
         left = max(0.05, limit - (time.perf_counter() - t0))
-        return SolverOptions(left * share, options.seed, options.workers, options.verbose)
+        return options.limited(left * share)
 
     bound, kind = lower_bound(problem)
     exact = method == "cpsat" or (method == "exact"
@@ -331,14 +356,17 @@ def solve_exact(problem: PlacementProblem, method: str,
         start, name = best_heuristic(problem)
         placement, note = hungarian(problem, start, options), f"hungarian from {name}"
     else:
-        hint, name = best_start(problem, SolverOptions(0.1 * limit, options.seed, options.workers))
+        hint, name = best_start(problem, options.limited(0.1 * limit))
         note = f"from {name}"
         if exact or hint is None:
             if method == "exact" and hint is not None:
                 hint, note = lns(problem, hint, remaining(0.5)), f"lns {note}, then cpsat"
+            elif hint is None:
+                note = f"cpsat without a hint (no heuristic packs the groups; {method} asked)"
             else:
                 note = f"cpsat {note}"
-            placement, sat_bound, _ = cpsat(problem, hint, remaining())
+            placement, sat_bound, kept = cpsat(problem, hint, remaining())
+            note += f"; {kept}" if kept else ""
             if sat_bound > bound:
                 bound, kind = sat_bound, "CP-SAT best bound"
         else:
@@ -346,7 +374,7 @@ def solve_exact(problem: PlacementProblem, method: str,
     check(problem, placement)
     objective = cost(problem, placement)
     bound = min(bound, objective)
-    status = Status.OPTIMAL if relative_gap(objective, bound) <= _OPT_TOL else Status.FEASIBLE
+    status = Status.OPTIMAL if within_tolerance(objective, bound) else Status.FEASIBLE
     stats = SolveStats(STAGE, method, status, objective, bound, time.perf_counter() - t0,
                        bound_kind=kind, exact=exact, note=note)
     return placement, stats

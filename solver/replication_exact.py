@@ -14,12 +14,16 @@ bound never exceed the true ones: the reported bound is ``best_objective_bound /
 and the reported objective is recomputed in float from the chosen copies.  When the times are
 not integral in those units a model optimum can be worse than the true optimum by at most the
 rounding (``layers / scale`` ns), which ``note`` states.  The model is hinted with the
-``balance`` solution and the better of the two is returned, so exact is never worse than it.
+``balance`` solution, solved by `cimopt.solver.cpsat.solve_model`, and the better of the two in
+float is returned, so exact is never worse than it; when CP-SAT finds nothing in time the hint is
+returned as FEASIBLE and ``note`` says so.  The status is OPTIMAL when CP-SAT proves the rounded
+model optimal or the bound meets the objective within the runner's tolerance.
 """
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import asdict
 
 from ortools.sat.python import cp_model
 
@@ -37,7 +41,7 @@ from cimopt.solver.replication import (
     objective,
     useful_copies,
 )
-from cimopt.solver.cpsat import cpsat_solver
+from cimopt.solver.cpsat import solve_model, within_tolerance
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 _MAX_SCALED = 1e12  # largest scaled time (model units) we let CP-SAT see
@@ -63,17 +67,13 @@ def hint_index(choices: list[int], copies: int) -> int:
     return best
 
 
-def map_status(code: int) -> Status:
-    """CP-SAT status code to our enum (UNKNOWN: no solution in time)."""
-    if code == cp_model.OPTIMAL:
-        return Status.OPTIMAL
-    if code == cp_model.FEASIBLE:
-        return Status.FEASIBLE
-    if code == cp_model.INFEASIBLE:
-        return Status.INFEASIBLE
-    if code == cp_model.MODEL_INVALID:
-        raise RuntimeError("CP-SAT rejected the replication model as invalid (a cimopt bug)")
-    return Status.NO_SOLUTION_IN_TIME
+def instance(problem: ReplicationProblem, scale: int) -> dict[str, object]:
+    """The plain-data description of a replication instance written next to an exported model."""
+    return {
+        "stage": STAGE, "mode": problem.mode, "budget_crossbars": problem.budget,
+        "layers": [asdict(layer) for layer in problem.layers],
+        "edges": [list(e) for e in problem.edges], "model_units_per_ns": scale,
+    }
 
 
 def solve_exact(
@@ -116,7 +116,8 @@ def solve_exact(
         peak = model.new_int_var(0, max((max(r) for r in dur_table), default=0), "bottleneck")  # max dur
         for l in range(n):
             model.add(dur[l] <= peak)
-        model.add_hint(peak, max(hint_dur, default=0))
+        hint_objective = max(hint_dur, default=0)
+        model.add_hint(peak, hint_objective)
         model.minimize(peak)
     else:
         begin: dict[int, cp_model.IntVar] = {}  # layer: start time in model units
@@ -132,31 +133,30 @@ def solve_exact(
             model.add_hint(end[l], int(hint_finish[l]))
         for u, v in problem.edges:
             model.add(begin[v] >= end[u])
-        model.add_hint(makespan, int(max(hint_finish, default=0.0)))
+        hint_objective = int(max(hint_finish, default=0.0))
+        model.add_hint(makespan, hint_objective)
         model.minimize(makespan)
 
-    solver = cpsat_solver(options)
-    code = solver.solve(model)
-    status = map_status(code)
+    res = solve_model(model, options, name=f"replication-{problem.mode}",
+                      hint_objective=hint_objective, instance=instance(problem, scale))
     rep, value = hint, hint_value
     note = ""
-    if status in (Status.OPTIMAL, Status.FEASIBLE):
+    if res.found:  # compared in float: the model's times are rounded down
         found = Replication(
-            tuple(choices[l][next(k for k in range(len(choices[l])) if solver.value(pick[l, k]))] for l in range(n))
+            tuple(choices[l][next(k for k in range(len(choices[l])) if res.boolean_value(pick[l, k]))]
+                  for l in range(n))
         )
         found_value = objective(problem, found)
         if found_value <= hint_value:
             rep, value = found, found_value
         else:
-            note = "kept the balance hint (better in float than the rounded model's answer); "
-        cp_bound = solver.best_objective_bound / scale
+            note = "CP-SAT's answer is worse in float than the rounded model says; balance hint kept; "
     else:
-        cp_bound = analytic
-        status = Status.FEASIBLE
-        note = "no CP-SAT solution in time: returned the balance hint; "
+        note = res.kept_note() + "; "
+    cp_bound = res.bound / scale
     bound = min(max(analytic, cp_bound), value)
-    if status is Status.FEASIBLE and value - bound <= 1e-9 * max(abs(value), 1.0):
-        status = Status.OPTIMAL
+    # OPTIMAL: CP-SAT proved the (rounded) model optimal, or the bound meets the value
+    status = Status.OPTIMAL if res.status is Status.OPTIMAL or within_tolerance(value, bound) else Status.FEASIBLE
     if cp_bound >= analytic:
         kind = "cp_sat"
     if scale != 1 or not all(float(t).is_integer() for row in real for t in row):

@@ -4,8 +4,10 @@ Latency mode, up to ``FULL_MODEL_MAX_TASKS`` tasks: one model over all tasks.  S
 ``[head, horizon - duration - tail]`` (heads/tails of :mod:`.scheduling_bounds`) with
 ``horizon`` = the list schedule's makespan (ns); every start is hinted with the list schedule,
 the objective is the makespan and the reported bound is ``max(best_objective_bound, analytic
-lower bound)``.  The result is never worse than the list schedule, which is returned (flagged in
-``note``) when CP-SAT finds nothing better in time.
+lower bound)``.  Every model is solved by `cimopt.solver.cpsat.solve_model`.  The result is
+never worse than the list schedule, which is returned as FEASIBLE (OPTIMAL when a bound meets it),
+with ``note`` saying so, when CP-SAT finds nothing better in time; no status here is INFEASIBLE,
+since a problem without deadlines always has a schedule.
 
 Larger instances: rolling-window large-neighbourhood search (:mod:`.scheduling_window`); the
 global bound there is the analytic lower bound only.
@@ -23,16 +25,16 @@ from ortools.sat.python import cp_model
 from .scheduling import (Mode, Schedule, SchedulingProblem, heads_and_tails, list_schedule,
                          lower_bound, make_schedule, validate)
 from .scheduling_bounds import strengthen
-from .scheduling_window import rolling_window
-from .cpsat import cpsat_solver
+from .scheduling_window import instance, rolling_window
+from .cpsat import CpResult, kept_note, solve_model
 from .stats import SolverOptions, SolveStats, Status
 
 FULL_MODEL_MAX_TASKS = 1500
 
 
 def _full_latency(problem: SchedulingProblem, order: list[int], hint: Schedule,
-                  options: SolverOptions) -> tuple[int, list[int] | None, int]:
-    """Solve the whole latency model; returns (CP-SAT status, starts in ns or None, bound ns)."""
+                  options: SolverOptions) -> tuple[CpResult, list[int] | None]:
+    """Solve the whole latency model; returns (the run, starts in ns when CP-SAT improved)."""
     tasks, horizon = problem.tasks, hint.makespan_ns
     head, tail = strengthen(problem, order, *heads_and_tails(problem, order))
     model = cp_model.CpModel()
@@ -54,22 +56,21 @@ def _full_latency(problem: SchedulingProblem, order: list[int], hint: Schedule,
         model.add(makespan >= start[i] + t.duration_ns)
     model.add_hint(makespan, horizon)
     model.minimize(makespan)
-    solver = cpsat_solver(options, options.time_limit_s)
-    status = solver.solve(model)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return status, [solver.value(start[i]) for i in range(len(tasks))], \
-            int(solver.best_objective_bound)
-    return status, None, 0
+    res = solve_model(model, options, name="scheduling-latency", hint_objective=horizon,
+                      instance=lambda: instance(problem, "latency"))
+    if not res.improved:
+        return res, None
+    return res, [res.value(start[i]) for i in range(len(tasks))]
 
 
 def _modulo_latency(problem: SchedulingProblem, order: list[int], hint: Schedule,
-                    options: SolverOptions, time_limit_s: float) -> list[int] | None:
+                    options: SolverOptions, time_limit_s: float) -> tuple[CpResult, list[int] | None]:
     """Minimise one inference's latency (ns) at fixed II under the modulo resource constraint.
 
     Each task gets a phase ``p in [0, II)`` and an iteration ``k >= 0`` with ``start = k*II + p``;
     the circle constraint is exact: on the line ``[0, 2*II)`` each task occupies ``[p, p+d)`` and
     its copy ``[p+II, p+II+d)`` and one NoOverlap per resource forbids every overlap modulo II
-    (durations <= II).  Returns starts (ns) or None when nothing is found in time.
+    (durations <= II).  Returns (the run, starts in ns when CP-SAT improved on ``hint``).
     """
     tasks, ii, horizon = problem.tasks, hint.initiation_interval_ns, hint.makespan_ns
     head, tail = strengthen(problem, order, *heads_and_tails(problem, order))
@@ -99,11 +100,14 @@ def _modulo_latency(problem: SchedulingProblem, order: list[int], hint: Schedule
     latency = model.new_int_var(0, horizon, "latency")  # end of one inference's last task (ns)
     for i, t in enumerate(tasks):
         model.add(latency >= start[i] + t.duration_ns)
+    model.add_hint(latency, horizon)
     model.minimize(latency)
-    solver = cpsat_solver(options, time_limit_s)
-    if solver.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return [solver.value(start[i]) for i in range(len(tasks))]
-    return None
+    res = solve_model(model, options, name="scheduling-modulo", time_limit_s=time_limit_s,
+                      hint_objective=horizon, instance=lambda: {**instance(problem, "throughput"),
+                                                                "initiation_interval_ns": ii})
+    if not res.improved:
+        return res, None
+    return res, [res.value(start[i]) for i in range(len(tasks))]
 
 
 def _throughput(problem: SchedulingProblem, order: list[int], options: SolverOptions,
@@ -114,14 +118,12 @@ def _throughput(problem: SchedulingProblem, order: list[int], options: SolverOpt
     note = ("II = max resource load is optimal; latency of one inference: "
             f"list {sched.makespan_ns} ns")
     if len(problem.tasks) <= FULL_MODEL_MAX_TASKS:
-        starts = _modulo_latency(problem, order, sched, options, options.time_limit_s)
+        res, starts = _modulo_latency(problem, order, sched, options, options.time_limit_s)
         if starts is not None:
-            better = make_schedule(problem, starts, sched.initiation_interval_ns)
-            if better.makespan_ns <= sched.makespan_ns:
-                sched = better
+            sched = make_schedule(problem, starts, sched.initiation_interval_ns)
             note += f", CP-SAT {sched.makespan_ns} ns"
         else:
-            note += ", CP-SAT found none in time"
+            note += f"; {res.kept_note()}"
     else:
         note += " (too large for the CP-SAT latency model)"
     return sched, SolveStats("scheduling", "cpsat-throughput", Status.OPTIMAL,
@@ -148,32 +150,23 @@ def solve_exact(problem: SchedulingProblem, mode: Mode,
                                                    deadline, options)
         sched = make_schedule(problem, starts, None)
         status = Status.OPTIMAL if sched.makespan_ns <= lb else Status.FEASIBLE
+        wall = time.perf_counter() - t0
+        kept = f"; {kept_note(wall)}" if sched.start_ns == hint.start_ns else ""
         return sched, SolveStats(
             "scheduling", "cpsat-rolling-window", status, float(sched.makespan_ns), float(lb),
-            time.perf_counter() - t0, kind, True,
-            f"{windows} windows re-optimised, {improved} improved; list makespan "
-            f"{hint.makespan_ns} ns; bound is analytic only")
-    status, starts, cp_bound = _full_latency(problem, order, hint, options)
-    wall = time.perf_counter() - t0
-    if status == cp_model.INFEASIBLE or status == cp_model.MODEL_INVALID:
-        return hint, SolveStats(
-            "scheduling", "cpsat-latency", Status.INFEASIBLE, float(hint.makespan_ns), float(lb),
             wall, kind, True,
-            f"CP-SAT rejected the model ({cp_model.CpSolver().status_name(status)})"
-            f" although the list schedule (makespan {hint.makespan_ns} ns) satisfies it: a "
-            "scheduling problem without deadlines always has a schedule; solver fault")
+            f"{windows} windows re-optimised, {improved} improved; list makespan "
+            f"{hint.makespan_ns} ns; bound is analytic only{kept}")
+    res, starts = _full_latency(problem, order, hint, options)
+    wall = time.perf_counter() - t0
     if starts is None:
-        return hint, SolveStats("scheduling", "cpsat-latency", Status.NO_SOLUTION_IN_TIME,
-                                float(hint.makespan_ns), float(lb), wall, kind, True,
-                                "no CP-SAT solution in time; the list schedule is returned")
-    sched = make_schedule(problem, starts, None)
-    note = ""
-    if sched.makespan_ns > hint.makespan_ns:
-        sched, note = hint, "CP-SAT solution worse than the list schedule; list schedule kept"
-    bound = max(lb, cp_bound)
-    if cp_bound >= lb and cp_bound > 0:
+        sched, note = hint, res.kept_note()
+    else:
+        sched, note = make_schedule(problem, starts, None), ""
+    bound = max(float(lb), res.bound)
+    if res.bound >= lb and res.bound > 0:
         kind = "CP-SAT best objective bound"
-    optimal = status == cp_model.OPTIMAL or sched.makespan_ns <= bound
+    optimal = res.status is Status.OPTIMAL or sched.makespan_ns <= bound
     if optimal:
         bound = sched.makespan_ns
     return sched, SolveStats("scheduling", "cpsat-latency",

@@ -26,11 +26,21 @@ from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
-from .cpsat import cpsat_solver
-from .stats import SolverOptions
+from .cpsat import solve_model
+from .stats import SolverOptions, Status
 
 if TYPE_CHECKING:
     from .scheduling import SchedulingProblem
+
+
+def instance(problem: SchedulingProblem, mode: str) -> dict[str, object]:
+    """The plain-data description of a scheduling instance written next to an exported model."""
+    return {
+        "stage": "scheduling", "mode": mode, "resources": list(problem.resources),
+        "tasks": [{"name": t.name, "duration_ns": t.duration_ns, "resource": t.resource,
+                   "release_ns": t.release_ns} for t in problem.tasks],
+        "edges": [list(e) for e in problem.edges],
+    }
 
 
 def _sequence(problem: SchedulingProblem, start: list[int], rank: list[int]) -> list[int]:
@@ -77,7 +87,8 @@ def _tails(problem: SchedulingProblem, seq: list[int],
 def _window_model(problem: SchedulingProblem, start: list[int], seq: list[int], lo: int, hi: int,
                   preds: list[list[tuple[int, int]]], tail: list[int], options: SolverOptions,
                   limit_s: float) -> tuple[dict[int, int] | None, bool]:
-    """Re-optimise tasks ``seq[lo:hi]``; returns (new starts of the window or None, optimal?)."""
+    """Re-optimise tasks ``seq[lo:hi]`` (hinted with ``start``); returns (CP-SAT's starts of the
+    window or None when it found none, whether the window's optimum is proven)."""
     tasks = problem.tasks
     window = seq[lo:hi]
     in_window = set(window)
@@ -111,11 +122,17 @@ def _window_model(problem: SchedulingProblem, start: list[int], seq: list[int], 
     for i in window:
         model.add(peak >= var[i] + tasks[i].duration_ns + tail[i])
     model.minimize(len(window) * peak + sum(var[i] + tasks[i].duration_ns for i in window))
-    solver = cpsat_solver(options, max(0.05, limit_s))
-    status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, False
-    return {i: solver.value(var[i]) for i in window}, status == cp_model.OPTIMAL
+    hint_peak = max(start[i] + tasks[i].duration_ns + tail[i] for i in window)
+    model.add_hint(peak, hint_peak)
+    res = solve_model(model, options, name="scheduling-window", time_limit_s=max(0.05, limit_s),
+                      hint_objective=len(window) * hint_peak
+                      + sum(start[i] + tasks[i].duration_ns for i in window),
+                      instance=lambda: {**instance(problem, "latency"), "window": window,
+                                        "start_ns": start})
+    optimal = res.status is Status.OPTIMAL
+    if not res.found:
+        return None, optimal
+    return {i: res.value(var[i]) for i in window}, optimal
 
 
 def rolling_window(problem: SchedulingProblem, order: list[int], start: list[int], lb: int,

@@ -22,85 +22,30 @@ Methods:
   the given order; *inexact* when the DAG has branches, because another topological order may
   group layers better (the stats then say FEASIBLE and the note says why).
 - ``cpsat``: CP-SAT over layer -> segment assignment with precedence (``seg[u] <= seg[v]`` on
-  every edge) and the copies of every layer, chosen jointly; hinted with the ``dp`` solution;
-  for graphs of at most `MAX_CPSAT_LAYERS` layers.  Its segments are intervals of the order
-  sorted by (segment, layer index), which is returned as ``order``.
+  every edge) and the copies of every layer, chosen jointly; hinted with the ``dp`` solution
+  and solved by `cimopt.solver.cpsat.solve_model`; the better of the two in float is returned
+  (the ``dp`` one, FEASIBLE, with a note when CP-SAT finds nothing better in time); for graphs
+  of at most `MAX_CPSAT_LAYERS` layers (the model: `cimopt.solver.segmentation_exact`).  Its
+  segments are intervals of the order sorted by (segment, layer index), returned as ``order``.
 
-Preconditions: every single layer fits the budget (else `CapacityError`).
+Preconditions: every single layer fits the budget (else `CapacityError`).  The solution type
+and its cost (`Segmentation`, `evaluate`) live in `cimopt.solver.segmentation_cost`.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-
-from ortools.sat.python import cp_model
 
 from cimopt.solver import replication as rp
 from cimopt.solver import replication_exact as rx
-from cimopt.solver.cpsat import cpsat_solver
+from cimopt.solver.segmentation_cost import (Segmentation, check_layers_fit, evaluate,
+                                             program_time, subproblem)
+from cimopt.solver.segmentation_exact import assignment
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 STAGE = "segmentation"
 METHODS = ("greedy", "dp", "cpsat")
 MAX_CPSAT_LAYERS = 60
-
-
-@dataclass(frozen=True)
-class Segmentation:
-    """Execution ``order`` (a topological order of layer indices), ``segments`` as half-open
-    intervals ``[i, j)`` of positions in ``order``, and ``copies`` per layer (by layer index)."""
-
-    order: tuple[int, ...]
-    segments: tuple[tuple[int, int], ...]
-    copies: tuple[int, ...]
-
-    def members(self) -> list[list[int]]:
-        """Layer indices of each segment, in execution order."""
-        return [list(self.order[i:j]) for i, j in self.segments]
-
-
-def check_layers_fit(problem: rp.ReplicationProblem) -> None:
-    """Raise `CapacityError` if some layer alone needs more crossbars than the chip has."""
-    for layer in problem.layers:
-        if layer.crossbars > problem.budget:
-            rp.check_fits(rp.ReplicationProblem((layer,), (), problem.budget, problem.mode))
-
-
-def subproblem(problem: rp.ReplicationProblem, members: list[int]) -> rp.ReplicationProblem:
-    """The replication problem of a segment: its layers (in the given order), inner edges."""
-    position = {layer: p for p, layer in enumerate(members)}
-    edges = tuple(
-        sorted((position[u], position[v]) for u, v in problem.edges if u in position and v in position)
-    )
-    layers = tuple(problem.layers[i] for i in members)
-    return rp.ReplicationProblem(layers, edges, problem.budget, problem.mode)
-
-
-def program_time(problem: rp.ReplicationProblem, members: list[int]) -> float:
-    """Time to write a segment's weights (ns): its slowest layer, all written in parallel."""
-    return max((problem.layers[i].program_ns for i in members), default=0.0)
-
-
-def evaluate(problem: rp.ReplicationProblem, seg: Segmentation) -> float:
-    """Cost of a segmentation (ns); raises ValueError if it breaks a rule."""
-    n = len(problem.layers)
-    if sorted(seg.order) != list(range(n)):
-        raise ValueError("order must list every layer exactly once")
-    position = {layer: p for p, layer in enumerate(seg.order)}
-    if any(position[u] > position[v] for u, v in problem.edges):
-        raise ValueError("order is not a topological order of the edges")
-    cuts = [p for i, j in seg.segments for p in (i, j)]
-    if any(i >= j for i, j in seg.segments):
-        raise ValueError("segments must be non-empty")
-    if seg.segments and (cuts[0] != 0 or cuts[-1] != n or any(a != b for a, b in zip(cuts[1:-1:2], cuts[2::2]))):
-        raise ValueError("segments must be consecutive intervals covering the order")
-    total = 0.0
-    for members in seg.members():
-        sub = subproblem(problem, members)
-        rep = rp.Replication(tuple(seg.copies[i] for i in members))
-        total += rp.objective(sub, rep) + program_time(problem, members)
-    return total
 
 
 def first_fit(problem: rp.ReplicationProblem) -> list[tuple[int, int]]:
@@ -162,8 +107,9 @@ def is_chain(problem: rp.ReplicationProblem) -> bool:
 
 def _dp(
     problem: rp.ReplicationProblem, inner: str, options: SolverOptions, deadline: float
-) -> tuple[list[tuple[int, int]], float, float, bool, dict[tuple[int, int], tuple[int, ...]]]:
-    """DP over cut positions: (cuts, cost, bound over the fixed order, all intervals optimal, copies)."""
+) -> tuple[list[tuple[int, int]], float, float, bool, dict[tuple[int, int], tuple[int, ...]], str]:
+    """DP over cut positions: (cuts, cost, bound over the fixed order, all intervals optimal,
+    copies per interval, a note naming the intervals replicated by a cheaper method for time)."""
     n = len(problem.layers)
     prefix = [0]
     for layer in problem.layers:
@@ -174,18 +120,16 @@ def _dp(
     copies: dict[tuple[int, int], tuple[int, ...]] = {}
     proven = True
     order = list(range(n))
+    fallback = {"balance": 0, "none": 0}  # intervals costed by a cheaper method (time ran short)
     for done, (i, j) in enumerate(intervals):
         left = max(0.0, deadline - time.perf_counter())
         share = left / (len(intervals) - done)
-        sub_options = SolverOptions(
-            time_limit_s=max(0.05, share),
-            seed=options.seed,
-            workers=options.workers,
-            verbose=options.verbose,
-        )
+        sub_options = options.limited(max(0.05, share))
         # too many intervals for the time limit: cost the rest with the greedy, then with one
         # copy each once time is up (both give valid costs and bounds; the DP is then not proven)
         method = inner if share >= 0.05 else ("balance" if left > 0 else "none")
+        if method != inner:
+            fallback[method] += 1
         reps, stats = _replicate(problem, order[i:j], method, sub_options)
         program = program_time(problem, order[i:j])
         cost[i, j] = stats.objective + program
@@ -207,7 +151,9 @@ def _dp(
         cuts.append((back[j], j))
         j = back[j]
     cuts.reverse()
-    return cuts, best[n], bound[n], proven, copies
+    short = "; ".join(f"{k} of {len(intervals)} intervals replicated by {m} (time limit)"
+                      for m, k in fallback.items() if k)
+    return cuts, best[n], bound[n], proven, copies, short
 
 
 def segment(
@@ -246,7 +192,7 @@ def segment(
             f"cpsat segmentation is for graphs of at most {MAX_CPSAT_LAYERS} layers, this one has {n}: use method='dp'"
         )
     dp_share = options.time_limit_s if method == "dp" else options.time_limit_s / 2
-    cuts, value, order_bound, proven, copies_by_interval = _dp(problem, inner, options, start + dp_share)
+    cuts, value, order_bound, proven, copies_by_interval, short = _dp(problem, inner, options, start + dp_share)
     copies = [1] * n
     for i, j in cuts:
         for layer, r in zip(range(i, j), copies_by_interval[i, j]):
@@ -267,6 +213,7 @@ def segment(
             else f"optimal over cuts of the given order only (bound over that order: {order_bound:.6g} ns); "
             "another topological order may do better: use method='cpsat'"
         )
+        note += f"; {short}" if short else ""
         stats = SolveStats(
             stage=STAGE, method="dp", status=Status.OPTIMAL if optimal else Status.FEASIBLE,
             objective=value, bound=bound, wall_s=time.perf_counter() - start, bound_kind=kind,
@@ -274,150 +221,11 @@ def segment(
         )
         return seg, stats
     left = max(0.05, options.time_limit_s - (time.perf_counter() - start))
-    sub_options = SolverOptions(time_limit_s=left, seed=options.seed, workers=options.workers, verbose=options.verbose)
-    best, status, value, bound, note = _assignment(problem, seg, sub_options)
+    sub_options = options.limited(left)
+    best, status, value, bound, note = assignment(problem, seg, sub_options)
+    note += f"; dp hint: {short}" if short else ""
     stats = SolveStats(
         stage=STAGE, method="cpsat", status=status, objective=value, bound=max(bound, min(global_bound(problem), value)),
         wall_s=time.perf_counter() - start, bound_kind="cp_sat", exact=True, note=note,
     )
     return best, stats
-
-
-def _assignment(
-    problem: rp.ReplicationProblem, hint: Segmentation, options: SolverOptions
-) -> tuple[Segmentation, Status, float, float, str]:
-    """CP-SAT over layer -> segment and copies, hinted with ``hint``: (best, status, cost, bound, note)."""
-    layers, n, budget = problem.layers, len(problem.layers), problem.budget
-    segs = range(n)  # at most one segment per layer
-    alone = [1 if x.crossbars == 0 else max(1, min(x.copy_cap, budget // x.crossbars)) for x in layers]
-    choices = [rp.useful_copies(x, alone[l]) for l, x in enumerate(layers)]
-    real = [[rp.layer_time(x, r) for r in choices[l]] for l, x in enumerate(layers)]
-    scale = rx.time_scale([t for row in real for t in row] + [x.program_ns for x in layers])
-    dur_table = [[math.floor(t * scale) for t in row] for row in real]
-    prog = [math.floor(x.program_ns * scale) for x in layers]
-    horizon = sum(max(row) for row in dur_table) + sum(prog)
-    model = cp_model.CpModel()
-    into: dict[tuple[int, int], cp_model.IntVar] = {}  # (layer, segment): layer runs in that segment
-    pick: dict[tuple[int, int], cp_model.IntVar] = {}  # (layer, k): layer has choices[layer][k] copies
-    dur: dict[int, cp_model.IntVar] = {}  # layer: its time in model units
-    held: dict[int, cp_model.IntVar] = {}  # layer: crossbars its copies occupy
-    use: dict[tuple[int, int], cp_model.IntVar] = {}  # (layer, segment): crossbars it takes in that segment
-    index: dict[int, cp_model.IntVar] = {}  # layer: its segment number
-    for l, x in enumerate(layers):
-        for k in segs:
-            into[l, k] = model.new_bool_var(f"into_{l}_{k}")
-        model.add_exactly_one(into[l, k] for k in segs)
-        index[l] = model.new_int_var(0, n - 1, f"segment_{l}")
-        model.add(index[l] == sum(k * into[l, k] for k in segs))
-        for b in range(len(choices[l])):
-            pick[l, b] = model.new_bool_var(f"pick_{l}_{b}")
-        model.add_exactly_one(pick[l, b] for b in range(len(choices[l])))
-        dur[l] = model.new_int_var(min(dur_table[l]), max(dur_table[l]), f"dur_{l}")
-        model.add(dur[l] == sum(d * pick[l, b] for b, d in enumerate(dur_table[l])))
-        top = x.crossbars * choices[l][-1]
-        held[l] = model.new_int_var(0, top, f"held_{l}")
-        model.add(held[l] == sum(x.crossbars * r * pick[l, b] for b, r in enumerate(choices[l])))
-        for k in segs:
-            use[l, k] = model.new_int_var(0, top, f"use_{l}_{k}")
-            model.add(use[l, k] == held[l]).only_enforce_if(into[l, k])
-            model.add(use[l, k] == 0).only_enforce_if(~into[l, k])
-    for u, v in problem.edges:
-        model.add(index[u] <= index[v])
-    filled: dict[int, cp_model.IntVar] = {}  # segment: it holds at least one layer
-    write: dict[int, cp_model.IntVar] = {}  # segment: its reprogramming time in model units
-    for k in segs:
-        model.add(sum(use[l, k] for l in range(n)) <= budget)
-        filled[k] = model.new_bool_var(f"filled_{k}")
-        model.add_bool_or([into[l, k] for l in range(n)]).only_enforce_if(filled[k])
-        write[k] = model.new_int_var(0, max(prog, default=0), f"write_{k}")
-        for l in range(n):
-            model.add_implication(into[l, k], filled[k])
-            model.add(write[k] >= prog[l]).only_enforce_if(into[l, k])
-        if k:
-            model.add_implication(filled[k], filled[k - 1])
-
-    position = {layer: p for p, layer in enumerate(hint.order)}
-    hint_seg = {layer: k for k, (i, j) in enumerate(hint.segments) for layer in hint.order[i:j]}
-    hint_b = [rx.hint_index(choices[l], hint.copies[l]) for l in range(n)]
-    hint_dur = [dur_table[l][hint_b[l]] for l in range(n)]
-    for l, x in enumerate(layers):
-        model.add_hint(index[l], hint_seg[l])
-        model.add_hint(dur[l], hint_dur[l])
-        model.add_hint(held[l], x.crossbars * choices[l][hint_b[l]])
-        for k in segs:
-            model.add_hint(into[l, k], int(hint_seg[l] == k))
-            model.add_hint(use[l, k], x.crossbars * choices[l][hint_b[l]] if hint_seg[l] == k else 0)
-        for b in range(len(choices[l])):
-            model.add_hint(pick[l, b], int(b == hint_b[l]))
-    members = [[l for l in range(n) if hint_seg[l] == k] for k in segs]
-    hint_write = [max((prog[l] for l in members[k]), default=0) for k in segs]
-    for k in segs:
-        model.add_hint(filled[k], int(bool(members[k])))
-        model.add_hint(write[k], hint_write[k])
-
-    if problem.mode == "throughput":
-        peak: dict[int, cp_model.IntVar] = {}  # segment: its bottleneck in model units
-        for k in segs:
-            peak[k] = model.new_int_var(0, max(max(row) for row in dur_table), f"bottleneck_{k}")
-            for l in range(n):
-                model.add(peak[k] >= dur[l]).only_enforce_if(into[l, k])
-            model.add_hint(peak[k], max((hint_dur[l] for l in members[k]), default=0))
-        model.minimize(sum(peak[k] + write[k] for k in segs))
-    else:
-        begin: dict[int, cp_model.IntVar] = {}  # layer: start time in model units
-        opens: dict[int, cp_model.IntVar] = {}  # segment: time its reprogramming starts
-        closes: dict[int, cp_model.IntVar] = {}  # segment: time its last layer finishes
-        for l in range(n):
-            begin[l] = model.new_int_var(0, horizon, f"start_{l}")
-        for u, v in problem.edges:
-            model.add(begin[v] >= begin[u] + dur[u])
-        clock = 0
-        for k in segs:
-            opens[k] = model.new_int_var(0, horizon, f"open_{k}")
-            closes[k] = model.new_int_var(0, horizon, f"close_{k}")
-            model.add(closes[k] >= opens[k] + write[k])
-            if k:
-                model.add(opens[k] >= closes[k - 1])
-            for l in range(n):
-                model.add(begin[l] >= opens[k] + write[k]).only_enforce_if(into[l, k])
-                model.add(begin[l] + dur[l] <= closes[k]).only_enforce_if(into[l, k])
-            ready = clock + hint_write[k]
-            ids = sorted(members[k], key=position.__getitem__)
-            sub = subproblem(problem, ids)
-            finish = rp.finish_times([float(hint_dur[l]) for l in ids], sub.edges)
-            for p, l in enumerate(ids):
-                model.add_hint(begin[l], ready + int(finish[p]) - hint_dur[l])
-            model.add_hint(opens[k], clock)
-            clock = ready + int(max(finish, default=0.0))
-            model.add_hint(closes[k], clock)
-        model.minimize(closes[n - 1])
-
-    solver = cpsat_solver(options)
-    status = rx.map_status(solver.solve(model))
-    best, value = hint, evaluate(problem, hint)
-    note = f"mode={problem.mode}; seed={options.seed}, workers={options.workers}; "
-    if status in (Status.OPTIMAL, Status.FEASIBLE):
-        seg_of = [next(k for k in segs if solver.value(into[l, k])) for l in range(n)]
-        order = sorted(range(n), key=lambda l: (seg_of[l], l))
-        cuts: list[tuple[int, int]] = []
-        for p in range(n + 1):
-            if p == n or (p and seg_of[order[p]] != seg_of[order[p - 1]]):
-                cuts.append((cuts[-1][1] if cuts else 0, p))
-        copies = tuple(choices[l][next(b for b in range(len(choices[l])) if solver.value(pick[l, b]))] for l in range(n))
-        found = Segmentation(tuple(order), tuple(cuts), copies)
-        found_value = evaluate(problem, found)
-        if found_value <= value:
-            best, value = found, found_value
-        else:
-            note += "kept the dp hint (better in float than the rounded model's answer); "
-        bound = solver.best_objective_bound / scale
-    else:
-        status, bound = Status.FEASIBLE, 0.0
-        note += "no CP-SAT solution in time: returned the dp hint; "
-    if scale != 1:
-        note += f"times rounded down to 1/{scale} ns in the model; "
-    note += f"{len(best.segments)} segments"
-    bound = min(bound, value)
-    if status is Status.FEASIBLE and value - bound <= 1e-9 * max(abs(value), 1.0):
-        status = Status.OPTIMAL
-    return best, status, value, bound, note

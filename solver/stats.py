@@ -1,6 +1,7 @@
 """The one result type every solver method of every stage returns with its solution."""
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from collections.abc import Iterable
@@ -72,9 +73,18 @@ def relative_gap(objective: float, bound: float) -> float:
 
 @dataclass(frozen=True)
 class SolverOptions:
-    """Limits every exact method takes."""
+    """Limits every exact method takes.
+
+    ``export_dir``: when set, `cimopt.solver.cpsat.solve_model` writes every CP-SAT model it
+    solves there (``<name>-<n>.pb`` and ``<name>-<n>.json``) so other solvers can run it.
+    """
 
     time_limit_s: float = 10.0
     seed: int = 0
     workers: int = 8
     verbose: bool = False
+    export_dir: str | None = None
+
+    def limited(self, time_limit_s: float) -> SolverOptions:
+        """The same options with another time limit (seconds)."""
+        return dataclasses.replace(self, time_limit_s=time_limit_s)

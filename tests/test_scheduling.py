@@ -71,8 +71,11 @@ def test_bound_le_exact_le_list(seed: int) -> None:
     assert lb <= ex.makespan_ns <= ls.makespan_ns
     assert estats.bound <= estats.objective == ex.makespan_ns
     assert lstats.bound == lb and estats.exact and not lstats.exact
+    assert estats.status in (Status.OPTIMAL, Status.FEASIBLE)  # a schedule is returned
     if estats.status == Status.OPTIMAL:
         assert estats.gap == 0.0
+    elif ex == ls:
+        assert estats.note.endswith("heuristic kept")
 
 
 tiny_task = st.tuples(st.integers(1, 5), st.integers(-1, 1), st.integers(0, 3))
