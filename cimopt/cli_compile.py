@@ -21,7 +21,8 @@ def _options(a: argparse.Namespace) -> CompileOptions:
     return CompileOptions(mode=a.mode, solver=getattr(a, "solver", "heuristic"), seed=a.seed,
                           time_limit_s=a.time_limit, workers=a.workers, chunks=a.chunks,
                           compare=getattr(a, "compare", ""), methods=parse_methods(shorthands + a.method),
-                          export_instances=getattr(a, "export_instances", None))
+                          export_instances=getattr(a, "export_instances", None),
+                          export_models=getattr(a, "export_models", None))
 
 
 def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
@@ -198,6 +199,8 @@ def register(sub: Any) -> None:
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     c.add_argument("--export-instances", metavar="DIR", help="write each stage's instance to DIR/STAGE.json "
                                                              "(re-solve with `cimopt solve`)")
+    c.add_argument("--export-models", metavar="DIR", help="write every CP-SAT model solved to DIR "
+                                                          "(NAME-N.pb and NAME-N.json with the instance and result)")
     c.set_defaults(func=_cmd_compile)
 
     r = sub.add_parser("run", help="execute a program on the reference machine and compare with onnxruntime")

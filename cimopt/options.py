@@ -34,6 +34,8 @@ class CompileOptions:
     methods: tuple[tuple[str, str], ...] = ()
     #: folder to write each stage's instance to (`<stage>.json`, see `cimopt.solver.instances`)
     export_instances: str | None = None
+    #: folder to write every CP-SAT model solved to (protobuf plus a JSON of the instance)
+    export_models: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -48,7 +50,8 @@ class CompileOptions:
             raise UsageError(f"workers must be at least 1, got {self.workers}")
 
     def solver_options(self) -> SolverOptions:
-        return SolverOptions(time_limit_s=self.time_limit_s, seed=self.seed, workers=self.workers)
+        return SolverOptions(time_limit_s=self.time_limit_s, seed=self.seed, workers=self.workers,
+                             export_dir=self.export_models)
 
 
 def parse_methods(items: list[str]) -> tuple[tuple[str, str], ...]:

@@ -48,6 +48,12 @@ def compile_summary(res: CompileResult) -> str:
         lines.append("    " + stats_line(s))
         for a in s.attempts:
             lines.append(f"      fallback: {a}")
+    if res.exact_path:
+        lines.append("  exact path (end to end, each stage's exact method tried in turn):")
+        for c in res.exact_path:
+            what = f"{c.changed}={dict(c.methods)[c.changed]}" if c.changed else "heuristic pipeline"
+            lines.append(f"    {what:<28} {_time(c.objective_ns):>10}  memory {_bytes(c.memory_bytes):>9}  "
+                         + ("kept" if c.kept else "dropped"))
     for w in res.warnings:
         lines.append(f"  warning: {w}")
     lines.append("  time per step: " + ", ".join(f"{k} {v:.2f} s" for k, v in res.stage_s.items())
