@@ -24,6 +24,7 @@ from cimopt.targets import timing
 from cimopt.targets.spec import Target
 
 from .options import CompileOptions
+from .vector_cores import vector_parallelism
 
 
 @dataclass
@@ -60,6 +61,10 @@ def replication_problem(graph: Graph, workload: Workload, cm: CostModel, budget:
             cap = 1 if ax.axis == WHOLE else ax.rows
             layers.append(rp.Layer(op.name, c.crossbars, op.matrix.vectors, c.interval_ns, c.fixed_ns,
                                    cap, prog))
+        elif op.op_class is OpClass.VECTOR:
+            # issue 11: a vector op's row chunks run on several vector units at once
+            layers.append(rp.Layer(op.name, 0, 1, c.latency_ns / vector_parallelism(graph, graph.op(op.name), cm.target),
+                                   0.0, 1, 0.0))
         else:
             layers.append(rp.Layer(op.name, 0, 1, c.latency_ns, 0.0, 1, 0.0))
     edges = tuple(sorted({(index[a], index[b]) for a, b, _ in workload.edges}))
