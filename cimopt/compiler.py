@@ -22,6 +22,7 @@ from cimopt.targets.instructions import static_energy
 from cimopt.targets.spec import Target
 
 from . import emit
+from .e2e import e2e_metrics
 from .frontend import Frontend, prepare
 from .mapping import map_model
 from .options import CompileOptions
@@ -115,6 +116,9 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
     }
     for k, v in times.items():
         metrics[f"stage_s.{k}"] = v
+    # issue 11: the end-to-end bound and the physical limit, against the mode's objective
+    e2e = e2e_metrics(fe.graph, fe.workload, target, cm, mode, tg.tasks, ii if mode == "throughput" else makespan)
+    metrics.update(e2e.metrics)
     describe = options.describe()
     program = Program(
         model=fe.workload.name, model_hash=model_hash(model), target=target.name, target_hash=target.digest(),
@@ -125,6 +129,7 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
         segments=len(mapping.segments), iterations_in_flight=copies,
         metrics=tuple(metrics.items()), solvers=tuple(describe.items()),
         stats=tuple((k, tuple((a, _plain(b)) for a, b in asdict(s).items())) for k, s in stats.items()),
+        extra=e2e.extra,
     )
     return CompileResult(program, fe, stats, times, exact_stats, bounds)
 
