@@ -7,7 +7,8 @@ every vector unit below the crossbar bottleneck while keeping data local:
    decreasing order of the bytes they hold for it.
 2. A task goes to the least-loaded candidate when that keeps the candidate's vector unit and
    NoC input port within the cap; otherwise to the core whose vector unit and port would be
-   least loaded (an idle vector unit, its inputs transferred there).
+   least loaded (an idle vector unit, its inputs transferred there).  The chunks of one op are
+   spread evenly over as many cores as it has chunks (at most all), so they can run at once.
 
 The cap (ns) is the larger of the busiest crossbar resource's load and an even share of all
 vector work, plus the task itself.  Tasks are taken in topological (creation) order, so
@@ -59,6 +60,10 @@ def assign_vector_cores(tasks: Sequence[VectorTask], edges: set[tuple[int, int]]
     bottleneck = max(load.values(), default=0)
     total = sum(tasks[i].duration_ns for i in vec)
     share = max(bottleneck, total / target.cores)
+    chunks: dict[str, int] = {}
+    for i in vec:
+        chunks[tasks[i].op] = chunks.get(tasks[i].op, 0) + 1
+    per_core: dict[tuple[str, int], int] = {}
     vload = [0.0] * target.cores
     port = [0.0] * target.cores
     for i in vec:
@@ -76,9 +81,15 @@ def assign_vector_cores(tasks: Sequence[VectorTask], edges: set[tuple[int, int]]
             remote = tin if held.get(c, 0) == 0 or len(held) > 1 else 0.0
             return max(vload[c] + d, port[c] + remote)
 
-        best = min(sorted(held, key=lambda c: -held[c]), key=score, default=-1)
+        limit = -(-chunks[t.op] // min(chunks[t.op], target.cores))
+
+        def free(c: int) -> bool:
+            return per_core.get((t.op, c), 0) < limit
+
+        best = min((c for c in sorted(held, key=lambda c: -held[c]) if free(c)), key=score, default=-1)
         if best < 0 or score(best) > cap:
-            best = min(range(target.cores), key=score)
+            best = min((c for c in range(target.cores) if free(c)), key=score)
+        per_core[(t.op, best)] = per_core.get((t.op, best), 0) + 1
         if held.get(best, 0) == 0 or len(held) > 1:
             port[best] += tin
         vload[best] += d
