@@ -29,6 +29,7 @@ ELEMENTWISE = frozenset({
     "Gelu", "Softplus", "Softsign", "Mish", "Max", "Min", "Sum", "Mean", "Floor", "Ceil", "Round", "Sign",
     "Where", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Cast",
     "ThresholdedRelu", "Sin", "Cos", "BatchNormalization", "Identity", "Dropout",
+    "LRN",   # normalises across channels only: row-local along the height
 })
 #: Row-local ops whose ``axis`` attribute must lie after the chunk axis (default in brackets).
 AXIS_OPS = {"Softmax": -1, "LogSoftmax": -1, "LayerNormalization": -1, "Concat": None}
