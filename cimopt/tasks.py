@@ -102,7 +102,9 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                 m = wop.matrix
                 ax = chunk_axis(graph, op)
                 r_count = mapping.copies[name]
-                ranges = split_rows(ax.rows, max(r_count, min(chunks, ax.rows))) if ax.axis != WHOLE else [(0, 1)]
+                # a multiple of the copies, taken round robin: each copy gets ceil(rows / copies) rows at most
+                per_copy = -(-max(1, min(chunks, ax.rows)) // r_count)
+                ranges = split_rows(ax.rows, min(ax.rows, r_count * per_copy)) if ax.axis != WHOLE else [(0, 1)]
                 row_tiles = 1 if m.k <= c.crossbar_rows else math.ceil(m.k / c.crossbar_rows)
                 for i, (a, b) in enumerate(ranges):
                     rep = i % r_count

@@ -11,7 +11,7 @@ every vector unit below the crossbar bottleneck while keeping data local:
    spread evenly over as many cores as it has chunks (at most all), so they can run at once.
 
 The cap (ns) is the larger of the busiest crossbar resource's load and an even share of all
-vector work, plus the task itself.  Tasks are taken in topological (creation) order, so
+vector work.  Tasks are taken in topological (creation) order, so
 producers have their cores when a consumer is placed.
 """
 from __future__ import annotations
@@ -75,7 +75,6 @@ def assign_vector_cores(tasks: Sequence[VectorTask], edges: set[tuple[int, int]]
             if pt.kind in ("mvm", "vector") and pt.core >= 0:
                 held[pt.core] = held.get(pt.core, 0) + max(1, pt.row1 - pt.row0)
         tin = _transfer_ns(target, input_bytes.get(i, 0))
-        cap = share + d
 
         def score(c: int) -> float:
             remote = tin if held.get(c, 0) == 0 or len(held) > 1 else 0.0
@@ -87,7 +86,7 @@ def assign_vector_cores(tasks: Sequence[VectorTask], edges: set[tuple[int, int]]
             return per_core.get((t.op, c), 0) < limit
 
         best = min((c for c in sorted(held, key=lambda c: -held[c]) if free(c)), key=score, default=-1)
-        if best < 0 or score(best) > cap:
+        if best < 0 or score(best) > share:
             best = min((c for c in range(target.cores) if free(c)), key=score)
         per_core[(t.op, best)] = per_core.get((t.op, best), 0) + 1
         if held.get(best, 0) == 0 or len(held) > 1:
