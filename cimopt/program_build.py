@@ -11,6 +11,7 @@ from cimopt.solver.stats import SolveStats
 from cimopt.targets.instructions import static_energy
 
 from . import emit
+from .e2e import e2e_metrics
 from .frontend import Frontend
 from .options import CompileOptions
 
@@ -41,7 +42,9 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
     }
     for k, v in times.items():
         metrics[f"stage_s.{k}"] = v
-    extra = tuple(("warning", w) for w in ctx.warnings)
+    e2e = e2e_metrics(fe.graph, fe.workload, ctx.target, ctx.cost, ctx.effective_mode, tg.tasks, ctx.objective_ns)
+    metrics.update(e2e.metrics)
+    extra = e2e.extra + tuple(("warning", w) for w in ctx.warnings)
     if ctx.effective_mode != ctx.mode:
         extra += (("requested_mode", ctx.mode),)
     program = Program(

@@ -43,6 +43,10 @@ def compile_summary(res: CompileResult) -> str:
                  f"({100 * m['crossbar_utilisation']:.1f} %), {int(m['tile_copies'])} tile copies")
     lines.append(f"  memory peak {_bytes(m['memory_peak_bytes'])} (max-live bound {_bytes(m['memory_bound_bytes'])})"
                  + (f", {p.iterations_in_flight} inferences in flight" if p.iterations_in_flight > 1 else ""))
+    if "e2e_bound_ns" in m:
+        lines.append(f"  end to end: {100 * m['e2e_bound_ns'] / max(m['e2e_objective_ns'], 1e-9):.1f} % of the bound "
+                     f"({_time(m['e2e_bound_ns'])} per inference), limited by {dict(p.extra).get('e2e_limited_by', '?')}; "
+                     f"physical limit {_time(m['physical_limit_ns'])} (ratio {m['physical_limit_ratio']:.3f})")
     lines.append("  stages:")
     for k, s in res.stats.items():
         lines.append("    " + stats_line(s))
@@ -80,7 +84,10 @@ def compare_rows(h: CompileResult, x: CompileResult) -> tuple[list[dict[str, Any
         m = dict(r.program.metrics)
         e2e[name] = {"makespan_ns": r.program.makespan_ns, "initiation_interval_ns": r.program.initiation_interval_ns,
                      "inferences_per_s": m["inferences_per_s"], "energy_pj": m["energy_pj"],
-                     "memory_peak_bytes": m["memory_peak_bytes"], "compile_s": m["compile_s"]}
+                     "memory_peak_bytes": m["memory_peak_bytes"], "compile_s": m["compile_s"],
+                     "e2e_objective_ns": m.get("e2e_objective_ns", 0.0), "e2e_bound_ns": m.get("e2e_bound_ns", 0.0),
+                     "e2e_gap": m.get("e2e_gap", 0.0), "physical_limit_ns": m.get("physical_limit_ns", 0.0),
+                     "e2e_limited_by": dict(r.program.extra).get("e2e_limited_by", "")}
     return rows, e2e
 
 
@@ -98,4 +105,9 @@ def compare_text(rows: list[dict[str, Any]], e2e: dict[str, Any]) -> str:
     lines.append(f"inferences/s    {h['inferences_per_s']:>14.4g} {x['inferences_per_s']:>14.4g}")
     lines.append(f"energy          {h['energy_pj'] / 1e6:>11.4g} uJ {x['energy_pj'] / 1e6:>11.4g} uJ")
     lines.append(f"memory peak     {_bytes(h['memory_peak_bytes']):>14} {_bytes(x['memory_peak_bytes']):>14}")
+    lines.append(f"objective       {_time(h['e2e_objective_ns']):>14} {_time(x['e2e_objective_ns']):>14}")
+    lines.append(f"e2e bound       {_time(h['e2e_bound_ns']):>14} {_time(x['e2e_bound_ns']):>14}  "
+                 f"(limited by {h['e2e_limited_by']})")
+    lines.append(f"gap to bound    {100 * h['e2e_gap']:>13.1f}% {100 * x['e2e_gap']:>13.1f}%")
+    lines.append(f"physical limit  {_time(h['physical_limit_ns']):>14} {_time(x['physical_limit_ns']):>14}")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from . import segmentation as sg
 from .context import Context, Mapping
 from .stage import Method, Stage
 from .stats import SolveStats, SolverOptions
+from .vector_cores import vector_parallelism
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,10 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
                 ax = chunk_axis(graph, graph.op(op.name))
                 cap = 1 if ax.axis == WHOLE else ax.rows
                 layers.append(rp.Layer(op.name, len(tiles), op.matrix.vectors, c.interval_ns, c.fixed_ns, cap, prog))
+            elif op.op_class is OpClass.VECTOR:
+                # a vector op's row chunks run on several vector units at once
+                layers.append(rp.Layer(op.name, 0, 1, c.latency_ns / vector_parallelism(graph, graph.op(op.name),
+                                                                                          ctx.target), 0.0, 1, 0.0))
             else:
                 layers.append(rp.Layer(op.name, 0, 1, c.latency_ns, 0.0, 1, 0.0))
         edges = tuple(sorted({(index[a], index[b]) for a, b, _ in wl.edges}))

@@ -8,17 +8,20 @@ receiving core's port.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from cimopt.ir.chunks import FLAT, WHOLE, chunk_axis, needed_rows, split_rows
 from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.program import TileWrite
 from cimopt.ir.tiles import Tile
-from cimopt.ir.workload import Workload
+from cimopt.ir.vector_chunks import vector_chunk_axis, vector_needed_rows
+from cimopt.ir.workload import WorkOp, Workload
 from cimopt.targets import timing
 from cimopt.targets.spec import Target
 
 from .context import Mapping
+from .vector_cores import assign_vector_cores
 
 
 @dataclass
@@ -71,6 +74,8 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
     tg = TaskGraph()
     producer = {t: op.name for op in workload.ops for t in op.outputs}
     prev_seg_tasks: list[int] = []
+    bottleneck = _crossbar_bottleneck(workload, target, mapping)
+    in_bytes: dict[int, int] = {}
     for s, seg_ops in enumerate(mapping.segments):
         seg_tasks: list[int] = []
         barrier = -1
@@ -96,7 +101,9 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                 m = wop.matrix
                 ax = chunk_axis(graph, op)
                 r_count = mapping.copies[name]
-                ranges = split_rows(ax.rows, max(r_count, min(chunks, ax.rows))) if ax.axis != WHOLE else [(0, 1)]
+                # a multiple of the copies, taken round robin: each copy gets ceil(rows / copies) rows at most
+                per_copy = -(-max(1, min(chunks, ax.rows)) // r_count)
+                ranges = split_rows(ax.rows, min(ax.rows, r_count * per_copy)) if ax.axis != WHOLE else [(0, 1)]
                 for i, (a, b) in enumerate(ranges):
                     rep = i % r_count
                     slots = mapping.where[(name, rep)]
@@ -114,18 +121,15 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                     tg.edges.update((w, tid) for w in writes_of.get((name, rep), []))
                     ids.append(tid)
             else:
-                home = mapping.home[name]
                 nbytes = wop.bytes_in + wop.bytes_out
                 if wop.op_class is OpClass.HOST:
                     cost = timing.host_task(target, wop.ops, nbytes)
                     info = TaskInfo("host", "host", "host", timing.ns(cost), cost.energy.total, op=name, segment=s)
+                    info.reads = [(t, WHOLE, 0, 0) for t in wop.inputs]
+                    info.writes = [(t, WHOLE, 0, 0) for t in wop.outputs]
+                    ids.append(tg.add(info))
                 else:
-                    cost = timing.vector_task(target, wop.elements, wop.ops, nbytes)
-                    info = TaskInfo("vector", f"core{home}.vector", f"core{home}", timing.ns(cost), cost.energy.total,
-                                    op=name, segment=s, core=home)
-                info.reads = [(t, WHOLE, 0, 0) for t in wop.inputs]
-                info.writes = [(t, WHOLE, 0, 0) for t in wop.outputs]
-                ids.append(tg.add(info))
+                    ids.extend(_vector_chunks(tg, graph, wop, target, s, chunks, bottleneck, in_bytes))
             tg.of_op[name] = ids
             seg_tasks.extend(ids)
             # data dependencies
@@ -142,8 +146,70 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                             continue
                         tg.edges.add((pid, tid))
         prev_seg_tasks = seg_tasks
+    assign_vector_cores(tg.tasks, tg.edges, target, in_bytes)
     _insert_transfers(tg, graph, target)
     return tg
+
+
+def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping) -> float:
+    """The slowest crossbar op copy's MVM time per inference (ns), ignoring chunk fill."""
+    c = target.core
+    worst = 0.0
+    for wop in workload.ops:
+        m = wop.matrix
+        if wop.op_class is not OpClass.CROSSBAR or m is None or (wop.name, 0) not in mapping.where:
+            continue
+        dims = [(t.rows_used, t.cols_used) for _, _, t in mapping.where[(wop.name, 0)]]
+        row_tiles = 1 if m.k <= c.crossbar_rows else math.ceil(m.k / c.crossbar_rows)
+        vectors = math.ceil(m.vectors / max(1, mapping.copies.get(wop.name, 1)))
+        cost = timing.mvm_task(target, dims, vectors, row_tiles, m.k * m.groups, m.n * m.groups,
+                               bool(wop.activation))
+        worst = max(worst, cost.latency_ns)
+    return worst
+
+
+def _vector_chunks(tg: TaskGraph, graph: Graph, wop: WorkOp, target: Target, segment: int, chunks: int,
+                   bottleneck: float, in_bytes: dict[int, int]) -> list[int]:
+    """A vector op's tasks: row chunks (`ir.vector_chunks`), at least ``chunks`` and as many as its
+    producers have, and enough that each lasts at most half the crossbar ``bottleneck`` (ns) so
+    the chunks can be spread over vector units; cores are set later (`assign_vector_cores`)."""
+    op = graph.op(wop.name)
+    nbytes = wop.bytes_in + wop.bytes_out
+    vax = vector_chunk_axis(graph, op)
+    if vax.axis == WHOLE:
+        ranges = [(0, 1)]
+    else:
+        whole = timing.ns(timing.vector_task(target, wop.elements, wop.ops, nbytes))
+        produced = max((len(tg.of_op.get(p.name, ())) for t in wop.inputs
+                        if (p := graph.producer(t)) is not None), default=1)
+        want = max(chunks, produced, math.ceil(2 * whole / bottleneck) if bottleneck > 0 else 1)
+        ranges = split_rows(vax.rows, min(want, vax.rows, 4 * target.cores))
+    ids = []
+    for a, b in ranges:
+        cost = timing.vector_chunk_task(target, wop.elements, wop.ops, nbytes, b - a if vax.axis != WHOLE
+                                        else vax.rows, vax.rows)
+        info = TaskInfo("vector", "", "", timing.ns(cost), cost.energy.total, op=wop.name, segment=segment,
+                        axis=vax.axis, row0=a, row1=b)
+        if vax.axis == WHOLE:
+            info.reads = [(t, WHOLE, 0, 0) for t in wop.inputs]
+            info.writes = [(t, WHOLE, 0, 0) for t in wop.outputs]
+        else:
+            info.reads = [(t, *vector_needed_rows(graph, op, t, a, b)) for t in wop.inputs]
+            info.writes = [(wop.outputs[0], vax.axis, a, b)]
+        tid = tg.add(info)
+        in_bytes[tid] = sum(_rows_bytes(graph, t, ax, lo, hi) for t, ax, lo, hi in info.reads)
+        ids.append(tid)
+    return ids
+
+
+def _rows_bytes(graph: Graph, tensor: str, axis: int, r0: int, r1: int) -> int:
+    """Bytes of rows ``r0:r1`` of ``tensor`` along ``axis`` (WHOLE: all of it)."""
+    spec = graph.spec(tensor)
+    if axis == WHOLE:
+        return spec.nbytes
+    shape = spec.shape or (1,)
+    rows = spec.elements // max(1, shape[-1]) if axis == FLAT else shape[axis]
+    return spec.nbytes * (r1 - r0) // max(1, rows)
 
 
 def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
@@ -158,16 +224,7 @@ def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
             continue
         key = (a, tb.core)
         if key not in xfer:
-            nbytes = 0
-            for tensor, axis, r0, r1 in ta.writes:
-                spec = graph.spec(tensor)
-                full = spec.nbytes
-                if axis == WHOLE:
-                    nbytes += full
-                else:
-                    shape = spec.shape or (1,)
-                    rows = spec.elements // max(1, shape[-1]) if axis == FLAT else shape[axis]
-                    nbytes += full * (r1 - r0) // max(1, rows)
+            nbytes = sum(_rows_bytes(graph, tensor, axis, r0, r1) for tensor, axis, r0, r1 in ta.writes)
             cost = timing.transfer_task(target, nbytes, ta.core, tb.core)
             xfer[key] = tg.add(TaskInfo("transfer", f"noc.in{tb.core}", "noc", timing.ns(cost), cost.energy.total,
                                         op=ta.op, segment=ta.segment, core=tb.core, nbytes=nbytes,

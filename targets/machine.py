@@ -4,7 +4,8 @@ Functional model: one byte array per memory space (``program.spaces``); a tensor
 ndarray of its dtype and shape at its Access/BufferPlan offset.  Crossbars hold the blocks set by
 ``program.programming`` (segment 0) and by ``write`` instructions (`kernels.tile_block`).
 Instructions run in (start_ns, id) order: ``mvm`` computes its output rows from its crossbars'
-blocks and the input at its read address; ``vector``/``host`` run onnxruntime; ``transfer`` and
+blocks and the input at its read address; ``vector``/``host`` run onnxruntime (a vector chunk keeps
+the output rows it writes, `ir.vector_chunks`); ``transfer`` and
 ``barrier`` move no data.  So a swapped tile, an overlapped buffer or a wrong address changes the
 outputs.
 
@@ -33,6 +34,7 @@ from ..ir.errors import CimoptError
 from ..ir.graph import Graph, OpSpec
 from ..ir.program import Access, BufferPlan, Instruction, Program, TileWrite
 from ..ir.tiles import Tile
+from ..ir.vector_chunks import vector_chunk_axis
 from ..ir.workload import lower_op, matrix_of
 from . import timing
 from .instructions import Energy, InstrCost, static_energy
@@ -193,7 +195,10 @@ class _Machine:
         if ins.kind in ("vector", "host") and op is not None:
             w = lower_op(self.g, op)
             if ins.kind == "vector":
-                return timing.vector_task(t, w.elements, w.ops, w.bytes_in + w.bytes_out)
+                vax = vector_chunk_axis(self.g, op)
+                acc = next((a for a in ins.writes if a.tensor == op.outputs[0]), None)
+                rows = vax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
+                return timing.vector_chunk_task(t, w.elements, w.ops, w.bytes_in + w.bytes_out, rows, vax.rows)
             return timing.host_task(t, w.ops, w.bytes_in + w.bytes_out)
         if ins.kind == "transfer":
             return timing.transfer_task(t, ins.nbytes, ins.src_core, ins.dst_core)
@@ -286,11 +291,21 @@ class _Machine:
                 self.rep.add("schema", f"instruction {ins.id} ({ins.kind} {op.name}) does not write its output {t!r}")
         if not self.functional or any(a is None for a in args):
             return
+        vax = vector_chunk_axis(self.g, op)
+        for a in accs:
+            if a is not None and a.axis != WHOLE and (a.axis != vax.axis or not 0 <= a.row0 < a.row1 <= vax.rows):
+                self.rep.add("schema", f"instruction {ins.id} ({ins.kind} {op.name}) writes rows {a.row0}:{a.row1} "
+                                       f"on axis {a.axis}; the op chunks {vax.rows} rows on axis {vax.axis}")
+                return
+        # a chunk runs the op on the whole input buffers and keeps its own output rows: they
+        # depend only on the input rows its reads name (`ir.vector_chunks`), which the read
+        # checks require to be written
         results = run_op(self.g, op, [np.array(a) for a in args], self.sessions)
         for a, r in zip(accs, results):
             y = self.view(a, ins) if a is not None else None
-            if y is not None:
-                y[...] = np.asarray(r).astype(y.dtype, copy=False).reshape(y.shape)
+            if y is not None and a is not None:
+                r = np.asarray(r).astype(y.dtype, copy=False).reshape(y.shape)
+                rows_view(y, a.axis, a.row0, a.row1)[...] = rows_view(r, a.axis, a.row0, a.row1)
 
     # ---- whole program ---------------------------------------------------------------------
     def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:

@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 
 from cimopt.ir.tiles import Tile, row_tiles
+from cimopt.ir.vector_chunks import chunk_fraction_cost
 from cimopt.ir.workload import Matrix
 
 from . import instructions as isa
@@ -60,6 +61,14 @@ def vector_task(target: Target, elements: int, ops: float, nbytes: int) -> Instr
     buf = isa.buffer_access(target, nbytes, "local")
     latency = max(v.latency_ns if v else 0.0, buf.latency_ns)
     return InstrCost(latency, buf.energy + (v.energy if v else Energy()))
+
+
+def vector_chunk_task(target: Target, elements: int, ops: float, nbytes: int, rows: int,
+                      total_rows: int) -> InstrCost:
+    """Rows ``rows`` of ``total_rows`` of a vector op (whole: ``elements``, ``ops``, ``nbytes``) on
+    one core's vector unit; its work scales with its share of the rows (`ir.vector_chunks`)."""
+    e, o, b = chunk_fraction_cost(elements, ops, nbytes, rows, total_rows)
+    return vector_task(target, e, o, b)
 
 
 def host_task(target: Target, ops: float, nbytes: int) -> InstrCost:

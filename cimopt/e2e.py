@@ -1,0 +1,42 @@
+"""The program's end-to-end figures: its bound (`solver.e2e_bound`), physical limit and gap.
+
+Metrics (ns unless named): ``e2e_bound_ns``, ``physical_limit_ns`` (every crossbar busy all
+the time), ``e2e_objective_ns`` (latency mode: makespan; throughput: time per inference),
+``e2e_gap`` ((objective - bound) / objective), ``physical_limit_ratio`` (limit / objective) and
+``e2e_bound_class.<class>`` per resource class; Program.extra ``e2e_limited_by`` names the class
+that sets the bound.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cimopt.cost.model import CostModel
+from cimopt.ir.graph import Graph
+from cimopt.ir.workload import Workload
+from cimopt.solver.e2e_bound import E2EBound, bound_problem, end_to_end_bound, physical_limit_ns
+from cimopt.targets.spec import Target
+
+from cimopt.solver.tasks import TaskInfo
+
+
+@dataclass(frozen=True)
+class E2EFigures:
+    bound: E2EBound
+    metrics: tuple[tuple[str, float], ...]
+    extra: tuple[tuple[str, str], ...]
+
+
+def e2e_metrics(graph: Graph, workload: Workload, target: Target, cm: CostModel, mode: str,
+                tasks: Sequence[TaskInfo], objective_ns: float, batch: int = 1) -> E2EFigures:
+    """Bound, physical limit and gap of a program whose mode's objective is ``objective_ns``
+    for ``batch`` inferences (time per inference = objective / batch in throughput mode)."""
+    bound = end_to_end_bound(bound_problem(graph, workload, target, cm, mode, batch))
+    per_inf = objective_ns / max(1, batch) if mode == "throughput" else objective_ns
+    limit = physical_limit_ns(((t.duration_ns, len(t.crossbars)) for t in tasks if t.kind == "mvm"),
+                              target.total_crossbars, batch)
+    metrics = [("e2e_bound_ns", bound.value_ns), ("physical_limit_ns", limit), ("e2e_objective_ns", per_inf),
+               ("e2e_gap", (per_inf - bound.value_ns) / per_inf if per_inf > 0 else 0.0),
+               ("physical_limit_ratio", limit / per_inf if per_inf > 0 else 0.0)]
+    metrics += [(f"e2e_bound_class.{k}", v) for k, v in bound.classes]
+    return E2EFigures(bound, tuple(metrics), (("e2e_limited_by", bound.limited_by),))

@@ -1,0 +1,69 @@
+"""Throughput against the end-to-end bound and the physical limit (issue 11).
+
+Usage: python experiments/limits.py [--targets isaac,puma,pimcomp] [--models resnet50,squeezenet]
+Compiles every light graph of the onnx package (heuristic, throughput mode) on each target and
+prints per program: the initiation interval, the time per inference, the end-to-end bound and
+what limits it, the physical limit (every crossbar busy all the time), the ratios
+bound / time (1.0 = at the bound) and limit / time, the busiest resource and the compile time.
+A model that does not compile prints its error.  Last lines: geometric means per target.
+Goals (issue 11): time within 1.25x of the bound; limit / time >= 0.45 for ResNet-50 on isaac,
+geometric mean >= 0.3 on isaac.  Compile times on a loaded machine are inflated.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import math
+import os
+import time
+from collections import Counter
+
+from cimopt.compiler import compile_model
+from cimopt.demo import light_graph
+from cimopt.ir.errors import CimoptError
+from cimopt.options import CompileOptions
+from cimopt.targets.load import load_target
+
+
+def _names() -> list[str]:
+    d = os.path.dirname(light_graph("light_resnet50"))
+    return sorted(os.path.basename(p)[6:-5] for p in glob.glob(os.path.join(d, "light_*.onnx")))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--targets", default="isaac,puma,pimcomp")
+    ap.add_argument("--models", default="")
+    a = ap.parse_args()
+    names = a.models.split(",") if a.models else _names()
+    print(f"{'model':<14} {'target':<8} {'II us':>9} {'per inf us':>10} {'bound us':>9} {'limited by':<13} "
+          f"{'limit us':>9} {'bnd/time':>8} {'lim/time':>8} {'compile s':>9}  busiest")
+    for tname in a.targets.split(","):
+        t = load_target(tname)
+        ratios: list[float] = []
+        for name in names:
+            t0 = time.perf_counter()
+            try:
+                p = compile_model(light_graph("light_" + name), t, CompileOptions(mode="throughput")).program
+            except CimoptError as e:
+                print(f"{name:<14} {tname:<8} does not compile: {str(e)[:90]}")
+                continue
+            wall = time.perf_counter() - t0
+            per = p.metric("e2e_objective_ns")
+            bound, lim = p.metric("e2e_bound_ns"), p.metric("physical_limit_ns")
+            load: Counter[str] = Counter()
+            for i in p.instructions:
+                if i.resource:
+                    load[i.resource] += i.end_ns - i.start_ns
+            busy = "%s %.0f us" % (load.most_common(1)[0][0], load.most_common(1)[0][1] / 1e3) if load else "-"
+            ratios.append(lim / per)
+            print(f"{name:<14} {tname:<8} {p.initiation_interval_ns / 1e3:>9.1f} {per / 1e3:>10.1f} "
+                  f"{bound / 1e3:>9.1f} {dict(p.extra).get('e2e_limited_by', '?'):<13} {lim / 1e3:>9.1f} "
+                  f"{bound / per:>8.3f} {lim / per:>8.3f} {wall:>9.2f}  {busy}"
+                  + (f" ({p.segments} segments, mode {p.mode})" if p.segments > 1 else ""), flush=True)
+        g = math.exp(sum(math.log(max(r, 1e-9)) for r in ratios) / len(ratios)) if ratios else 0.0
+        print(f"{tname}: geometric mean of limit / time over {len(ratios)} graphs: {g:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Chunks of a vector op's output, like a crossbar op's (`ir.chunks`): rows along one axis.
+
+Rules (an op not covered is one WHOLE chunk):
+
+* row-local ops (elementwise, BatchNormalization, LRN, and Softmax / LogSoftmax /
+  LayerNormalization whose axis lies after the chunk axis, Concat along any other axis): output row r reads row r
+  of every input whose broadcast shape has the output's extent up to the chunk axis; an input
+  broadcast along it is read whole.
+* MaxPool / AveragePool / LpPool (one output): rows along axis 2, reading the receptive field
+  of the kernel, strides, pads and dilations along the input's axis 2.
+* GlobalAveragePool / GlobalMaxPool: rows along axis 1 (channels), reading those channels.
+
+The chunk axis of a row-local op is axis 2 for tensors of rank 4 or more (the height a Conv
+chunks), FLAT (`ir.chunks`: rows of the (prod(leading dims), last) view) for ranks 2 and 3,
+which is how MatMul / Linear chunk.  Rows are counted on the op's first output.
+"""
+from __future__ import annotations
+
+import math
+
+from .chunks import FLAT, WHOLE, ChunkAxis
+from .graph import Graph, OpSpec
+
+#: Ops whose output element depends only on the input elements at the same position
+#: (after broadcasting).
+ELEMENTWISE = frozenset({
+    "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Reciprocal", "Neg", "Abs", "Exp", "Log", "Erf", "Tanh",
+    "Sigmoid", "HardSigmoid", "HardSwish", "Relu", "LeakyRelu", "PRelu", "Clip", "Elu", "Selu", "Celu",
+    "Gelu", "Softplus", "Softsign", "Mish", "Max", "Min", "Sum", "Mean", "Floor", "Ceil", "Round", "Sign",
+    "Where", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Cast",
+    "ThresholdedRelu", "Sin", "Cos", "BatchNormalization", "Identity", "Dropout",
+    "LRN",   # normalises across channels only: row-local along the height
+})
+#: Row-local ops whose ``axis`` attribute must lie after the chunk axis (default in brackets).
+AXIS_OPS = {"Softmax": -1, "LogSoftmax": -1, "LayerNormalization": -1, "Concat": None}
+POOLS = frozenset({"MaxPool", "AveragePool", "LpPool"})
+GLOBAL_POOLS = frozenset({"GlobalAveragePool", "GlobalMaxPool"})
+
+
+def _row_axis(ndim: int) -> int:
+    return 2 if ndim >= 4 else FLAT
+
+
+def _dim_of(axis: int, ndim: int) -> int:
+    """The tensor dimension whose index a chunk row is (FLAT: the last leading dim)."""
+    return ndim - 2 if axis == FLAT else axis
+
+
+def _rows(shape: tuple[int, ...], axis: int) -> int:
+    return int(math.prod(shape[:-1])) if axis == FLAT else shape[axis]
+
+
+def vector_chunk_axis(graph: Graph, op: OpSpec) -> ChunkAxis:
+    """The axis a vector op's chunks split and its number of rows (WHOLE, 1 row: not chunkable)."""
+    whole = ChunkAxis(WHOLE, 1, 1)
+    outs = [t for t in op.outputs if t]
+    if len(outs) != 1 or not op.inputs:
+        return whole
+    y = graph.shape(outs[0])
+    t = op.op_type
+    if t in GLOBAL_POOLS:
+        return ChunkAxis(1, y[1], 1) if len(y) >= 3 else whole
+    if t in POOLS:
+        return ChunkAxis(2, y[2], 1) if len(y) >= 4 else whole
+    if len(y) < 2:
+        return whole
+    axis = _row_axis(len(y))
+    dim = _dim_of(axis, len(y))
+    if t in AXIS_OPS:
+        a = op.attr("axis", AXIS_OPS[t])
+        if a is None:
+            return whole
+        a = a + len(y) if a < 0 else a
+        # Concat joins along its axis (any but the chunk's, and after it when FLAT); the others
+        # normalise over the axes from theirs on
+        if (a <= dim) if t != "Concat" else (a == dim or (axis == FLAT and a < dim)):
+            return whole
+    elif t not in ELEMENTWISE:
+        return whole
+    return ChunkAxis(axis, _rows(y, axis), 1)
+
+
+def _pool_window(graph: Graph, op: OpSpec) -> tuple[int, int, int, int]:
+    """(kernel, stride, leading pad, dilation) of a pool along axis 2."""
+    x = graph.shape(op.inputs[0])
+    y = graph.shape(op.outputs[0])
+    kernel = int(op.attr("kernel_shape")[0])
+    stride = int(op.attr("strides", (1,) * (len(x) - 2))[0])
+    dil = int(op.attr("dilations", (1,) * (len(x) - 2))[0])
+    auto = op.attr("auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        total = max(0, (y[2] - 1) * stride + (kernel - 1) * dil + 1 - x[2])
+        pad = total // 2 if auto == "SAME_UPPER" else total - total // 2
+    elif auto == "VALID":
+        pad = 0
+    else:
+        pad = int(op.attr("pads", (0,) * (2 * (len(x) - 2)))[0])
+    return kernel, stride, pad, dil
+
+
+def vector_needed_rows(graph: Graph, op: OpSpec, tensor: str, row0: int, row1: int) -> tuple[int, int, int]:
+    """(axis, first, end) rows of input ``tensor`` that output rows ``row0:row1`` read (WHOLE: all)."""
+    ax = vector_chunk_axis(graph, op)
+    if ax.axis == WHOLE:
+        return WHOLE, 0, 0
+    x = graph.shape(tensor)
+    y = graph.shape(op.outputs[0])
+    if op.op_type in POOLS:
+        kernel, stride, pad, dil = _pool_window(graph, op)
+        lo = row0 * stride - pad
+        hi = (row1 - 1) * stride - pad + (kernel - 1) * dil + 1
+        return 2, max(0, lo), min(x[2], hi)
+    if op.op_type in GLOBAL_POOLS:
+        return 1, row0, row1
+    if op.op_type == "Concat":
+        return ax.axis, row0, row1
+    # broadcast: the input, right-aligned, must span the output's dims up to the chunk axis
+    dim = _dim_of(ax.axis, len(y))
+    pad_x = (1,) * (len(y) - len(x)) + tuple(x)
+    if len(x) != len(y) or tuple(pad_x[:dim + 1]) != tuple(y[:dim + 1]):
+        return WHOLE, 0, 0
+    return ax.axis, row0, row1
+
+
+def chunk_fraction_cost(elements: int, ops: float, nbytes: int, rows: int, total_rows: int
+                        ) -> tuple[int, float, int]:
+    """(elements, ops, bytes) of ``rows`` of ``total_rows`` rows of a vector op's work (rounded up)."""
+    if total_rows <= 0 or rows >= total_rows:
+        return elements, ops, nbytes
+    f = rows / total_rows
+    return max(1, math.ceil(elements * f)), ops * f, math.ceil(nbytes * f)

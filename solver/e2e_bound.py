@@ -1,0 +1,176 @@
+"""End-to-end bound: a lower bound on the mode's objective for every mapping the compiler can make.
+
+Objective: latency mode, the makespan of one inference (ns); throughput mode, the time per
+inference in a stream (ns: initiation interval over inferences per interval).  Per resource class
+the work that must be done, over the units that can do it:
+
+* ``crossbar``: every input vector of a crossbar op passes through one copy of its weights, each
+  crossbar of the copy busy ``interval_ns`` per vector.  When the model fits, the water-filling
+  relaxation over copies under the chip's crossbars (`solver.replication.water_filling_bound`,
+  copy caps relaxed); otherwise the crossbar-ns of one copy of every op over all crossbars.
+* throughput mode, ``crossbar-row``: a copy runs whole output rows (`ir.chunks`), so the copy that
+  runs an op's slowest row is busy at least that row's time per batch.
+* ``vector``: vector ops run only on the cores' vector units (legalisation), so their summed time
+  over all vector units; and each op at least its time split over as many units as it has row
+  chunks (`ir.vector_chunks`; a whole-op task on one unit).
+* ``host``: host ops on the one host, summed.
+* ``reprogram``: a model larger than the chip rewrites at least the crossbars it needs beyond the
+  chip per batch, the cheapest such writes spread over all crossbars in parallel.
+* ``dram-uncharged``: a model larger than the chip reads its weights from DRAM per batch; the
+  reference machine does not charge those reads (a weight write costs only its programming
+  time), so this figure is reported and does not enter the bound.
+* ``noc``: when weights sit on both halves of the mesh, some data edge crosses its bisection:
+  the smallest edge between crossbar ops over the bisection bandwidth.
+* latency mode, ``critical-path``: along every path of the op graph, one row chunk of each op at
+  its fastest (one row through one copy; a whole op when it has no rows): a consumer's first
+  chunk waits for some producer chunk.
+
+Valid for the mappings the compiler can produce (legalisation fixes the unit class of each op,
+chunks are whole rows), and for any mapping that keeps the cost model's per-vector and per-op
+times.  Times in ns, sizes in bytes, bandwidths in bytes/ns.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cimopt.ir.chunks import WHOLE, chunk_axis
+from cimopt.ir.graph import Graph, OpClass
+from cimopt.ir.vector_chunks import vector_chunk_axis
+from cimopt.ir.workload import Workload
+from cimopt.targets import timing
+from cimopt.cost.model import CostModel
+from cimopt.targets.spec import Target
+
+from . import replication as rp
+
+MODES = ("latency", "throughput")
+
+
+@dataclass(frozen=True)
+class BoundOp:
+    """One op as the bound sees it.  ``unit``: crossbar | vector | host.
+
+    Crossbar ops: ``crossbars`` per copy, ``vectors`` per inference, ``interval_ns`` per vector,
+    ``fixed_ns`` fill, ``write_ns`` the programming time of each of its crossbars.  Every op:
+    ``time_ns`` its whole time on one unit (one copy), ``chunk_ns`` its fastest chunk (one row),
+    ``spread`` the units its chunks can use at once.
+    """
+
+    name: str
+    unit: str
+    time_ns: float
+    chunk_ns: float
+    spread: int = 1
+    crossbars: int = 0
+    vectors: int = 0
+    interval_ns: float = 0.0
+    fixed_ns: float = 0.0
+    weight_bytes: int = 0
+    write_ns: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class BoundProblem:
+    ops: tuple[BoundOp, ...]
+    edges: tuple[tuple[int, int, int], ...]     # (producer index, consumer index, bytes), topological
+    mode: str
+    crossbars: int                              # on the chip
+    vector_units: int
+    bisection_bytes_per_ns: float
+    dram_bytes_per_ns: float
+    batch: int = 1                              # inferences per reprogramming
+
+
+@dataclass(frozen=True)
+class E2EBound:
+    value_ns: float                             # the bound on the mode's objective
+    limited_by: str                             # the class that sets it
+    classes: tuple[tuple[str, float], ...]      # every class's figure (ns)
+
+    def figure(self, name: str) -> float:
+        return dict(self.classes).get(name, 0.0)
+
+
+def end_to_end_bound(p: BoundProblem) -> E2EBound:
+    """The largest of the per-class lower bounds of ``p`` (see the module docstring)."""
+    if p.mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {p.mode!r}")
+    xb = [o for o in p.ops if o.unit == "crossbar"]
+    need = sum(o.crossbars for o in xb)
+    fits = need <= p.crossbars
+    classes: dict[str, float] = {}
+    if fits:
+        layers = tuple(rp.Layer(o.name, o.crossbars, o.vectors, o.interval_ns, o.fixed_ns, 0, 0.0) for o in xb)
+        classes["crossbar"] = rp.water_filling_bound(rp.ReplicationProblem(layers, (), p.crossbars, "throughput"))
+    else:
+        work = sum(o.crossbars * o.vectors * o.interval_ns for o in xb)
+        classes["crossbar"] = work / max(1, p.crossbars)
+        writes = sorted(w for o in xb for w in o.write_ns)
+        classes["reprogram"] = sum(writes[:need - p.crossbars]) / p.crossbars / max(1, p.batch)
+        dram = sum(o.weight_bytes for o in xb) / max(p.dram_bytes_per_ns, 1e-9) / max(1, p.batch)
+    if p.mode == "throughput":
+        # a copy runs whole rows: the copy that runs an op's first row is busy that long per inference
+        classes["crossbar-row"] = max((o.chunk_ns for o in xb), default=0.0) / max(1, p.batch)
+    vec = [o for o in p.ops if o.unit == "vector"]
+    classes["vector"] = max(sum(o.time_ns for o in vec) / max(1, p.vector_units),
+                            max((o.time_ns / max(1, o.spread) for o in vec), default=0.0))
+    classes["host"] = sum(o.time_ns for o in p.ops if o.unit == "host")
+    half = p.crossbars / 2
+    xset = {i for i, o in enumerate(p.ops) if o.unit == "crossbar"}
+    cross = [b for u, v, b in p.edges if u in xset and v in xset]
+    classes["noc"] = min(cross) / max(p.bisection_bytes_per_ns, 1e-9) if need > half and cross else 0.0
+    if p.mode == "latency":
+        classes["critical-path"] = _critical_path(p)
+    name = max(classes, key=lambda k: classes[k])
+    if not fits:
+        classes["dram-uncharged"] = dram
+    return E2EBound(classes[name], name, tuple(sorted(classes.items())))
+
+
+def _critical_path(p: BoundProblem) -> float:
+    finish = [o.chunk_ns for o in p.ops]
+    for u, v, _ in sorted(p.edges, key=lambda e: e[1]):
+        finish[v] = max(finish[v], finish[u] + p.ops[v].chunk_ns)
+    return max(finish, default=0.0)
+
+
+def physical_limit_ns(mvms: Iterable[tuple[int, int]], crossbars: int, inferences: int = 1) -> float:
+    """Every crossbar busy all the time: the summed (duration ns x crossbars) of the program's MVM
+    instructions ``mvms`` per inference, over the chip's ``crossbars`` (`limit_check.py`)."""
+    return sum(d * n for d, n in mvms) / max(1, inferences) / max(1, crossbars)
+
+
+def bound_problem(graph: Graph, workload: Workload, target: Target, cm: CostModel, mode: str,
+                  batch: int = 1) -> BoundProblem:
+    """The bound's data for ``workload`` (legalised, lowered) on ``target``."""
+    index = {op.name: i for i, op in enumerate(workload.ops)}
+    ops: list[BoundOp] = []
+    for w in workload.ops:
+        c = cm.op(w, 1)
+        spec = graph.op(w.name)
+        if w.op_class is OpClass.CROSSBAR and w.matrix is not None:
+            ax = chunk_axis(graph, spec)
+            per_row = ax.vectors_per_row if ax.axis != WHOLE else w.matrix.vectors
+            writes = tuple(timing.write_task(target, t.rows_used, t.cols_used).latency_ns for t in cm.tiles(w))
+            ops.append(BoundOp(w.name, "crossbar", c.latency_ns, c.fixed_ns + per_row * c.interval_ns, 1,
+                               c.crossbars, w.matrix.vectors, c.interval_ns, c.fixed_ns, w.weight_bytes, writes))
+        elif w.op_class is OpClass.HOST:
+            ops.append(BoundOp(w.name, "host", c.latency_ns, c.latency_ns))
+        else:
+            vax = vector_chunk_axis(graph, spec)
+            nbytes = w.bytes_in + w.bytes_out
+            one = timing.vector_chunk_task(target, w.elements, w.ops, nbytes, 1, vax.rows).latency_ns
+            ops.append(BoundOp(w.name, "vector", c.latency_ns, one if vax.axis != WHOLE else c.latency_ns,
+                               min(vax.rows, target.cores) if vax.axis != WHOLE else 1))
+    edges = tuple(sorted({(index[a], index[b], n) for a, b, n in workload.edges}))
+    ch = target.chip
+    bisection = min(ch.mesh_rows, ch.mesh_cols) * ch.noc_link_bandwidth_bytes_per_ns * 2
+    return BoundProblem(tuple(ops), edges, mode, target.total_crossbars, target.cores, bisection,
+                        ch.dram_bandwidth_bytes_per_ns, batch)
+
+
+def summarise(bound: E2EBound, objective_ns: float) -> str:
+    """'x % of the bound, limited by ...': how far ``objective_ns`` is from the bound."""
+    pct = 100.0 * bound.value_ns / objective_ns if objective_ns > 0 else 100.0
+    return f"{pct:.1f} % of the bound ({bound.value_ns / 1e3:.1f} us), limited by {bound.limited_by}"

@@ -1,0 +1,108 @@
+"""Vector ops in row chunks: axes and receptive fields (`ir.vector_chunks`), and a model whose
+chunked vector ops run on several vector units and still match onnxruntime."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from cimopt.compiler import compile_model
+from cimopt.inputs import compare, random_inputs, reference_outputs
+from cimopt.ir.chunks import FLAT, WHOLE
+from cimopt.ir.graph import Graph, OpSpec
+from cimopt.ir.load import load as load_model
+from cimopt.ir.vector_chunks import chunk_fraction_cost, vector_chunk_axis, vector_needed_rows
+from cimopt.options import CompileOptions
+from cimopt.targets.load import load_target
+from cimopt.targets.machine import execute
+
+
+def _model(seed: int = 0) -> onnx.ModelProto:
+    """Conv -> MaxPool (3x3 s2 p1) -> Conv -> Add (residual) -> AveragePool -> Concat (channels)
+    -> Sigmoid -> GlobalAveragePool -> Flatten -> Gemm -> Softmax."""
+    r = np.random.default_rng(seed)
+    inits = [helper.make_tensor(n, TensorProto.FLOAT, a.shape, a.ravel().tolist()) for n, a in (
+        ("w1", r.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32)),
+        ("w2", r.normal(0, 0.3, (8, 8, 3, 3)).astype(np.float32)),
+        ("wf", r.normal(0, 0.3, (16, 5)).astype(np.float32)))]
+    n = helper.make_node
+    nodes = [
+        n("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        n("MaxPool", ["c1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], name="pool1"),
+        n("Conv", ["p1", "w2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
+        n("Add", ["c2", "p1"], ["a"], name="add"),
+        n("AveragePool", ["a"], ["p2"], kernel_shape=[2, 2], strides=[1, 1], name="pool2"),
+        n("Concat", ["p2", "p2"], ["cat"], axis=1, name="cat"),
+        n("Sigmoid", ["cat"], ["s"], name="sig"),
+        n("GlobalAveragePool", ["s"], ["g"], name="gap"),
+        n("Flatten", ["g"], ["f"], name="flat"),
+        n("Gemm", ["f", "wf"], ["l"], name="fc"),
+        n("Softmax", ["l"], ["y"], axis=1, name="softmax"),
+    ]
+    g = helper.make_graph(nodes, "chunky", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _graph() -> Graph:
+    return load_model(_model())
+
+
+def _op(g: Graph, name: str) -> OpSpec:
+    return g.op(name)
+
+
+def test_axes_of_vector_ops() -> None:
+    g = _graph()
+    assert (vector_chunk_axis(g, _op(g, "pool1")).axis, vector_chunk_axis(g, _op(g, "pool1")).rows) == (2, 16)
+    assert vector_chunk_axis(g, _op(g, "add")).axis == 2
+    assert vector_chunk_axis(g, _op(g, "cat")).axis == 2          # concat on channels, chunks on height
+    assert (vector_chunk_axis(g, _op(g, "gap")).axis, vector_chunk_axis(g, _op(g, "gap")).rows) == (1, 16)
+    assert vector_chunk_axis(g, _op(g, "flat")).axis == WHOLE     # a view: one task
+    assert vector_chunk_axis(g, _op(g, "softmax")).rows == 1       # (1, 5) softmax over its last axis: one row
+
+
+def test_receptive_fields() -> None:
+    g = _graph()
+    # MaxPool 3x3 stride 2 pad 1 on 32 rows: output rows 4:8 read input rows 7:16
+    assert vector_needed_rows(g, _op(g, "pool1"), "c1", 4, 8) == (2, 7, 16)
+    assert vector_needed_rows(g, _op(g, "pool1"), "c1", 0, 1) == (2, 0, 2)
+    assert vector_needed_rows(g, _op(g, "add"), "p1", 3, 5) == (2, 3, 5)
+    assert vector_needed_rows(g, _op(g, "gap"), "s", 2, 6) == (1, 2, 6)
+    assert vector_needed_rows(g, _op(g, "flat"), "g", 0, 1) == (WHOLE, 0, 0)
+
+
+def test_flat_axis_for_rank_three() -> None:
+    n = helper.make_node
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 8])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 1, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 8])
+    g = load_model(helper.make_model(helper.make_graph(
+        [n("Add", ["x", "b"], ["s"], name="add"), n("LayerNormalization", ["s", "sc"], ["y"], axis=-1, name="ln")],
+        "t", [x, b], [y], [helper.make_tensor("sc", TensorProto.FLOAT, [8], [1.0] * 8)]),
+        opset_imports=[helper.make_opsetid("", 17)]))
+    assert (vector_chunk_axis(g, g.op("add")).axis, vector_chunk_axis(g, g.op("add")).rows) == (FLAT, 6)
+    assert vector_needed_rows(g, g.op("add"), "x", 1, 3) == (FLAT, 1, 3)
+    assert vector_needed_rows(g, g.op("add"), "b", 1, 3) == (WHOLE, 0, 0)   # broadcast along the rows
+    assert vector_chunk_axis(g, g.op("ln")).axis == FLAT
+
+
+def test_chunk_cost_shares() -> None:
+    assert chunk_fraction_cost(100, 200.0, 400, 1, 4) == (25, 50.0, 100)
+    assert chunk_fraction_cost(100, 200.0, 400, 4, 4) == (100, 200.0, 400)
+
+
+def test_chunked_vector_ops_spread_and_match() -> None:
+    m = _model(1)
+    t = load_target("isaac")
+    for mode in ("latency", "throughput"):
+        res = compile_model(m, t, CompileOptions(mode=mode))
+        vec = [i for i in res.program.instructions if i.kind == "vector"]
+        pools = [i for i in vec if i.op == "pool1"]
+        assert len(pools) > 1 and all(i.writes[0].axis == 2 for i in pools)
+        assert len({i.unit for i in vec}) > 1     # more than one vector unit
+        inputs = random_inputs(res.frontend.graph, 0)
+        out = execute(res.program, res.frontend.graph, t, inputs)
+        assert not out.violations, out.violations[:3]
+        ok, errs = compare(out.outputs, reference_outputs(m, inputs, list(res.frontend.graph.outputs)))
+        assert ok, errs
