@@ -1,0 +1,157 @@
+"""Semantic validation of an ONNX model before cimopt builds anything from it.
+
+`check_model` refuses, with a `ModelError` (or `ShapeError` for sizes) naming the node or tensor
+and the reason, what would otherwise crash later or compute nonsense:
+
+* a graph with no outputs; an opset newer than the installed onnx knows;
+* a graph input of type bool or string (the machine holds numeric tensors only);
+* an initialiser or Constant with a zero-sized dim, or with NaN / Inf values;
+* a graph input or initialiser larger than `MAX_ELEMENTS` elements (checked before any shape
+  inference, which would otherwise try to materialise it);
+* what the full ONNX checker, strict ONNX shape inference and an onnxruntime session reject
+  (weights inconsistent with their op, conv groups that do not divide the channels, an axis
+  out of range, ...).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from .errors import ModelError, ShapeError
+from .graph import CIMOPT_DOMAIN, TensorSpec
+
+#: Largest tensor cimopt accepts, in elements (2^31: 8 GiB of float32).
+MAX_ELEMENTS = 1 << 31
+
+_REFUSED_INPUT_TYPES = {onnx.TensorProto.BOOL: "bool", onnx.TensorProto.STRING: "string"}
+
+
+def _first_line(e: BaseException, limit: int = 240) -> str:
+    text = str(e).strip()
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(e).__name__)
+    return line[:limit]
+
+
+def _elements(dims: Iterable[int]) -> int:
+    n = 1
+    for d in dims:
+        n *= int(d)
+    return n
+
+
+def check_structure(proto: onnx.ModelProto, where: str) -> None:
+    """Outputs present, opsets known, graph input types numeric (raises `ModelError`)."""
+    g = proto.graph
+    if not g.output:
+        raise ModelError(f"{where}: the graph has no outputs; export the model with its output tensors")
+    known = onnx.defs.onnx_opset_version()
+    for o in proto.opset_import:
+        if o.domain in ("", "ai.onnx") and o.version > known:
+            raise ModelError(f"{where}: the model imports ONNX opset {o.version}, newer than the {known} the "
+                             f"installed onnx knows; export with opset <= {known}")
+    inits = {i.name for i in g.initializer}
+    for vi in g.input:
+        if vi.name in inits or not vi.type.HasField("tensor_type"):
+            continue
+        kind = _REFUSED_INPUT_TYPES.get(vi.type.tensor_type.elem_type)
+        if kind is not None:
+            raise ModelError(f"{where}: graph input {vi.name!r} is of type {kind}; cimopt's machine holds numeric "
+                             "tensors only: cast it inside the model or feed a numeric input")
+
+
+def _constants(g: onnx.GraphProto) -> Iterable[tuple[str, onnx.TensorProto]]:
+    """(who, tensor) for every initialiser and Constant value of ``g`` and its subgraphs."""
+    for t in g.initializer:
+        yield f"initializer {t.name!r}", t
+    for i, n in enumerate(g.node):
+        for a in n.attribute:
+            if a.HasField("t"):
+                yield f"node {n.name or f'#{i}'} ({n.op_type}) attribute {a.name}", a.t
+            if a.HasField("g"):
+                yield from _constants(a.g)
+            for sub in a.graphs:
+                yield from _constants(sub)
+
+
+def check_weights(proto: onnx.ModelProto, where: str) -> None:
+    """No constant with a zero-sized dim, more than `MAX_ELEMENTS` elements or NaN / Inf values.
+
+    Tensors whose data lives in an external file not loaded are checked for their dims only.
+    """
+    for who, t in _constants(proto.graph):
+        dims = [int(d) for d in t.dims]
+        if any(d == 0 for d in dims) and dims:
+            raise ModelError(f"{where}: {who} has a zero-sized dim (shape {dims}); a weight needs every dim >= 1")
+        if _elements(dims) > MAX_ELEMENTS:
+            raise ShapeError(f"{where}: {who} has {_elements(dims)} elements, more than the {MAX_ELEMENTS} "
+                             "cimopt handles")
+        if t.HasField("data_location") and t.data_location == onnx.TensorProto.EXTERNAL:
+            continue
+        if t.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
+                               onnx.TensorProto.BFLOAT16):
+            continue
+        try:
+            arr = numpy_helper.to_array(t)
+        except Exception as e:  # noqa: BLE001 - onnx raises several types for malformed tensors
+            raise ModelError(f"{where}: {who} cannot be read: {_first_line(e)}") from None
+        bad = ~np.isfinite(arr.astype(np.float32, copy=False))
+        if bad.any():
+            idx = np.unravel_index(int(np.argmax(bad)), arr.shape) if arr.ndim else ()
+            raise ModelError(f"{where}: {who} holds {int(bad.sum())} non-finite value(s) (NaN or Inf, the first at "
+                             f"index {tuple(int(i) for i in idx)}); fix or re-export the weights")
+
+
+def check_input_sizes(proto: onnx.ModelProto, where: str) -> None:
+    """Every graph input with static dims has at most `MAX_ELEMENTS` elements (raises `ShapeError`)."""
+    for vi in proto.graph.input:
+        t = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type") or not t.HasField("shape"):
+            continue
+        dims = [d.dim_value for d in t.shape.dim if d.HasField("dim_value") and d.dim_value > 0]
+        n = _elements(dims)
+        if n > MAX_ELEMENTS:
+            shape = "x".join(str(d) for d in dims)
+            raise ShapeError(f"{where}: input {vi.name!r} of shape {shape} has {n} elements, more than the "
+                             f"{MAX_ELEMENTS} cimopt handles; give a smaller size with --input-shape")
+
+
+def check_tensor_sizes(specs: Iterable[TensorSpec], where: str) -> None:
+    """Every tensor with a static shape has at most `MAX_ELEMENTS` elements (raises `ShapeError`)."""
+    for s in specs:
+        if s.shape is not None and _elements(s.shape) > MAX_ELEMENTS:
+            raise ShapeError(f"{where}: tensor {s.name!r} of shape {'x'.join(map(str, s.shape))} would have "
+                             f"{_elements(s.shape)} elements, more than the {MAX_ELEMENTS} cimopt handles; "
+                             "give smaller input sizes")
+
+
+def check_semantics(proto: onnx.ModelProto, where: str) -> None:
+    """What the full ONNX checker, strict shape inference and an onnxruntime session reject.
+
+    ``proto`` must hold every weight (external data loaded or stood in) and its inputs' sizes.
+    """
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except Exception as e:  # noqa: BLE001 - ValidationError, InferenceError and others
+        raise ModelError(f"{where}: the ONNX checker rejects the model: {_first_line(e)}") from None
+    try:
+        onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    except Exception as e:  # noqa: BLE001
+        raise ModelError(f"{where}: ONNX shape inference rejects the model: {_first_line(e)}") from None
+    if any(n.domain == CIMOPT_DOMAIN for n in proto.graph.node):
+        return
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 4
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types
+        msg = _first_line(e, 400)
+        for marker in ("failed:", "FAIL : "):
+            if marker in msg:
+                msg = msg.split(marker)[-1].strip()
+        raise ModelError(f"{where}: onnxruntime rejects the model: {msg[:240]}") from None
