@@ -188,7 +188,9 @@ def load(model: str | os.PathLike[str] | onnx.ModelProto,
     for t in graph.inputs:
         if not graph.spec(t).known:
             raise ShapeError(f"input {t!r} has no static shape; give one with --input-shape {t}=D0xD1x...")
-    return infer_shapes(graph)
+    graph = infer_shapes(graph)
+    validate.check_ops(graph, where)
+    return graph
 
 
 __all__ = ["load", "read_model", "from_onnx", "parse_input_shapes", "MISSING_DATA_POLICIES", "np"]

@@ -1,6 +1,6 @@
 """Semantic validation of an ONNX model before cimopt builds anything from it.
 
-`check_model` refuses, with a `ModelError` (or `ShapeError` for sizes) naming the node or tensor
+`check_structure`, `check_weights`, `check_input_sizes` and `check_semantics` refuse, with a `ModelError` (or `ShapeError` for sizes) naming the node or tensor
 and the reason, what would otherwise crash later or compute nonsense:
 
 * a graph with no outputs; an opset newer than the installed onnx knows;
@@ -9,8 +9,11 @@ and the reason, what would otherwise crash later or compute nonsense:
 * a graph input or initialiser larger than `MAX_ELEMENTS` elements (checked before any shape
   inference, which would otherwise try to materialise it);
 * what the full ONNX checker, strict ONNX shape inference and an onnxruntime session reject
-  (weights inconsistent with their op, conv groups that do not divide the channels, an axis
-  out of range, ...).
+  (an axis out of range, inconsistent shapes, ...).
+
+`check_ops` then checks, on the shape-inferred graph, what none of those catch before running:
+weights inconsistent with the input of the crossbar ops (Conv channels and groups, Gemm/MatMul
+inner dims).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import onnx
 from onnx import numpy_helper
 
 from .errors import ModelError, ShapeError
-from .graph import CIMOPT_DOMAIN, TensorSpec
+from .graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
 
 #: Largest tensor cimopt accepts, in elements (2^31: 8 GiB of float32).
 MAX_ELEMENTS = 1 << 31
@@ -155,3 +158,61 @@ def check_semantics(proto: onnx.ModelProto, where: str) -> None:
             if marker in msg:
                 msg = msg.split(marker)[-1].strip()
         raise ModelError(f"{where}: onnxruntime rejects the model: {msg[:240]}") from None
+
+
+def _where(op: OpSpec) -> str:
+    return f"node {op.name} ({op.op_type})"
+
+
+def _check_conv(graph: Graph, op: OpSpec) -> None:
+    x, w = graph.spec(op.inputs[0]).shape, graph.spec(op.inputs[1]).shape
+    if x is None or w is None:
+        return
+    g = int(op.attr("group", 1))
+    if g < 1:
+        raise ModelError(f"{_where(op)}: group {g}; expected a positive integer")
+    if len(w) != len(x) or len(x) < 3:
+        raise ModelError(f"{_where(op)}: weight of rank {len(w)} for an input of rank {len(x)}")
+    transposed = op.op_type == "ConvTranspose"
+    cin = w[0] if transposed else w[1] * g
+    if x[1] != cin:
+        raise ModelError(f"{_where(op)}: input has {x[1]} channels, the weight {tuple(w)} with group {g} "
+                         f"expects {cin}")
+    if (w[0] % g) or (x[1] % g):
+        raise ModelError(f"{_where(op)}: group {g} does not divide the channels (input {x[1]}, weight {w[0]})")
+    if len(op.inputs) > 2 and op.inputs[2]:
+        b = graph.spec(op.inputs[2]).shape
+        cout = w[1] * g if transposed else w[0]
+        if b is not None and tuple(b) != (cout,):
+            raise ModelError(f"{_where(op)}: bias of shape {tuple(b)}, expected ({cout},)")
+
+
+def _check_matmul(graph: Graph, op: OpSpec) -> None:
+    a, b = graph.spec(op.inputs[0]).shape, graph.spec(op.inputs[1]).shape
+    if a is None or b is None or not a or not b:
+        return
+    if op.op_type == "Gemm":
+        if len(a) != 2 or len(b) != 2:
+            raise ModelError(f"{_where(op)}: inputs of rank {len(a)} and {len(b)}, expected 2 and 2")
+        k1 = a[0] if op.attr("transA", 0) else a[1]
+        k2 = b[1] if op.attr("transB", 0) else b[0]
+    else:
+        k1, k2 = a[-1], (b[-2] if len(b) >= 2 else b[0])
+    if k1 != k2:
+        raise ModelError(f"{_where(op)}: inner dims differ ({tuple(a)} x {tuple(b)}: {k1} vs {k2})")
+
+
+def check_ops(graph: Graph, where: str) -> None:
+    """The weight shapes of the ops cimopt computes on crossbars agree with their inputs:
+    Conv/ConvTranspose channels and groups, Gemm/MatMul inner dims (raises `ModelError`
+    naming the node and the reason).  Needs inferred shapes."""
+    for op in graph.ops():
+        if op.domain not in ("", "ai.onnx") or len(op.inputs) < 2:
+            continue
+        try:
+            if op.op_type in ("Conv", "ConvTranspose"):
+                _check_conv(graph, op)
+            elif op.op_type in ("Gemm", "MatMul"):
+                _check_matmul(graph, op)
+        except ModelError as e:
+            raise ModelError(f"{where}: {e}") from None

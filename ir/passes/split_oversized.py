@@ -11,10 +11,20 @@ ceil(N / wcols) of them):
 2. Each chunk's output columns (Conv output channels, Gemm/MatMul columns) are cut into parts
    of at most ``limit // row_tiles`` column tiles, joined by a Concat.
 
+A grouped (or depthwise) Conv with g groups packs small groups several to a crossbar
+(`ir.workload.crossbar_tiles`); when it needs more than ``limit`` crossbars:
+
+3. If one group fits in ``limit`` crossbars, the groups are cut into runs of as many as fit
+   (``limit`` x groups-per-crossbar when packed, ``limit // crossbars-per-group`` otherwise);
+   each run is a Conv with that many groups on a Slice of the input channels, with its slice of
+   the weight, bias and the fused activation, and the runs are joined by a Concat on channels.
+4. Otherwise each group becomes a dense (group 1) Conv on its input channels, which rules 1 and
+   2 then split further.
+
 Every part is an op of the same type on a slice of the weight, so the graph computes the same
 function; the parts can then be placed in different segments.  Preconditions: constants
-folded, shapes inferred.  An op that cannot be split (grouped Conv, transposed Gemm input,
-ConvTranspose) and does not fit raises CapacityError naming it.
+folded, shapes inferred.  An op that cannot be split (transposed Gemm input, ConvTranspose) and
+does not fit raises CapacityError naming it.
 """
 from __future__ import annotations
 
@@ -24,6 +34,7 @@ import numpy as np
 
 from ..errors import CapacityError
 from ..graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
+from ..workload import Matrix, crossbar_tiles
 from .base import PassResult
 
 
@@ -80,20 +91,68 @@ def split_oversized(graph: Graph, *, rows: int, cols: int, slices: int, limit: i
     """Split every crossbar op needing more than ``limit`` crossbars; see the module docstring."""
     wcols = cols // slices
     modified = False
-    for op in graph.ops():
+    todo = [op.name for op in graph.ops()]
+    while todo:
+        name = todo.pop(0)
+        if name not in graph.dag:
+            continue
+        op = graph.op(name)
         dims = _matrix_dims(graph, op)
         if dims is None:
             continue
         k, n = dims
-        rt, ct = math.ceil(k / rows), math.ceil(n / wcols)
-        if rt * ct <= limit:
+        groups = int(op.attr("group", 1)) if op.op_type == "Conv" else 1
+        need = crossbar_tiles(Matrix(groups, k, n, 1), rows, cols, slices)
+        if need <= limit:
             continue
-        if (op.op_type == "Conv" and int(op.attr("group", 1)) != 1) or (op.op_type == "Gemm" and op.attr("transA", 0)):
-            raise CapacityError(f"op {op.name} ({op.op_type}) needs {rt * ct} crossbars for one copy, more than "
+        if op.op_type == "Gemm" and op.attr("transA", 0):
+            raise CapacityError(f"op {op.name} ({op.op_type}) needs {need} crossbars for one copy, more than "
                                 f"{limit} a segment can hold, and cimopt cannot split it; choose a larger target")
-        _split(graph, op, k, n, rows, wcols, limit)
+        before = {o.name for o in graph.ops()}
+        if groups > 1:
+            _split_groups(graph, op, k, n, groups, rows, cols, slices, limit)
+        else:
+            _split(graph, op, k, n, rows, wcols, limit)
+        todo.extend(o.name for o in graph.ops() if o.name not in before)
         modified = True
     return PassResult(graph, modified)
+
+
+def _split_groups(graph: Graph, op: OpSpec, k: int, n: int, groups: int, rows: int, cols: int, slices: int,
+                  limit: int) -> None:
+    """Rules 3 and 4: runs of whole groups, each a Conv of its own, joined on the channel axis."""
+    one = crossbar_tiles(Matrix(1, k, n, 1), rows, cols, slices)
+    wcols = cols // slices
+    if k <= rows and n <= wcols:
+        per_run = limit * min(rows // k, wcols // n)
+    else:
+        per_run = limit // one if one <= limit else 1
+    b = _Builder(graph, op)
+    w = graph.constants[op.inputs[1]]
+    x, y = op.inputs[0], op.outputs[0]
+    yshape, dtype = graph.shape(y), graph.spec(y).dtype
+    cin = w.shape[1]                                     # input channels per group
+    bias = _bias(graph, op, w.shape[0], yshape)
+    parts: list[str] = []
+    for g0 in range(0, groups, per_run):
+        g1 = min(g0 + per_run, groups)
+        xin = b.slice(x, 1, g0 * cin, g1 * cin)
+        pshape = list(yshape)
+        pshape[1] = (g1 - g0) * n
+        out = b.tensor(f"groups{g0}", tuple(pshape), dtype)
+        inputs = [xin, b.const(f"w_g{g0}", np.ascontiguousarray(w[g0 * n:g1 * n]))]
+        if bias is not None:
+            inputs.append(b.const(f"b_g{g0}", np.ascontiguousarray(bias[g0 * n:g1 * n])))
+        attrs = {key: v for key, v in op.attrs}
+        attrs["group"] = g1 - g0
+        b.add("Conv", inputs, [out], attrs, activation=op.activation)
+        parts.append(out)
+    if len(parts) == 1:
+        b.add("Identity", parts, [y], {})
+    else:
+        b.add("Concat", parts, [y], {"axis": 1})
+    graph.remove_op(op.name)
+    graph.prune_constants()
 
 
 def _split(graph: Graph, op: OpSpec, k: int, n: int, rows: int, wcols: int, limit: int) -> None:
