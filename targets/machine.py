@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,12 +49,17 @@ class MachineResult:
     energy: Energy                 # pJ, instruction energies recomputed plus static energy
     violations: tuple[Violation, ...]
     instructions: int
+    #: with ``capture``: every tensor the machine computed, as it was when its last row was written
+    computed: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class _Machine:
-    def __init__(self, program: Program, graph: Graph, target: Target, functional: bool, iterations: int) -> None:
+    def __init__(self, program: Program, graph: Graph, target: Target, functional: bool, iterations: int,
+                 capture: bool = False) -> None:
         self.p, self.g, self.t = program, graph, target
         self.functional = functional
+        self.capture = capture and functional
+        self.computed: dict[str, np.ndarray] = {}
         self.iterations = max(1, iterations)
         self.rep = Report()
         self.space_size = dict(program.spaces)
@@ -143,6 +148,11 @@ class _Machine:
         mask = grid_mask(self.g.shape(acc.tensor), acc)
         old = self.written.get(key)
         self.written[key] = mask if old is None else (old | mask)
+        if self.capture and acc.tensor not in self.computed and self.written[key].all():
+            spec = self.g.spec(acc.tensor)
+            if acc.offset + spec.nbytes <= self.space_size.get(acc.space, -1):
+                raw = self.mem[acc.space][acc.offset:acc.offset + spec.nbytes]
+                self.computed[acc.tensor] = np.array(raw.view(np.dtype(spec.dtype)).reshape(spec.shape))
 
     # ---- crossbars -------------------------------------------------------------------------
     def program_crossbar(self, tw: TileWrite, where: str) -> None:
@@ -343,18 +353,19 @@ class _Machine:
         makespan = max((i.end_ns for i in self.p.instructions), default=0)
         ii = self.p.initiation_interval_ns if self.p.mode == "throughput" else makespan
         energy = self.energy + static_energy(self.t, makespan)
-        return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions))
+        return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions),
+                             self.computed)
 
 
 def execute(program: Program, graph: Graph, target: Target, inputs: Mapping[str, np.ndarray], *,
-            functional: bool = True, iterations: int = 3) -> MachineResult:
+            functional: bool = True, iterations: int = 3, capture: bool = False) -> MachineResult:
     """Run ``program`` for one inference on ``inputs`` (graph input name -> array) and check it.
 
     ``functional=False`` only times and checks (no data).  In throughput mode resource, crossbar
     and buffer overlaps are checked over max(``iterations``, ceil(makespan / II) + 1) inferences
-    started II apart.
+    started II apart.  ``capture=True`` also returns every computed tensor (`MachineResult.computed`).
     """
-    return _Machine(program, graph, target, functional, iterations).run(inputs)
+    return _Machine(program, graph, target, functional, iterations, capture).run(inputs)
 
 
 def validate(program: Program, graph: Graph, target: Target) -> list[Violation]:
