@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir.chunks import WHOLE, chunk_axis
+from ..ir.chunks import FLAT, WHOLE, chunk_axis
 from ..ir.errors import CimoptError
 from ..ir.graph import Graph, OpSpec
 from ..ir.program import Access, BufferPlan, Instruction, Program, TileWrite
@@ -40,7 +40,10 @@ from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op, tile_block
 from .machine_checks import Report, Violation, check_static, grid_mask
 from .spec import Target
 
-#: Messages kept per violation kind (the rest are counted in one last message).
+#: Most bytes the functional machine allocates for a program's memory spaces together.
+MAX_MACHINE_BYTES = 1 << 32
+
+
 @dataclass(frozen=True)
 class MachineResult:
     outputs: dict[str, np.ndarray]
@@ -63,7 +66,6 @@ class _Machine:
         self.iterations = max(1, iterations)
         self.rep = Report()
         self.space_size = dict(program.spaces)
-        self.mem = {s: np.zeros(n, dtype=np.uint8) for s, n in self.space_size.items()} if functional else {}
         self.xbar: dict[tuple[int, int], TileWrite] = {}
         self.blocks: dict[tuple[int, int], np.ndarray] = {}
         self.by_id = {i.id: i for i in program.instructions}
@@ -73,10 +75,35 @@ class _Machine:
         self.plans: dict[str, list[BufferPlan]] = defaultdict(list)
         for b in program.buffers:
             self.plans[b.tensor].append(b)
+        self.mem: dict[str, np.ndarray] = self.allocate() if functional else {}
         self.sessions: dict[str, object] = {}
         self.energy = Energy()
 
     # ---- memory ----------------------------------------------------------------------------
+    def allocate(self) -> dict[str, np.ndarray]:
+        """One zeroed byte array per space, as long as its reservation or as far as its buffers
+        and accesses reach, whichever is shorter (bytes past the reach are never read or written);
+        none, and a violation, when that exceeds `MAX_MACHINE_BYTES` (data flow then unchecked)."""
+        reach: dict[str, int] = defaultdict(int)
+        for b in self.p.buffers:
+            reach[b.space] = max(reach[b.space], b.offset + b.size_bytes)
+        for ins in self.p.instructions:
+            for a in (*ins.reads, *ins.writes):
+                spec = self.g.tensors.get(a.tensor)
+                if spec is not None and spec.known:
+                    reach[a.space] = max(reach[a.space], a.offset + spec.nbytes)
+        for t in self.g.inputs:
+            for b in self.plans.get(t, ()):
+                reach[b.space] = max(reach[b.space], b.offset + self.g.spec(t).nbytes)
+        sizes = {s: min(n, reach.get(s, 0)) for s, n in self.space_size.items()}
+        total = sum(sizes.values())
+        if total > MAX_MACHINE_BYTES:
+            self.rep.add("capacity", f"the program's memory spaces need {total} B, more than the "
+                                     f"{MAX_MACHINE_BYTES} B the reference machine holds; data not simulated")
+            self.functional = self.capture = False
+            return {}
+        return {s: np.zeros(n, dtype=np.uint8) for s, n in sizes.items()}
+
     def view(self, acc: Access, ins: Instruction | None) -> np.ndarray | None:
         """The tensor's ndarray at ``acc``'s address (None, reported, when it does not fit)."""
         spec = self.g.spec(acc.tensor)
@@ -95,6 +122,13 @@ class _Machine:
         return raw.view(np.dtype(spec.dtype)).reshape(spec.shape)
 
     def check_address(self, ins: Instruction, acc: Access) -> None:
+        spec = self.g.tensors.get(acc.tensor)
+        shape = spec.shape if spec is not None and spec.shape is not None else ()
+        if acc.axis != WHOLE and len(shape) >= 2 and acc.axis < len(shape) - 1:   # rows of the mask's grid
+            dim = int(np.prod(shape[:-1], dtype=np.int64)) if acc.axis == FLAT else shape[acc.axis]
+            if acc.row1 > dim:
+                self.rep.add("schema", f"instruction {ins.id} accesses rows {acc.row0}:{acc.row1} of {acc.tensor!r} "
+                                       f"on axis {acc.axis}, which has {dim}")
         plans = self.plans.get(acc.tensor)
         if plans and not any(b.space == acc.space and b.offset == acc.offset for b in plans):
             self.rep.add("data", f"instruction {ins.id} accesses {acc.tensor!r} at {acc.space}+{acc.offset}, "
@@ -248,6 +282,16 @@ class _Machine:
             self.energy = self.energy + c.energy
         except (ValueError, CimoptError) as e:
             self.rep.add("duration", f"instruction {ins.id} ({ins.kind} {ins.op}): cost not computable: {e}")
+        try:
+            self.execute_data(ins, op, tiles)
+        except Exception as e:  # noqa: BLE001 - numpy and onnxruntime errors on corrupted data become violations
+            self.rep.add("data", f"instruction {ins.id} ({ins.kind} {ins.op}) cannot execute: "
+                                 f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}")
+        for acc in ins.writes:
+            self.record_write(ins, acc)
+
+    def execute_data(self, ins: Instruction, op: OpSpec | None, tiles: list[tuple[int, int]]) -> None:
+        """The data part of ``ins``: an MVM, a vector or host op, or a transfer's copy."""
         if op is not None and ins.kind == "mvm":
             self.run_mvm(ins, op, tiles)
         elif op is not None and ins.kind in ("vector", "host"):
@@ -258,8 +302,6 @@ class _Machine:
                 src, dst = (self.view(r, ins), self.view(w, ins)) if r is not None else (None, None)
                 if src is not None and dst is not None:
                     rows_view(dst, w.axis, w.row0, w.row1)[...] = np.array(rows_view(src, w.axis, w.row0, w.row1))
-        for acc in ins.writes:
-            self.record_write(ins, acc)
 
     def run_mvm(self, ins: Instruction, op: OpSpec, tiles: list[tuple[int, int]]) -> None:
         rd = next((a for a in ins.reads if a.tensor == op.inputs[0]), None)
