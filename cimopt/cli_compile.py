@@ -9,6 +9,7 @@ from typing import Any
 
 from cimopt.ir.errors import CimoptError, ProgramError, UsageError
 
+from . import json_safe
 from .cli_args import add_model_args, progress
 from .options import MODES, PLACEMENT, REPLICATION, SOLVERS, CompileOptions
 
@@ -114,11 +115,11 @@ def _cmd_run(a: argparse.Namespace) -> int:
     max_abs = max((t.max_abs_error for t in errs), default=0.0)
     max_rel = max((t.rel_error for t in errs), default=0.0)
     if a.json:
-        print(json.dumps({"match": bool(v.match), "violations": viol, "max_abs_error": max_abs,
+        print(json_safe.dumps({"match": bool(v.match), "violations": viol, "max_abs_error": max_abs,
                           "max_rel_error": max_rel, "makespan_ns": float(res.makespan_ns),
                           "initiation_interval_ns": float(res.initiation_interval_ns),
                           "energy_pj": float(res.energy.total), "program_makespan_ns": float(p.makespan_ns),
-                          **verdict_json(v), "run_s": run_s}, allow_nan=False))
+                          **verdict_json(v), "run_s": run_s}))
     else:
         print(f"ran {res.instructions} instructions in {run_s:.1f} s; machine makespan {res.makespan_ns / 1e3:.2f} us "
               f"(program says {p.makespan_ns / 1e3:.2f} us), energy {res.energy.total / 1e6:.3f} uJ")
