@@ -366,6 +366,14 @@ class _Machine:
                     continue
                 v[...] = a.astype(v.dtype, copy=False)
 
+    def check_outputs_written(self) -> None:
+        """Every graph output computed by the program has all its rows written somewhere."""
+        for t in self.g.outputs:
+            if t in self.g.inputs or t in self.g.constants or not self.g.spec(t).known:
+                continue
+            if not any(k[0] == t and m.all() for k, m in self.written.items()):
+                self.rep.add("data", f"graph output {t!r} is never completely written")
+
     def read_outputs(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for t in self.g.outputs:
@@ -391,6 +399,7 @@ class _Machine:
             self.load_inputs(inputs)
         for ins in sorted(self.p.instructions, key=lambda i: (i.start_ns, i.id)):
             self.step(ins)
+        self.check_outputs_written()
         outputs = self.read_outputs() if self.functional else {}
         makespan = max((i.end_ns for i in self.p.instructions), default=0)
         ii = self.p.initiation_interval_ns if self.p.mode == "throughput" else makespan
