@@ -253,7 +253,7 @@ class _Machine:
     # ---- one instruction -------------------------------------------------------------------
     def step(self, ins: Instruction) -> None:
         op = self.g.op(ins.op) if ins.op in self.g.dag else None
-        if ins.kind in ("mvm", "vector", "host", "write") and op is None:
+        if (ins.kind in ("mvm", "vector", "host", "write") or ins.op) and op is None:
             self.rep.add("schema", f"instruction {ins.id} ({ins.kind}) names unknown op {ins.op!r}")
             return
         if ins.kind == "write" and ins.tile is None:
