@@ -77,6 +77,7 @@ def read_model(model: str | os.PathLike[str] | onnx.ModelProto, missing_data: st
         external_data.fill_random(proto, missing)
     if not proto.graph.node and not proto.graph.output:
         raise ModelError(f"{where}: not an ONNX model (it has no graph); is the file complete?")
+    validate.check_text(proto, where)
     validate.check_structure(proto, where)
     validate.check_weights(proto, where)
     try:

@@ -1,8 +1,9 @@
 """Semantic validation of an ONNX model before cimopt builds anything from it.
 
-`check_structure`, `check_weights`, `check_input_sizes` and `check_semantics` refuse, with a `ModelError` (or `ShapeError` for sizes) naming the node or tensor
+`check_text`, `check_structure`, `check_weights`, `check_input_sizes` and `check_semantics` refuse, with a `ModelError` (or `ShapeError` for sizes) naming the node or tensor
 and the reason, what would otherwise crash later or compute nonsense:
 
+* a name or string that is not valid UTF-8 (a damaged file);
 * a graph with no outputs; an opset newer than the installed onnx knows;
 * a graph input of type bool or string (the machine holds numeric tensors only);
 * an initialiser or Constant with a zero-sized dim, or with NaN / Inf values;
@@ -21,6 +22,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import onnx
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from onnx import numpy_helper
 
 from .errors import ModelError, ShapeError
@@ -216,3 +219,27 @@ def check_ops(graph: Graph, where: str) -> None:
                 _check_matmul(graph, op)
         except ModelError as e:
             raise ModelError(f"{where}: {e}") from None
+
+
+def _bad_text(msg: Message, path: str) -> str | None:
+    """The path of the first string field of ``msg`` (recursively) that is not valid UTF-8."""
+    for fd, value in msg.ListFields():
+        if fd.type == FieldDescriptor.TYPE_STRING:
+            for s in (value if fd.is_repeated else [value]):
+                try:
+                    s.decode("utf-8") if isinstance(s, bytes) else s.encode("utf-8")
+                except UnicodeError:
+                    return f"{path}.{fd.name}"
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+            for i, sub in enumerate(value if fd.is_repeated else [value]):
+                found = _bad_text(sub, f"{path}.{fd.name}" + (f"[{i}]" if fd.is_repeated else ""))
+                if found:
+                    return found
+    return None
+
+
+def check_text(proto: onnx.ModelProto, where: str) -> None:
+    """Every name and string in the model is valid UTF-8 (a damaged file often is not)."""
+    found = _bad_text(proto, "model")
+    if found:
+        raise ModelError(f"{where}: {found} is not valid UTF-8 text; the file is damaged")

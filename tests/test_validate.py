@@ -89,3 +89,13 @@ def test_check_ops_gemm_inner_dims() -> None:
     g.add_op(OpSpec("gemm", "Gemm", ("gx", "wbad"), ("gy",), ()))
     with pytest.raises(ModelError, match="node gemm \\(Gemm\\): inner dims differ"):
         validate.check_ops(g, "m")
+
+
+def test_damaged_text_is_refused(tmp_path) -> None:  # noqa: ANN001
+    raw = q.conv_model().SerializeToString()
+    name = b"conv"
+    i = raw.index(name)
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(raw[:i] + b"\xdc\xff\xfe\xfd" + raw[i + 4:])
+    with pytest.raises(ModelError, match="not valid UTF-8"):
+        load(str(path))
