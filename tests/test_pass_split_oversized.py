@@ -115,3 +115,28 @@ def test_grouped_conv_split_keeps_the_function(groups: int, cin: int, cout: int,
 def test_grouped_conv_that_fits_is_left_alone() -> None:
     g = optimize(load(_grouped(8, 16, 16))).graph
     assert not split_oversized(g, rows=32, cols=32, slices=2, limit=50).modified
+
+
+@pytest.mark.parametrize(("cin", "cout", "limit"), [(80, 6, 3), (20, 40, 2), (8, 40, 4)])
+def test_conv_transpose_split_keeps_the_function(cin: int, cout: int, limit: int) -> None:
+    r = np.random.default_rng(4)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, 3, 3])
+    inits = [numpy_helper.from_array(r.normal(0, 0.3, (cin, cout, 2, 2)).astype(np.float32), "w"),
+             numpy_helper.from_array(r.normal(0, 0.1, (cout,)).astype(np.float32), "b")]
+    nodes = [helper.make_node("ConvTranspose", ["x", "w", "b"], ["c"], strides=[2, 2]),
+             helper.make_node("Relu", ["c"], ["y"])]
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, 6, 6])
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    g = optimize(load(m)).graph
+    res = split_oversized(g, rows=32, cols=32, slices=2, limit=limit)
+    assert res.modified
+    from cimopt.ir.workload import crossbar_tiles, matrix_of
+    sizes = [crossbar_tiles(matrix_of(res.graph, op), 32, 32, 2) for op in res.graph.ops()
+             if op.op_type == "ConvTranspose"]
+    assert len(sizes) > 1 and max(sizes) <= limit
+    xv = np.random.default_rng(1).standard_normal((1, cin, 3, 3)).astype(np.float32)
+    ref = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": xv})[0]
+    got = ort.InferenceSession(to_onnx(res.graph).SerializeToString(),
+                               providers=["CPUExecutionProvider"]).run(None, {"x": xv})[0]
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
