@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from cimopt.ir.errors import CimoptError
 
-from . import cli_compile, cli_demo, cli_solve
+from . import cli_compile, cli_demo, cli_solve, json_safe
 from .cli_args import Parser, add_model_args
 
 #: modules that add commands: each has ``register(subparsers)``; a new command is a module and a line here
@@ -54,7 +54,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     measured = read_costs(args.costs, {o.name for o in fe.workload.ops}) if args.costs else None
     rows = inspect(fe.workload, target, CostModel(target, measured))
     if args.json:
-        print(json.dumps(to_json(fe.workload, target, rows)))
+        print(json_safe.dumps(to_json(fe.workload, target, rows)))
     else:
         print(to_text(fe.workload, target, rows))
     return 0

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import onnx
 
 from cimopt.ir.errors import CimoptError, UsageError
 from cimopt.ir.graph import Graph
+
+from .verdict import judge
 
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
@@ -53,10 +55,20 @@ def read_inputs(path: str | os.PathLike[str], graph: Graph) -> dict[str, np.ndar
 
 
 def reference_outputs(model: str | os.PathLike[str] | onnx.ModelProto, inputs: Mapping[str, np.ndarray],
-                      names: list[str]) -> dict[str, np.ndarray]:
-    """Run the original model in onnxruntime."""
+                      names: list[str], intermediates: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Run the original model in onnxruntime; returns ``names`` and those of ``intermediates``
+    (tensors of the model's main graph, made extra outputs) that onnxruntime produces."""
     import onnxruntime as ort
 
+    if intermediates:
+        proto = onnx.load(os.fspath(model)) if not isinstance(model, onnx.ModelProto) else model
+        copy = onnx.ModelProto()
+        copy.CopyFrom(proto)
+        have = {o.name for o in copy.graph.output}
+        produced = {t for n in copy.graph.node for t in n.output if t}
+        extra = [t for t in intermediates if t in produced and t not in have]
+        copy.graph.output.extend(onnx.helper.make_empty_tensor_value_info(t) for t in extra)
+        model, names = copy, [*names, *extra]
     try:
         src = model.SerializeToString() if isinstance(model, onnx.ModelProto) else os.fspath(model)
         so = ort.SessionOptions()
@@ -69,39 +81,9 @@ def reference_outputs(model: str | os.PathLike[str] | onnx.ModelProto, inputs: M
     return dict(zip(names, res))
 
 
-def compare(ours: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], rtol: float = 1e-4,
-            atol: float = 1e-5) -> tuple[bool, dict[str, tuple[float, float]]]:
-    """(all match, per output (max abs error, max relative error)).
-
-    An output matches when every element is finite and ``max|ours - ref| <= atol + rtol * max|ref|``:
-    the tolerance is relative to the output tensor's magnitude.  (Element by element, an output
-    1000x smaller than the tensor's largest one carries the float32 rounding of the large
-    intermediate values both implementations share, which no correct implementation can beat
-    short of repeating onnxruntime's summation order.)  Max relative error = max abs error / max|ref|.
-    """
-    ok = True
-    errs: dict[str, tuple[float, float]] = {}
-    for k, r in ref.items():
-        o = ours.get(k)
-        if o is None or o.shape != r.shape:
-            errs[k] = (float("inf"), float("inf"))
-            ok = False
-            continue
-        r64, o64 = r.astype(np.float64), o.astype(np.float64)
-        diff = np.abs(o64 - r64)
-        mabs = float(diff.max()) if diff.size else 0.0
-        scale = float(np.abs(r64).max()) if r64.size else 0.0
-        errs[k] = (mabs, mabs / scale if scale > 0 else mabs)
-        ok &= bool(np.all(np.isfinite(o64))) and mabs <= atol + rtol * scale
-    return ok, errs
-
-
-def elementwise_outliers(ours: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], rtol: float = 1e-4,
-                         atol: float = 1e-5) -> int:
-    """Elements outside ``atol + rtol * |ref|`` (numpy's allclose, element by element), reported beside."""
-    n = 0
-    for k, r in ref.items():
-        o = ours.get(k)
-        if o is not None and o.shape == r.shape:
-            n += int((~np.isclose(o.astype(np.float64), r.astype(np.float64), rtol=rtol, atol=atol)).sum())
-    return n
+def compare(ours: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> tuple[bool, dict[str, tuple[float, float]]]:
+    """(every output matches, per output (max abs error, max relative error)) under the rule of
+    `cimopt.verdict.judge_tensor`: relative to each tensor's own scale; a degenerate reference
+    (all zero, constant, non-finite) is not a match."""
+    v = judge(ours, ref, list(ref))
+    return v.match, {t.name: (t.max_abs_error, t.rel_error) for t in v.outputs}

@@ -13,6 +13,7 @@ from onnx import helper, numpy_helper
 
 from .graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
 from .onnx_attrs import make_attr, onnx_elem_type
+from .subgraphs import node_input_count
 
 
 def value_info(spec: TensorSpec) -> onnx.ValueInfoProto:
@@ -36,7 +37,8 @@ def op_nodes(op: OpSpec) -> list[onnx.NodeProto]:
         if b:
             nodes.append(helper.make_node("Add", [mm_out, b], [outputs[0]], name=f"{op.name}__bias"))
     else:
-        node = helper.make_node(op.op_type, list(op.inputs), outputs, name=op.name, domain=op.domain or None)
+        own = node_input_count(op.op_type, op.attrs, len(op.inputs))   # outer-scope reads are not node inputs
+        node = helper.make_node(op.op_type, list(op.inputs[:own]), outputs, name=op.name, domain=op.domain or None)
         node.attribute.extend(make_attr(k, v) for k, v in op.attrs)
         nodes.append(node)
     if act is not None:
@@ -62,7 +64,7 @@ def to_onnx(graph: Graph, ops: Iterable[OpSpec] | None = None, *, weights_as_inp
     """
     op_list = graph.ops() if ops is None else list(ops)
     nodes = [n for op in op_list for n in op_nodes(op)]
-    read = {t for n in nodes for t in n.input if t}
+    read = {t for n in nodes for t in n.input if t} | {t for op in op_list for t in op.inputs if t}
     inits, extra_inputs = [], []
     for t in sorted(read):
         a = graph.constants.get(t)

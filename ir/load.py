@@ -8,10 +8,17 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from . import external_data, validate
 from .errors import ModelError, ShapeError, UnsupportedOperatorError, UsageError
 from .graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpSpec, TensorSpec, build_graph, freeze_attrs
-from .onnx_attrs import attr_value, np_dtype
+from .onnx_attrs import attr_value
 from .shapes import infer_shapes
+from .subgraphs import outer_references
+from .value_info import dims_text, static_dim, tensor_spec
+
+#: What to do with weights whose external data file is absent: stand in seeded random values
+#: ("random": enough for shapes, so for inspect and compile) or refuse ("refuse": run needs them).
+MISSING_DATA_POLICIES = ("random", "refuse")
 
 
 def parse_input_shapes(specs: Sequence[str]) -> dict[str, tuple[int, ...]]:
@@ -36,8 +43,16 @@ def parse_input_shapes(specs: Sequence[str]) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def read_model(model: str | os.PathLike[str] | onnx.ModelProto) -> onnx.ModelProto:
-    """Read and check an ONNX model; any problem becomes a `ModelError` naming the file."""
+def read_model(model: str | os.PathLike[str] | onnx.ModelProto, missing_data: str = "random") -> onnx.ModelProto:
+    """Read and check an ONNX model; any problem becomes a `ModelError` naming the file.
+
+    External data is read from the model's folder after every reference is checked (see
+    `ir.external_data`); a tensor whose file is absent gets seeded random values when
+    ``missing_data`` is "random" and raises `ModelError` naming the tensor and the file when it
+    is "refuse".  Then the model's structure and weights are checked (`ir.validate`).
+    """
+    if missing_data not in MISSING_DATA_POLICIES:
+        raise ValueError(f"missing_data must be one of {MISSING_DATA_POLICIES}")
     if isinstance(model, onnx.ModelProto):
         proto, where = model, "model"
     else:
@@ -49,15 +64,24 @@ def read_model(model: str | os.PathLike[str] | onnx.ModelProto) -> onnx.ModelPro
         if os.path.getsize(where) == 0:
             raise ModelError(f"{where}: the file is empty, expected an ONNX model")
         try:
-            proto = onnx.load(where)
+            proto = onnx.load(where, load_external_data=False)
         except Exception as e:  # noqa: BLE001 - protobuf raises several unrelated types
             raise ModelError(f"{where}: not a readable ONNX model ({type(e).__name__}); "
                              "is the file complete and really .onnx?") from None
+        folder = os.path.dirname(os.path.abspath(where))
+        missing = external_data.resolve(proto, folder, where)
+        if missing and missing_data == "refuse":
+            raise ModelError(f"{where}: {external_data.missing_text(missing)}; the weights are needed to run: put "
+                             "the data file beside the model, or pass --random-weights")
+        external_data.load_present(proto, folder, missing, where)
+        external_data.fill_random(proto, missing)
     if not proto.graph.node and not proto.graph.output:
         raise ModelError(f"{where}: not an ONNX model (it has no graph); is the file complete?")
+    validate.check_text(proto, where)
+    validate.check_structure(proto, where)
+    validate.check_weights(proto, where)
     try:
-        # by path for files: the checker reads it in C++ instead of re-serialising a large proto
-        onnx.checker.check_model(proto if isinstance(model, onnx.ModelProto) else where)
+        onnx.checker.check_model(proto)
     except Exception as e:  # noqa: BLE001
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"{where}: the ONNX checker rejects the model: {msg[:200]}") from None
@@ -91,36 +115,21 @@ def _apply_input_shapes(proto: onnx.ModelProto, shapes: Mapping[str, Sequence[in
             want = list(shapes[vi.name])
             if t.HasField("shape") and len(dims) != len(want):
                 raise ShapeError(f"--input-shape {vi.name}: gives {len(want)} dims, but the input has rank "
-                                 f"{len(dims)} ({_dims_text(dims)})")
+                                 f"{len(dims)} ({dims_text(dims)})")
             for d, (old, new) in enumerate(zip(dims, want)):
-                if old.HasField("dim_value") and old.dim_value not in (0, new):
+                if static_dim(old) not in (None, new):
                     raise ShapeError(f"--input-shape {vi.name}: dim {d} is fixed to {old.dim_value} in the "
                                      f"model, not {new}")
             del t.shape.dim[:]
             for v in want:
                 t.shape.dim.add().dim_value = int(v)
-        elif not t.HasField("shape") or any(not d.HasField("dim_value") or d.dim_value <= 0 for d in dims):
+        elif not t.HasField("shape") or any(static_dim(d) is None for d in dims):
             missing.append(vi)
     if missing:
-        parts = [f"{vi.name!r} ({_dims_text(vi.type.tensor_type.shape.dim)})" for vi in missing]
+        parts = [f"{vi.name!r} ({dims_text(vi.type.tensor_type.shape.dim)})" for vi in missing]
         ex = missing[0].name
         raise ShapeError(f"input {' and '.join(parts)} has symbolic or unknown dims; give sizes with "
                          f"--input-shape {ex}=1x... (one per dim, e.g. {ex}=1x3x224x224)")
-
-
-def _dims_text(dims: Sequence[onnx.TensorShapeProto.Dimension]) -> str:
-    if not dims:
-        return "shape unknown"
-    return "x".join(d.dim_param if d.dim_param else (str(d.dim_value) if d.HasField("dim_value") else "?")
-                    for d in dims)
-
-
-def _tensor_spec(vi: onnx.ValueInfoProto) -> TensorSpec:
-    t = vi.type.tensor_type
-    shape: tuple[int, ...] | None = None
-    if t.HasField("shape") and all(d.HasField("dim_value") and d.dim_value >= 0 for d in t.shape.dim):
-        shape = tuple(int(d.dim_value) for d in t.shape.dim)
-    return TensorSpec(vi.name, shape, np_dtype(t.elem_type))
 
 
 def from_onnx(proto: onnx.ModelProto, name: str = "model") -> Graph:
@@ -130,7 +139,7 @@ def from_onnx(proto: onnx.ModelProto, name: str = "model") -> Graph:
     tensors: dict[str, TensorSpec] = {}
     for vi in [*g.input, *g.value_info, *g.output]:
         if vi.name not in constants and vi.type.HasField("tensor_type"):
-            spec = _tensor_spec(vi)
+            spec = tensor_spec(vi)
             old = tensors.get(vi.name)
             if old is None or (spec.shape is not None and old.shape is None):
                 tensors[vi.name] = spec
@@ -144,20 +153,25 @@ def from_onnx(proto: onnx.ModelProto, name: str = "model") -> Graph:
             nm = f"{base}_{k}"
         used.add(nm)
         attrs = {a.name: attr_value(a) for a in n.attribute}
-        ops.append(OpSpec(nm, n.op_type, tuple(n.input), tuple(n.output), freeze_attrs(attrs), n.domain))
+        # a subgraph's reads of outer-scope tensors become explicit inputs after the node's own
+        # (`ir.subgraphs`), so that dependencies, buffers and the machine see them
+        outer = [t for t in outer_references(n) if t not in n.input]
+        ops.append(OpSpec(nm, n.op_type, (*n.input, *outer), tuple(n.output), freeze_attrs(attrs), n.domain))
     opsets = {o.domain: o.version for o in proto.opset_import}
     inputs = [i.name for i in g.input if i.name not in constants]
     return build_graph(g.name or name, ops, tensors, constants, inputs, [o.name for o in g.output], opsets)
 
 
 def load(model: str | os.PathLike[str] | onnx.ModelProto,
-         input_shapes: Mapping[str, Sequence[int]] | None = None) -> Graph:
+         input_shapes: Mapping[str, Sequence[int]] | None = None, missing_data: str = "random") -> Graph:
     """Load an ONNX model into a Graph with static shapes.
 
-    Checks the model, gives the graph inputs the sizes in ``input_shapes`` (name -> dims),
-    raises `ShapeError` naming any input left with symbolic dims, and infers every shape.
+    Reads and checks the model (`read_model`, ``missing_data`` as there), gives the graph inputs
+    the sizes in ``input_shapes`` (name -> dims), raises `ShapeError` naming any input left with
+    symbolic dims or too large, validates the model's semantics (`ir.validate.check_semantics`)
+    and infers every shape.
     """
-    proto = read_model(model)
+    proto = read_model(model, missing_data)
     if isinstance(model, onnx.ModelProto):  # the caller's proto: change a copy
         proto_copy = onnx.ModelProto()
         proto_copy.CopyFrom(proto)
@@ -165,6 +179,9 @@ def load(model: str | os.PathLike[str] | onnx.ModelProto,
         proto_copy = proto
     _check_domains(proto_copy)
     _apply_input_shapes(proto_copy, input_shapes or {})
+    where = "model" if isinstance(model, onnx.ModelProto) else os.fspath(model)
+    validate.check_input_sizes(proto_copy, where)
+    validate.check_semantics(proto_copy, where)
     name = os.path.splitext(os.path.basename(os.fspath(model)))[0] if not isinstance(model, onnx.ModelProto) \
         else (proto.graph.name or "model")
     graph = from_onnx(proto_copy, name)
@@ -172,7 +189,9 @@ def load(model: str | os.PathLike[str] | onnx.ModelProto,
     for t in graph.inputs:
         if not graph.spec(t).known:
             raise ShapeError(f"input {t!r} has no static shape; give one with --input-shape {t}=D0xD1x...")
-    return infer_shapes(graph)
+    graph = infer_shapes(graph)
+    validate.check_ops(graph, where)
+    return graph
 
 
-__all__ = ["load", "read_model", "from_onnx", "parse_input_shapes", "np"]
+__all__ = ["load", "read_model", "from_onnx", "parse_input_shapes", "MISSING_DATA_POLICIES", "np"]

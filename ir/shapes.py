@@ -6,6 +6,8 @@ import onnx
 
 from .errors import ModelError, ShapeError
 from .graph import Graph, TensorSpec
+from .validate import check_tensor_sizes
+from .value_info import tensor_spec
 
 #: Constants up to this many elements are given to ONNX shape inference by value (shape tensors).
 _SMALL = 4096
@@ -27,13 +29,12 @@ def infer_shapes(graph: Graph) -> Graph:
     except Exception as e:  # noqa: BLE001 - onnx raises InferenceError and others
         raise ModelError(f"ONNX shape inference failed: {str(e).splitlines()[0][:200]}") from None
     found: dict[str, TensorSpec] = {}
-    from .load import _tensor_spec  # local: load imports this module
-
     for vi in [*inferred.graph.value_info, *inferred.graph.output]:
         if vi.type.HasField("tensor_type"):
-            s = _tensor_spec(vi)
+            s = tensor_spec(vi)
             if s.shape is not None:
                 found[vi.name] = s
+    check_tensor_sizes(found.values(), graph.name or "model")
     missing = []
     used = graph.used_tensors()
     for op in graph.ops():

@@ -11,10 +11,14 @@ Layout of a target file::
     [host]       # optional: every field of HostSpec
 
 Step 1 (structure and types): every table and field present, of the right type, no unknown field;
-counts, bits and sizes are integers >= 1, bandwidths and host throughput are numbers > 0, times,
-energies and powers are finite numbers >= 0.  Step 2 (cross-field): the periphery fits the
-crossbar (ADCs <= columns, DACs <= rows), one weight's bit slices fit in a crossbar's columns, the
-local buffer holds one crossbar input vector.
+counts, bits and sizes are integers, bandwidths and host throughput positive numbers, times,
+energies and powers finite numbers >= 0, each inside its physical plausibility range
+(`field_range`: e.g. a mesh side 1..1024, 1..65536 crossbars a core, rows and columns 1..4096,
+ADC bits 1..32, latencies up to 1 s, bandwidths 1e-6..1e6 bytes/ns, a global buffer up to 1 TiB).
+Step 2 (cross-field): at most `MAX_CORES` cores and `MAX_CROSSBARS` crossbars in all, the
+periphery fits the crossbar (ADCs <= columns, DACs <= rows), one weight's bit slices fit in a
+crossbar's columns, the local buffer holds one crossbar input vector.  Within these ranges every
+derived figure (capacity, MVM latency, peak throughput) is a finite number.
 
 Every problem raises `TargetError` with a one-line message naming the file, the dotted field and
 what was expected, e.g. ``edge.toml: core.crossbar_rows: expected a positive integer, got -3``.
@@ -39,6 +43,36 @@ PRESET_DIR: Path = Path(__file__).resolve().parent / "presets"
 _TOP_LEVEL: tuple[str, ...] = ("name", "description", "sources", "chip", "core", "precision", "host")
 _TABLES: dict[str, type] = {"chip": ChipSpec, "core": CoreSpec, "precision": PrecisionSpec, "host": HostSpec}
 _OPTIONAL_TABLES: frozenset[str] = frozenset({"host"})
+
+MAX_CORES = 1 << 16
+MAX_CROSSBARS = 1 << 24
+
+#: Plausibility ranges (inclusive) of the integer fields, by field name.
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "mesh_rows": (1, 1024), "mesh_cols": (1, 1024), "crossbars": (1, 1 << 16),
+    "crossbar_rows": (1, 4096), "crossbar_cols": (1, 4096), "cell_bits": (1, 8), "dac_bits": (1, 16),
+    "dacs_per_crossbar": (1, 4096), "adcs_per_crossbar": (1, 4096), "adc_bits": (1, 32),
+    "vector_width": (1, 1 << 16), "local_buffer_bytes": (1, 1 << 36), "global_buffer_bytes": (1, 1 << 40),
+    "weight_bits": (1, 32), "activation_bits": (1, 32),
+}
+#: Plausibility ranges (inclusive) of the float fields, by how the name ends or what it holds.
+_LATENCY_NS = (0.0, 1e9)           # up to 1 s per step
+_ENERGY_PJ = (0.0, 1e9)            # up to 1 mJ per action
+_POWER_MW = (0.0, 1e7)             # up to 10 kW
+_RATE = (1e-6, 1e6)                # bytes/ns (1 kB/s .. 1 PB/s) and ops/ns
+
+
+def field_range(leaf: str, type_name: str) -> tuple[float, float]:
+    """The inclusive plausibility range of a field (``leaf``: its name without the table)."""
+    if type_name == "int":
+        return _INT_RANGES.get(leaf, (1, 1 << 40))
+    if "bandwidth" in leaf or leaf == "ops_per_ns":
+        return _RATE
+    if "energy" in leaf or leaf.endswith("_pj"):
+        return _ENERGY_PJ
+    if leaf.endswith("_mw"):
+        return _POWER_MW
+    return _LATENCY_NS
 
 
 def list_presets() -> list[str]:
@@ -185,10 +219,14 @@ def _check_value(value: object, dotted: str, type_name: str, source: str) -> int
         # counts, bit widths and sizes in bytes: at least 1
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise _fail(source, dotted, "a positive integer", value)
+        low, high = field_range(leaf, type_name)
+        if not low <= value <= high:
+            raise _fail(source, dotted, f"an integer from {int(low)} to {int(high)} (physically plausible)", value)
         return value
     if type_name == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise _fail(source, dotted, "a finite number", value)
+        low, high = field_range(leaf, type_name)
         if "bandwidth" in leaf or leaf == "ops_per_ns":
             # rates divide a size: must be strictly positive
             if value <= 0:
@@ -196,6 +234,8 @@ def _check_value(value: object, dotted: str, type_name: str, source: str) -> int
         elif value < 0:
             # times (ns), energies (pJ), powers (mW)
             raise _fail(source, dotted, "a number >= 0", value)
+        if not low <= value <= high:
+            raise _fail(source, dotted, f"a number from {low:g} to {high:g} (physically plausible)", value)
         return float(value)
     raise TargetError(f"{source}: {dotted}: field of unsupported type {type_name}")  # spec.py changed
 
@@ -205,6 +245,12 @@ def _check_value(value: object, dotted: str, type_name: str, source: str) -> int
 
 def _check_cross_fields(t: Target, source: str) -> None:
     c = t.core
+    if t.cores > MAX_CORES:
+        raise TargetError(f"{source}: chip.mesh_rows x chip.mesh_cols: expected at most {MAX_CORES} cores, got "
+                          f"{t.chip.mesh_rows} x {t.chip.mesh_cols} = {t.cores}")
+    if t.total_crossbars > MAX_CROSSBARS:
+        raise TargetError(f"{source}: core.crossbars: expected at most {MAX_CROSSBARS} crossbars on the chip, got "
+                          f"{t.cores} cores x {c.crossbars} = {t.total_crossbars}")
     if c.adcs_per_crossbar > c.crossbar_cols:
         raise TargetError(
             f"{source}: core.adcs_per_crossbar: expected at most core.crossbar_cols = {c.crossbar_cols} "

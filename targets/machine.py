@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir.chunks import WHOLE, chunk_axis
+from ..ir.chunks import FLAT, WHOLE, chunk_axis
 from ..ir.errors import CimoptError
 from ..ir.graph import Graph, OpSpec
 from ..ir.program import Access, BufferPlan, Instruction, Program, TileWrite
@@ -42,6 +42,10 @@ from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op, tile_block
 from .machine_checks import Report, Violation, check_static, grid_mask
 from .spec import Target
 
+#: Most bytes the functional machine allocates for a program's memory spaces together.
+MAX_MACHINE_BYTES = 1 << 32
+
+
 @dataclass(frozen=True)
 class MachineResult:
     """What a run of a program measured: outputs, makespan and interval (ns), energy, violations."""
@@ -52,16 +56,20 @@ class MachineResult:
     energy: Energy                 # pJ, instruction energies recomputed plus static energy
     violations: tuple[Violation, ...]
     instructions: int
+    #: with ``capture``: every tensor the machine computed, as it was when its last row was written
+    computed: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class _Machine:
-    def __init__(self, program: Program, graph: Graph, target: Target, functional: bool, iterations: int) -> None:
+    def __init__(self, program: Program, graph: Graph, target: Target, functional: bool, iterations: int,
+                 capture: bool = False) -> None:
         self.p, self.g, self.t = program, graph, target
         self.functional = functional
+        self.capture = capture and functional
+        self.computed: dict[str, np.ndarray] = {}
         self.iterations = max(1, iterations)
         self.rep = Report()
         self.space_size = dict(program.spaces)
-        self.mem = {s: np.zeros(n, dtype=np.uint8) for s, n in self.space_size.items()} if functional else {}
         self.xbar: dict[tuple[int, int], TileWrite] = {}
         self.blocks: dict[tuple[int, int], np.ndarray] = {}
         self.by_id = {i.id: i for i in program.instructions}
@@ -71,10 +79,35 @@ class _Machine:
         self.plans: dict[str, list[BufferPlan]] = defaultdict(list)
         for b in program.buffers:
             self.plans[b.tensor].append(b)
+        self.mem: dict[str, np.ndarray] = self.allocate() if functional else {}
         self.sessions: dict[str, object] = {}
         self.energy = Energy()
 
     # ---- memory ----------------------------------------------------------------------------
+    def allocate(self) -> dict[str, np.ndarray]:
+        """One zeroed byte array per space, as long as its reservation or as far as its buffers
+        and accesses reach, whichever is shorter (bytes past the reach are never read or written);
+        none, and a violation, when that exceeds `MAX_MACHINE_BYTES` (data flow then unchecked)."""
+        reach: dict[str, int] = defaultdict(int)
+        for b in self.p.buffers:
+            reach[b.space] = max(reach[b.space], b.offset + b.size_bytes)
+        for ins in self.p.instructions:
+            for a in (*ins.reads, *ins.writes):
+                spec = self.g.tensors.get(a.tensor)
+                if spec is not None and spec.known:
+                    reach[a.space] = max(reach[a.space], a.offset + spec.nbytes)
+        for t in self.g.inputs:
+            for b in self.plans.get(t, ()):
+                reach[b.space] = max(reach[b.space], b.offset + self.g.spec(t).nbytes)
+        sizes = {s: min(n, reach.get(s, 0)) for s, n in self.space_size.items()}
+        total = sum(sizes.values())
+        if total > MAX_MACHINE_BYTES:
+            self.rep.add("capacity", f"the program's memory spaces need {total} B, more than the "
+                                     f"{MAX_MACHINE_BYTES} B the reference machine holds; data not simulated")
+            self.functional = self.capture = False
+            return {}
+        return {s: np.zeros(n, dtype=np.uint8) for s, n in sizes.items()}
+
     def view(self, acc: Access, ins: Instruction | None) -> np.ndarray | None:
         """The tensor's ndarray at ``acc``'s address (None, reported, when it does not fit)."""
         spec = self.g.spec(acc.tensor)
@@ -93,6 +126,13 @@ class _Machine:
         return raw.view(np.dtype(spec.dtype)).reshape(spec.shape)
 
     def check_address(self, ins: Instruction, acc: Access) -> None:
+        spec = self.g.tensors.get(acc.tensor)
+        shape = spec.shape if spec is not None and spec.shape is not None else ()
+        if acc.axis != WHOLE and len(shape) >= 2 and acc.axis < len(shape) - 1:   # rows of the mask's grid
+            dim = int(np.prod(shape[:-1], dtype=np.int64)) if acc.axis == FLAT else shape[acc.axis]
+            if acc.row1 > dim:
+                self.rep.add("schema", f"instruction {ins.id} accesses rows {acc.row0}:{acc.row1} of {acc.tensor!r} "
+                                       f"on axis {acc.axis}, which has {dim}")
         plans = self.plans.get(acc.tensor)
         if plans and not any(b.space == acc.space and b.offset == acc.offset for b in plans):
             self.rep.add("data", f"instruction {ins.id} accesses {acc.tensor!r} at {acc.space}+{acc.offset}, "
@@ -146,6 +186,11 @@ class _Machine:
         mask = grid_mask(self.g.shape(acc.tensor), acc)
         old = self.written.get(key)
         self.written[key] = mask if old is None else (old | mask)
+        if self.capture and acc.tensor not in self.computed and self.written[key].all():
+            spec = self.g.spec(acc.tensor)
+            if acc.offset + spec.nbytes <= self.space_size.get(acc.space, -1):
+                raw = self.mem[acc.space][acc.offset:acc.offset + spec.nbytes]
+                self.computed[acc.tensor] = np.array(raw.view(np.dtype(spec.dtype)).reshape(spec.shape))
 
     # ---- crossbars -------------------------------------------------------------------------
     def program_crossbar(self, tw: TileWrite, where: str) -> None:
@@ -211,7 +256,7 @@ class _Machine:
     # ---- one instruction -------------------------------------------------------------------
     def step(self, ins: Instruction) -> None:
         op = self.g.op(ins.op) if ins.op in self.g.dag else None
-        if ins.kind in ("mvm", "vector", "host", "write") and op is None:
+        if (ins.kind in ("mvm", "vector", "host", "write") or ins.op) and op is None:
             self.rep.add("schema", f"instruction {ins.id} ({ins.kind}) names unknown op {ins.op!r}")
             return
         if ins.kind == "write" and ins.tile is None:
@@ -240,6 +285,16 @@ class _Machine:
             self.energy = self.energy + c.energy
         except (ValueError, CimoptError) as e:
             self.rep.add("duration", f"instruction {ins.id} ({ins.kind} {ins.op}): cost not computable: {e}")
+        try:
+            self.execute_data(ins, op, tiles)
+        except Exception as e:  # noqa: BLE001 - numpy and onnxruntime errors on corrupted data become violations
+            self.rep.add("data", f"instruction {ins.id} ({ins.kind} {ins.op}) cannot execute: "
+                                 f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}")
+        for acc in ins.writes:
+            self.record_write(ins, acc)
+
+    def execute_data(self, ins: Instruction, op: OpSpec | None, tiles: list[tuple[int, int]]) -> None:
+        """The data part of ``ins``: an MVM, a vector or host op, or a transfer's copy."""
         if op is not None and ins.kind == "mvm":
             self.run_mvm(ins, op, tiles)
         elif op is not None and ins.kind in ("vector", "host"):
@@ -250,8 +305,6 @@ class _Machine:
                 src, dst = (self.view(r, ins), self.view(w, ins)) if r is not None else (None, None)
                 if src is not None and dst is not None:
                     rows_view(dst, w.axis, w.row0, w.row1)[...] = np.array(rows_view(src, w.axis, w.row0, w.row1))
-        for acc in ins.writes:
-            self.record_write(ins, acc)
 
     def run_mvm(self, ins: Instruction, op: OpSpec, tiles: list[tuple[int, int]]) -> None:
         rd = next((a for a in ins.reads if a.tensor == op.inputs[0]), None)
@@ -326,6 +379,14 @@ class _Machine:
                     continue
                 v[...] = a.astype(v.dtype, copy=False)
 
+    def check_outputs_written(self) -> None:
+        """Every graph output computed by the program has all its rows written somewhere."""
+        for t in self.g.outputs:
+            if t in self.g.inputs or t in self.g.constants or not self.g.spec(t).known:
+                continue
+            if not any(k[0] == t and m.all() for k, m in self.written.items()):
+                self.rep.add("data", f"graph output {t!r} is never completely written")
+
     def read_outputs(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for t in self.g.outputs:
@@ -351,22 +412,24 @@ class _Machine:
             self.load_inputs(inputs)
         for ins in sorted(self.p.instructions, key=lambda i: (i.start_ns, i.id)):
             self.step(ins)
+        self.check_outputs_written()
         outputs = self.read_outputs() if self.functional else {}
         makespan = max((i.end_ns for i in self.p.instructions), default=0)
         ii = self.p.initiation_interval_ns if self.p.mode == "throughput" else makespan
         energy = self.energy + static_energy(self.t, makespan)
-        return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions))
+        return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions),
+                             self.computed)
 
 
 def execute(program: Program, graph: Graph, target: Target, inputs: Mapping[str, np.ndarray], *,
-            functional: bool = True, iterations: int = 3) -> MachineResult:
+            functional: bool = True, iterations: int = 3, capture: bool = False) -> MachineResult:
     """Run ``program`` for one inference on ``inputs`` (graph input name -> array) and check it.
 
     ``functional=False`` only times and checks (no data).  In throughput mode resource, crossbar
     and buffer overlaps are checked over max(``iterations``, ceil(makespan / II) + 1) inferences
-    started II apart.
+    started II apart.  ``capture=True`` also returns every computed tensor (`MachineResult.computed`).
     """
-    return _Machine(program, graph, target, functional, iterations).run(inputs)
+    return _Machine(program, graph, target, functional, iterations, capture).run(inputs)
 
 
 def validate(program: Program, graph: Graph, target: Target) -> list[Violation]:

@@ -17,6 +17,11 @@ from ..ir.program import Access, BufferPlan, Program
 from .spec import Target
 
 MAX_PER_KIND = 50
+#: Most (inference x instruction) pairs the throughput replay checks; beyond it the program is
+#: reported, never passed unchecked.
+MAX_REPLAY_ITEMS = 4_000_000
+#: Slack a memory space may reserve beyond the end of its last buffer, in bytes.
+SPACE_SLACK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -102,9 +107,78 @@ def _check_fields(p: Program, rep: Report) -> None:
                 rep.add("schema", f"instruction {i.id}: bad access {a}")
 
 
+def _in_range(rep: Report, what: str, core: int, crossbar: int | None, t: Target) -> None:
+    if not 0 <= core < t.cores:
+        rep.add("schema", f"{what}: core {core} does not exist (the target has {t.cores} cores)")
+    if crossbar is not None and not 0 <= crossbar < t.core.crossbars:
+        rep.add("schema", f"{what}: crossbar {crossbar} does not exist (a core has {t.core.crossbars})")
+
+
+def check_indices(p: Program, t: Target, rep: Report) -> None:
+    """Every core, crossbar and tile extent names something the target has; every memory space
+    reserves no more than its buffers need (plus `SPACE_SLACK_BYTES`)."""
+    c = t.core
+    tiles = [(f"programming tile {tw.tile} of {tw.op!r}", tw) for tw in p.programming]
+    tiles += [(f"instruction {i.id} (write)", i.tile) for i in p.instructions if i.tile is not None]
+    for what, tw in tiles:
+        _in_range(rep, what, tw.core, tw.crossbar, t)
+        if tw.ngroups * (tw.row1 - tw.row0) > c.crossbar_rows or \
+                tw.ngroups * (tw.col1 - tw.col0) * t.weight_slices > c.crossbar_cols:
+            rep.add("schema", f"{what}: {tw.ngroups} group(s) of rows {tw.row0}:{tw.row1}, columns "
+                              f"{tw.col0}:{tw.col1} exceed a {c.crossbar_rows}x{c.crossbar_cols} crossbar")
+    for i in p.instructions:
+        for core, xb in i.crossbars:
+            _in_range(rep, f"instruction {i.id} ({i.kind} {i.op})", core, xb, t)
+        for end in (i.src_core, i.dst_core):
+            if end != -1:
+                _in_range(rep, f"instruction {i.id} ({i.kind})", end, None, t)
+        if i.unit.startswith("core") and i.unit[4:].isdigit():
+            _in_range(rep, f"instruction {i.id} ({i.kind}) on unit {i.unit}", int(i.unit[4:]), None, t)
+    ends: dict[str, int] = defaultdict(int)
+    for b in p.buffers:
+        ends[b.space] = max(ends[b.space], b.offset + b.size_bytes)
+    for space, size in p.spaces:
+        if size > 2 * ends.get(space, 0) + SPACE_SLACK_BYTES:
+            rep.add("capacity", f"memory space {space!r} reserves {size} B; its buffers end at "
+                                f"{ends.get(space, 0)} B")
+
+
+def check_makespan(p: Program, rep: Report) -> None:
+    """The program's makespan is its last instruction's end."""
+    last = max((i.end_ns for i in p.instructions), default=0)
+    if p.makespan_ns != last:
+        rep.add("schema", f"program makespan {p.makespan_ns} ns, but its last instruction ends at {last} ns")
+
+
+def _busy_over_ii(p: Program, ii: int, rep: Report) -> bool:
+    """Report each unary resource or crossbar busy longer than II per inference (an overlap in
+    any stream started II apart); True when one is."""
+    busy: dict[str, int] = defaultdict(int)
+    for ins in p.instructions:
+        d = max(0, ins.end_ns - ins.start_ns)
+        if ins.resource:
+            busy[f"resource {ins.resource}"] += d
+        xbars = set(ins.crossbars)
+        if ins.kind == "write" and ins.tile is not None:
+            xbars.add((ins.tile.core, ins.tile.crossbar))
+        for cx in xbars:
+            busy[f"crossbar {cx}"] += d
+    found = False
+    for unit, b in sorted(busy.items()):
+        if b > ii:
+            rep.add("resource", f"{unit} is busy {b} ns per inference, longer than the initiation interval "
+                                f"{ii} ns: inferences started II apart overlap on it")
+            found = True
+    return found
+
+
 def check_static(p: Program, t: Target, rep: Report, iterations: int) -> None:
-    """Schema, capacity, and resource / crossbar / buffer overlaps (over replayed inferences)."""
+    """Schema, target indices, capacity, and resource / crossbar / buffer overlaps (over replayed
+    inferences; in throughput mode first each unit's busy time against II, then a replay of at
+    most `MAX_REPLAY_ITEMS` instruction copies)."""
     _check_fields(p, rep)
+    check_indices(p, t, rep)
+    check_makespan(p, rep)
     if p.target_hash and p.target_hash != t.digest():
         rep.add("schema", f"program was compiled for target hash {p.target_hash}, not {t.name!r} ({t.digest()})")
     ids = [i.id for i in p.instructions]
@@ -127,8 +201,16 @@ def check_static(p: Program, t: Target, rep: Report, iterations: int) -> None:
         ii = p.initiation_interval_ns
         if ii <= 0:
             rep.add("schema", f"throughput program with initiation interval {ii} ns")
+            ii = 0
+        elif _busy_over_ii(p, ii, rep):
+            reps = iterations
         else:
             reps = max(iterations, math.ceil(makespan / ii) + 1)
+            if reps * max(1, len(p.instructions) + len(p.buffers)) > MAX_REPLAY_ITEMS:
+                rep.add("schema", f"{reps} inferences in flight (makespan {makespan} ns / II {ii} ns) x "
+                                  f"{len(p.instructions)} instructions exceed what the machine replays "
+                                  f"({MAX_REPLAY_ITEMS}); the program cannot be checked")
+                reps = iterations
     units: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
     for k in range(reps):
         for ins in p.instructions:
@@ -174,7 +256,8 @@ def check_buffers(p: Program, rep: Report, reps: int, ii: int) -> None:
 
 
 def check_order(p: Program, rep: Report) -> None:
-    """Every dependency exists and ends before its instruction starts; makespan is the last end."""
+    """Every instruction ends after it starts; every dependency exists and ends before its
+    instruction starts."""
     end = {i.id: i.end_ns for i in p.instructions}
     for ins in p.instructions:
         if ins.end_ns < ins.start_ns:
@@ -185,9 +268,6 @@ def check_order(p: Program, rep: Report) -> None:
             elif end[d] > ins.start_ns:
                 rep.add("dependency", f"instruction {ins.id} starts at {ins.start_ns} ns, before its dependency {d} "
                                       f"ends ({end[d]} ns)")
-    last = max(end.values(), default=0)
-    if p.makespan_ns != last:
-        rep.add("schema", f"program makespan {p.makespan_ns} ns, but its last instruction ends at {last} ns")
 
 
 def validate_without_model(p: Program, t: Target, iterations: int = 3) -> list[Violation]:

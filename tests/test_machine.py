@@ -232,7 +232,9 @@ def test_crossbar_used_twice_at_once(setup: tuple) -> None:
 
 
 def test_wrong_duration(setup: tuple) -> None:
-    r, ok = run(setup, lambda p: instr(p, 5, end_ns=p.instructions[5].end_ns + 1))
+    last = max(setup[3].instructions, key=lambda i: i.end_ns).id
+    k = next(i.id for i in setup[3].instructions if i.id != last and i.end_ns - i.start_ns > 1)
+    r, ok = run(setup, lambda p: instr(p, k, end_ns=p.instructions[k].end_ns - 1))
     assert kinds(r) == {"duration"} and ok
 
 

@@ -205,7 +205,7 @@ def test_unknown_preset() -> None:
     [
         ({"adcs_per_crossbar": "129"}, "core.adcs_per_crossbar"),
         ({"dacs_per_crossbar": "200"}, "core.dacs_per_crossbar"),
-        ({"cell_bits": "1", "weight_bits": "200"}, "precision.weight_bits"),
+        ({"cell_bits": "1", "weight_bits": "32", "crossbar_cols": "16"}, "precision.weight_bits"),
         ({"local_buffer_bytes": "100"}, "core.local_buffer_bytes"),
     ],
 )
@@ -409,3 +409,28 @@ def test_mvm_energy_linear_in_passes(t: Target, passes: int, data: st.DataObject
     for name, value in ek.as_dict().items():
         assert value == pytest.approx(passes * getattr(e1, name), rel=1e-9, abs=1e-9)
     assert math.isclose(ek.total, passes * e1.total, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "dotted"),
+    [
+        ("mesh_rows", "1000000000", "chip.mesh_rows"),
+        ("adc_latency_ns", "1e308", "core.adc_latency_ns"),
+        ("dram_bandwidth_bytes_per_ns", "1e-300", "chip.dram_bandwidth_bytes_per_ns"),
+        ("crossbars", "1000000000000000000", "core.crossbars"),
+        ("crossbar_rows", "1099511627776", "core.crossbar_rows"),
+        ("local_buffer_bytes", "1180591620717411303424", "core.local_buffer_bytes"),
+        ("adc_bits", "1000", "core.adc_bits"),
+        ("static_power_mw", "1e30", "chip.static_power_mw"),
+    ],
+)
+def test_implausible_values_are_refused(tmp_path: Path, field: str, value: str, dotted: str) -> None:
+    message = _bad(tmp_path, _edit(_isaac_text(), field, value))
+    assert f"bad.toml: {dotted}: " in message and "physically plausible" in message
+
+
+def test_too_many_cores_in_all(tmp_path: Path) -> None:
+    text = _edit(_edit(_isaac_text(), "mesh_rows", "1024"), "mesh_cols", "1024")
+    message = _bad(tmp_path, text)
+    assert "bad.toml: chip.mesh_rows x chip.mesh_cols: expected at most" in message
+

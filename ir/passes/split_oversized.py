@@ -11,10 +11,24 @@ ceil(N / wcols) of them):
 2. Each chunk's output columns (Conv output channels, Gemm/MatMul columns) are cut into parts
    of at most ``limit // row_tiles`` column tiles, joined by a Concat.
 
+A grouped (or depthwise) Conv with g groups packs small groups several to a crossbar
+(`ir.tiles.tile_count`); when it needs more than ``limit`` crossbars:
+
+3. If one group fits in ``limit`` crossbars, the groups are cut into runs of as many as fit
+   (``limit`` x groups-per-crossbar when packed, ``limit // crossbars-per-group`` otherwise);
+   each run is a Conv with that many groups on a Slice of the input channels, with its slice of
+   the weight, bias and the fused activation, and the runs are joined by a Concat on channels.
+4. Otherwise each group becomes a dense (group 1) Conv on its input channels, which rules 1 and
+   2 then split further.
+5. A ConvTranspose (group 1) with weight (C, M, kh, kw) is a C x (M kh kw) matrix: its input
+   channels are cut into chunks of at most ``limit`` row tiles, summed, and each chunk's output
+   channels into parts of whole kernel windows that fit, joined on the channel axis.
+
 Every part is an op of the same type on a slice of the weight, so the graph computes the same
 function; the parts can then be placed in different segments.  Preconditions: constants
-folded, shapes inferred.  An op that cannot be split (grouped Conv, transposed Gemm input,
-ConvTranspose) and does not fit raises CapacityError naming it.
+folded, shapes inferred.  An op that cannot be split (transposed Gemm input) and
+does not fit raises CapacityError naming it (a grouped ConvTranspose, a kernel window larger
+than a segment).
 """
 from __future__ import annotations
 
@@ -24,6 +38,8 @@ import numpy as np
 
 from ..errors import CapacityError
 from ..graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
+from ..tiles import tile_count
+from ..workload import Matrix
 from .base import PassResult
 
 
@@ -35,6 +51,8 @@ def _matrix_dims(graph: Graph, op: OpSpec) -> tuple[int, int] | None:
     if op.op_type == "Conv" and op.domain in ("", "ai.onnx"):
         g = int(op.attr("group", 1))
         return int(np.prod(w.shape[1:])), w.shape[0] // g
+    if op.op_type == "ConvTranspose" and op.domain in ("", "ai.onnx"):
+        return w.shape[0] // int(op.attr("group", 1)), int(np.prod(w.shape[1:]))
     if op.op_type == "Gemm" and op.domain in ("", "ai.onnx"):
         return (w.shape[1], w.shape[0]) if op.attr("transB", 0) else (w.shape[0], w.shape[1])
     if op.op_type in ("MatMul", "Linear") and w.ndim == 2:
@@ -80,20 +98,110 @@ def split_oversized(graph: Graph, *, rows: int, cols: int, slices: int, limit: i
     """Split every crossbar op needing more than ``limit`` crossbars; see the module docstring."""
     wcols = cols // slices
     modified = False
-    for op in graph.ops():
+    todo = [op.name for op in graph.ops()]
+    while todo:
+        name = todo.pop(0)
+        if name not in graph.dag:
+            continue
+        op = graph.op(name)
         dims = _matrix_dims(graph, op)
         if dims is None:
             continue
         k, n = dims
-        rt, ct = math.ceil(k / rows), math.ceil(n / wcols)
-        if rt * ct <= limit:
+        groups = int(op.attr("group", 1)) if op.op_type in ("Conv", "ConvTranspose") else 1
+        need = tile_count(Matrix(groups, k, n, 1), rows, cols, slices)
+        if need <= limit:
             continue
-        if (op.op_type == "Conv" and int(op.attr("group", 1)) != 1) or (op.op_type == "Gemm" and op.attr("transA", 0)):
-            raise CapacityError(f"op {op.name} ({op.op_type}) needs {rt * ct} crossbars for one copy, more than "
+        if (op.op_type == "Gemm" and op.attr("transA", 0)) or (op.op_type == "ConvTranspose" and groups > 1):
+            raise CapacityError(f"op {op.name} ({op.op_type}) needs {need} crossbars for one copy, more than "
                                 f"{limit} a segment can hold, and cimopt cannot split it; choose a larger target")
-        _split(graph, op, k, n, rows, wcols, limit)
+        before = {o.name for o in graph.ops()}
+        if groups > 1:
+            _split_groups(graph, op, k, n, groups, rows, cols, slices, limit)
+        elif op.op_type == "ConvTranspose":
+            _split_transposed(graph, op, rows, wcols, limit)
+        else:
+            _split(graph, op, k, n, rows, wcols, limit)
+        todo.extend(o.name for o in graph.ops() if o.name not in before)
         modified = True
     return PassResult(graph, modified)
+
+
+def _split_groups(graph: Graph, op: OpSpec, k: int, n: int, groups: int, rows: int, cols: int, slices: int,
+                  limit: int) -> None:
+    """Rules 3 and 4: runs of whole groups, each a Conv of its own, joined on the channel axis."""
+    one = tile_count(Matrix(1, k, n, 1), rows, cols, slices)
+    wcols = cols // slices
+    if k <= rows and n <= wcols:
+        per_run = limit * min(rows // k, wcols // n)
+    else:
+        per_run = limit // one if one <= limit else 1
+    b = _Builder(graph, op)
+    w = graph.constants[op.inputs[1]]
+    x, y = op.inputs[0], op.outputs[0]
+    yshape, dtype = graph.shape(y), graph.spec(y).dtype
+    cin = w.shape[1]                                     # input channels per group
+    bias = _bias(graph, op, w.shape[0], yshape)
+    parts: list[str] = []
+    for g0 in range(0, groups, per_run):
+        g1 = min(g0 + per_run, groups)
+        xin = b.slice(x, 1, g0 * cin, g1 * cin)
+        pshape = list(yshape)
+        pshape[1] = (g1 - g0) * n
+        out = b.tensor(f"groups{g0}", tuple(pshape), dtype)
+        inputs = [xin, b.const(f"w_g{g0}", np.ascontiguousarray(w[g0 * n:g1 * n]))]
+        if bias is not None:
+            inputs.append(b.const(f"b_g{g0}", np.ascontiguousarray(bias[g0 * n:g1 * n])))
+        attrs = {key: v for key, v in op.attrs}
+        attrs["group"] = g1 - g0
+        b.add("Conv", inputs, [out], attrs, activation=op.activation)
+        parts.append(out)
+    if len(parts) == 1:
+        b.add("Identity", parts, [y], {})
+    else:
+        b.add("Concat", parts, [y], {"axis": 1})
+    graph.remove_op(op.name)
+    graph.prune_constants()
+
+
+def _split_transposed(graph: Graph, op: OpSpec, rows: int, wcols: int, limit: int) -> None:
+    """Rule 5: a ConvTranspose (group 1), weight (C, M, kh, kw), by input channels (summed) and
+    output channels (joined on axis 1); the bias goes with the first input chunk."""
+    b = _Builder(graph, op)
+    w = graph.constants[op.inputs[1]]
+    x, y = op.inputs[0], op.outputs[0]
+    yshape, dtype = graph.shape(y), graph.spec(y).dtype
+    window = int(np.prod(w.shape[2:]))
+    per_k = limit * rows
+    k_ranges = [(c0, min(c0 + per_k, w.shape[0])) for c0 in range(0, w.shape[0], per_k)]
+    bias = _bias(graph, op, w.shape[1], yshape)
+    multi_k = len(k_ranges) > 1
+    sums: list[str] = []
+    for ci, (k0, k1) in enumerate(k_ranges):
+        xin = b.slice(x, 1, k0, k1) if multi_k else x
+        width = max(1, limit // math.ceil((k1 - k0) / rows)) * wcols
+        per_m = width // window
+        if per_m < 1:
+            raise CapacityError(f"op {op.name}: one output channel's {window} kernel weights exceed {limit} crossbars")
+        parts: list[str] = []
+        for m0 in range(0, w.shape[1], per_m):
+            m1 = min(m0 + per_m, w.shape[1])
+            pshape = list(yshape)
+            pshape[1] = m1 - m0
+            out = b.tensor(f"part{ci}_{m0}", tuple(pshape), dtype)
+            inputs = [xin, b.const(f"w{ci}_{m0}", np.ascontiguousarray(w[k0:k1, m0:m1]))]
+            if bias is not None and ci == 0:
+                inputs.append(b.const(f"b{ci}_{m0}", np.ascontiguousarray(bias[m0:m1])))
+            b.add("ConvTranspose", inputs, [out], {key: v for key, v in op.attrs},
+                  activation=None if multi_k else op.activation)
+            parts.append(out)
+        joined = y if not multi_k else b.tensor(f"chunk{ci}", tuple(yshape), dtype)
+        b.add("Concat" if len(parts) > 1 else "Identity", parts, [joined], {"axis": 1} if len(parts) > 1 else {})
+        sums.append(joined)
+    if multi_k:
+        b.add("Sum", sums, [y], {}, activation=op.activation)
+    graph.remove_op(op.name)
+    graph.prune_constants()
 
 
 def _split(graph: Graph, op: OpSpec, k: int, n: int, rows: int, wcols: int, limit: int) -> None:
