@@ -5,7 +5,7 @@ and the reason, what would otherwise crash later or compute nonsense:
 
 * a name or string that is not valid UTF-8 (a damaged file);
 * a graph with no outputs; an opset newer than the installed onnx knows;
-* a graph input of type bool or string (the machine holds numeric tensors only);
+* a graph input of type string (the machine holds numeric and bool tensors only);
 * an initialiser or Constant with a zero-sized dim, or with NaN / Inf values;
 * a graph input or initialiser larger than `MAX_ELEMENTS` elements (checked before any shape
   inference, which would otherwise try to materialise it);
@@ -32,7 +32,7 @@ from .graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
 #: Largest tensor cimopt accepts, in elements (2^31: 8 GiB of float32).
 MAX_ELEMENTS = 1 << 31
 
-_REFUSED_INPUT_TYPES = {onnx.TensorProto.BOOL: "bool", onnx.TensorProto.STRING: "string"}
+_REFUSED_INPUT_TYPES = {onnx.TensorProto.STRING: "string"}
 
 
 def _first_line(e: BaseException, limit: int = 240) -> str:
@@ -49,7 +49,7 @@ def _elements(dims: Iterable[int]) -> int:
 
 
 def check_structure(proto: onnx.ModelProto, where: str) -> None:
-    """Outputs present, opsets known, graph input types numeric (raises `ModelError`)."""
+    """Outputs present, opsets known, no string graph input (raises `ModelError`)."""
     g = proto.graph
     if not g.output:
         raise ModelError(f"{where}: the graph has no outputs; export the model with its output tensors")
@@ -65,7 +65,7 @@ def check_structure(proto: onnx.ModelProto, where: str) -> None:
         kind = _REFUSED_INPUT_TYPES.get(vi.type.tensor_type.elem_type)
         if kind is not None:
             raise ModelError(f"{where}: graph input {vi.name!r} is of type {kind}; cimopt's machine holds numeric "
-                             "tensors only: cast it inside the model or feed a numeric input")
+                             "and bool tensors only: encode it as numbers before the model")
 
 
 def _constants(g: onnx.GraphProto) -> Iterable[tuple[str, onnx.TensorProto]]:

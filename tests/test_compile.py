@@ -76,14 +76,31 @@ def test_segmentation_when_the_model_does_not_fit() -> None:
     _check_program(p)
 
 
-def test_op_larger_than_chip_is_a_capacity_error() -> None:
-    edge = load_target("edge")
+def _tiny_chip():  # noqa: ANN202
     from dataclasses import replace
 
-    tiny = replace(edge, chip=replace(edge.chip, mesh_rows=1, mesh_cols=1),
+    edge = load_target("edge")
+    return replace(edge, chip=replace(edge.chip, mesh_rows=1, mesh_cols=1),
                    core=replace(edge.core, crossbars=2, crossbar_rows=32, dacs_per_crossbar=32))
-    with pytest.raises(CapacityError, match=r"op depthwise needs 6 crossbars .* the chip has 2"):
-        compile_model(models.small_cnn(), tiny, CompileOptions())
+
+
+def test_depthwise_larger_than_chip_is_split_into_segments() -> None:
+    res = compile_model(models.small_cnn(), _tiny_chip(), CompileOptions())
+    assert res.program.segments > 1
+    assert any(op.name.startswith("depthwise/") for op in res.frontend.graph.ops())
+
+
+def test_op_larger_than_chip_that_cannot_be_split_is_a_capacity_error() -> None:
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((200, 40), np.float32), "w")
+    g = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["y"], transA=1, name="fc")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [200, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 40])], [w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(CapacityError, match=r"op fc \(Gemm\) needs \d+ crossbars"):
+        compile_model(m, _tiny_chip(), CompileOptions())
 
 
 def test_deterministic_for_a_seed() -> None:

@@ -94,3 +94,10 @@ def test_missing_or_folder_model(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["run", prog, str(tmp_path / "nothing.onnx")]) == 2
     assert main(["validate", prog, str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_bool_input_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, prog, _ = _compile_run(tmp_path, q.typed_input(onnx.TensorProto.BOOL), "isaac")
+    capsys.readouterr()
+    assert main(["run", prog, path]) == 0
+    assert "match: yes" in capsys.readouterr().out
