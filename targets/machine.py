@@ -38,6 +38,7 @@ from . import timing
 from .instructions import Energy, InstrCost, static_energy
 from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op, tile_block
 from .machine_checks import Report, Violation, check_static, grid_mask
+from .numerics_engine import NumericsConfig, NumericsEngine, NumericsResult
 from .spec import Target
 
 #: Messages kept per violation kind (the rest are counted in one last message).
@@ -49,11 +50,14 @@ class MachineResult:
     energy: Energy                 # pJ, instruction energies recomputed plus static energy
     violations: tuple[Violation, ...]
     instructions: int
+    numerics: NumericsResult | None = None   # int / analog mode: per-layer outputs and ADC counts
 
 
 class _Machine:
-    def __init__(self, program: Program, graph: Graph, target: Target, functional: bool, iterations: int) -> None:
+    def __init__(self, program: Program, graph: Graph, target: Target, functional: bool, iterations: int,
+                 numerics: NumericsConfig | None = None) -> None:
         self.p, self.g, self.t = program, graph, target
+        self.num = NumericsEngine(graph, target, numerics) if numerics is not None and functional else None
         self.functional = functional
         self.iterations = max(1, iterations)
         self.rep = Report()
@@ -192,7 +196,7 @@ class _Machine:
             used = [(tw.ngroups * (tw.row1 - tw.row0), tw.ngroups * (tw.col1 - tw.col0) * t.weight_slices)
                     for tw in (self.xbar[c] for c in tiles)]
             return timing.mvm_task(t, used, vectors, row_tiles, m.k * m.groups, m.n * m.groups,
-                                   op.activation is not None)
+                                   op.activation is not None, ins.rows_per_conversion)
         if ins.kind in ("vector", "host") and op is not None:
             w = lower_op(self.g, op)
             if ins.kind == "vector":
@@ -271,8 +275,9 @@ class _Machine:
             return
         r0, r1 = (0, ax.rows) if wr.axis == WHOLE else (wr.row0, wr.row1)
         blocks = [(self.xbar[cx], self.blocks[cx]) for cx in tiles]
-        res = mvm_chunk(self.g, op, np.array(x), r0, r1, blocks, c=None if c is None else np.array(c))
-        rows_view(y, ax.axis, r0, r1)[...] = res
+        acc = self.num.accumulator(op, ins) if self.num else None
+        res = mvm_chunk(self.g, op, np.array(x), r0, r1, blocks, c=None if c is None else np.array(c), acc=acc)
+        rows_view(y, ax.axis, r0, r1)[...] = self.num.finish_mvm(op, ax.axis, r0, r1, res) if self.num else res
 
     def run_op(self, ins: Instruction, op: OpSpec) -> None:
         args = []
@@ -290,6 +295,8 @@ class _Machine:
         if not self.functional or any(a is None for a in args):
             return
         results = run_op(self.g, op, [np.array(a) for a in args], self.sessions)
+        if self.num and ins.kind == "vector":
+            results = self.num.finish_vector(results)
         for a, r in zip(accs, results):
             y = self.view(a, ins) if a is not None else None
             if y is not None:
@@ -343,18 +350,20 @@ class _Machine:
         makespan = max((i.end_ns for i in self.p.instructions), default=0)
         ii = self.p.initiation_interval_ns if self.p.mode == "throughput" else makespan
         energy = self.energy + static_energy(self.t, makespan)
-        return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions))
+        return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions),
+                             self.num.result if self.num else None)
 
 
 def execute(program: Program, graph: Graph, target: Target, inputs: Mapping[str, np.ndarray], *,
-            functional: bool = True, iterations: int = 3) -> MachineResult:
+            functional: bool = True, iterations: int = 3, numerics: NumericsConfig | None = None) -> MachineResult:
     """Run ``program`` for one inference on ``inputs`` (graph input name -> array) and check it.
 
-    ``functional=False`` only times and checks (no data).  In throughput mode resource, crossbar
+    ``functional=False`` only times and checks (no data).  ``numerics`` (None: float) runs the
+    crossbar and vector arithmetic bit-true (`targets.numerics_engine`).  In throughput mode resource, crossbar
     and buffer overlaps are checked over max(``iterations``, ceil(makespan / II) + 1) inferences
     started II apart.
     """
-    return _Machine(program, graph, target, functional, iterations).run(inputs)
+    return _Machine(program, graph, target, functional, iterations, numerics).run(inputs)
 
 
 def validate(program: Program, graph: Graph, target: Target) -> list[Violation]:
