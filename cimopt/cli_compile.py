@@ -9,6 +9,7 @@ from typing import Any
 
 from cimopt.ir.errors import CimoptError, ProgramError, UsageError
 
+from . import cli_numerics
 from .cli_args import add_model_args, progress
 from .options import MODES, PLACEMENT, REPLICATION, SOLVERS, CompileOptions
 
@@ -95,6 +96,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
     p, target, fe = _machine_setup(a.program, a.model, a.target)
     _check_shapes(a.input_shape, p)
     inputs = read_inputs(a.inputs, fe.graph) if a.inputs else random_inputs(fe.graph, a.seed)
+    if a.numerics != "float":
+        return cli_numerics.run(a, p, target, fe.graph, inputs)
     t0 = time.perf_counter()
     res = execute(p, fe.graph, target, inputs)
     run_s = time.perf_counter() - t0
@@ -200,6 +203,7 @@ def register(sub: Any) -> None:
     r.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0xD1x...",
                    help="accepted for symmetry with compile: must equal the sizes the program was compiled for")
     r.add_argument("--json", action="store_true")
+    cli_numerics.add_args(r)
     r.set_defaults(func=_cmd_run)
 
     v = sub.add_parser("validate", help="check a program without data: schema, dependency order, resources, "
