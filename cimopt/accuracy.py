@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cimopt.cost.adc_error import LayerSignal, layer_signal
 from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.program import Program
 from cimopt.targets.machine import MachineResult, execute
@@ -143,3 +144,12 @@ def report_lines(run: NumericsRun, worst: int = 3) -> list[str]:
         lines.append(f"  worst layer {d['op']} ({d['op_type']}): SQNR {float(d['sqnr_db']):.1f} dB, cosine "
                      f"{float(d['cosine']):.5f}, {d['adc_saturations']} saturations")
     return lines
+
+
+def layer_signals(graph: Graph, target: Target, activations: Mapping[str, ActQuant],
+                  sample: Mapping[str, np.ndarray]) -> dict[str, LayerSignal]:
+    """The ADC error model's inputs for every crossbar op, from the float values on ``sample``."""
+    ref = float_trace(graph, sample)
+    return {op.name: layer_signal(graph, op, target.precision.weight_bits, activations[op.inputs[0]],
+                                  ref[op.outputs[0]])
+            for op in graph.ops() if op.op_class is OpClass.CROSSBAR}
