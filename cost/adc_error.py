@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.graph import Graph, OpSpec
+from ..ir.tiles import tile_matrix
 from ..ir.workload import Matrix, WorkOp, matrix_of
 from ..targets import timing
 from ..targets.kernels import group_matrix
 from ..targets.numerics import ActQuant, crossbar_numerics, quantize_weights
 from ..targets.spec import Target
-from .model import tile_dims
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,10 @@ def options(target: Target, op: WorkOp, signal: LayerSignal) -> list[AdcOption]:
     if m is None:
         raise ValueError(f"op {op.name} has no weight matrix")
     c = target.core
-    tiles = [(ru, cu) for ru, cu, n in tile_dims(m, c.crossbar_rows, c.crossbar_cols, target.weight_slices)
-             for _ in range(n)]
-    row_tiles = 1 if m.k <= c.crossbar_rows else math.ceil(m.k / c.crossbar_rows)
+    tiles = [(t.rows_used, t.cols_used)
+             for t in tile_matrix(op.name, m, c.crossbar_rows, c.crossbar_cols, target.weight_slices)]
+    packed = m.k <= c.crossbar_rows and m.n <= c.crossbar_cols // target.weight_slices
+    row_tiles = 1 if packed else math.ceil(m.k / c.crossbar_rows)
     out = []
     for r in row_choices(target):
         cost = timing.mvm_task(target, tiles, m.vectors, row_tiles, m.k * m.groups, m.n * m.groups,

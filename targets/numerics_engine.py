@@ -70,7 +70,8 @@ def round_to_format(x: np.ndarray, fmt: str) -> np.ndarray:
     if fmt == "float32":
         return a
     if fmt == "float16":
-        return a.astype(np.float16).astype(np.float32)
+        with np.errstate(over="ignore"):   # beyond 65504 becomes inf, as the format does
+            return a.astype(np.float16).astype(np.float32)
     u = a.view(np.uint32).astype(np.uint64)
     u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
     out = u.astype(np.uint32).view(np.float32)
