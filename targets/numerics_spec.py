@@ -6,7 +6,7 @@ target without it cannot run ``--numerics int`` or ``analog``)::
     [numerics]
     weight_encoding = "offset"          # "offset" | "differential": how a signed weight is stored
     adc_full_scale_fraction = 1.0       # (0, 1]: fraction of the largest column sum the ADC's top code covers
-    vector_format = "float16"           # "float32" | "float16" | "bfloat16": vector-unit number format
+    vector_format = "bfloat16"          # "float32" | "float16" | "bfloat16": vector-unit number format
     [numerics.analog]                   # device non-idealities (``--numerics analog``)
     g_max_us = 25.0                     # conductance of the top cell level, uS
     prog_noise_c0_us = 0.26             # programming noise sigma = c0 + c1 g/g_max + c2 (g/g_max)^2, uS
