@@ -35,10 +35,6 @@ import numpy as np
 from ..ir.errors import TargetError
 from .spec import Target
 
-#: vectors per block of the bit-serial loop (bounds the size of the pass x vector x column array)
-_BLOCK = 512
-
-
 # ---- quantisation -------------------------------------------------------------------------
 def quantize_weights(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """(codes int64 like ``w``, scale float64 per column): symmetric per column of a K x N matrix."""
@@ -67,8 +63,15 @@ def act_quant(lo: float, hi: float, bits: int) -> ActQuant:
 
 
 def quantize_acts(x: np.ndarray, q: ActQuant) -> np.ndarray:
-    """Codes (int64) of ``x``, rounded to nearest and clipped to ``0 .. 2^bits - 1``."""
-    codes = np.rint(np.asarray(x, dtype=np.float64) / q.scale) + q.zero
+    """Codes (int64) of ``x``, rounded to nearest and clipped to ``0 .. 2^bits - 1``.
+
+    A value beyond the range saturates at the end code, infinities included (a vector format's
+    overflow); NaN, which no DAC can drive, becomes the zero point's code (real 0).
+    """
+    v = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=np.finfo(np.float64).max,
+                      neginf=-np.finfo(np.float64).max)
+    with np.errstate(over="ignore"):
+        codes = np.rint(v / q.scale) + q.zero
     return np.clip(codes, 0, 2 ** q.bits - 1).astype(np.int64)
 
 
@@ -145,16 +148,29 @@ def encode(q: np.ndarray, p: CrossbarNumerics) -> tuple[np.ndarray, np.ndarray |
     return sliced(np.maximum(q, 0)), sliced(np.maximum(-q, 0))
 
 
+def bit_planes(xq: np.ndarray, p: CrossbarNumerics, dtype: type) -> np.ndarray:
+    """The DAC inputs of every pass: V x passes x R chunks of ``dac_bits`` (least significant first)."""
+    if p.dac_bits == 1 and p.activation_bits <= 16:
+        narrow = np.uint8 if p.activation_bits <= 8 else np.uint16
+        raw = np.ascontiguousarray(xq, dtype=narrow).view(np.uint8).reshape(*xq.shape, -1)   # little-endian bytes
+        bits = np.unpackbits(raw, axis=-1, bitorder="little")[:, :, :p.passes]
+        return np.ascontiguousarray(bits.transpose(0, 2, 1), dtype=dtype)
+    mask = 2 ** p.dac_bits - 1
+    return np.stack([(xq >> (k * p.dac_bits)) & mask for k in range(p.passes)], axis=1).astype(dtype)
+
+
 def tile_mvm(xq: np.ndarray, cells: np.ndarray, p: CrossbarNumerics, group_rows: int,
              lossless_shortcut: bool = True) -> tuple[np.ndarray, int, int]:
-    """One crossbar's bit-serial MVM over ``xq`` (V x R input codes of its rows).
+    """Bit-serial MVM over ``xq`` (V x R input codes) on crossbars that read the same rows.
 
-    ``cells``: R x C column weights per cell (levels, or positive minus negative line, or an
-    analog conductance in level units); ``group_rows``: rows per packed group (a column only
-    sees the rows of its group).  Returns (shift-and-added column results, V x (C / slices),
-    float64; saturated conversions; conversions).  With ``lossless_shortcut`` a crossbar whose
-    conversions cannot round or clip (`CrossbarNumerics.lossless`) and whose cells are integer
-    levels is computed as one exact integer product, which equals the pass-by-pass result.
+    ``cells``: R x C physical columns (of one crossbar, or of several side by side), each cell a
+    level, the positive minus the negative line, or an analog conductance in level units;
+    ``group_rows``: rows per packed group (a column only sees the rows of its group).  Returns
+    (shift-and-added column results, V x (C / slices), float64; saturated conversions;
+    conversions).  With ``lossless_shortcut`` integer cells whose conversions cannot round or
+    clip (`CrossbarNumerics.lossless`) are computed as one exact integer product, which equals
+    the pass-by-pass result.  A conversion is tested for clipping only when its column sum can
+    pass the ADC's top code (analog cells, or a full-scale fraction below 1).
     """
     v, r = xq.shape
     c = cells.shape[1]
@@ -168,26 +184,31 @@ def tile_mvm(xq: np.ndarray, cells: np.ndarray, p: CrossbarNumerics, group_rows:
         return xq.astype(np.float64) @ wide, 0, conversions
     out = np.zeros((v, c // p.slices), dtype=np.float64)
     sat = 0
-    mask = 2 ** p.dac_bits - 1
-    pass_w = 2.0 ** (np.arange(p.passes) * p.dac_bits)
     dtype = np.float32 if integral else np.float64
+    planes = bit_planes(xq, p, dtype)
+    block = max(1, (1 << 22) // max(1, p.passes * c))
     for (r0, r1), rows in zip(reads, seen):
         step, lo, hi = p.adc(rows)
+        raw = rows * (2 ** p.dac_bits - 1) * (2 ** p.cell_bits - 1)
+        may_clip = not integral or raw / step > hi + 0.5 or (p.signed and -raw / step < lo - 0.5)
+        # sum over passes of code x 2^(pass x dac_bits): exact in float32 below 2^24
+        pass_dtype = np.float32 if integral and max(hi, -lo) * 2.0 ** (p.passes * p.dac_bits) < 2 ** 24 else np.float64
+        pass_w = (2.0 ** (np.arange(p.passes) * p.dac_bits)).astype(pass_dtype)[None, :]
         w = cells[r0:r1].astype(dtype)
-        for b0 in range(0, v, _BLOCK):
-            x = xq[b0:b0 + _BLOCK, r0:r1]
+        x_rows = planes if (r0, r1) == (0, r) else planes[:, :, r0:r1]
+        for b0 in range(0, v, block):
+            x = x_rows[b0:b0 + block]
             nb = x.shape[0]
-            bits = np.stack([(x >> (k * p.dac_bits)) & mask for k in range(p.passes)]).astype(dtype)
-            s = (bits.reshape(-1, r1 - r0) @ w).reshape(p.passes, nb, c)
+            s = (x.reshape(-1, r1 - r0) @ w).reshape(nb, p.passes, c)
             if step != 1:
                 s *= dtype(1.0 / step)
             if step != 1 or not integral:
                 np.rint(s, out=s)
-            over = (s > hi) | (s < lo)
-            n_over = int(np.count_nonzero(over))
-            if n_over:
-                sat += n_over
-                np.clip(s, lo, hi, out=s)
-            col = np.tensordot(pass_w * step, s.astype(np.float64), axes=(0, 0))   # nb x c
-            out[b0:b0 + nb] += col.reshape(nb, -1, p.slices) @ slice_w
+            if may_clip:
+                n_over = int(np.count_nonzero((s > hi) | (s < lo)))
+                if n_over:
+                    sat += n_over
+                    np.clip(s, lo, hi, out=s)
+            col = np.matmul(pass_w, s.astype(pass_dtype, copy=False))[:, 0, :]          # nb x c
+            out[b0:b0 + nb] += (col.reshape(nb, -1, p.slices) @ slice_w) * step
     return out, sat, conversions

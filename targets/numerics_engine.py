@@ -87,7 +87,7 @@ class NumericsEngine:
         self.spec: NumericsSpec = target.numerics  # type: ignore[assignment]
         self.result = NumericsResult(config.mode)
         self._weights: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._cells: dict[TileWrite, tuple[np.ndarray, np.ndarray]] = {}
+        self._cells: dict[tuple[TileWrite, ...], tuple[np.ndarray, list[np.ndarray]]] = {}
         self._scales: dict[str, np.ndarray] = {}
         self.comp = noise.drift_compensation(self.spec.analog, config.drift_s) if config.mode == "analog" else 1.0
 
@@ -104,11 +104,18 @@ class NumericsEngine:
             self._scales[op.name] = np.stack([self.weights(op, g)[1] for g in range(groups)])
         return self._scales[op.name]
 
+    def side_by_side(self, op: OpSpec, tws: tuple[TileWrite, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Cells of crossbars reading the same rows, columns side by side, and each one's weight sums."""
+        hit = self._cells.get(tws)
+        if hit is None:
+            parts = [self.cells(op, tw) for tw in tws]
+            hit = (parts[0][0] if len(parts) == 1 else np.concatenate([c for c, _ in parts], axis=1),
+                   [w for _, w in parts])
+            self._cells[tws] = hit
+        return hit
+
     def cells(self, op: OpSpec, tw: TileWrite) -> tuple[np.ndarray, np.ndarray]:
         """(cells R x C physical, weight-code sums per group and column ng x c) of one crossbar."""
-        hit = self._cells.get(tw)
-        if hit is not None:
-            return hit
         p = self.base
         r, c = tw.row1 - tw.row0, tw.col1 - tw.col0
         plus = np.zeros((tw.ngroups * r, tw.ngroups * c * p.slices), dtype=np.uint8)
@@ -130,7 +137,6 @@ class NumericsEngine:
                 cells = cells - noise.program(minus, p.cell_bits, a, rng, self.cfg.drift_s)
         else:
             cells = plus if minus is None else plus.astype(np.int8) - minus.astype(np.int8)
-        self._cells[tw] = (cells, wsum)
         return cells, wsum
 
     # ---- one mvm ---------------------------------------------------------------------------
@@ -148,23 +154,31 @@ class NumericsEngine:
 
         def acc(patches: np.ndarray, k: int, out: np.ndarray, blocks: Sequence[tuple[TileWrite, np.ndarray]]) -> None:
             xq = quantize_acts(patches, aq)
+            v = len(xq)
             total = np.zeros(out.shape, dtype=np.float64)
-            for tw, _ in blocks:
-                cells, wsum = self.cells(op, tw)
+            same: dict[tuple[int, int, int, int], list[TileWrite]] = {}
+            for tw, _ in blocks:   # crossbars that read the same input rows share the DAC passes
+                same.setdefault((tw.group0, tw.ngroups, tw.row0, tw.row1), []).append(tw)
+            for (g0, ng, r0, r1), tws in same.items():
+                tws.sort(key=lambda tw: tw.col0)
+                cells, wsums = self.side_by_side(op, tuple(tws))
                 if self.cfg.mode == "analog":
-                    rng = np.random.default_rng([self.cfg.seed, 1, ins.id, tw.core, tw.crossbar])
+                    rng = np.random.default_rng([self.cfg.seed, 1, ins.id, g0, r0])
                     cells = noise.read(cells, self.spec.analog, rng, self.cfg.drift_s)
-                ng, r, c = tw.ngroups, tw.row1 - tw.row0, tw.col1 - tw.col0
-                idx = np.concatenate([(tw.group0 + i) * k + np.arange(tw.row0, tw.row1) for i in range(ng)])
-                xin = xq[:, idx]
+                r = r1 - r0
+                xin = xq[:, np.concatenate([(g0 + i) * k + np.arange(r0, r1) for i in range(ng)])]
                 y, sat, conv = tile_mvm(xin, cells, p, r, self.cfg.lossless_shortcut)
-                y = y.reshape(len(xq), ng, c)
-                if p.encoding == "offset":
-                    y -= float(2 ** (p.weight_bits - 1)) * xin.reshape(len(xq), ng, r).sum(axis=2)[:, :, None]
-                y -= float(aq.zero) * wsum[None]
-                total[:, tw.group0:tw.group0 + ng, tw.col0:tw.col1] += y
                 layer.saturations += sat
                 layer.conversions += conv
+                xsum = xin.reshape(v, ng, r).sum(axis=2)[:, :, None] if p.encoding == "offset" else None
+                off = 0
+                for tw, wsum in zip(tws, wsums):
+                    c = tw.col1 - tw.col0
+                    part = y[:, off:off + ng * c].reshape(v, ng, c) - float(aq.zero) * wsum[None]
+                    off += ng * c
+                    if xsum is not None:
+                        part -= float(2 ** (p.weight_bits - 1)) * xsum
+                    total[:, g0:g0 + ng, tw.col0:tw.col1] += part
             if self.cfg.trace:
                 self.result.traces.setdefault(op.name, []).append((xq, total.copy()))
             out += total * (aq.scale * self.comp * self.column_scales(op, out.shape[1]))[None]
