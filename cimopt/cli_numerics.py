@@ -4,7 +4,8 @@ In these modes ``run`` makes no float-match claim (the arithmetic is quantised o
 prints the machine's timing line, the accuracy report (per output SQNR, cosine, max error,
 top-1/top-5 agreement; ADC saturations; the worst layers) and every violation, and returns 0
 when the program ran with no violation, 1 otherwise.  ``--json`` prints what the float mode
-prints, with ``match`` null, plus ``"numerics": {...}`` (`NumericsRun.as_json`).
+prints (errors against onnxruntime, of the first trial), with ``match`` null, plus
+``"numerics": {...}`` (`NumericsRun.as_json`).
 """
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ def run(a: argparse.Namespace, program: Any, target: Any, graph: Graph, inputs: 
     from cimopt.targets.numerics_calib import calibrate
 
     from .accuracy import report_lines, run_numerics
+    from .inputs import compare, elementwise_outliers, reference_outputs
 
     if a.trials < 1:
         raise UsageError("--trials must be at least 1")
@@ -81,9 +83,16 @@ def run(a: argparse.Namespace, program: Any, target: Any, graph: Graph, inputs: 
     res = nr.machines[0]
     viol = [f"{v.kind}: {v.message}" for v in res.violations]
     if a.json:
-        print(json.dumps({"match": None, "violations": viol, "makespan_ns": float(res.makespan_ns),
+        ref = reference_outputs(a.model, inputs, list(graph.outputs))
+        _, errs = compare(res.outputs, ref)
+        print(json.dumps({"match": None, "violations": viol,
+                          "max_abs_error": max((e[0] for e in errs.values()), default=0.0),
+                          "max_rel_error": max((e[1] for e in errs.values()), default=0.0),
+                          "makespan_ns": float(res.makespan_ns),
                           "initiation_interval_ns": float(res.initiation_interval_ns),
                           "energy_pj": float(res.energy.total), "program_makespan_ns": float(program.makespan_ns),
+                          "outputs": {k: {"max_abs_error": e[0], "max_rel_error": e[1]} for k, e in errs.items()},
+                          "elementwise_outliers": elementwise_outliers(res.outputs, ref),
                           "run_s": run_s, "numerics": nr.as_json()}))
     else:
         print(f"ran {res.instructions} instructions x {a.trials} trial(s) in {run_s:.1f} s ({a.numerics} numerics); "

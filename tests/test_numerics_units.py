@@ -127,7 +127,7 @@ def test_cli_run_int_and_analog(tmp_path: Path, capsys: pytest.CaptureFixture[st
     capsys.readouterr()
     assert main(["run", str(prog), str(model), "--numerics", "int", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["match"] is None and d["numerics"]["mode"] == "int"
+    assert d["match"] is None and d["numerics"]["mode"] == "int" and d["outputs"]["y"]["max_abs_error"] > 0
     assert set(d["numerics"]["outputs"]["y"]) >= {"sqnr_db", "cosine", "max_abs_error", "top1_agreement"}
     assert {row["op"] for row in d["numerics"]["layers"]} >= {"conv1", "fc"}
     assert main(["run", str(prog), str(model), "--numerics", "analog", "--trials", "2", "--drift-s", "60"]) == 0
