@@ -10,7 +10,7 @@ from typing import Any
 from cimopt.ir.errors import CimoptError, ProgramError, UsageError
 from cimopt.solver.stages import STAGES
 
-from . import json_safe
+from . import cli_numerics, json_safe
 from .cli_args import add_model_args, progress
 from .options import MODES, SOLVERS, CompileOptions, parse_methods
 
@@ -107,6 +107,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
                                           "random" if a.random_weights else "refuse")
     _check_shapes(a.input_shape, p)
     inputs = read_inputs(a.inputs, fe.graph) if a.inputs else random_inputs(fe.graph, a.seed)
+    if a.numerics != "float":
+        return cli_numerics.run(a, p, target, fe.graph, inputs)
     t0 = time.perf_counter()
     res = execute(p, fe.graph, target, inputs, capture=True)
     run_s = time.perf_counter() - t0
@@ -220,6 +222,7 @@ def register(sub: Any) -> None:
                    help="a model whose external weight file is absent runs on seeded random weights "
                         "(the same as compile stood in) instead of being refused")
     r.add_argument("--json", action="store_true")
+    cli_numerics.add_args(r)
     r.set_defaults(func=_cmd_run)
 
     v = sub.add_parser("validate", help="check a program without data: schema, dependency order, resources, "

@@ -77,6 +77,7 @@ class Instruction:
     dst_core: int = -1
     tile: TileWrite | None = None
     energy_pj: float = 0.0
+    rows_per_conversion: int = 0   # mvm: rows driven per ADC conversion (0: all the DACs drive)
 
 
 @dataclass(frozen=True)

@@ -153,16 +153,13 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
 
 def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping) -> float:
     """The slowest crossbar op copy's MVM time per inference (ns), ignoring chunk fill."""
-    c = target.core
     worst = 0.0
     for wop in workload.ops:
         m = wop.matrix
         if wop.op_class is not OpClass.CROSSBAR or m is None or (wop.name, 0) not in mapping.where:
             continue
-        dims = [(t.rows_used, t.cols_used) for _, _, t in mapping.where[(wop.name, 0)]]
-        row_tiles = 1 if m.k <= c.crossbar_rows else math.ceil(m.k / c.crossbar_rows)
         vectors = math.ceil(m.vectors / max(1, mapping.copies.get(wop.name, 1)))
-        cost = timing.mvm_task(target, dims, vectors, row_tiles, m.k * m.groups, m.n * m.groups,
+        cost = timing.mvm_cost(target, [t for _, _, t in mapping.where[(wop.name, 0)]], m, vectors,
                                bool(wop.activation))
         worst = max(worst, cost.latency_ns)
     return worst

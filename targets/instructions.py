@@ -87,12 +87,18 @@ def _check_range(what: str, value: int, low: int, high: int) -> None:
         raise ValueError(f"{what} = {value} outside [{low}, {high}]")
 
 
-def _mvm_stages(target: Target, rows_used: int, cols_used: int) -> tuple[int, float, float]:
-    """(reads = input_passes x row_groups, front stage ns, back stage ns) of one MVM."""
+def _mvm_stages(target: Target, rows_used: int, cols_used: int, rows_per_read: int = 0) -> tuple[int, float, float]:
+    """(reads = input_passes x row_groups, front stage ns, back stage ns) of one MVM.
+
+    ``rows_per_read`` > 0 drives at most that many rows per read (per ADC conversion); 0: as many
+    as the DACs can.
+    """
     c = target.core
     _check_range("rows_used", rows_used, 1, c.crossbar_rows)
     _check_range("cols_used", cols_used, 1, c.crossbar_cols)
-    row_groups = math.ceil(rows_used / c.dacs_per_crossbar)
+    _check_range("rows_per_read", rows_per_read, 0, c.crossbar_rows)
+    driven = min(c.dacs_per_crossbar, rows_per_read) if rows_per_read else c.dacs_per_crossbar
+    row_groups = math.ceil(rows_used / driven)
     adc_rounds = math.ceil(cols_used / c.adcs_per_crossbar)
     front = c.input_buffer_latency_ns + c.dac_latency_ns + c.array_read_latency_ns + c.sample_hold_latency_ns
     step = max(c.adc_latency_ns, c.shift_add_latency_ns + c.output_buffer_latency_ns)
@@ -100,15 +106,16 @@ def _mvm_stages(target: Target, rows_used: int, cols_used: int) -> tuple[int, fl
     return target.input_passes * row_groups, front, back
 
 
-def mvm(target: Target, rows_used: int, cols_used: int) -> InstrCost:
+def mvm(target: Target, rows_used: int, cols_used: int, rows_per_read: int = 0) -> InstrCost:
     """One crossbar MVM of one input vector over ``rows_used`` rows and ``cols_used`` columns.
 
     ``cols_used`` counts physical columns (bit slices included).  Latency in ns follows the
     pipelined model in the module docstring.  Energy in pJ: DAC per active row per pass, array
     read per row group per pass, one ADC conversion and one shift-add per used column per row
-    group per pass.  Raises ValueError when rows/cols are outside 1..crossbar size.
+    group per pass.  ``rows_per_read``: see `_mvm_stages`.  Raises ValueError when rows/cols are
+    outside 1..crossbar size.
     """
-    reads, front, back = _mvm_stages(target, rows_used, cols_used)
+    reads, front, back = _mvm_stages(target, rows_used, cols_used, rows_per_read)
     c = target.core
     passes = target.input_passes
     conversions = reads * cols_used
@@ -122,13 +129,13 @@ def mvm(target: Target, rows_used: int, cols_used: int) -> InstrCost:
     return InstrCost(latency, energy)
 
 
-def mvm_interval(target: Target, rows_used: int, cols_used: int) -> float:
+def mvm_interval(target: Target, rows_used: int, cols_used: int, rows_per_read: int = 0) -> float:
     """Issue interval in ns between successive MVMs on the same crossbar (pipelined steady state).
 
     Each MVM occupies ``input_passes x row_groups`` slots of the slower stage, ``max(front, back)``;
     it is never more than `mvm`'s latency.
     """
-    reads, front, back = _mvm_stages(target, rows_used, cols_used)
+    reads, front, back = _mvm_stages(target, rows_used, cols_used, rows_per_read)
     return reads * max(front, back)
 
 

@@ -1,7 +1,7 @@
 """Functional kernels of the reference machine (float32 storage, float64 accumulation).
 
-* `tile_block`: the matrix one crossbar holds for one `TileWrite` (cells hold float32 weights:
-  bit slicing and ADC quantisation are timed by `targets.timing` but not simulated numerically).
+* `tile_block`: the matrix one crossbar holds for one `TileWrite` (float32 weights; the bit-true
+  cells of ``--numerics int|analog`` are built by `targets.numerics_engine`).
 * `mvm_chunk`: a crossbar op's output rows ``row0:row1`` along its chunk axis
   (`cimopt.ir.chunks.chunk_axis`), computed only from crossbar blocks; bias, Gemm's ``C``,
   ``alpha``/``beta`` and the fused activation come from the graph.
@@ -27,6 +27,10 @@ from ..ir.program import TileWrite
 from ..ir.workload import matrix_of
 
 
+#: ``acc(inputs V x groups*K, K, out V x groups x N, blocks)`` adds every tile's partial products to ``out``
+Accumulate = Callable[[np.ndarray, int, np.ndarray, Sequence[tuple[TileWrite, np.ndarray]]], None]
+
+
 # ---- weights ------------------------------------------------------------------------------
 def group_matrix(op: OpSpec, constants: Mapping[str, np.ndarray], group: int) -> np.ndarray:
     """The K x N float32 weight matrix of ``group`` of a crossbar op (see `ir.workload.matrix_of`)."""
@@ -50,8 +54,8 @@ def tile_block(op: OpSpec, constants: Mapping[str, np.ndarray], tw: TileWrite) -
 
     For each packed group ``g`` in ``tw.group0 : tw.group0 + tw.ngroups`` the per-group weight
     matrix restricted to rows ``row0:row1`` and columns ``col0:col1``, placed block-diagonally;
-    shape ``(ngroups * (row1 - row0), ngroups * (col1 - col0))``.  Cells hold float32 weights:
-    bit slicing over ``weight_slices`` physical columns is not simulated numerically.
+    shape ``(ngroups * (row1 - row0), ngroups * (col1 - col0))``: float32 weights, one per weight
+    column (the float mode's crossbar state).
     """
     r, c = tw.row1 - tw.row0, tw.col1 - tw.col0
     block = np.zeros((tw.ngroups * r, tw.ngroups * c), dtype=np.float32)
@@ -128,7 +132,7 @@ def apply_activation(x: np.ndarray, act: Activation | None, constants: Mapping[s
 
 # ---- Conv ----------------------------------------------------------------------------------
 def _conv_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
-                blocks: Sequence[tuple[TileWrite, np.ndarray]]) -> np.ndarray:
+                blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
     w = graph.shape(op.inputs[1])
     y = graph.shape(op.outputs[0])
     groups = int(op.attr("group", 1))
@@ -151,7 +155,7 @@ def _conv_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     patches = windows.reshape(v, groups * k)
     n = y[1] // groups
     out = np.zeros((v, groups, n), dtype=np.float64)
-    _accumulate(patches, k, out, blocks)
+    acc(patches, k, out, blocks)
     res = out.reshape(xp.shape[0], *out_sp, y[1])
     res = np.moveaxis(res, -1, 1)
     if len(op.inputs) > 2 and op.inputs[2]:
@@ -185,7 +189,7 @@ def _convtranspose_pads(graph: Graph, op: OpSpec, x: tuple[int, ...], y: tuple[i
 
 
 def _convtranspose(graph: Graph, op: OpSpec, x: np.ndarray,
-                   blocks: Sequence[tuple[TileWrite, np.ndarray]]) -> np.ndarray:
+                   blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
     w = graph.shape(op.inputs[1])
     y = graph.shape(op.outputs[0])
     groups = int(op.attr("group", 1))
@@ -203,7 +207,7 @@ def _convtranspose(graph: Graph, op: OpSpec, x: np.ndarray,
     vecs = np.ascontiguousarray(np.moveaxis(x, 1, -1), dtype=np.float32).reshape(v, c)
     n = (m // groups) * math.prod(kernel)
     out = np.zeros((v, groups, n), dtype=np.float64)
-    _accumulate(vecs, k, out, blocks)
+    acc(vecs, k, out, blocks)
     contrib = out.reshape(nb, *in_sp, m, *kernel)
     full = [max(strides[i] * (in_sp[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1, heads[i] + y[2 + i])
             for i in range(nsp)]
@@ -222,12 +226,12 @@ def _convtranspose(graph: Graph, op: OpSpec, x: np.ndarray,
 
 # ---- Gemm / MatMul / Linear ----------------------------------------------------------------
 def _gemm_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
-               blocks: Sequence[tuple[TileWrite, np.ndarray]], c: np.ndarray | None) -> np.ndarray:
+               blocks: Sequence[tuple[TileWrite, np.ndarray]], c: np.ndarray | None, acc: Accumulate) -> np.ndarray:
     a = np.asarray(x, dtype=np.float32)
     rows = a[:, row0:row1].T if op.attr("transA", 0) else a[row0:row1]
     mat = matrix_of(graph, op)
     out = np.zeros((rows.shape[0], 1, mat.n), dtype=np.float64)
-    _accumulate(np.ascontiguousarray(rows), mat.k, out, blocks)
+    acc(np.ascontiguousarray(rows), mat.k, out, blocks)
     res = np.float32(op.attr("alpha", 1.0)) * out[:, 0, :]
     if len(op.inputs) > 2 and op.inputs[2]:
         cval = c if c is not None else graph.constants[op.inputs[2]]
@@ -238,11 +242,11 @@ def _gemm_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
 
 
 def _matmul_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
-                 blocks: Sequence[tuple[TileWrite, np.ndarray]]) -> np.ndarray:
+                 blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
     mat = matrix_of(graph, op)
     a = np.asarray(x, dtype=np.float32).reshape(-1, mat.k)
     out = np.zeros((row1 - row0, 1, mat.n), dtype=np.float64)
-    _accumulate(np.ascontiguousarray(a[row0:row1]), mat.k, out, blocks)
+    acc(np.ascontiguousarray(a[row0:row1]), mat.k, out, blocks)
     res = out[:, 0, :]
     if op.op_type == "Linear" and len(op.inputs) > 2 and op.inputs[2]:
         res = res + np.asarray(graph.constants[op.inputs[2]], dtype=np.float32).reshape(1, -1)
@@ -250,7 +254,8 @@ def _matmul_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
 
 
 def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
-              blocks: Sequence[tuple[TileWrite, np.ndarray]], *, c: np.ndarray | None = None) -> np.ndarray:
+              blocks: Sequence[tuple[TileWrite, np.ndarray]], *, c: np.ndarray | None = None,
+              acc: Accumulate | None = None) -> np.ndarray:
     """Output rows ``row0:row1`` along the op's chunk axis, computed from crossbar ``blocks`` only.
 
     ``x`` is the op's whole first input (the kernel slices the rows it needs); ``blocks`` pairs
@@ -258,18 +263,21 @@ def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     is not a constant.  Returns, by chunk axis: Conv ``(N, M, row1-row0, ...)``; Gemm
     ``(row1-row0, N)``; MatMul/Linear (FLAT) ``(row1-row0, N)`` rows of the output viewed as
     (prod(leading dims), N); ConvTranspose (WHOLE) the whole output (rows ignored).
-    Weight tiles missing from ``blocks`` contribute nothing.
+    Weight tiles missing from ``blocks`` contribute nothing.  ``acc`` replaces the float
+    accumulation of partial products (`_accumulate`'s signature; the bit-true modes of
+    `targets.numerics_engine` pass theirs).
     """
     ax = chunk_axis(graph, op)
     t = op.op_type
+    a = acc or _accumulate
     if t == "Conv" and ax.axis == 2:
-        return _conv_chunk(graph, op, x, row0, row1, blocks)
+        return _conv_chunk(graph, op, x, row0, row1, blocks, a)
     if t == "ConvTranspose":
-        return _convtranspose(graph, op, x, blocks)
+        return _convtranspose(graph, op, x, blocks, a)
     if t == "Gemm":
-        return _gemm_rows(graph, op, x, row0, row1, blocks, c)
+        return _gemm_rows(graph, op, x, row0, row1, blocks, c, a)
     if t in ("MatMul", "Linear") and ax.axis == FLAT:
-        return _matmul_rows(graph, op, x, row0, row1, blocks)
+        return _matmul_rows(graph, op, x, row0, row1, blocks, a)
     raise ValueError(f"op {op.name}: {t} with chunk axis {ax.axis} has no crossbar kernel")
 
 

@@ -9,6 +9,7 @@ Layout of a target file::
     [core]       # every field of CoreSpec
     [precision]  # every field of PrecisionSpec
     [host]       # optional: every field of HostSpec
+    [numerics]   # optional: see targets.numerics_spec
 
 Step 1 (structure and types): every table and field present, of the right type, no unknown field;
 counts, bits and sizes are integers, bandwidths and host throughput positive numbers, times,
@@ -35,14 +36,15 @@ from pathlib import Path
 from typing import Any
 
 from ..ir.errors import TargetError
+from .numerics_spec import parse_numerics
 from .spec import ChipSpec, CoreSpec, HostSpec, PrecisionSpec, Target
 
 #: directory holding the shipped presets (package data ``cimopt.targets/presets/*.toml``)
 PRESET_DIR: Path = Path(__file__).resolve().parent / "presets"
 
-_TOP_LEVEL: tuple[str, ...] = ("name", "description", "sources", "chip", "core", "precision", "host")
+_TOP_LEVEL: tuple[str, ...] = ("name", "description", "sources", "chip", "core", "precision", "host", "numerics")
 _TABLES: dict[str, type] = {"chip": ChipSpec, "core": CoreSpec, "precision": PrecisionSpec, "host": HostSpec}
-_OPTIONAL_TABLES: frozenset[str] = frozenset({"host"})
+_OPTIONAL_TABLES: frozenset[str] = frozenset({"host", "numerics"})
 
 MAX_CORES = 1 << 16
 MAX_CROSSBARS = 1 << 24
@@ -189,6 +191,7 @@ def _check_structure(data: Mapping[str, Any], source: str) -> Target:
         core=tables["core"],
         precision=tables["precision"],
         host=tables["host"],
+        numerics=parse_numerics(data["numerics"], source) if "numerics" in data else None,
     )
 
 

@@ -40,6 +40,7 @@ from . import timing
 from .instructions import Energy, InstrCost, static_energy
 from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op, tile_block
 from .machine_checks import Report, Violation, check_static, grid_mask
+from .numerics_engine import NumericsConfig, NumericsEngine, NumericsResult
 from .spec import Target
 
 #: Most bytes the functional machine allocates for a program's memory spaces together.
@@ -58,12 +59,14 @@ class MachineResult:
     instructions: int
     #: with ``capture``: every tensor the machine computed, as it was when its last row was written
     computed: dict[str, np.ndarray] = field(default_factory=dict)
+    numerics: NumericsResult | None = None   # int / analog mode: per-layer outputs and ADC counts
 
 
 class _Machine:
     def __init__(self, program: Program, graph: Graph, target: Target, functional: bool, iterations: int,
-                 capture: bool = False) -> None:
+                 capture: bool = False, numerics: NumericsConfig | None = None) -> None:
         self.p, self.g, self.t = program, graph, target
+        self.num = NumericsEngine(graph, target, numerics) if numerics is not None and functional else None
         self.functional = functional
         self.capture = capture and functional
         self.computed: dict[str, np.ndarray] = {}
@@ -236,7 +239,7 @@ class _Machine:
             vectors = ax.vectors_per_row if ax.axis == WHOLE else rows * ax.vectors_per_row
             used = [Tile(tw.op, tw.tile, tw.group0, tw.ngroups, tw.row0, tw.row1, tw.col0, tw.col1, t.weight_slices)
                     for tw in (self.xbar[c] for c in tiles)]
-            return timing.mvm_cost(t, used, m, vectors, op.activation is not None)
+            return timing.mvm_cost(t, used, m, vectors, op.activation is not None, ins.rows_per_conversion)
         if ins.kind in ("vector", "host") and op is not None:
             w = lower_op(self.g, op)
             if ins.kind == "vector":
@@ -326,8 +329,9 @@ class _Machine:
             return
         r0, r1 = (0, ax.rows) if wr.axis == WHOLE else (wr.row0, wr.row1)
         blocks = [(self.xbar[cx], self.blocks[cx]) for cx in tiles]
-        res = mvm_chunk(self.g, op, np.array(x), r0, r1, blocks, c=None if c is None else np.array(c))
-        rows_view(y, ax.axis, r0, r1)[...] = res
+        acc = self.num.accumulator(op, ins) if self.num else None
+        res = mvm_chunk(self.g, op, np.array(x), r0, r1, blocks, c=None if c is None else np.array(c), acc=acc)
+        rows_view(y, ax.axis, r0, r1)[...] = self.num.finish_mvm(op, ax.axis, r0, r1, res) if self.num else res
 
     def run_op(self, ins: Instruction, op: OpSpec) -> None:
         args = []
@@ -354,6 +358,8 @@ class _Machine:
         # depend only on the input rows its reads name (`ir.vector_chunks`), which the read
         # checks require to be written
         results = run_op(self.g, op, [np.array(a) for a in args], self.sessions)
+        if self.num and ins.kind == "vector":
+            results = self.num.finish_vector(results)
         for a, r in zip(accs, results):
             y = self.view(a, ins) if a is not None else None
             if y is not None and a is not None:
@@ -418,18 +424,20 @@ class _Machine:
         ii = self.p.initiation_interval_ns if self.p.mode == "throughput" else makespan
         energy = self.energy + static_energy(self.t, makespan)
         return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions),
-                             self.computed)
+                             self.computed, self.num.result if self.num else None)
 
 
 def execute(program: Program, graph: Graph, target: Target, inputs: Mapping[str, np.ndarray], *,
-            functional: bool = True, iterations: int = 3, capture: bool = False) -> MachineResult:
+            functional: bool = True, iterations: int = 3, capture: bool = False,
+            numerics: NumericsConfig | None = None) -> MachineResult:
     """Run ``program`` for one inference on ``inputs`` (graph input name -> array) and check it.
 
-    ``functional=False`` only times and checks (no data).  In throughput mode resource, crossbar
+    ``functional=False`` only times and checks (no data).  ``numerics`` (None: float) runs the
+    crossbar and vector arithmetic bit-true (`targets.numerics_engine`).  In throughput mode resource, crossbar
     and buffer overlaps are checked over max(``iterations``, ceil(makespan / II) + 1) inferences
     started II apart.  ``capture=True`` also returns every computed tensor (`MachineResult.computed`).
     """
-    return _Machine(program, graph, target, functional, iterations, capture).run(inputs)
+    return _Machine(program, graph, target, functional, iterations, capture, numerics).run(inputs)
 
 
 def validate(program: Program, graph: Graph, target: Target) -> list[Violation]:

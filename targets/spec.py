@@ -9,6 +9,8 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
+from .numerics_spec import NumericsSpec
+
 
 @dataclass(frozen=True)
 class ChipSpec:
@@ -92,6 +94,7 @@ class Target:
     core: CoreSpec
     precision: PrecisionSpec
     host: HostSpec | None = None
+    numerics: NumericsSpec | None = None   # [numerics]: arithmetic non-idealities (not in digest)
 
     # ---- derived figures -------------------------------------------------------------
     @property
@@ -132,7 +135,12 @@ class Target:
         return abs(ra - rb) + abs(ca - cb)
 
     def digest(self) -> str:
-        """sha256 of the target's content (name excluded), to pin a program to its target."""
+        """sha256 of the target's content (name and [numerics] excluded), to pin a program to its target.
+
+        ``numerics`` changes no instruction's timing or energy, so a program stays valid for a target
+        whose accuracy model is edited (and programs compiled before the section existed keep their hash).
+        """
         d = asdict(self)
         d.pop("name", None)
+        d.pop("numerics", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -22,22 +22,24 @@ def act_bytes(target: Target) -> int:
 
 
 def mvm_task(target: Target, tiles: Sequence[tuple[int, int]], vectors: int, row_tiles: int,
-             inputs_per_vector: int, outputs_per_vector: int, activation: bool) -> InstrCost:
+             inputs_per_vector: int, outputs_per_vector: int, activation: bool,
+             rows_per_conversion: int = 0) -> InstrCost:
     """``vectors`` input vectors through one copy of an op's weights, all its crossbars in parallel.
 
     ``tiles``: (rows used, physical columns used) of each crossbar of the copy.  Per vector the
     crossbars issue at the slowest crossbar's MVM interval; partial sums of ``row_tiles`` row
     tiles and the fused activation run on the vector unit; inputs and outputs pass through the
-    local buffer.  latency = fill + vectors x steady-state interval.
+    local buffer.  latency = fill + vectors x steady-state interval.  ``rows_per_conversion`` > 0
+    drives at most that many rows per read (`instructions.mvm`); 0 (the default) as many as the DACs can.
     """
     if vectors <= 0 or not tiles:
         return InstrCost(0.0, Energy())
     big = max(tiles)
-    first = isa.mvm(target, big[0], big[1])
-    interval = isa.mvm_interval(target, big[0], big[1])
+    first = isa.mvm(target, big[0], big[1], rows_per_conversion)
+    interval = isa.mvm_interval(target, big[0], big[1], rows_per_conversion)
     e_vec = Energy()
     for r, c in tiles:
-        e_vec = e_vec + isa.mvm(target, r, c).energy
+        e_vec = e_vec + isa.mvm(target, r, c, rows_per_conversion).energy
     post_ops = (row_tiles - 1) * outputs_per_vector + (outputs_per_vector if activation else 0)
     post = isa.vector(target, outputs_per_vector, post_ops / outputs_per_vector) if post_ops > 0 else None
     buf = isa.buffer_access(target, (inputs_per_vector + outputs_per_vector) * act_bytes(target), "local")
@@ -48,11 +50,14 @@ def mvm_task(target: Target, tiles: Sequence[tuple[int, int]], vectors: int, row
     return InstrCost(latency, energy)
 
 
-def mvm_cost(target: Target, tiles: Sequence[Tile], m: Matrix, vectors: int, activation: bool) -> InstrCost:
+def mvm_cost(target: Target, tiles: Sequence[Tile], m: Matrix, vectors: int, activation: bool,
+             rows_per_conversion: int = 0) -> InstrCost:
     """``vectors`` input vectors of the op with weight matrix ``m`` through one copy's ``tiles``
-    (the cost of an MVM instruction, as the cost model, the task builder and the machine take it)."""
+    (the cost of an MVM instruction, as the cost model, the task builder and the machine take it);
+    ``rows_per_conversion`` as in `mvm_task`."""
     return mvm_task(target, [(t.rows_used, t.cols_used) for t in tiles], vectors,
-                    row_tiles(m, target.core.crossbar_rows), m.k * m.groups, m.n * m.groups, activation)
+                    row_tiles(m, target.core.crossbar_rows), m.k * m.groups, m.n * m.groups, activation,
+                    rows_per_conversion)
 
 
 def vector_task(target: Target, elements: int, ops: float, nbytes: int) -> InstrCost:

@@ -1,0 +1,106 @@
+"""``cimopt run --numerics int|analog``: the bit-true run, its calibration and its accuracy report.
+
+In these modes ``run`` makes no float-match claim (the arithmetic is quantised on purpose): it
+prints the machine's timing line, the accuracy report (per output SQNR, cosine, max error,
+top-1/top-5 agreement; ADC saturations; the worst layers) and every violation, and returns 0
+when the program ran with no violation, 1 otherwise.  ``--json`` prints what the float mode
+prints (errors against onnxruntime, of the first trial), with ``match`` null, plus
+``"numerics": {...}`` (`NumericsRun.as_json`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from cimopt.ir.errors import UsageError
+from cimopt.ir.graph import Graph
+
+CALIBRATION_SAMPLES = 2   # default: seeded random inputs, seeds seed+1 .. seed+2 (never the run's own input)
+
+
+def add_args(r: argparse.ArgumentParser) -> None:
+    r.add_argument("--numerics", choices=("float", "int", "analog"), default="float",
+                   help="float (default): check the mapping against onnxruntime; int: bit-true quantised "
+                        "crossbars, DACs, ADCs and vector unit; analog: int plus device noise and drift")
+    r.add_argument("--calibrate", metavar="X.npz",
+                   help="activation calibration inputs: one array per model input, of its shape or with a "
+                        f"leading sample axis (default: {CALIBRATION_SAMPLES} seeded random inputs)")
+    r.add_argument("--drift-s", type=float, default=0.0, help="analog: seconds since programming (default 0)")
+    r.add_argument("--trials", type=int, default=1, help="analog: noise draws to average (default 1)")
+
+
+def calibration_samples(path: str | None, graph: Graph, seed: int) -> list[dict[str, np.ndarray]]:
+    from .inputs import random_inputs
+
+    if path is None:
+        return [random_inputs(graph, seed + 1 + k) for k in range(CALIBRATION_SAMPLES)]
+    try:
+        data = dict(np.load(path))
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path}: not a readable .npz of calibration inputs ({e})") from None
+    counts = set()
+    for t in graph.inputs:
+        if t not in data:
+            raise UsageError(f"{path}: no array for input {t} (has {', '.join(data) or 'none'})")
+        want, got = tuple(graph.shape(t)), tuple(data[t].shape)
+        if got == want:
+            counts.add(0)
+        elif got[1:] == want and got[0] >= 1:
+            counts.add(got[0])
+        else:
+            raise UsageError(f"{path}: input {t} has shape {got}; expected {want} or (samples, {', '.join(map(str, want))})")
+    if len(counts) != 1:
+        raise UsageError(f"{path}: inputs disagree on the number of samples")
+    n = counts.pop()
+    if n == 0:
+        return [{t: data[t] for t in graph.inputs}]
+    return [{t: data[t][k] for t in graph.inputs} for k in range(n)]
+
+
+def run(a: argparse.Namespace, program: Any, target: Any, graph: Graph, inputs: dict[str, np.ndarray]) -> int:
+    """The ``run`` command in int or analog mode; the exit code."""
+    from cimopt.targets.numerics_calib import calibrate
+
+    from .accuracy import report_lines, run_numerics
+    from .inputs import compare, reference_outputs
+
+    if a.trials < 1:
+        raise UsageError("--trials must be at least 1")
+    if a.drift_s < 0 or not math.isfinite(a.drift_s):
+        raise UsageError("--drift-s must be a finite number of seconds >= 0")
+    if a.numerics == "int" and (a.trials != 1 or a.drift_s):
+        raise UsageError("--trials and --drift-s apply to --numerics analog only (int is deterministic)")
+    cal = calibrate(graph, calibration_samples(a.calibrate, graph, a.seed), target.precision.activation_bits)
+    t0 = time.perf_counter()
+    nr = run_numerics(program, graph, target, inputs, a.numerics, cal, seed=a.seed, drift_s=a.drift_s,
+                      trials=a.trials)
+    run_s = time.perf_counter() - t0
+    res = nr.machines[0]
+    viol = [f"{v.kind}: {v.message}" for v in res.violations]
+    if a.json:
+        ref = reference_outputs(a.model, inputs, list(graph.outputs))
+        _, errs = compare(res.outputs, ref)
+        print(json.dumps({"match": None, "violations": viol,
+                          "max_abs_error": max((e[0] for e in errs.values()), default=0.0),
+                          "max_rel_error": max((e[1] for e in errs.values()), default=0.0),
+                          "makespan_ns": float(res.makespan_ns),
+                          "initiation_interval_ns": float(res.initiation_interval_ns),
+                          "energy_pj": float(res.energy.total), "program_makespan_ns": float(program.makespan_ns),
+                          "outputs": {k: {"max_abs_error": e[0], "max_rel_error": e[1]} for k, e in errs.items()},
+                          "run_s": run_s, "numerics": nr.as_json()}))
+    else:
+        print(f"ran {res.instructions} instructions x {a.trials} trial(s) in {run_s:.1f} s ({a.numerics} numerics); "
+              f"machine makespan {res.makespan_ns / 1e3:.2f} us (program says {program.makespan_ns / 1e3:.2f} us), "
+              f"energy {res.energy.total / 1e6:.3f} uJ")
+        for line in report_lines(nr):
+            print(line)
+        for v in viol[:20]:
+            print(f"  violation {v}")
+        print(f"numerics {a.numerics}: accuracy vs the float reference above (no float-match check); "
+              f"{len(viol)} violation(s)")
+    return 0 if not viol else 1

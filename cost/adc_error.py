@@ -1,0 +1,115 @@
+"""Rows per ADC conversion as a per-layer choice: its latency, energy and predicted ADC error.
+
+Driving fewer rows per read (``rows_per_conversion`` r) means more reads per MVM (latency and
+energy from `targets.timing.mvm_task`, the machine's own physics) and smaller column sums, so a
+finer ADC step (`targets.numerics.CrossbarNumerics.adc`).  The error model, per output element:
+
+* each conversion with step D > 1 adds an error uniform over the D residues of an integer sum,
+  variance ``(D^2 + 2) / 12`` (ties to even; 0 when D = 1, no saturation with the full-scale
+  fraction at 1);
+* a weight column's result is ``sum over passes p, slices s of 2^(p dac_bits + s cell_bits)``
+  times its conversions, so its integer error variance is
+  ``sum over the row groups g it reads of var(D_g) x sum_{p,s} 4^(p dac_bits + s cell_bits)``;
+* dequantised (x input scale x weight scale) and divided by the layer output's mean square
+  (from the float reference), it is the layer's relative noise ``e = N / P``; the output's
+  relative noise is taken as the sum of the layers' (first order, unit gain), so
+  ``SQNR_out ~ -10 log10(sum e)``.
+
+`tests/test_accuracy_budget.py` checks the prediction against the bit-true run.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.graph import Graph, OpSpec
+from ..ir.tiles import tile_matrix
+from ..ir.workload import Matrix, WorkOp, matrix_of
+from ..targets import timing
+from ..targets.kernels import group_matrix
+from ..targets.numerics import ActQuant, crossbar_numerics, quantize_weights
+from ..targets.spec import Target
+
+
+@dataclass(frozen=True)
+class LayerSignal:
+    """What the error model needs of one crossbar layer, measured on calibration data."""
+
+    input_scale: float          # activation scale of its input (real value per code step)
+    weight_scale_ms: float      # mean over columns of (weight scale)^2
+    output_power: float         # mean square of the float layer output
+
+
+@dataclass(frozen=True)
+class AdcOption:
+    rows_per_conversion: int
+    latency_ns: float           # one copy, all the layer's vectors
+    energy_pj: float
+    error: float                # predicted relative noise power of the layer output (N / P)
+
+
+def row_choices(target: Target) -> list[int]:
+    """r = the rows the DACs drive, halved down to 1."""
+    r = min(target.core.dacs_per_crossbar, target.core.crossbar_rows)
+    out = []
+    while r >= 1:
+        out.append(r)
+        r //= 2
+    return out
+
+
+def _row_groups(m: Matrix, target: Target, r: int) -> list[int]:
+    """Rows seen by each conversion a weight column takes part in (its row groups, all row tiles)."""
+    rows = target.core.crossbar_rows
+    seen: list[int] = []
+    for r0 in range(0, m.k, rows):
+        tile = min(rows, m.k - r0)
+        seen.extend(min(r, tile - g0) for g0 in range(0, tile, r))
+    return seen
+
+
+def integer_noise(target: Target, m: Matrix, r: int) -> float:
+    """Predicted error variance of one output's integer sum (code units) at ``r`` rows per conversion."""
+    p = crossbar_numerics(target, r)
+    weights = sum(4.0 ** (k * p.dac_bits + s * p.cell_bits) for k in range(p.passes) for s in range(p.slices))
+    var = 0.0
+    for rows in _row_groups(m, target, r):
+        step = p.adc(rows)[0]
+        var += (step * step + 2) / 12 if step > 1 else 0.0
+    return var * weights
+
+
+def options(target: Target, op: WorkOp, signal: LayerSignal) -> list[AdcOption]:
+    """Every useful rows-per-conversion choice of a crossbar op, fewest reads first; the list stops
+    at the first choice whose conversions lose nothing (fewer rows would only cost more)."""
+    m = op.matrix
+    if m is None:
+        raise ValueError(f"op {op.name} has no weight matrix")
+    c = target.core
+    tiles = tile_matrix(op.name, m, c.crossbar_rows, c.crossbar_cols, target.weight_slices)
+    out = []
+    for r in row_choices(target):
+        cost = timing.mvm_cost(target, tiles, m, m.vectors, bool(op.activation), r)
+        n = integer_noise(target, m, r) * signal.input_scale ** 2 * signal.weight_scale_ms
+        err = n / signal.output_power if signal.output_power > 0 else (0.0 if n == 0 else math.inf)
+        out.append(AdcOption(r, cost.latency_ns, cost.energy.total, err))
+        if err == 0:
+            break
+    return out
+
+
+def predicted_sqnr_db(errors: list[float]) -> float:
+    """Output SQNR (dB) the model predicts from the layers' relative noise powers."""
+    total = float(np.sum(errors))
+    return math.inf if total == 0 else -10 * math.log10(total)
+
+
+def layer_signal(graph: Graph, op: OpSpec, weight_bits: int, act: ActQuant, output: np.ndarray) -> LayerSignal:
+    """The error model's inputs for ``op``: its input scale, weight scales and the float ``output``'s power."""
+    m = matrix_of(graph, op)
+    scales = np.concatenate([quantize_weights(group_matrix(op, graph.constants, g), weight_bits)[1]
+                             for g in range(m.groups)])
+    out = np.asarray(output, dtype=np.float64)
+    return LayerSignal(act.scale, float(np.mean(scales ** 2)), float(np.mean(out * out)) if out.size else 0.0)

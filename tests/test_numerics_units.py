@@ -1,0 +1,140 @@
+"""Units of the bit-true arithmetic: the [numerics] section, quantisers, encodings, the ADC, the
+vector formats, analog draws, and `cimopt run --numerics` on the command line."""
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+import models
+from cimopt.cli import main
+from cimopt.ir.errors import TargetError
+from cimopt.targets import noise
+from cimopt.targets.load import PRESET_DIR, list_presets, load_target, parse_target
+from cimopt.targets.numerics import CrossbarNumerics, act_quant, encode, quantize_acts, quantize_weights, tile_mvm
+from cimopt.targets.numerics_engine import round_to_format
+
+
+def _isaac_doc() -> dict:
+    return tomllib.loads((PRESET_DIR / "isaac.toml").read_text())
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("weight_encoding", "twos", "numerics.weight_encoding: expected one of offset, differential"),
+    ("adc_full_scale_fraction", 0.0, "numerics.adc_full_scale_fraction: expected a fraction in (0, 1]"),
+    ("vector_format", "int8", "numerics.vector_format: expected one of float32"),
+    ("adc_bits_typo", 3, "numerics.adc_bits_typo: unknown field"),
+])
+def test_numerics_section_errors_name_file_and_field(field: str, value: object, message: str) -> None:
+    doc = _isaac_doc()
+    doc["numerics"][field] = value
+    with pytest.raises(TargetError, match="^mine.toml: " + message.replace("(", r"\(").replace(")", r"\)")):
+        parse_target(doc, "mine.toml")
+
+
+def test_analog_errors() -> None:
+    doc = _isaac_doc()
+    doc["numerics"]["analog"]["stuck_at_rate"] = 1.5
+    with pytest.raises(TargetError, match=r"mine.toml: numerics.analog.stuck_at_rate: expected a fraction"):
+        parse_target(doc, "mine.toml")
+    doc = _isaac_doc()
+    doc["numerics"]["analog"]["prog_noise_c2_us"] = -10.0
+    with pytest.raises(TargetError, match=r"programming noise polynomial is negative"):
+        parse_target(doc, "mine.toml")
+    doc = _isaac_doc()
+    del doc["numerics"]["analog"]["g_max_us"]
+    with pytest.raises(TargetError, match=r"missing field\(s\) numerics.analog.g_max_us"):
+        parse_target(doc, "mine.toml")
+
+
+def test_every_preset_has_numerics_and_the_section_leaves_the_digest() -> None:
+    for name in list_presets():
+        assert load_target(name).numerics is not None
+    doc = _isaac_doc()
+    with_num = parse_target(doc, "a.toml")
+    del doc["numerics"]
+    without = parse_target(doc, "a.toml")
+    assert without.numerics is None and with_num.digest() == without.digest()
+
+
+def test_weight_and_activation_quantisers() -> None:
+    w = np.array([[0.5, -2.0, 0.0], [-0.25, 1.0, 0.0]])
+    q, s = quantize_weights(w, 8)
+    assert q.tolist() == [[127, -127, 0], [-64, 64, 0]] and s[2] == 1.0
+    assert act_quant(0.0, 2.0, 8).zero == 0 and act_quant(-1.0, 2.0, 8).zero == 128
+    codes = quantize_acts(np.array([-5.0, 0.0, 1.0, 9.0]), act_quant(-1.0, 1.0, 8))
+    assert codes.tolist() == [0, 128, 255, 255]
+
+
+@pytest.mark.parametrize("encoding", ["offset", "differential"])
+def test_encoding_round_trip(encoding: str) -> None:
+    p = CrossbarNumerics(8, 3, 1, 8, 8, 64, encoding, 1.0)   # 3 slices of 3 bits hold 8 bits
+    q = np.random.default_rng(0).integers(-127, 128, (5, 4))
+    plus, minus = encode(q, p)
+    w = 2 ** (np.arange(p.slices) * p.cell_bits)
+    val = (plus.reshape(5, 4, p.slices).astype(np.int64) * w).sum(-1)
+    if encoding == "offset":
+        assert minus is None and (val - 128 == q).all()
+    else:
+        assert minus is not None
+        assert (val - (minus.reshape(5, 4, p.slices).astype(np.int64) * w).sum(-1) == q).all()
+    assert plus.max() <= 7
+
+
+def test_adc_rounds_clips_and_counts() -> None:
+    rng = np.random.default_rng(0)
+    xq = rng.integers(0, 256, (40, 64))
+    cells = rng.integers(0, 4, (64, 16)).astype(np.uint8)
+    exact = xq @ (cells.reshape(64, 8, 2).astype(np.int64) @ np.array([1, 4]))
+    wide = CrossbarNumerics(4, 2, 1, 8, 12, 64, "offset", 1.0)
+    y, sat, conv = tile_mvm(xq, cells, wide, 64, lossless_shortcut=False)
+    assert (y == exact).all() and sat == 0 and conv == 40 * 16 * 8
+    narrow = CrossbarNumerics(4, 2, 1, 8, 5, 64, "offset", 1.0)     # step 8: rounds, never clips
+    y, sat, _ = tile_mvm(xq, cells, narrow, 64)
+    assert sat == 0 and not (y == exact).all() and np.abs(y - exact).max() <= 4 * 255 * 5
+    clipped = CrossbarNumerics(4, 2, 1, 8, 5, 64, "offset", 0.25)  # top code at a quarter of the range
+    _, sat, _ = tile_mvm(xq, cells, clipped, 64)
+    assert sat > 0
+
+
+def test_vector_formats() -> None:
+    x = np.array([1.0, 1.0 + 2 ** -9, 3.14159, -1e30, 70000.0, np.inf], dtype=np.float32)
+    b = round_to_format(x, "bfloat16")
+    assert b[0] == 1.0 and b[1] == 1.0 and np.isinf(b[5])
+    assert np.all(np.abs(b[:5] - x[:5]) <= np.abs(x[:5]) * 2 ** -8)
+    assert (b.view(np.uint32) & 0xFFFF == 0).all()
+    assert np.isinf(round_to_format(x, "float16")[4]) and (round_to_format(x, "float32") == x).all()
+
+
+def test_analog_draws_are_seeded_and_drift_compensation_undoes_the_mean() -> None:
+    a = load_target("isaac").numerics.analog  # type: ignore[union-attr]
+    levels = np.full((64, 64), 3, dtype=np.uint8)
+    one = noise.program(levels, 2, a, np.random.default_rng(5), 0.0)
+    assert (one == noise.program(levels, 2, a, np.random.default_rng(5), 0.0)).all()
+    late = noise.program(levels, 2, a, np.random.default_rng(5), 86400.0)
+    assert late.mean() < one.mean()
+    assert abs(late.mean() * noise.drift_compensation(a, 86400.0) / one.mean() - 1) < 0.05
+
+
+def test_cli_run_int_and_analog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model, prog = tmp_path / "cnn.onnx", tmp_path / "cnn.json"
+    onnx.save(models.small_cnn(), model)
+    assert main(["compile", str(model), "--target", "pimcomp", "-o", str(prog), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(prog), str(model), "--numerics", "int", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["match"] is None and d["numerics"]["mode"] == "int" and d["outputs"]["y"]["max_abs_error"] > 0
+    assert set(d["numerics"]["outputs"]["y"]) >= {"sqnr_db", "cosine", "max_abs_error", "top1_agreement"}
+    assert {row["op"] for row in d["numerics"]["layers"]} >= {"conv1", "fc"}
+    assert main(["run", str(prog), str(model), "--numerics", "analog", "--trials", "2", "--drift-s", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "worst layer" in out and "+-" in out and "no float-match check" in out
+    assert main(["run", str(prog), str(model), "--numerics", "int", "--trials", "2"]) == 2
+    np.savez(tmp_path / "bad.npz", x=np.zeros((2, 2), np.float32))
+    assert main(["run", str(prog), str(model), "--numerics", "int", "--calibrate", str(tmp_path / "bad.npz")]) == 2
+    np.savez(tmp_path / "cal.npz", x=np.random.default_rng(0).standard_normal((3, 1, 3, 16, 16)).astype(np.float32))
+    assert main(["run", str(prog), str(model), "--numerics", "int", "--calibrate", str(tmp_path / "cal.npz")]) == 0
