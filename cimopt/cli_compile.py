@@ -98,6 +98,9 @@ def _cmd_run(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     res = execute(p, fe.graph, target, inputs)
     run_s = time.perf_counter() - t0
+    if a.trace:
+        from .cli_trace import write_machine_trace
+        write_machine_trace(p, res, a.trace)
     ref = reference_outputs(a.model, inputs, list(fe.graph.outputs))
     match, errs = compare(res.outputs, ref)
     viol = [f"{v.kind}: {v.message}" for v in res.violations]
@@ -200,6 +203,7 @@ def register(sub: Any) -> None:
     r.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0xD1x...",
                    help="accepted for symmetry with compile: must equal the sizes the program was compiled for")
     r.add_argument("--json", action="store_true")
+    r.add_argument("--trace", metavar="T.json", help="write the machine's timeline as Chrome trace-event JSON")
     r.set_defaults(func=_cmd_run)
 
     v = sub.add_parser("validate", help="check a program without data: schema, dependency order, resources, "

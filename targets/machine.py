@@ -49,6 +49,10 @@ class MachineResult:
     energy: Energy                 # pJ, instruction energies recomputed plus static energy
     violations: tuple[Violation, ...]
     instructions: int
+    #: (instruction id, start ns, end ns) as the machine timed each one: issued at its scheduled
+    #: start, lasting the duration the machine computes from the target (instructions whose cost
+    #: could not be computed are absent)
+    timeline: tuple[tuple[int, int, int], ...] = ()
 
 
 class _Machine:
@@ -70,6 +74,7 @@ class _Machine:
             self.plans[b.tensor].append(b)
         self.sessions: dict[str, object] = {}
         self.energy = Energy()
+        self.timeline: list[tuple[int, int, int]] = []
 
     # ---- memory ----------------------------------------------------------------------------
     def view(self, acc: Access, ins: Instruction | None) -> np.ndarray | None:
@@ -232,6 +237,7 @@ class _Machine:
             self.program_crossbar(ins.tile, f"instruction {ins.id}")
         try:
             c = self.cost(ins, op, tiles)
+            self.timeline.append((ins.id, ins.start_ns, ins.start_ns + timing.ns(c)))
             if timing.ns(c) != ins.end_ns - ins.start_ns:
                 self.rep.add("duration", f"instruction {ins.id} ({ins.kind} {ins.op}) lasts "
                                          f"{ins.end_ns - ins.start_ns} ns; the target gives {timing.ns(c)} ns")
@@ -343,7 +349,8 @@ class _Machine:
         makespan = max((i.end_ns for i in self.p.instructions), default=0)
         ii = self.p.initiation_interval_ns if self.p.mode == "throughput" else makespan
         energy = self.energy + static_energy(self.t, makespan)
-        return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions))
+        return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions),
+                             tuple(self.timeline))
 
 
 def execute(program: Program, graph: Graph, target: Target, inputs: Mapping[str, np.ndarray], *,
