@@ -26,7 +26,6 @@ import json
 import math
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -72,11 +71,11 @@ def execute_task(task: SweepTask) -> Row:
     row = input_columns(task)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "cimopt.sweep_task"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(json.dumps(asdict(task)), timeout=task.budget_s)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()   # the child runs no processes of its own (CP-SAT uses threads)
         proc.communicate()
         row.update(status="timeout", error=f"exceeded the task budget of {task.budget_s:g} s; killed",
                    task_s=time.perf_counter() - t0)
