@@ -29,6 +29,8 @@ FORMATS = (".png", ".svg")
 KIND_COLOURS = {"mvm": "tab:blue", "vector": "tab:green", "host": "tab:red", "transfer": "tab:orange",
                 "write": "tab:purple", "barrier": "black"}
 _MIB = float(1 << 20)
+#: brightness of a crossbar cell by replica mod 3, so neighbouring replicas of one op differ
+_SHADES = (1.0, 0.72, 0.5)
 
 
 def save(fig: Figure, path: str | os.PathLike[str]) -> None:
@@ -147,7 +149,7 @@ def crossbar_map(program: Program, target: Target, segment: int = 0) -> tuple[np
 
 def crossbars_figure(program: Program, target: Target, segment: int = 0) -> Figure:
     """A block per core (laid out as the mesh), a cell per crossbar coloured by the op whose
-    tile it holds, darker for higher replica numbers; white = empty."""
+    tile it holds, shaded by replica (replica mod 3: full, darker, darkest); light grey = empty."""
     grid, ops = crossbar_map(program, target, segment)
     tiles = program.programming if segment == 0 else \
         tuple(i.tile for i in program.instructions if i.kind == "write" and i.tile and i.tile.segment == segment)
@@ -165,7 +167,7 @@ def crossbars_figure(program: Program, target: Target, segment: int = 0) -> Figu
         for x in range(n):
             cell = img[r0 + x // cw, c0 + x % cw]
             if grid[core, x]:
-                shade = 1.0 / (1.0 + 0.35 * replica[core, x])
+                shade = _SHADES[replica[core, x] % len(_SHADES)]
                 cell[:] = np.array(cmap((grid[core, x] - 1) % 20)[:3]) * shade
             else:
                 cell[:] = 0.93
@@ -175,7 +177,7 @@ def crossbars_figure(program: Program, target: Target, segment: int = 0) -> Figu
     ax.set_yticks([])
     used = int((grid > 0).sum())
     ax.set_title(f"{program.model} on {program.target}, segment {segment}: {used} of {grid.size} crossbars hold "
-                 f"tiles of {len(ops)} ops (colour = op, darker = higher replica)", fontsize=9)
+                 f"tiles of {len(ops)} ops (colour = op, shade = replica mod 3)", fontsize=9)
     handles = [matplotlib.patches.Patch(color=cmap(k % 20), label=op) for k, op in enumerate(ops[:20])]
     if handles:
         ax.legend(handles=handles, fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0),

@@ -32,7 +32,7 @@ def _ok(df: Any, needed: tuple[str, ...]) -> Any:
     ok = df[df["status"] == "ok"]
     if ok.empty:
         raise SpecError("the results table has no row with status ok to plot")
-    return ok.assign(methods=ok["methods"].fillna(""))
+    return ok.assign(methods=ok["methods"].astype(object).fillna(""))
 
 
 def compare_table(df: Any) -> Any:
