@@ -184,7 +184,9 @@ def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "cimopt.cli", "sweep", str(spec), "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = out / JOURNAL
-    while proc.poll() is None and not (journal.exists() and journal.read_text().count("\n") >= 1):
+    give_up = time.monotonic() + 600   # a guard against a hung child, not a check of speed
+    while proc.poll() is None and not (journal.exists() and journal.read_text().count("\n") >= 1) \
+            and time.monotonic() < give_up:
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
