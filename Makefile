@@ -33,7 +33,7 @@ experiments: $(STAMP)
 	$(BIN)/cimopt plot scaling $(EXP)/scaling/results.csv -o docs/scaling.png
 	$(BIN)/python experiments/program_figures.py docs $(EXP)
 	$(BIN)/python experiments/sweep_tables.py experiments/README.md $(EXP)/heuristic_vs_exact/results.csv \
-		$(EXP)/scaling/results.csv
+		$(EXP)/scaling/results.csv --compare heuristic_vs_exact
 
 clean:
 	rm -rf $(VENV) build *.egg-info

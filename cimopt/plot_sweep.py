@@ -77,11 +77,14 @@ def compare_figure(df: Any) -> Figure:
             ax.bar(x - 0.2, 100 * s["heuristic_gap"], 0.4, label="heuristic", color="tab:orange")
             ax.bar(x + 0.2, 100 * s["exact_gap"], 0.4, label="exact", color="tab:blue")
             ax.set_ylabel("gap %", fontsize=7)
+            if not (s[["heuristic_gap", "exact_gap"]].fillna(0) > 0).to_numpy().any():
+                ax.text(0.5, 0.5, "gap 0 % on every instance", transform=ax.transAxes, ha="center", fontsize=8)
         ax.set_title(st, fontsize=8, loc="left")
     axes[0, 0].legend(fontsize=7)
     axes[-1, 0].set_xticks(x)
     axes[-1, 0].set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
     fig.suptitle("heuristic vs exact: gap to each stage's lower bound, and end-to-end objective ratio", fontsize=9)
+    fig.tight_layout()
     return fig
 
 

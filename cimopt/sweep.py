@@ -44,10 +44,11 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int = 1, s
     done = read_journal(out_dir)
     todo = [t for t in spec.tasks if t.key not in done
             or (retry_errors and done[t.key].get("status") != "ok")]
+    client = _connect(scheduler) if scheduler else None
     journal = Journal(out_dir)
     ran = 0
     try:
-        rows = _on_dask(todo, scheduler) if scheduler else _in_pool(todo, jobs)
+        rows = _on_dask(todo, client) if client is not None else _in_pool(todo, jobs)
         for row in rows:
             journal.append(row)
             ran += 1
@@ -76,14 +77,20 @@ def _in_pool(tasks: list[SweepTask], jobs: int) -> Iterator[Row]:
                 f.cancel()
 
 
-def _on_dask(tasks: list[SweepTask], address: str) -> Iterator[Row]:
-    """Rows as they finish, from the Dask cluster whose scheduler is at ``address``."""
+def _connect(address: str) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address`` (`SpecError` when it does not answer in 10 s)."""
     import distributed
 
     try:
-        client = distributed.Client(address, timeout="10s")
+        return distributed.Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as e:
         raise SpecError(f"--scheduler {address}: cannot connect to a Dask scheduler ({e})") from None
+
+
+def _on_dask(tasks: list[SweepTask], client: Any) -> Iterator[Row]:
+    """Rows as they finish, from the Dask cluster of ``client`` (closed at the end)."""
+    import distributed
+
     try:
         if not tasks:
             return

@@ -1,11 +1,11 @@
 """Turn sweep results tables into the markdown tables of experiments/README.md.
 
-Usage: python experiments/sweep_tables.py README.md RESULTS/results.csv [RESULTS2/results.csv ...]
+Usage: python experiments/sweep_tables.py README.md RESULTS/results.csv [...] [--compare NAME ...]
 
 For each table, the section between ``<!-- sweep:NAME:begin -->`` and ``<!-- sweep:NAME:end -->``
-(NAME = the results folder's name) is replaced; a missing section is appended at the end.  A
-table of a sweep with heuristic and exact rows gets the per-stage comparison; every table gets
-the per-task list (solver, seed, limits, versions, outputs) and its error rows.
+(NAME = the results folder's name) is replaced; a missing section is appended at the end.  The
+tables named with ``--compare`` (with heuristic and exact rows) get the per-stage comparison;
+every table gets the per-task list (solver, seed, limits, versions, outputs) and its error rows.
 """
 from __future__ import annotations
 
@@ -80,10 +80,10 @@ def errors(df: pd.DataFrame) -> str:
     return "\n".join(f"- {r.model} on {r.target}, {r.solver}: {r.status}: {r.error}" for r in bad.itertuples())
 
 
-def section(name: str, df: pd.DataFrame) -> str:
+def section(name: str, df: pd.DataFrame, compare: bool) -> str:
     parts = [f"Spec `experiments/sweeps/{name}.toml`, table `experiments/results/{name}/results.csv`. "
              + settings(df) + "."]
-    if {"heuristic", "exact"} <= set(df["solver"]):
+    if compare:
         parts += ["Per stage, mean over seeds (units: tiling crossbars, replication and scheduling ns, placement "
                   "byte-hops per inference, memory bytes; end_to_end: makespan ns). Gap = (objective - bound) / "
                   "objective against the stage's own lower bound:", comparison(df)]
@@ -106,10 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("readme", type=Path)
     ap.add_argument("tables", nargs="+", type=Path)
+    ap.add_argument("--compare", nargs="*", default=[], metavar="NAME",
+                    help="results folders whose section gets the heuristic-vs-exact comparison")
     a = ap.parse_args(argv)
     text = a.readme.read_text()
     for path in a.tables:
-        text = replace_section(text, path.parent.name, section(path.parent.name, read_table(path)))
+        text = replace_section(text, path.parent.name, section(path.parent.name, read_table(path), path.parent.name in a.compare))
     a.readme.write_text(text)
     print(f"{a.readme}: {len(a.tables)} section(s) written")
     return 0
