@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow clean
+.PHONY: demo test test-slow experiments clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or run: make PY=python3 ...)"; exit 2; }
@@ -20,6 +20,20 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m slow
+
+EXP := experiments/results
+
+# every sweep table and picture of README.md and experiments/README.md, from the specs in
+# experiments/sweeps/ (starts afresh; `cimopt sweep` alone resumes a folder it finds)
+experiments: $(STAMP)
+	rm -rf $(EXP)
+	$(BIN)/cimopt sweep experiments/sweeps/heuristic_vs_exact.toml -o $(EXP)/heuristic_vs_exact --jobs 2
+	$(BIN)/cimopt sweep experiments/sweeps/scaling.toml -o $(EXP)/scaling --jobs 2
+	$(BIN)/cimopt plot compare $(EXP)/heuristic_vs_exact/results.csv -o docs/compare.png
+	$(BIN)/cimopt plot scaling $(EXP)/scaling/results.csv -o docs/scaling.png
+	$(BIN)/python experiments/program_figures.py docs $(EXP)
+	$(BIN)/python experiments/sweep_tables.py experiments/README.md $(EXP)/heuristic_vs_exact/results.csv \
+		$(EXP)/scaling/results.csv --compare heuristic_vs_exact
 
 clean:
 	rm -rf $(VENV) build *.egg-info

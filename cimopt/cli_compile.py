@@ -12,6 +12,7 @@ from cimopt.solver.stages import STAGES
 
 from . import cli_numerics, json_safe
 from .cli_args import add_model_args, progress
+from .cli_trace import write_machine_trace
 from .options import MODES, SOLVERS, CompileOptions, parse_methods
 
 
@@ -112,6 +113,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     res = execute(p, fe.graph, target, inputs, capture=True)
     run_s = time.perf_counter() - t0
+    if a.trace:
+        write_machine_trace(p, res, a.trace)
     if a.outputs:
         save_outputs(a.outputs, res.outputs)
     v, _ref = verdict(fe.graph, proto, inputs, res.outputs, res.computed)
@@ -223,6 +226,7 @@ def register(sub: Any) -> None:
                         "(the same as compile stood in) instead of being refused")
     r.add_argument("--json", action="store_true")
     cli_numerics.add_args(r)
+    r.add_argument("--trace", metavar="T.json", help="write the machine's timeline as Chrome trace-event JSON")
     r.set_defaults(func=_cmd_run)
 
     v = sub.add_parser("validate", help="check a program without data: schema, dependency order, resources, "

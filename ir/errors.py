@@ -35,3 +35,7 @@ class ProgramError(CimoptError):
 
 class UsageError(CimoptError):
     """A command-line argument is malformed."""
+
+
+class SpecError(CimoptError):
+    """A sweep specification is missing, malformed or names an unknown key or value."""

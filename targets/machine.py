@@ -60,6 +60,10 @@ class MachineResult:
     #: with ``capture``: every tensor the machine computed, as it was when its last row was written
     computed: dict[str, np.ndarray] = field(default_factory=dict)
     numerics: NumericsResult | None = None   # int / analog mode: per-layer outputs and ADC counts
+    #: (instruction id, start ns, end ns) as the machine timed each one: issued at its scheduled
+    #: start, lasting the duration the machine computes from the target (instructions whose cost
+    #: could not be computed are absent)
+    timeline: tuple[tuple[int, int, int], ...] = ()
 
 
 class _Machine:
@@ -85,6 +89,7 @@ class _Machine:
         self.mem: dict[str, np.ndarray] = self.allocate() if functional else {}
         self.sessions: dict[str, object] = {}
         self.energy = Energy()
+        self.timeline: list[tuple[int, int, int]] = []
 
     # ---- memory ----------------------------------------------------------------------------
     def allocate(self) -> dict[str, np.ndarray]:
@@ -282,6 +287,7 @@ class _Machine:
             self.program_crossbar(ins.tile, f"instruction {ins.id}")
         try:
             c = self.cost(ins, op, tiles)
+            self.timeline.append((ins.id, ins.start_ns, ins.start_ns + timing.ns(c)))
             if timing.ns(c) != ins.end_ns - ins.start_ns:
                 self.rep.add("duration", f"instruction {ins.id} ({ins.kind} {ins.op}) lasts "
                                          f"{ins.end_ns - ins.start_ns} ns; the target gives {timing.ns(c)} ns")
@@ -424,7 +430,7 @@ class _Machine:
         ii = self.p.initiation_interval_ns if self.p.mode == "throughput" else makespan
         energy = self.energy + static_energy(self.t, makespan)
         return MachineResult(outputs, makespan, ii, energy, self.rep.result(), len(self.p.instructions),
-                             self.computed, self.num.result if self.num else None)
+                             self.computed, self.num.result if self.num else None, tuple(self.timeline))
 
 
 def execute(program: Program, graph: Graph, target: Target, inputs: Mapping[str, np.ndarray], *,

@@ -1,0 +1,27 @@
+"""A compiled light SqueezeNet on pimcomp (heuristic, latency), shared by the trace and plot tests."""
+from __future__ import annotations
+
+import functools
+import os
+
+import onnx
+
+from cimopt.compiler import CompileResult, compile_model
+from cimopt.demo import light_graph, randomised
+from cimopt.options import CompileOptions
+from cimopt.targets.load import load_target
+
+TARGET = "pimcomp"
+
+
+@functools.lru_cache(maxsize=1)
+def squeezenet() -> tuple[onnx.ModelProto, CompileResult]:
+    """(the model with random weights, its compile result)."""
+    model = randomised(onnx.load(light_graph("light_squeezenet")), 0)
+    return model, compile_model(model, load_target(TARGET), CompileOptions())
+
+
+def save_model(directory: str) -> str:
+    path = os.path.join(directory, "squeezenet.onnx")
+    onnx.save(squeezenet()[0], path)
+    return path

@@ -1,0 +1,197 @@
+"""`cimopt sweep`: spec validation, a local pool and a real Dask cluster giving the same table,
+error and timeout rows, and resuming a killed sweep."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cimopt.cli import main
+from cimopt.ir.errors import SpecError
+from cimopt.sweep import run_sweep
+from cimopt.sweep_results import JOURNAL, read_journal
+from cimopt.sweep_spec import expand, load_spec
+from cimopt.sweep_task import is_timing_column
+
+GRID = """
+models = ["light:squeezenet", "light:shufflenet"]
+targets = ["isaac", "pimcomp"]
+solvers = ["heuristic", "exact"]
+time_limit_s = 1
+workers = 1
+"""
+
+
+def _spec(tmp: Path, text: str, name: str = "spec.toml") -> Path:
+    p = tmp / name
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("targets = ['isaac']", "models: required"),
+    ("models = ['a.onnx']\ntargets = ['isaac']\nmodez = ['latency']", "unknown key 'modez'"),
+    ("models = ['a.onnx']\ntargets = ['isaac']\nmodes = ['fast']", "modes: 'fast' is not one of"),
+    ("models = ['a.onnx']\ntargets = ['isaac']\nmethods = ['lns']", "methods[0]: expected a table"),
+    ("models = ['a.onnx']\ntargets = ['isaac']\nmethods = [{placement = 3}]", "methods[0].placement"),
+    ("models = ['a.onnx']\ntargets = ['isaac']\nseeds = [-1]", "seeds: expected integers >= 0"),
+    ("models = ['a.onnx']\ntargets = ['isaac']\ntime_limit_s = 0", "time_limit_s"),
+    ("models = ['a.onnx']\ntargets = ['isaac']\nworkers = 'all'", "workers"),
+    ("models = ['a.onnx']\ntargets = ['isaac']\nrun = 'yes'", "run: expected true or false"),
+    ("models = ['a.onnx', 'a.onnx']\ntargets = ['isaac']", "same combination twice"),
+    ("models = [", "not valid TOML"),
+])
+def test_bad_spec_names_the_key(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(SpecError, match=None) as e:
+        load_spec(_spec(tmp_path, text))
+    assert needle in str(e.value)
+
+
+def test_bad_spec_on_the_command_line_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", str(tmp_path / "none.toml"), "-o", str(tmp_path / "R")]) == 2
+    assert "no such sweep spec" in capsys.readouterr().err
+
+
+def test_grid_expands_with_stable_keys(tmp_path: Path) -> None:
+    raw = {"models": ["light:squeezenet", "nets/a.onnx"], "targets": ["isaac"], "solvers": ["heuristic", "exact"],
+           "methods": [{"placement": "lns"}, {}], "seeds": [0, 1], "time_limit_s": [1, 5]}
+    tasks = expand(raw, tmp_path)
+    assert len(tasks) == 2 * 2 * 2 * 2 * 2
+    assert tasks[0].methods == (("placement", "lns"),) and tasks[0].methods_text() == "placement=lns"
+    assert tasks[-1].model_path == str(tmp_path / "nets" / "a.onnx")
+    assert tasks[0].model_path.endswith(os.path.join("light", "light_squeezenet.onnx"))
+    again = expand(raw, tmp_path / "elsewhere")   # a key does not depend on where the spec lives
+    assert [t.key for t in tasks] == [t.key for t in again]
+    assert len({t.key for t in tasks}) == len(tasks)
+
+
+def _comparable(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both tables without timing columns and without what a wall-clock limit decided.
+
+    CP-SAT and the heuristics' local search stop on wall time, so what such a solve found
+    depends on the machine's load: an exact stage counts as reproducible when proven OPTIMAL, a
+    heuristic stage when it ended before 90 % of its limit.  From the first stage that is not
+    reproducible in either run, that stage, every later one (its instance depends on it) and the
+    end-to-end figures are left out of the comparison.
+    """
+    a, b = (x.set_index("key").sort_index() for x in (a, b))
+    stages = [c[:-len(".wall_s")] for c in a.columns if c.endswith(".wall_s")]
+
+    def cut(x: pd.DataFrame, st: str) -> pd.Series:
+        exact = x["solver"] == "exact"
+        return (exact & (x[f"{st}.status"] != "OPTIMAL")) | (~exact & (x[f"{st}.wall_s"] >= 0.9 * x["time_limit_s"]))
+
+    gone = pd.Series(False, index=a.index)
+    drop: dict[str, pd.Series] = {}
+    for st in stages:
+        gone = gone | cut(a, st) | cut(b, st)
+        drop[st] = gone
+    e2e = ["makespan_ns", "initiation_interval_ns", "inferences_per_s", "energy_pj", "memory_peak_bytes",
+           "memory_bound_bytes", "tasks", "crossbars_used"]
+    out = []
+    for x in (a, b):
+        x = x.drop(columns=[c for c in x.columns if is_timing_column(c)]).astype(object)
+        for st, rows in drop.items():
+            x.loc[rows, [c for c in x.columns if c.startswith(st + ".")]] = None
+        x.loc[gone, e2e] = None
+        out.append(x.where(x.notna(), None))
+    return out[0], out[1]
+
+
+def _dask_equals_local(tmp_path: Path, text: str, tasks: int) -> pd.DataFrame:
+    """Run the spec on a local pool and on a real 2-worker Dask cluster; the tables must agree."""
+    import distributed
+
+    spec = load_spec(_spec(tmp_path, text))
+    local = run_sweep(spec, tmp_path / "local", jobs=2)
+    assert (local.tasks, local.ran, local.errors) == (tasks, tasks, 0)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        assert main(["sweep", spec.path, "-o", str(tmp_path / "dask"), "--scheduler", cluster.scheduler_address]) == 0
+    a = pd.read_parquet(tmp_path / "local" / "results.parquet")
+    b = pd.read_parquet(tmp_path / "dask" / "results.parquet")
+    assert len(pd.read_csv(tmp_path / "dask" / "results.csv")) == tasks
+    assert len(a) == len(b) == tasks and set(a["status"]) == set(b["status"]) == {"ok"}
+    assert list(a["key"]) == list(b["key"]) == [t.key for t in spec.tasks]
+    pd.testing.assert_frame_equal(*_comparable(a, b), check_dtype=False)
+    assert (a["makespan_ns"] > 0).all() and a["model_sha256"].str.len().eq(64).all()
+    return a
+
+
+def test_dask_cluster_and_local_pool_give_the_same_table(tmp_path: Path) -> None:
+    _dask_equals_local(tmp_path, 'models = ["light:squeezenet"]\ntargets = ["isaac", "pimcomp"]\n', 2)
+
+
+@pytest.mark.slow
+def test_dask_grid_heuristic_and_exact(tmp_path: Path) -> None:
+    a = _dask_equals_local(tmp_path, GRID, 8)
+    assert (a.loc[a["solver"] == "exact", "scheduling.method"] != a.loc[a["solver"] == "heuristic",
+                                                                        "scheduling.method"].iloc[0]).all()
+
+
+def test_missing_model_and_short_budget_are_error_rows(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path, """
+models = ["nowhere.onnx", "light:squeezenet"]
+targets = ["pimcomp"]
+budget_s = 0.3
+"""))
+    s = run_sweep(spec, tmp_path / "R", jobs=2)
+    assert (s.tasks, s.ran, s.errors) == (2, 2, 2)
+    df = pd.read_csv(s.csv)
+    by_model = df.set_index("model")
+    assert by_model.loc["light:squeezenet", "status"] == "timeout"
+    assert "budget of 0.3 s" in by_model.loc["light:squeezenet", "error"]
+    assert by_model.loc["nowhere.onnx", "status"] in ("error", "timeout")
+    assert len(pd.read_parquet(s.parquet)) == 2
+
+
+def test_missing_model_row_names_the_file(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path, 'models = ["nowhere.onnx"]\ntargets = ["pimcomp"]\n'))
+    s = run_sweep(spec, tmp_path / "R")
+    row = pd.read_csv(s.csv).iloc[0]
+    assert row["status"] == "error" and "ModelError" in row["error"] and "nowhere.onnx" in row["error"]
+    assert row["target_hash"] and row["v_ortools"] and row["v_onnx"] and row["v_cimopt"]
+
+
+def test_rerun_finishes_only_the_missing_rows(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path, 'models = ["light:squeezenet"]\ntargets = ["isaac", "pimcomp"]\nrun = true\n'))
+    out = tmp_path / "R"
+    first = run_sweep(spec, out, jobs=2)
+    assert first.ran == 2 and first.errors == 0
+    lines = (out / JOURNAL).read_text().splitlines()
+    kept = json.loads(lines[0])
+    # as if killed after the first row, mid-way through writing the second
+    (out / JOURNAL).write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])
+    second = run_sweep(spec, out)
+    assert (second.skipped, second.ran) == (1, 1)
+    rows = read_journal(out)
+    assert rows[kept["key"]] == kept                       # the finished row is kept, not recomputed
+    df = pd.read_csv(second.csv)
+    assert list(df["key"]) == [t.key for t in spec.tasks] and df["run_ok"].all()
+    assert run_sweep(spec, out).ran == 0
+
+
+def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, 'models = ["light:squeezenet"]\ntargets = ["isaac", "pimcomp", "puma"]\n')
+    out = tmp_path / "R"
+    proc = subprocess.Popen([sys.executable, "-m", "cimopt.cli", "sweep", str(spec), "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = out / JOURNAL
+    give_up = time.monotonic() + 600   # a guard against a hung child, not a check of speed
+    while proc.poll() is None and not (journal.exists() and journal.read_text().count("\n") >= 1) \
+            and time.monotonic() < give_up:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    had = len(read_journal(out))
+    assert 1 <= had < 3
+    s = run_sweep(load_spec(spec), out)
+    assert (s.skipped, s.ran, s.errors) == (had, 3 - had, 0)
+    assert len(pd.read_csv(s.csv)) == 3
