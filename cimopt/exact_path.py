@@ -5,8 +5,9 @@ exact placement with fewer byte-hops can give a slower schedule.  So ``--solver 
 the heuristic pipeline first (the hint, end to end), then, stage by stage, replaces the
 stage's method by its exact one and re-runs the stages after it from a copy of the context;
 the change is kept when the program's end-to-end objective (makespan in latency mode, time
-per inference in throughput mode; then memory peak) gets better, else dropped.  The result
-is never worse than the heuristic program, and every pipeline tried is recorded.
+per inference in throughput mode; then memory peak) gets better, else dropped.  Then finer
+row chunks (task granularity) are tried from the scheduling stage on.  The result is never
+worse than the heuristic program, and every pipeline tried is recorded.
 """
 from __future__ import annotations
 
@@ -22,13 +23,17 @@ from .options import CompileOptions
 from .pipeline import Progress, run_stages
 
 
+#: finer task granularities tried, as multiples of the requested chunks per crossbar op
+CHUNK_FACTORS = (2, 4)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One pipeline the exact path ran: its methods, end-to-end objective (ns) and memory peak
     (bytes), and whether it became the best so far."""
 
     methods: tuple[tuple[str, str], ...]
-    changed: str              # "" for the heuristic pipeline, else the stage switched to exact
+    changed: str              # "" for the heuristic pipeline, a stage switched to exact, or "chunks=N"
     objective_ns: float
     memory_bytes: int
     kept: bool
@@ -66,4 +71,20 @@ def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
             f"(best {_key(best)[0]:.0f} ns)")
         if kept:
             best, best_stats, methods, snaps = cand, cand_stats, trial, trial_snaps
+    # task granularity: finer row chunks pipeline consecutive layers more closely, at the cost
+    # of more tasks and transfers; tried from the scheduling stage on, with the methods kept
+    k = next((i for i, st in enumerate(stages) if st.name == "scheduling"), None)
+    if k is not None:
+        for chunks in CHUNK_FACTORS:
+            cand = snaps[k].fork()
+            cand.chunks = ctx.chunks * chunks
+            trial_snaps = {i: c for i, c in snaps.items() if i < k}
+            say(f"exact path: {cand.chunks} row chunks per crossbar op")
+            cand_stats, _ = run_stages(cand, stages, methods, options, times, say, start=k,
+                                       stats={s.name: best_stats[s.name] for s in stages[:k]}, snapshots=trial_snaps)
+            key = _key(cand)
+            kept = key < _key(best)
+            trail.append(Candidate(tuple(methods.items()), f"chunks={cand.chunks}", key[0], key[1], kept))
+            if kept:
+                best, best_stats, snaps = cand, cand_stats, trial_snaps
     return best, best_stats, trail

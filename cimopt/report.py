@@ -55,7 +55,8 @@ def compile_summary(res: CompileResult) -> str:
     if res.exact_path:
         lines.append("  exact path (end to end, each stage's exact method tried in turn):")
         for c in res.exact_path:
-            what = f"{c.changed}={dict(c.methods)[c.changed]}" if c.changed else "heuristic pipeline"
+            what = (f"{c.changed}={dict(c.methods)[c.changed]}" if c.changed in dict(c.methods)
+                    else c.changed or "heuristic pipeline")
             lines.append(f"    {what:<28} {_time(c.objective_ns):>10}  memory {_bytes(c.memory_bytes):>9}  "
                          + ("kept" if c.kept else "dropped"))
     for w in res.warnings:
