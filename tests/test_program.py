@@ -58,3 +58,28 @@ def test_program_records_solvers_and_stats(program: prog.Program) -> None:
     stats = dict(program.stats)
     assert {"tiling", "replication", "placement", "scheduling", "memory"} <= set(stats)
     assert replace(program, makespan_ns=program.makespan_ns) == program
+
+
+def test_fast_schema_check_agrees_with_jsonschema(program) -> None:
+    """The compiled validator (fastjsonschema) accepts and rejects what jsonschema does."""
+    import copy
+
+    import jsonschema
+
+    from cimopt.ir.program import schema, to_json, validate_schema
+
+    good = to_json(program)
+    validate_schema(good)
+    jsonschema.validate(good, schema())
+    first = next(iter(good["streams"]))
+    bad = []
+    for mutate in (lambda d: d.__setitem__("bogus", 1), lambda d: d["streams"][first][0].__setitem__("start_ns", "x"),
+                   lambda d: d.pop("makespan_ns"), lambda d: d["streams"][first][0].__setitem__("deps", [1.5])):
+        d = copy.deepcopy(good)
+        mutate(d)
+        bad.append(d)
+    for d in bad:
+        with pytest.raises(ProgramError):
+            validate_schema(d)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(d, schema())
