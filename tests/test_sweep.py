@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import onnx
 import pandas as pd
 import pytest
 
+import models
 from cimopt.cli import main
 from cimopt.ir.errors import SpecError
 from cimopt.sweep import run_sweep
@@ -30,6 +32,8 @@ workers = 1
 
 
 def _spec(tmp: Path, text: str, name: str = "spec.toml") -> Path:
+    """The spec file, beside a small CNN ``cnn.onnx`` that specs can name by a relative path."""
+    onnx.save(models.small_cnn(), tmp / "cnn.onnx")
     p = tmp / name
     p.write_text(text)
     return p
@@ -126,7 +130,8 @@ def _dask_equals_local(tmp_path: Path, text: str, tasks: int) -> pd.DataFrame:
 
 
 def test_dask_cluster_and_local_pool_give_the_same_table(tmp_path: Path) -> None:
-    _dask_equals_local(tmp_path, 'models = ["light:squeezenet"]\ntargets = ["isaac", "pimcomp"]\n', 2)
+    a = _dask_equals_local(tmp_path, 'models = ["cnn.onnx"]\ntargets = ["edge", "pimcomp"]\n', 2)
+    assert (a["model_path"] == str(tmp_path / "cnn.onnx")).all()
 
 
 @pytest.mark.slow
@@ -161,7 +166,7 @@ def test_missing_model_row_names_the_file(tmp_path: Path) -> None:
 
 
 def test_rerun_finishes_only_the_missing_rows(tmp_path: Path) -> None:
-    spec = load_spec(_spec(tmp_path, 'models = ["light:squeezenet"]\ntargets = ["isaac", "pimcomp"]\nrun = true\n'))
+    spec = load_spec(_spec(tmp_path, 'models = ["cnn.onnx"]\ntargets = ["edge", "pimcomp"]\nrun = true\n'))
     out = tmp_path / "R"
     first = run_sweep(spec, out, jobs=2)
     assert first.ran == 2 and first.errors == 0
@@ -179,7 +184,7 @@ def test_rerun_finishes_only_the_missing_rows(tmp_path: Path) -> None:
 
 
 def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
-    spec = _spec(tmp_path, 'models = ["light:squeezenet"]\ntargets = ["isaac", "pimcomp", "puma"]\n')
+    spec = _spec(tmp_path, 'models = ["cnn.onnx"]\ntargets = ["edge", "pimcomp", "puma"]\n')
     out = tmp_path / "R"
     proc = subprocess.Popen([sys.executable, "-m", "cimopt.cli", "sweep", str(spec), "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -192,6 +197,6 @@ def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
     proc.wait()
     had = len(read_journal(out))
     assert 1 <= had < 3
-    s = run_sweep(load_spec(spec), out)
+    s = run_sweep(load_spec(spec), out, jobs=2)
     assert (s.skipped, s.ran, s.errors) == (had, 3 - had, 0)
     assert len(pd.read_csv(s.csv)) == 3
