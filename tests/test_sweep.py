@@ -157,10 +157,12 @@ budget_s = 0.3
     assert len(pd.read_parquet(s.parquet)) == 2
 
 
-def test_missing_model_row_names_the_file(tmp_path: Path) -> None:
-    spec = load_spec(_spec(tmp_path, 'models = ["nowhere.onnx"]\ntargets = ["pimcomp"]\n'))
-    s = run_sweep(spec, tmp_path / "R")
-    row = pd.read_csv(s.csv).iloc[0]
+def test_missing_model_row_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path, 'models = ["nowhere.onnx"]\ntargets = ["pimcomp"]\n')
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "R")]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "1 row(s) with an error" in out          # no progress bar when stderr is not a terminal
+    row = pd.read_csv(tmp_path / "R" / "results.csv").iloc[0]
     assert row["status"] == "error" and "ModelError" in row["error"] and "nowhere.onnx" in row["error"]
     assert row["target_hash"] and row["v_ortools"] and row["v_onnx"] and row["v_cimopt"]
 
@@ -200,3 +202,14 @@ def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
     s = run_sweep(load_spec(spec), out, jobs=2)
     assert (s.skipped, s.ran, s.errors) == (had, 3 - had, 0)
     assert len(pd.read_csv(s.csv)) == 3
+
+
+def test_progress_bar_counts_tasks_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    from cimopt.cli_sweep import _bar
+
+    show = _bar(True)
+    for k, status in enumerate(("ok", "error", "ok"), 1):
+        show(k, 3, {"status": status})
+    err = capsys.readouterr().err
+    assert err.count("\r") == 3 and err.endswith("\n")
+    assert "3/3 tasks, 1 error(s)" in err.rsplit("\r", 1)[1]
