@@ -8,12 +8,15 @@ Keys of a spec file (lists are grid axes; every combination is one task)::
     solvers = ["heuristic", "exact"]          # heuristic | exact               (default ["heuristic"])
     methods = [{placement = "lns"}, {}]       # per-stage method overrides       (default [{}])
     seeds = [0]                               # solver seeds                    (default [0])
-    time_limit_s = 5                          # seconds per exact stage, a number or a list (default 10)
+    time_limit_s = 5                          # seconds per solve, a number or a list (default 10): each exact
+                                              # stage, and the heuristics' local search, stop there
     run = true                                # also run each program on the reference machine (default false)
-    random_weights = false                    # compile the randomised copy of each model (default false)
-    workers = 1                               # CP-SAT workers per solve (default 1: reproducible solves)
+    random_weights = false                    # compile each model with random weights, seed 0 (default false)
+    workers = 1                               # CP-SAT workers per solve (default 1: a solve that ends
+                                              # before its time limit is then reproducible)
     chunks = 4                                # output-row chunks per crossbar op (default 4)
-    budget_s = 600                            # wall budget of one task, seconds; past it the task is killed
+    budget_s = 600                            # wall budget of one task (its process start included), seconds;
+                                              # past it the task is killed and its row says timeout
     name = "heuristic_vs_exact"               # optional label copied into every row
 
 Every problem raises `SpecError` naming the file and the key.  A task is plain data

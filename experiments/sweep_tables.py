@@ -77,7 +77,8 @@ def per_task(df: pd.DataFrame) -> str:
 
 def errors(df: pd.DataFrame) -> str:
     bad = df[df["status"] != "ok"]
-    return "\n".join(f"- {r.model} on {r.target}, {r.solver}: {r.status}: {r.error}" for r in bad.itertuples())
+    return "\n".join(f"- {r['model']} on {r['target']}, {r['solver']}: {r['status']}: {r.get('error', '')}"
+                     for r in bad.to_dict("records"))
 
 
 def section(name: str, df: pd.DataFrame, compare: bool) -> str:

@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import onnx
 import pandas as pd
 import pytest
 
+import models
 from cimopt.cli import main
 from cimopt.ir.errors import SpecError
 from cimopt.sweep import run_sweep
@@ -30,6 +32,8 @@ workers = 1
 
 
 def _spec(tmp: Path, text: str, name: str = "spec.toml") -> Path:
+    """The spec file, beside a small CNN ``cnn.onnx`` that specs can name by a relative path."""
+    onnx.save(models.small_cnn(), tmp / "cnn.onnx")
     p = tmp / name
     p.write_text(text)
     return p
@@ -126,7 +130,8 @@ def _dask_equals_local(tmp_path: Path, text: str, tasks: int) -> pd.DataFrame:
 
 
 def test_dask_cluster_and_local_pool_give_the_same_table(tmp_path: Path) -> None:
-    _dask_equals_local(tmp_path, 'models = ["light:squeezenet"]\ntargets = ["isaac", "pimcomp"]\n', 2)
+    a = _dask_equals_local(tmp_path, 'models = ["cnn.onnx"]\ntargets = ["edge", "pimcomp"]\n', 2)
+    assert (a["model_path"] == str(tmp_path / "cnn.onnx")).all()
 
 
 @pytest.mark.slow
@@ -152,16 +157,18 @@ budget_s = 0.3
     assert len(pd.read_parquet(s.parquet)) == 2
 
 
-def test_missing_model_row_names_the_file(tmp_path: Path) -> None:
-    spec = load_spec(_spec(tmp_path, 'models = ["nowhere.onnx"]\ntargets = ["pimcomp"]\n'))
-    s = run_sweep(spec, tmp_path / "R")
-    row = pd.read_csv(s.csv).iloc[0]
+def test_missing_model_row_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path, 'models = ["nowhere.onnx"]\ntargets = ["pimcomp"]\n')
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "R")]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "1 row(s) with an error" in out          # no progress bar when stderr is not a terminal
+    row = pd.read_csv(tmp_path / "R" / "results.csv").iloc[0]
     assert row["status"] == "error" and "ModelError" in row["error"] and "nowhere.onnx" in row["error"]
     assert row["target_hash"] and row["v_ortools"] and row["v_onnx"] and row["v_cimopt"]
 
 
 def test_rerun_finishes_only_the_missing_rows(tmp_path: Path) -> None:
-    spec = load_spec(_spec(tmp_path, 'models = ["light:squeezenet"]\ntargets = ["isaac", "pimcomp"]\nrun = true\n'))
+    spec = load_spec(_spec(tmp_path, 'models = ["cnn.onnx"]\ntargets = ["edge", "pimcomp"]\nrun = true\n'))
     out = tmp_path / "R"
     first = run_sweep(spec, out, jobs=2)
     assert first.ran == 2 and first.errors == 0
@@ -179,7 +186,7 @@ def test_rerun_finishes_only_the_missing_rows(tmp_path: Path) -> None:
 
 
 def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
-    spec = _spec(tmp_path, 'models = ["light:squeezenet"]\ntargets = ["isaac", "pimcomp", "puma"]\n')
+    spec = _spec(tmp_path, 'models = ["cnn.onnx"]\ntargets = ["edge", "pimcomp", "puma"]\n')
     out = tmp_path / "R"
     proc = subprocess.Popen([sys.executable, "-m", "cimopt.cli", "sweep", str(spec), "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -192,6 +199,17 @@ def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
     proc.wait()
     had = len(read_journal(out))
     assert 1 <= had < 3
-    s = run_sweep(load_spec(spec), out)
+    s = run_sweep(load_spec(spec), out, jobs=2)
     assert (s.skipped, s.ran, s.errors) == (had, 3 - had, 0)
     assert len(pd.read_csv(s.csv)) == 3
+
+
+def test_progress_bar_counts_tasks_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    from cimopt.cli_sweep import _bar
+
+    show = _bar(True)
+    for k, status in enumerate(("ok", "error", "ok"), 1):
+        show(k, 3, {"status": status})
+    err = capsys.readouterr().err
+    assert err.count("\r") == 3 and err.endswith("\n")
+    assert "3/3 tasks, 1 error(s)" in err.rsplit("\r", 1)[1]
