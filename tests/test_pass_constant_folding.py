@@ -1,7 +1,6 @@
 """Constant folding: values known before the graph runs become constants, the function stays."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import onnx
@@ -220,13 +219,11 @@ def test_nothing_to_fold_reports_unmodified() -> None:
     assert not constant_folding(g).modified
 
 
-def test_densenet_folds_well_under_a_second() -> None:
+def test_densenet_folds() -> None:
+    """(Its speed is measured by experiments/frontend_bench.py, not asserted here.)"""
     g = load(light_path("densenet121"))
-    start = time.perf_counter()
     r = constant_folding(g)
-    elapsed = time.perf_counter() - start
     assert r.modified
     types = op_types(g)
     assert "ConstantOfShape" not in types and "Unsqueeze" not in types
     assert types.count("Conv") == 121
-    assert elapsed < 1.0, elapsed

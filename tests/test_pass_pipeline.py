@@ -1,7 +1,6 @@
 """The optimisation pipeline on every light graph with random weights: same outputs, fewer ops."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -40,16 +39,14 @@ def test_optimize_light_graph_keeps_function(name: str) -> None:
     assert_graphs_agree(before, graph)
 
 
-def test_optimize_folds_densenet_weights_quickly() -> None:
-    start = time.perf_counter()
+def test_optimize_folds_densenet_weights() -> None:
+    """(Its speed is measured by experiments/frontend_bench.py, not asserted here.)"""
     graph = load(light_path("densenet121"))
     optimize(graph)
-    elapsed = time.perf_counter() - start
     types = op_types(graph)
     assert types.count("Conv") == 121
     assert not {"ConstantOfShape", "Unsqueeze", "Mul", "Add", "Relu"} & set(types)
     assert types.count("BatchNormalization") == 62
-    assert elapsed < 5.0, elapsed
 
 
 def test_optimize_reaches_a_fixpoint() -> None:
