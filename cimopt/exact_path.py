@@ -50,9 +50,10 @@ def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
     """The best pipeline found (its context and stats) and the list of pipelines tried."""
     methods = {st.name: st.choose("heuristic", overrides) for st in stages}
     snaps: dict[int, Context] = {}
+    sols: dict[str, tuple[Any, SolveStats]] = {}
     best = ctx.fork()
     say("exact path: the heuristic pipeline first")
-    best_stats, _ = run_stages(best, stages, methods, options, times, say, snapshots=snaps)
+    best_stats, _ = run_stages(best, stages, methods, options, times, say, snapshots=snaps, solutions=sols)
     obj, peak = _key(best)
     trail = [Candidate(tuple(methods.items()), "", obj, peak, True)]
     for k, st in enumerate(stages):
@@ -61,16 +62,19 @@ def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
         trial = dict(methods, **{st.name: st.exact})
         trial_snaps = {i: c for i, c in snaps.items() if i < k}
         cand = snaps[k].fork()
+        cand_sols = {s.name: sols[s.name] for s in stages[:k]}
         say(f"exact path: {st.name} with {st.exact}")
+        # the same instance as the best pipeline's at this stage: its solution is the hint
         cand_stats, _ = run_stages(cand, stages, trial, options, times, say, start=k,
-                                   stats={s.name: best_stats[s.name] for s in stages[:k]}, snapshots=trial_snaps)
+                                   stats={s.name: best_stats[s.name] for s in stages[:k]}, snapshots=trial_snaps,
+                                   hint=sols[st.name], solutions=cand_sols)
         key = _key(cand)
         kept = key < _key(best)
         trail.append(Candidate(tuple(trial.items()), st.name, key[0], key[1], kept))
         say(f"exact path: {st.name}={st.exact} gives {key[0]:.0f} ns, {'kept' if kept else 'dropped'} "
             f"(best {_key(best)[0]:.0f} ns)")
         if kept:
-            best, best_stats, methods, snaps = cand, cand_stats, trial, trial_snaps
+            best, best_stats, methods, snaps, sols = cand, cand_stats, trial, trial_snaps, cand_sols
     # task granularity: finer row chunks pipeline consecutive layers more closely, at the cost
     # of more tasks and transfers; tried from the scheduling stage on, with the methods kept
     k = next((i for i, st in enumerate(stages) if st.name == "scheduling"), None)
@@ -80,11 +84,13 @@ def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
             cand.chunks = ctx.chunks * chunks
             trial_snaps = {i: c for i, c in snaps.items() if i < k}
             say(f"exact path: {cand.chunks} row chunks per crossbar op")
+            cand_sols = {s.name: sols[s.name] for s in stages[:k]}
             cand_stats, _ = run_stages(cand, stages, methods, options, times, say, start=k,
-                                       stats={s.name: best_stats[s.name] for s in stages[:k]}, snapshots=trial_snaps)
+                                       stats={s.name: best_stats[s.name] for s in stages[:k]}, snapshots=trial_snaps,
+                                       solutions=cand_sols)
             key = _key(cand)
             kept = key < _key(best)
             trail.append(Candidate(tuple(methods.items()), f"chunks={cand.chunks}", key[0], key[1], kept))
             if kept:
-                best, best_stats, snaps = cand, cand_stats, trial_snaps
+                best, best_stats, snaps, sols = cand, cand_stats, trial_snaps, cand_sols
     return best, best_stats, trail

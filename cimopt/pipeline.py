@@ -24,7 +24,8 @@ MAX_RETRIES = 12
 
 def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], methods: Mapping[str, str],
                options: CompileOptions, times: dict[str, float], say: Progress, *, start: int = 0,
-               stats: Mapping[str, SolveStats] | None = None, snapshots: dict[int, Context] | None = None
+               stats: Mapping[str, SolveStats] | None = None, snapshots: dict[int, Context] | None = None,
+               hint: tuple[Any, SolveStats] | None = None, solutions: dict[str, tuple[Any, SolveStats]] | None = None
                ) -> tuple[dict[str, SolveStats], dict[str, dict[str, SolveStats]]]:
     """Run ``stages[start:]`` on ``ctx`` with ``methods`` (stage -> method), resuming from an
     earlier stage when one asks to retry.
@@ -32,7 +33,8 @@ def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], methods: Mapping
     Returns the stats per stage (``stats`` holds those of the stages before ``start``) and, in
     compare mode, the stats of the compared methods.  ``times`` gets each stage's wall seconds
     (retries and compared methods included); ``snapshots``, if given, a copy of the context
-    as each stage found it.
+    as each stage found it; ``hint``, a solution of ``stages[start]``'s instance that its method
+    must not be worse than (`Stage.run`); ``solutions``, each stage's solution and stats.
     """
     so = options.solver_options()
     stats = dict(stats or {})
@@ -50,7 +52,7 @@ def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], methods: Mapping
         t = time.perf_counter()
         try:
             problem = st.build(ctx)
-            solution, s = st.run(problem, method, so)
+            solution, s = st.run(problem, method, so, hint if k == start else None)
             st.apply(ctx, solution)
         except StageInfeasible as e:
             spent = time.perf_counter() - t
@@ -72,11 +74,13 @@ def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], methods: Mapping
             continue
         s = replace(s, attempts=tuple(carried.pop(st.name, ())) + s.attempts)
         stats[st.name] = s
+        if solutions is not None:
+            solutions[st.name] = (solution, s)
         if options.export_instances:
             _export(st, problem, s, options)
         times[st.name] = times.get(st.name, 0.0) + time.perf_counter() - t
         if options.compare:
-            compare[st.name] = _compare(st, problem, method, options, times, say)
+            compare[st.name] = _compare(st, problem, (solution, s), method, options, times, say)
         k += 1
     return stats, compare
 
@@ -95,10 +99,11 @@ def _export(st: Stage[Any, Any], problem: Any, s: SolveStats, options: CompileOp
         raise UsageError(f"--export-instances {folder}: cannot write ({e.strerror or e})") from None
 
 
-def _compare(st: Stage[Any, Any], problem: Any, chosen: str, options: CompileOptions,
+def _compare(st: Stage[Any, Any], problem: Any, hint: tuple[Any, SolveStats], chosen: str, options: CompileOptions,
              times: dict[str, float], say: Progress) -> dict[str, SolveStats]:
-    """Other methods of ``st`` on the same instance: its exact default, or every method with
-    ``options.compare == "all"``; a method that cannot solve the instance is left out with a note."""
+    """Other methods of ``st`` on the same instance, exact ones hinted with the chosen method's
+    solution (``hint``): its exact default, or every method with ``options.compare == "all"``;
+    a method that cannot solve the instance is left out with a note."""
     names = [m.name for m in st.methods] if options.compare == "all" else [st.exact]
     if options.compare == "all":
         names = [n for n in names if n != chosen]
@@ -107,7 +112,7 @@ def _compare(st: Stage[Any, Any], problem: Any, chosen: str, options: CompileOpt
     for name in names:
         say(f"{st.name}: comparing {name}")
         try:
-            out[name] = st.run(problem, name, options.solver_options())[1]
+            out[name] = st.run(problem, name, options.solver_options(), hint)[1]
         except (StageInfeasible, CapacityError) as e:
             say(f"{st.name}: {name} could not solve the instance: {e}")
     times["compare"] = times.get("compare", 0.0) + time.perf_counter() - t

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from cimopt.ir.errors import CimoptError, UsageError
 
 from .context import Context
-from .stats import Attempt, SolveStats, SolverOptions
+from .stats import Attempt, SolveStats, SolverOptions, Status
 
 P = TypeVar("P")
 S = TypeVar("S")
@@ -74,13 +74,26 @@ class Stage(ABC, Generic[P, S]):
     def apply(self, ctx: Context, solution: S) -> None:
         """Record ``solution`` in ``ctx`` for the stages after this one."""
 
-    def run(self, problem: P, method: str, options: SolverOptions) -> tuple[S, SolveStats]:
+    def run(self, problem: P, method: str, options: SolverOptions,
+            hint: tuple[S, SolveStats] | None = None) -> tuple[S, SolveStats]:
         """`solve` with the stats named for the stage and the method as chosen (the solver's
-        own name for what it ran, e.g. ``cpsat-rolling-window``, goes first in the note)."""
+        own name for what it ran, e.g. ``cpsat-rolling-window``, goes first in the note).
+
+        ``hint``: a solution of the same instance (the heuristic's) and its stats.  An exact
+        method is never worse than it: when the method ends worse, the hint is returned, its
+        objective reported, the better of the two bounds kept, and the note says so.
+        """
         solution, s = self.solve(problem, self.method(method).name, options)
         if s.method != method or s.stage != self.name:
             detail = s.method if s.method != method else ""
             s = replace(s, stage=self.name, method=method, note="; ".join(x for x in (detail, s.note) if x))
+        if hint is not None and self.method(method).exact and s.objective > hint[1].objective + _tol(hint[1].objective):
+            kept, hs = hint
+            bound = min(max(s.bound, hs.bound), hs.objective)
+            status = Status.OPTIMAL if hs.objective - bound <= _tol(hs.objective) else Status.FEASIBLE
+            note = (f"{method} ended at {s.objective:.6g} {self.unit}, worse than the hint's {hs.objective:.6g} "
+                    f"({hs.method}); hint kept" + (f"; {s.note}" if s.note else ""))
+            return kept, replace(s, objective=hs.objective, bound=bound, status=status, note=note)
         return solution, s
 
     def retry(self, ctx: Context, error: StageInfeasible) -> str | None:
@@ -100,6 +113,11 @@ class Stage(ABC, Generic[P, S]):
         if self.name in overrides:
             return self.method(overrides[self.name]).name
         return self.exact if solver == "exact" else self.heuristic
+
+
+def _tol(value: float) -> float:
+    """Objectives this close are equal (relative 1e-9, absolute 1e-9)."""
+    return 1e-9 * max(1.0, abs(value))
 
 
 def check_overrides(stages: tuple[Stage[Any, Any], ...], overrides: Mapping[str, str]) -> None:
