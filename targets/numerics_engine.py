@@ -135,6 +135,7 @@ class NumericsEngine:
             cells = noise.program(plus, p.cell_bits, a, rng, self.cfg.drift_s)
             if minus is not None:
                 cells = cells - noise.program(minus, p.cell_bits, a, rng, self.cfg.drift_s)
+            cells = cells.astype(np.float32)
         else:
             cells = plus if minus is None else plus.astype(np.int8) - minus.astype(np.int8)
         return cells, wsum
