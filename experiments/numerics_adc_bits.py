@@ -1,7 +1,8 @@
 """SQNR and latency vs ADC resolution (4..12 bits), bit-true, for ResNet-50 (light graph, random weights).
 
-Usage (needs the ``plot`` extra, matplotlib): python experiments/numerics_adc_bits.py [--target isaac] [--bits 4 12] [--vector-format F]
-       [--plot docs/numerics_adc_bits.png]
+Usage (needs the ``plot`` extra, matplotlib):
+    python experiments/numerics_adc_bits.py [--target isaac] [--bits 4 12] [--vector-format F]
+        [--plot docs/numerics_adc_bits.png] [--budgets 10 20 ...]
 
 One heuristic compile (latency mode); then, per ADC resolution, the program runs in
 ``--numerics int`` (all rows the DACs drive per conversion, as compiled) and the output SQNR vs
@@ -91,7 +92,8 @@ def main() -> None:
     print(f"SQNR non-decreasing in ADC bits: {'yes' if mono else 'NO'}")
     print(f"\nrows per conversion under a budget at {base.core.adc_bits}-bit ADCs (error model; latency = sum of "
           f"layers' one-copy MVM time):")
-    print(f"{'budget dB':>10} {'predicted dB':>13} {'greedy us':>10} {'dp us':>10} {'LP bound us':>12} {'dp status':>10}")
+    print(f"{'budget dB':>10} {'predicted dB':>13} {'greedy us':>10} {'dp us':>10} {'LP bound us':>12} "
+          f"{'dp status':>10}")
     for budget in a.budgets:
         prob = accuracy_budget.build(wl, base, sig, budget)
         gsol, _ = accuracy_budget.solve(prob, "greedy")

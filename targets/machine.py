@@ -6,7 +6,8 @@ ndarray of its dtype and shape at its Access/BufferPlan offset.  Crossbars hold 
 Instructions run in (start_ns, id) order: ``mvm`` computes its output rows from its crossbars'
 blocks and the input at its read address; ``vector``/``host`` run onnxruntime; ``transfer`` and
 ``barrier`` move no data.  So a swapped tile, an overlapped buffer or a wrong address changes the
-outputs.
+outputs.  With ``numerics`` (`targets.numerics_engine`) crossbar and vector arithmetic is bit-true
+to the target (``int``) or adds device noise (``analog``).
 
 Checks, each a `Violation` (never an exception): ``duration`` (recomputed with `targets.timing`
 differs from end - start), ``dependency`` (a dep not finished at the start, or unknown),
