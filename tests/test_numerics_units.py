@@ -138,3 +138,41 @@ def test_cli_run_int_and_analog(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["run", str(prog), str(model), "--numerics", "int", "--calibrate", str(tmp_path / "bad.npz")]) == 2
     np.savez(tmp_path / "cal.npz", x=np.random.default_rng(0).standard_normal((3, 1, 3, 16, 16)).astype(np.float32))
     assert main(["run", str(prog), str(model), "--numerics", "int", "--calibrate", str(tmp_path / "cal.npz")]) == 0
+
+
+def _cnn_program(target_name: str = "isaac"):  # noqa: ANN202
+    from cimopt.compiler import compile_model
+    from cimopt.inputs import random_inputs
+    from cimopt.options import CompileOptions
+    from cimopt.targets.numerics_calib import calibrate
+
+    t = load_target(target_name)
+    res = compile_model(models.small_cnn(), t, CompileOptions())
+    g = res.frontend.graph
+    x = random_inputs(g, 0)
+    return t, res.program, g, x, calibrate(g, [x], t.precision.activation_bits)
+
+
+def test_noiseless_analog_equals_int_and_drift_compensation_helps() -> None:
+    import dataclasses
+
+    from cimopt.accuracy import sqnr_db
+    from cimopt.targets.machine import execute
+    from cimopt.targets.numerics_calib import float_trace
+    from cimopt.targets.numerics_engine import NumericsConfig
+
+    t, prog, g, x, cal = _cnn_program()
+    assert t.numerics is not None
+    quiet = dataclasses.replace(t.numerics.analog, prog_noise_c0_us=0.0, prog_noise_c1_us=0.0, prog_noise_c2_us=0.0,
+                                read_noise_q=0.0, stuck_at_rate=0.0, drift_nu_std=0.0)
+    tq = dataclasses.replace(t, numerics=dataclasses.replace(t.numerics, analog=quiet))
+    ints = execute(prog, g, tq, x, numerics=NumericsConfig("int", cal)).outputs["y"]
+    analog = execute(prog, g, tq, x, numerics=NumericsConfig("analog", cal)).outputs["y"]
+    np.testing.assert_array_equal(analog, ints)
+    ref = float_trace(g, x)["y"]
+    day = NumericsConfig("analog", cal, drift_s=86400.0)
+    with_comp = sqnr_db(execute(prog, g, tq, x, numerics=day).outputs["y"], ref)
+    off = dataclasses.replace(quiet, drift_compensation=False)
+    t_off = dataclasses.replace(t, numerics=dataclasses.replace(t.numerics, analog=off))
+    without = sqnr_db(execute(prog, g, t_off, x, numerics=day).outputs["y"], ref)
+    assert with_comp > without + 6
