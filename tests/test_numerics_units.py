@@ -176,3 +176,15 @@ def test_noiseless_analog_equals_int_and_drift_compensation_helps() -> None:
     t_off = dataclasses.replace(t, numerics=dataclasses.replace(t.numerics, analog=off))
     without = sqnr_db(execute(prog, g, t_off, x, numerics=day).outputs["y"], ref)
     assert with_comp > without + 6
+
+
+def test_target_without_numerics_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (PRESET_DIR / "pimcomp.toml").read_text()
+    (tmp_path / "plain.toml").write_text(text[:text.index("[numerics]")])
+    model, prog = tmp_path / "cnn.onnx", tmp_path / "cnn.json"
+    onnx.save(models.small_cnn(), model)
+    assert main(["compile", str(model), "--target", str(tmp_path / "plain.toml"), "-o", str(prog), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(prog), str(model), "--numerics", "int"]) == 2
+    assert "has no [numerics] section" in capsys.readouterr().err
+    assert main(["run", str(prog), str(model)]) == 0
