@@ -191,7 +191,7 @@ def tile_mvm(xq: np.ndarray, cells: np.ndarray, p: CrossbarNumerics, group_rows:
     for (r0, r1), rows in zip(reads, seen):
         step, lo, hi = p.adc(rows)
         raw = rows * (2 ** p.dac_bits - 1) * (2 ** p.cell_bits - 1)
-        may_clip = not integral or raw / step > hi + 0.5 or (p.signed and -raw / step < lo - 0.5)
+        may_clip = not integral or raw / step >= hi + 0.5 or (p.signed and -raw / step <= lo - 0.5)
         # sum over passes of (integer) code x 2^(pass x dac_bits): exact in float32 below 2^24
         pass_dtype = np.float32 if max(hi, -lo) * 2.0 ** (p.passes * p.dac_bits) < 2 ** 24 else np.float64
         pass_w = (2.0 ** (np.arange(p.passes) * p.dac_bits)).astype(pass_dtype)[None, :]
