@@ -53,7 +53,8 @@ def calibration_samples(path: str | None, graph: Graph, seed: int) -> list[dict[
         elif got[1:] == want and got[0] >= 1:
             counts.add(got[0])
         else:
-            raise UsageError(f"{path}: input {t} has shape {got}; expected {want} or (samples, {', '.join(map(str, want))})")
+            raise UsageError(f"{path}: input {t} has shape {got}; expected {want} or "
+                             f"(samples, {', '.join(map(str, want))})")
     if len(counts) != 1:
         raise UsageError(f"{path}: inputs disagree on the number of samples")
     n = counts.pop()

@@ -1,7 +1,8 @@
 """SQNR and latency vs ADC resolution (4..12 bits), bit-true, for ResNet-50 (light graph, random weights).
 
-Usage: python experiments/numerics_adc_bits.py [--target isaac] [--bits 4 12] [--vector-format F]
-       [--plot docs/numerics_adc_bits.png]
+Usage (needs the ``plot`` extra, matplotlib):
+    python experiments/numerics_adc_bits.py [--target isaac] [--bits 4 12] [--vector-format F]
+        [--plot docs/numerics_adc_bits.png] [--budgets 10 20 ...]
 
 One heuristic compile (latency mode); then, per ADC resolution, the program runs in
 ``--numerics int`` (all rows the DACs drive per conversion, as compiled) and the output SQNR vs
@@ -10,7 +11,9 @@ its timing in the target model).  Beside it, the rows per conversion each layer 
 conversions to lose nothing at that resolution (`cost.adc_error`) and the latency of that mapping
 (sum over layers of one copy's MVM time, the cost model's proxy): fewer ADC bits buy the same
 accuracy with more reads.  ``--vector-format float32`` (default) keeps the vector unit exact so
-the curve shows the ADC alone; pass ``target`` to use the preset's own format.
+the curve shows the ADC alone; pass ``target`` to use the preset's own format.  Last, at the
+target's own ADC resolution, the rows-per-conversion choice under SQNR budgets (greedy, DP and
+the LP bound of `solver.accuracy_budget`): the accuracy/latency Pareto front of the mapping.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from cimopt.demo import light_graph, randomised
 from cimopt.inputs import random_inputs
 from cimopt.ir.graph import OpClass
 from cimopt.options import CompileOptions
+from cimopt.solver import accuracy_budget
 from cimopt.targets.load import load_target
 from cimopt.targets.machine import execute
 from cimopt.targets.numerics_calib import calibrate, float_trace
@@ -45,6 +49,8 @@ def main() -> None:
     ap.add_argument("--bits", type=int, nargs=2, default=(4, 12))
     ap.add_argument("--vector-format", default="float32", help="float32 | float16 | bfloat16 | target")
     ap.add_argument("--plot", default="docs/numerics_adc_bits.png")
+    ap.add_argument("--budgets", type=float, nargs="*", default=[10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+                    help="min SQNR dB budgets for the rows-per-conversion table")
     a = ap.parse_args()
     base = load_target(a.target)
     if base.numerics is None:
@@ -84,7 +90,23 @@ def main() -> None:
         lats.append(lat)
     mono = all(b >= a_ for a_, b in zip(sqnrs, sqnrs[1:]))
     print(f"SQNR non-decreasing in ADC bits: {'yes' if mono else 'NO'}")
-    import matplotlib
+    print(f"\nrows per conversion under a budget at {base.core.adc_bits}-bit ADCs (error model; latency = sum of "
+          f"layers' one-copy MVM time):")
+    print(f"{'budget dB':>10} {'predicted dB':>13} {'greedy us':>10} {'dp us':>10} {'LP bound us':>12} "
+          f"{'dp status':>10}")
+    for budget in a.budgets:
+        prob = accuracy_budget.build(wl, base, sig, budget)
+        gsol, _ = accuracy_budget.solve(prob, "greedy")
+        xsol, xst = accuracy_budget.solve(prob, "dp")
+        if xst.status.name == "INFEASIBLE":
+            print(f"{budget:>10.1f} {'-':>13} {'-':>10} {'-':>10} {'-':>12} {xst.status.name:>10}")
+            continue
+        print(f"{budget:>10.1f} {xsol.predicted_sqnr_db:>13.1f} {gsol.objective / 1e3:>10.1f} "
+              f"{xsol.objective / 1e3:>10.1f} {xst.bound / 1e3:>12.1f} {xst.status.name:>10}")
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("the plot needs matplotlib: pip install -e '.[plot]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 3.6))

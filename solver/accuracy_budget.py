@@ -30,6 +30,7 @@ import numpy as np
 
 from ..cost import adc_error
 from ..cost.adc_error import AdcOption, LayerSignal
+from ..ir.errors import UsageError
 from ..ir.graph import OpClass
 from ..ir.program import Program
 from ..ir.workload import Workload
@@ -69,9 +70,9 @@ def build(workload: Workload, target: Target, signals: Mapping[str, LayerSignal]
           objective: str = "latency") -> AccuracyProblem:
     """The problem for every crossbar op of ``workload`` that has a measured ``signals`` entry."""
     if objective not in OBJECTIVES:
-        raise ValueError(f"objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
+        raise UsageError(f"objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
     if not math.isfinite(min_sqnr_db):
-        raise ValueError(f"min_sqnr_db must be finite, got {min_sqnr_db}")
+        raise UsageError(f"--min-sqnr-db must be a finite number of dB, got {min_sqnr_db}")
     ops = [op for op in workload.ops if op.op_class is OpClass.CROSSBAR and op.name in signals]
     return AccuracyProblem(tuple(op.name for op in ops),
                            tuple(tuple(adc_error.options(target, op, signals[op.name])) for op in ops),
@@ -196,7 +197,7 @@ def solve(problem: AccuracyProblem, method: str, options: SolverOptions | None =
     layers x options x ``resolution`` steps) and need no time limit, seed or workers.
     """
     if method not in METHODS:
-        raise ValueError(f"method {method!r}: expected one of {', '.join(METHODS)}")
+        raise UsageError(f"accuracy method {method!r}: expected one of {', '.join(METHODS)}")
     t0 = time.perf_counter()
     bad = _infeasible(problem, method, t0)
     if bad is not None:

@@ -7,7 +7,8 @@ Instructions run in (start_ns, id) order: ``mvm`` computes its output rows from 
 blocks and the input at its read address; ``vector``/``host`` run onnxruntime (a vector chunk keeps
 the output rows it writes, `ir.vector_chunks`); ``transfer`` and
 ``barrier`` move no data.  So a swapped tile, an overlapped buffer or a wrong address changes the
-outputs.
+outputs.  With ``numerics`` (`targets.numerics_engine`) crossbar and vector arithmetic is bit-true
+to the target (``int``) or adds device noise (``analog``).
 
 Checks, each a `Violation` (never an exception): ``duration`` (recomputed with `targets.timing`
 differs from end - start), ``dependency`` (a dep not finished at the start, or unknown),

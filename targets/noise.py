@@ -50,7 +50,7 @@ def read(cells: np.ndarray, a: AnalogSpec, rng: np.random.Generator, drift_s: fl
     k = a.read_noise_q * math.sqrt(math.log((t + a.read_t_s) / (2 * a.read_t_s)))
     if k == 0:
         return cells
-    return np.maximum(cells + k * cells * rng.standard_normal(cells.shape), 0.0)
+    return np.maximum(cells + k * cells * rng.standard_normal(cells.shape, dtype=np.float32), 0.0).astype(cells.dtype)
 
 
 def drift_compensation(a: AnalogSpec, drift_s: float) -> float:

@@ -1,8 +1,9 @@
 """Bit-true crossbar arithmetic: quantisation, signed encoding, bit slices, DAC passes, ADC.
 
 Integers throughout; products and column sums are formed with float BLAS on integer-valued
-arrays, which is exact while every value stays below 2^24 (float32, column sums) or 2^53
-(float64, shift-and-add) -- `CrossbarNumerics.check` proves the bounds for a target.
+arrays, which is exact while every value stays below 2^24 (float32: column sums, which
+`crossbar_numerics` checks for the target, and pass sums, whose bound `tile_mvm` checks) or
+2^53 (float64: the shift-and-add over slices).
 
 * Weights: per matrix column (for Conv, Gemm, MatMul one output channel) symmetric,
   ``scale = max|w| / (2^(b-1) - 1)``, ``q = round(w / scale)`` in ``[-(2^(b-1)-1), 2^(b-1)-1]``.
@@ -184,15 +185,15 @@ def tile_mvm(xq: np.ndarray, cells: np.ndarray, p: CrossbarNumerics, group_rows:
         return xq.astype(np.float64) @ wide, 0, conversions
     out = np.zeros((v, c // p.slices), dtype=np.float64)
     sat = 0
-    dtype = np.float32 if integral else np.float64
+    dtype = np.float32   # integer sums below 2^24 (checked by crossbar_numerics); analog sums to float32 precision
     planes = bit_planes(xq, p, dtype)
     block = max(1, (1 << 22) // max(1, p.passes * c))
     for (r0, r1), rows in zip(reads, seen):
         step, lo, hi = p.adc(rows)
         raw = rows * (2 ** p.dac_bits - 1) * (2 ** p.cell_bits - 1)
-        may_clip = not integral or raw / step > hi + 0.5 or (p.signed and -raw / step < lo - 0.5)
-        # sum over passes of code x 2^(pass x dac_bits): exact in float32 below 2^24
-        pass_dtype = np.float32 if integral and max(hi, -lo) * 2.0 ** (p.passes * p.dac_bits) < 2 ** 24 else np.float64
+        may_clip = not integral or raw / step >= hi + 0.5 or (p.signed and -raw / step <= lo - 0.5)
+        # sum over passes of (integer) code x 2^(pass x dac_bits): exact in float32 below 2^24
+        pass_dtype = np.float32 if max(hi, -lo) * 2.0 ** (p.passes * p.dac_bits) < 2 ** 24 else np.float64
         pass_w = (2.0 ** (np.arange(p.passes) * p.dac_bits)).astype(pass_dtype)[None, :]
         w = cells[r0:r1].astype(dtype)
         x_rows = planes if (r0, r1) == (0, r) else planes[:, :, r0:r1]

@@ -135,6 +135,7 @@ class NumericsEngine:
             cells = noise.program(plus, p.cell_bits, a, rng, self.cfg.drift_s)
             if minus is not None:
                 cells = cells - noise.program(minus, p.cell_bits, a, rng, self.cfg.drift_s)
+            cells = cells.astype(np.float32)
         else:
             cells = plus if minus is None else plus.astype(np.int8) - minus.astype(np.int8)
         return cells, wsum
@@ -168,6 +169,8 @@ class NumericsEngine:
                 r = r1 - r0
                 xin = xq[:, np.concatenate([(g0 + i) * k + np.arange(r0, r1) for i in range(ng)])]
                 y, sat, conv = tile_mvm(xin, cells, p, r, self.cfg.lossless_shortcut)
+                if self.comp != 1.0:   # drift compensation scales the analog sums, not the digital corrections
+                    y *= self.comp
                 layer.saturations += sat
                 layer.conversions += conv
                 xsum = xin.reshape(v, ng, r).sum(axis=2)[:, :, None] if p.encoding == "offset" else None
@@ -181,7 +184,7 @@ class NumericsEngine:
                     total[:, g0:g0 + ng, tw.col0:tw.col1] += part
             if self.cfg.trace:
                 self.result.traces.setdefault(op.name, []).append((xq, total.copy()))
-            out += total * (aq.scale * self.comp * self.column_scales(op, out.shape[1]))[None]
+            out += total * (aq.scale * self.column_scales(op, out.shape[1]))[None]
 
         return acc
 

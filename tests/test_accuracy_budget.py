@@ -130,3 +130,14 @@ def test_budget_met_bit_true() -> None:
     assert sqnr_db(chosen, ref) >= 35.0
     assert sqnr_db(cheapest, ref) < 35.0
     assert not math.isinf(st.bound) and st.bound <= choice.objective
+
+
+def test_bad_method_and_budget_are_usage_errors() -> None:
+    from cimopt.ir.errors import UsageError
+
+    p = ab.AccuracyProblem(("a",), ((AdcOption(128, 1.0, 1.0, 0.5),),), 1.0, "latency")
+    with pytest.raises(UsageError, match="accuracy method 'cpsat'"):
+        ab.solve(p, "cpsat")
+    res = compile_model(_one_conv(), _target(8), CompileOptions())
+    with pytest.raises(UsageError, match="--min-sqnr-db must be a finite number"):
+        ab.build(res.frontend.workload, _target(8), {}, math.inf)

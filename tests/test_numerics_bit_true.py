@@ -126,7 +126,7 @@ def test_split_ops_bit_true() -> None:
     run in segments with the crossbars reprogrammed by write instructions between them."""
     base = load_target("isaac")
     small = dataclasses.replace(base, chip=dataclasses.replace(base.chip, mesh_rows=1, mesh_cols=1),
-                                core=dataclasses.replace(base.core, crossbars=8, crossbar_rows=32, crossbar_cols=64,
+                                core=dataclasses.replace(base.core, crossbars=16, crossbar_rows=32, crossbar_cols=64,
                                                          dacs_per_crossbar=32))
     t = wide_adc(small)
     g, r, cal = run_int(_big_conv_model(), t, shortcut=False, segments=2)

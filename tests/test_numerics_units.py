@@ -138,3 +138,86 @@ def test_cli_run_int_and_analog(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["run", str(prog), str(model), "--numerics", "int", "--calibrate", str(tmp_path / "bad.npz")]) == 2
     np.savez(tmp_path / "cal.npz", x=np.random.default_rng(0).standard_normal((3, 1, 3, 16, 16)).astype(np.float32))
     assert main(["run", str(prog), str(model), "--numerics", "int", "--calibrate", str(tmp_path / "cal.npz")]) == 0
+
+
+def _cnn_program(target_name: str = "isaac"):  # noqa: ANN202
+    from cimopt.compiler import compile_model
+    from cimopt.inputs import random_inputs
+    from cimopt.options import CompileOptions
+    from cimopt.targets.numerics_calib import calibrate
+
+    t = load_target(target_name)
+    res = compile_model(models.small_cnn(), t, CompileOptions())
+    g = res.frontend.graph
+    x = random_inputs(g, 0)
+    return t, res.program, g, x, calibrate(g, [x], t.precision.activation_bits)
+
+
+def test_noiseless_analog_equals_int_and_drift_compensation_helps() -> None:
+    import dataclasses
+
+    from cimopt.accuracy import sqnr_db
+    from cimopt.targets.machine import execute
+    from cimopt.targets.numerics_calib import float_trace
+    from cimopt.targets.numerics_engine import NumericsConfig
+
+    t, prog, g, x, cal = _cnn_program()
+    assert t.numerics is not None
+    quiet = dataclasses.replace(t.numerics.analog, prog_noise_c0_us=0.0, prog_noise_c1_us=0.0, prog_noise_c2_us=0.0,
+                                read_noise_q=0.0, stuck_at_rate=0.0, drift_nu_std=0.0)
+    tq = dataclasses.replace(t, numerics=dataclasses.replace(t.numerics, analog=quiet))
+    ints = execute(prog, g, tq, x, numerics=NumericsConfig("int", cal)).outputs["y"]
+    analog = execute(prog, g, tq, x, numerics=NumericsConfig("analog", cal)).outputs["y"]
+    np.testing.assert_array_equal(analog, ints)
+    ref = float_trace(g, x)["y"]
+    day = NumericsConfig("analog", cal, drift_s=86400.0)
+    with_comp = sqnr_db(execute(prog, g, tq, x, numerics=day).outputs["y"], ref)
+    off = dataclasses.replace(quiet, drift_compensation=False)
+    t_off = dataclasses.replace(t, numerics=dataclasses.replace(t.numerics, analog=off))
+    without = sqnr_db(execute(prog, g, t_off, x, numerics=day).outputs["y"], ref)
+    assert with_comp > without + 6
+
+
+def test_target_without_numerics_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (PRESET_DIR / "pimcomp.toml").read_text()
+    (tmp_path / "plain.toml").write_text(text[:text.index("[numerics]")])
+    model, prog = tmp_path / "cnn.onnx", tmp_path / "cnn.json"
+    onnx.save(models.small_cnn(), model)
+    assert main(["compile", str(model), "--target", str(tmp_path / "plain.toml"), "-o", str(prog), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(prog), str(model), "--numerics", "int"]) == 2
+    assert "has no [numerics] section" in capsys.readouterr().err
+    assert main(["run", str(prog), str(model)]) == 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_bit_serial_loop_against_scalar_brute_force(seed: int) -> None:
+    """tile_mvm (pass by pass) against the ADC rule written out per vector, pass, read and column."""
+    rng = np.random.default_rng(seed)
+    signed = seed % 2 == 1
+    p = CrossbarNumerics(int(rng.integers(3, 7)), int(rng.integers(1, 3)), int(rng.integers(1, 3)),
+                         int(rng.integers(3, 7)), int(rng.integers(3, 6)), int(rng.integers(2, 7)),
+                         "differential" if signed else "offset", float(rng.choice([1.0, 0.25])))
+    group_rows = int(rng.integers(2, 6))
+    v, r, cols = 20, 2 * group_rows, 2 * p.slices   # two packed groups, one weight column each (block-diagonal)
+    top = 2 ** p.cell_bits - 1
+    cells = rng.integers(-top if signed else 0, top + 1, (r, cols)).astype(np.int8 if signed else np.uint8)
+    cells[:group_rows, p.slices:] = 0
+    cells[group_rows:, :p.slices] = 0
+    xq = rng.integers(0, 2 ** p.activation_bits, (v, r))
+    got, sat, _ = tile_mvm(xq, cells, p, group_rows, lossless_shortcut=False)
+    want = np.zeros((v, cols // p.slices))
+    n_sat = 0
+    for i in range(v):
+        for j in range(cols):
+            for k in range(p.passes):
+                for r0 in range(0, r, p.rows_per_read):
+                    rows = range(r0, min(r0 + p.rows_per_read, r))
+                    s = sum(((int(xq[i, q]) >> (k * p.dac_bits)) & (2 ** p.dac_bits - 1)) * int(cells[q, j]) for q in rows)
+                    step, lo, hi = p.adc(min(len(rows), group_rows))
+                    code = round(s / step)
+                    n_sat += not lo <= code <= hi
+                    code = min(max(code, lo), hi)
+                    want[i, j // p.slices] += code * step * 2 ** (k * p.dac_bits + (j % p.slices) * p.cell_bits)
+    np.testing.assert_array_equal(got, want)
+    assert sat == n_sat
