@@ -16,6 +16,12 @@ from .cli_trace import write_machine_trace
 from .options import MODES, SOLVERS, CompileOptions, parse_methods
 
 
+def _finite_or_none(x: float | None, flag: str) -> float | None:
+    if x is not None and not math.isfinite(x):
+        raise UsageError(f"{flag} must be a finite number")
+    return x
+
+
 def _options(a: argparse.Namespace) -> CompileOptions:
     if a.time_limit <= 0 or not math.isfinite(a.time_limit):
         raise CimoptError("--time-limit must be a positive number of seconds")
@@ -24,7 +30,9 @@ def _options(a: argparse.Namespace) -> CompileOptions:
                           time_limit_s=a.time_limit, workers=a.workers, chunks=a.chunks,
                           compare=getattr(a, "compare", ""), methods=parse_methods(shorthands + a.method),
                           export_instances=getattr(a, "export_instances", None),
-                          export_models=getattr(a, "export_models", None))
+                          export_models=getattr(a, "export_models", None),
+                          min_sqnr_db=_finite_or_none(getattr(a, "min_sqnr_db", None), "--min-sqnr-db"),
+                          calibrate=getattr(a, "calibrate", None))
 
 
 def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
@@ -199,6 +207,11 @@ def register(sub: Any) -> None:
         p.add_argument("--time-limit", type=float, default=10.0, help="seconds per exact stage (default 10)")
         p.add_argument("--workers", type=int, default=8, help="CP-SAT workers (default 8)")
         p.add_argument("--chunks", type=int, default=4, help="output-row chunks per crossbar op (default 4)")
+        p.add_argument("--min-sqnr-db", type=float, metavar="DB",
+                       help="accuracy budget: choose rows per ADC conversion per layer so the error model's "
+                            "output SQNR is at least DB (see `cimopt run --numerics int`)")
+        p.add_argument("--calibrate", metavar="X.npz", help="calibration inputs for --min-sqnr-db "
+                                                            "(default: seeded random inputs)")
 
     c = sub.add_parser("compile", help="compile a model into an executable schedule (program JSON)")
     compile_args(c)

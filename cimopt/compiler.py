@@ -23,8 +23,11 @@ from cimopt.solver.context import Context
 from cimopt.solver.stage import check_overrides
 from cimopt.solver.stages import STAGES
 from cimopt.solver.stats import SolveStats
+from cimopt.targets.numerics_calib import calibrate
 from cimopt.targets.spec import Target
 
+from .accuracy import layer_signals
+from .calibration import calibration_samples
 from .exact_path import Candidate, exact_path
 from .frontend import Frontend, prepare
 from .options import CompileOptions
@@ -78,6 +81,13 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
     fe = prepare(model, target, input_shapes)
     times: dict[str, float] = {"frontend": time.perf_counter() - t0}
     ctx = Context(fe.graph, fe.workload, target, CostModel(target, measured), options.mode, options.chunks)
+    if options.min_sqnr_db is not None:
+        t = time.perf_counter()
+        say("calibration: float activations for the ADC error model")
+        samples = calibration_samples(options.calibrate, fe.graph, options.seed)
+        acts = calibrate(fe.graph, samples, target.precision.activation_bits)
+        ctx.min_sqnr_db, ctx.adc_signals = options.min_sqnr_db, layer_signals(fe.graph, target, acts, samples[0])
+        times["calibration"] = time.perf_counter() - t
     trail: list[Candidate] = []
     if options.solver == "exact":
         ctx, stats, trail = exact_path(ctx, STAGES, options, overrides, times, say)

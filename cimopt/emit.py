@@ -60,7 +60,8 @@ def instructions(tg: TaskGraph, start: tuple[int, ...] | list[int],
             id=i, kind=t.kind, unit=t.unit, resource=t.resource, start_ns=start[i], end_ns=start[i] + t.duration_ns,
             deps=tuple(sorted(preds.get(i, ()))), op=t.op, replica=t.replica, segment=t.segment,
             crossbars=t.crossbars, reads=access(t.reads), writes=access(t.writes), nbytes=t.nbytes,
-            src_core=t.src_core, dst_core=t.dst_core, tile=t.tile, energy_pj=round(t.energy_pj, 6)))
+            src_core=t.src_core, dst_core=t.dst_core, tile=t.tile, energy_pj=round(t.energy_pj, 6),
+            rows_per_conversion=t.rows_per_conversion))
     return tuple(out)
 
 

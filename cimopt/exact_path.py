@@ -57,17 +57,17 @@ def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
     obj, peak = _key(best)
     trail = [Candidate(tuple(methods.items()), "", obj, peak, True)]
     for k, st in enumerate(stages):
-        if st.name in overrides or st.exact == methods[st.name]:
-            continue
+        if st.name in overrides or st.exact == methods[st.name] or st.name not in best_stats:
+            continue  # chosen by the user, no exact alternative, or not run for this compile
         trial = dict(methods, **{st.name: st.exact})
         trial_snaps = {i: c for i, c in snaps.items() if i < k}
         cand = snaps[k].fork()
-        cand_sols = {s.name: sols[s.name] for s in stages[:k]}
+        cand_sols = {s.name: sols[s.name] for s in stages[:k] if s.name in sols}
         say(f"exact path: {st.name} with {st.exact}")
         # the same instance as the best pipeline's at this stage: its solution is the hint
         cand_stats, _ = run_stages(cand, stages, trial, options, times, say, start=k,
-                                   stats={s.name: best_stats[s.name] for s in stages[:k]}, snapshots=trial_snaps,
-                                   hint=sols[st.name], solutions=cand_sols)
+                                   stats={s.name: best_stats[s.name] for s in stages[:k] if s.name in best_stats},
+                                   snapshots=trial_snaps, hint=sols[st.name], solutions=cand_sols)
         key = _key(cand)
         kept = key < _key(best)
         trail.append(Candidate(tuple(trial.items()), st.name, key[0], key[1], kept))
@@ -84,10 +84,10 @@ def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
             cand.chunks = ctx.chunks * chunks
             trial_snaps = {i: c for i, c in snaps.items() if i < k}
             say(f"exact path: {cand.chunks} row chunks per crossbar op")
-            cand_sols = {s.name: sols[s.name] for s in stages[:k]}
+            cand_sols = {s.name: sols[s.name] for s in stages[:k] if s.name in sols}
             cand_stats, _ = run_stages(cand, stages, methods, options, times, say, start=k,
-                                       stats={s.name: best_stats[s.name] for s in stages[:k]}, snapshots=trial_snaps,
-                                       solutions=cand_sols)
+                                       stats={s.name: best_stats[s.name] for s in stages[:k] if s.name in best_stats},
+                                       snapshots=trial_snaps, solutions=cand_sols)
             key = _key(cand)
             kept = key < _key(best)
             trail.append(Candidate(tuple(methods.items()), f"chunks={cand.chunks}", key[0], key[1], kept))

@@ -36,6 +36,10 @@ class CompileOptions:
     export_instances: str | None = None
     #: folder to write every CP-SAT model solved to (protobuf plus a JSON of the instance)
     export_models: str | None = None
+    #: accuracy budget: the error model's output SQNR (dB) the rows per ADC conversion must keep
+    min_sqnr_db: float | None = None
+    #: calibration inputs (.npz) for the accuracy budget (default: seeded random inputs)
+    calibrate: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

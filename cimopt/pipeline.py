@@ -45,6 +45,9 @@ def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], methods: Mapping
     k = start
     while k < len(stages):
         st = stages[k]
+        if not st.applies(ctx):
+            k += 1
+            continue
         method = methods[st.name]
         if snapshots is not None:
             snapshots[k] = ctx.fork()

@@ -49,9 +49,16 @@ class OpCost:
 class CostModel:
     """Costs of workload ops on one target; measured costs, when given, override the analytic ones."""
 
-    def __init__(self, target: Target, measured: Mapping[str, MeasuredCost] | None = None) -> None:
+    def __init__(self, target: Target, measured: Mapping[str, MeasuredCost] | None = None,
+                 rows_per_conversion: Mapping[str, int] | None = None) -> None:
         self.target = target
         self.measured = dict(measured or {})
+        #: rows driven per ADC conversion per crossbar op (absent: as many as the DACs drive)
+        self.rows_per_conversion = dict(rows_per_conversion or {})
+
+    def with_rows_per_conversion(self, rows: Mapping[str, int]) -> CostModel:
+        """The same model with crossbar ops reading ``rows`` rows per conversion (`timing.mvm_task`)."""
+        return CostModel(self.target, self.measured, rows)
 
     def crossbars(self, op: WorkOp) -> int:
         """Crossbars one copy of ``op``'s weights takes (0 for vector and host ops)."""
@@ -91,12 +98,13 @@ class CostModel:
         assert m is not None, f"{op.name} is not a crossbar op"
         tiles = self.tiles(op)
         act = bool(op.activation)
-        one = timing.mvm_cost(t, tiles, m, 1, act)
-        two = timing.mvm_cost(t, tiles, m, 2, act)
+        rpc = self.rows_per_conversion.get(op.name, 0)
+        one = timing.mvm_cost(t, tiles, m, 1, act, rpc)
+        two = timing.mvm_cost(t, tiles, m, 2, act, rpc)
         interval = two.latency_ns - one.latency_ns
         fixed = one.latency_ns - interval
-        latency = timing.mvm_cost(t, tiles, m, math.ceil(m.vectors / r), act).latency_ns
-        energy = timing.mvm_cost(t, tiles, m, m.vectors, act).energy + isa.static_energy(t, latency)
+        latency = timing.mvm_cost(t, tiles, m, math.ceil(m.vectors / r), act, rpc).latency_ns
+        energy = timing.mvm_cost(t, tiles, m, m.vectors, act, rpc).energy + isa.static_energy(t, latency)
         return OpCost(op.name, latency, energy, len(tiles), interval, fixed, m.vectors)
 
     def _vector(self, op: WorkOp) -> OpCost:

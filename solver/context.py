@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from cimopt.cost.adc_error import LayerSignal
 from cimopt.cost.model import CostModel
 from cimopt.ir.graph import Graph
 from cimopt.ir.tiles import Tile
@@ -54,6 +55,11 @@ class Context:
     memory: MemoryResult | None = None
     #: things the user asked for that were done another way, said on stderr and in the program
     warnings: list[str] = field(default_factory=list)
+    #: accuracy budget (dB of output SQNR) and the error model's per-layer signals, or None
+    min_sqnr_db: float | None = None
+    adc_signals: dict[str, LayerSignal] | None = None
+    #: rows driven per ADC conversion per crossbar op (the accuracy stage's choice; absent: all)
+    rows_per_conversion: dict[str, int] = field(default_factory=dict)
 
     @property
     def effective_mode(self) -> str:

@@ -74,6 +74,11 @@ class Stage(ABC, Generic[P, S]):
     def apply(self, ctx: Context, solution: S) -> None:
         """Record ``solution`` in ``ctx`` for the stages after this one."""
 
+    def applies(self, ctx: Context) -> bool:
+        """Whether the stage runs for this compile (a stage for an optional request says no
+        when it was not asked for)."""
+        return True
+
     def run(self, problem: P, method: str, options: SolverOptions,
             hint: tuple[S, SolveStats] | None = None) -> tuple[S, SolveStats]:
         """`solve` with the stats named for the stage and the method as chosen (the solver's

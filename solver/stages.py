@@ -6,14 +6,15 @@ from typing import Any
 from cimopt.ir.errors import UsageError
 
 from .stage import Stage
+from .stage_accuracy import AccuracyStage
 from .stage_memory import MemoryStage
 from .stage_placement import PlacementStage
 from .stage_replication import ReplicationStage
 from .stage_scheduling import SchedulingStage
 from .stage_tiling import TilingStage
 
-STAGES: tuple[Stage[Any, Any], ...] = (TilingStage(), ReplicationStage(), PlacementStage(), SchedulingStage(),
-                                       MemoryStage())
+STAGES: tuple[Stage[Any, Any], ...] = (AccuracyStage(), TilingStage(), ReplicationStage(), PlacementStage(),
+                                       SchedulingStage(), MemoryStage())
 
 
 def stage(name: str) -> Stage[Any, Any]:

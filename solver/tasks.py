@@ -43,6 +43,7 @@ class TaskInfo:
     src_core: int = -1
     dst_core: int = -1
     tile: TileWrite | None = None
+    rows_per_conversion: int = 0  # mvm: rows driven per ADC conversion (0: as many as the DACs drive)
     reads: list[tuple[str, int, int, int]] = field(default_factory=list)   # (tensor, axis, row0, row1)
     writes: list[tuple[str, int, int, int]] = field(default_factory=list)
 
@@ -69,12 +70,15 @@ def _compatible(axis_read: int, axis_written: int, ndim: int) -> bool:
     return axis_read in flatish and axis_written in flatish
 
 
-def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mapping, chunks: int) -> TaskGraph:
-    """Tasks and precedence edges of one inference for this mapping."""
+def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mapping, chunks: int,
+                rows_per_conversion: dict[str, int] | None = None) -> TaskGraph:
+    """Tasks and precedence edges of one inference for this mapping; crossbar ops read
+    ``rows_per_conversion[op]`` rows per ADC conversion where given."""
+    rpc = rows_per_conversion or {}
     tg = TaskGraph()
     producer = {t: op.name for op in workload.ops for t in op.outputs}
     prev_seg_tasks: list[int] = []
-    bottleneck = _crossbar_bottleneck(workload, target, mapping)
+    bottleneck = _crossbar_bottleneck(workload, target, mapping, rpc)
     in_bytes: dict[int, int] = {}
     for s, seg_ops in enumerate(mapping.segments):
         seg_tasks: list[int] = []
@@ -108,7 +112,8 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                     rep = i % r_count
                     slots = mapping.where[(name, rep)]
                     vectors = (b - a) * ax.vectors_per_row if ax.axis != WHOLE else ax.vectors_per_row
-                    cost = timing.mvm_cost(target, [t for _, _, t in slots], m, vectors, op.activation is not None)
+                    cost = timing.mvm_cost(target, [t for _, _, t in slots], m, vectors, op.activation is not None,
+                                           rpc.get(name, 0))
                     core = slots[0][0]
                     in_axis, lo, hi = needed_rows(graph, op, a, b) if ax.axis != WHOLE else (WHOLE, 0, 0)
                     reads = [(wop.inputs[0], in_axis, lo, hi)] + [(t, WHOLE, 0, 0) for t in wop.inputs[1:]]
@@ -117,7 +122,7 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                     tid = tg.add(TaskInfo("mvm", f"{name}#r{rep}", f"core{core}", timing.ns(cost), cost.energy.total,
                                           op=name, replica=rep, segment=s, axis=out_axis, row0=a, row1=b,
                                           core=core, crossbars=tuple((cc, x) for cc, x, _ in slots),
-                                          reads=reads, writes=writes))
+                                          rows_per_conversion=rpc.get(name, 0), reads=reads, writes=writes))
                     tg.edges.update((w, tid) for w in writes_of.get((name, rep), []))
                     ids.append(tid)
             else:
@@ -151,7 +156,7 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
     return tg
 
 
-def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping) -> float:
+def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping, rpc: dict[str, int]) -> float:
     """The slowest crossbar op copy's MVM time per inference (ns), ignoring chunk fill."""
     worst = 0.0
     for wop in workload.ops:
@@ -160,7 +165,7 @@ def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping) -
             continue
         vectors = math.ceil(m.vectors / max(1, mapping.copies.get(wop.name, 1)))
         cost = timing.mvm_cost(target, [t for _, _, t in mapping.where[(wop.name, 0)]], m, vectors,
-                               bool(wop.activation))
+                               bool(wop.activation), rpc.get(wop.name, 0))
         worst = max(worst, cost.latency_ns)
     return worst
 

@@ -141,3 +141,24 @@ def test_bad_method_and_budget_are_usage_errors() -> None:
     res = compile_model(_one_conv(), _target(8), CompileOptions())
     with pytest.raises(UsageError, match="--min-sqnr-db must be a finite number"):
         ab.build(res.frontend.workload, _target(8), {}, math.inf)
+
+
+@pytest.mark.parametrize("method", ["greedy", "dp"])
+def test_compile_min_sqnr_db_is_a_stage_whose_program_meets_the_budget(method: str) -> None:
+    """`compile --min-sqnr-db`: the accuracy stage runs first, the schedule is built with its rows
+    per conversion (the float run has no duration violation), and the bit-true run meets the budget."""
+    t = _target(6)
+    m = small_cnn()
+    res = compile_model(m, t, CompileOptions(min_sqnr_db=35.0, methods=(("accuracy", method),)))
+    st = res.stats["accuracy"]
+    assert st.method == method and st.bound <= st.objective
+    assert list(res.stats)[0] == "accuracy" and "calibration" in res.stage_s
+    p, g = res.program, res.frontend.graph
+    assert any(i.rows_per_conversion for i in p.instructions if i.kind == "mvm")
+    x = random_inputs(g, 0)
+    assert not execute(p, g, t, x).violations
+    cal = calibrate(g, [random_inputs(g, 1), random_inputs(g, 2)], t.precision.activation_bits)
+    out = execute(p, g, t, x, numerics=NumericsConfig("int", cal)).outputs["y"]
+    assert sqnr_db(out, float_trace(g, x)["y"]) >= 35.0
+    plain = compile_model(m, t, CompileOptions())
+    assert "accuracy" not in plain.stats

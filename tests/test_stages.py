@@ -34,8 +34,10 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, S
 
 
 def test_every_method_of_every_stage_solves_its_exported_instance(exported: tuple[str, dict[str, SolveStats]]) -> None:
-    folder, _ = exported
-    for st in STAGES:
+    folder, stats = exported
+    ran = [st for st in STAGES if st.name in stats]
+    assert [st.name for st in STAGES if st not in ran] == ["accuracy"]  # runs only with --min-sqnr-db
+    for st in ran:
         loaded, problem, meta = instances.load(f"{folder}/{st.name}.json", STAGES)
         assert loaded is st and meta["method"] == st.heuristic
         for m in st.methods:
@@ -64,8 +66,8 @@ def test_cli_solve_prints_the_same_objective(exported: tuple[str, dict[str, Solv
 def test_instance_round_trip_and_schema(exported: tuple[str, dict[str, SolveStats]], tmp_path) -> None:
     import jsonschema
 
-    folder, _ = exported
-    for st in STAGES:
+    folder, stats = exported
+    for st in (s for s in STAGES if s.name in stats):
         _, problem, _ = instances.load(f"{folder}/{st.name}.json", STAGES)
         path = tmp_path / f"{st.name}.json"
         instances.save(st, problem, path)
@@ -99,7 +101,7 @@ def test_bad_overrides_are_usage_errors(bad: list[str], match: str) -> None:
 
 def test_stage_times_add_up_to_the_wall_time() -> None:
     res = compile_model(models.small_cnn(), load_target("isaac"), CompileOptions())
-    assert {s.name for s in STAGES} <= set(res.stage_s)
+    assert {s.name for s in STAGES if s.name != "accuracy"} <= set(res.stage_s)
     assert sum(res.stage_s.values()) == pytest.approx(res.wall_s, rel=0.05)
 
 

@@ -1,0 +1,39 @@
+"""The accuracy stage (``compile --min-sqnr-db X``): rows activated per ADC conversion, per
+crossbar layer, chosen to minimise the mode's cost subject to the error model's output SQNR
+budget (`cimopt.solver.accuracy_budget`: a multiple-choice knapsack, greedy vs DP with an LP
+bound).  It runs first, so the cost model, the replication, the tasks and the program all see
+the chosen reads per MVM.  It runs only when the context has a budget and layer signals (from
+a calibration run at compile time)."""
+from __future__ import annotations
+
+from . import accuracy_budget as ab
+from .context import Context
+from .stage import Method, Stage
+from .stats import SolveStats, SolverOptions
+
+
+class AccuracyStage(Stage[ab.AccuracyProblem, ab.Choice]):
+    name = "accuracy"
+    methods = (
+        Method("greedy", False, "cheapest rows per conversion, upgraded by least cost per error removed until "
+                                "the SQNR budget holds"),
+        Method("dp", True, "dynamic programming over the budget (errors rounded up), the greedy kept when cheaper"),
+    )
+    heuristic = "greedy"
+    exact = "dp"
+    problem_type = ab.AccuracyProblem
+    unit = "ns"
+
+    def applies(self, ctx: Context) -> bool:
+        return ctx.min_sqnr_db is not None
+
+    def build(self, ctx: Context) -> ab.AccuracyProblem:
+        assert ctx.min_sqnr_db is not None and ctx.adc_signals is not None, "no accuracy budget"
+        return ab.build(ctx.workload, ctx.target, ctx.adc_signals, ctx.min_sqnr_db, "latency")
+
+    def solve(self, problem: ab.AccuracyProblem, method: str, options: SolverOptions) -> tuple[ab.Choice, SolveStats]:
+        return ab.solve(problem, method, options)
+
+    def apply(self, ctx: Context, solution: ab.Choice) -> None:
+        ctx.rows_per_conversion = dict(solution.rows_per_conversion)
+        ctx.cost = ctx.cost.with_rows_per_conversion(ctx.rows_per_conversion)
