@@ -17,7 +17,8 @@ implementations carry into a cancelling subtraction is not mistaken for an error
 diverging intermediate in the graph's order is named.
 
 Overall (`Verdict.status`): ``mismatch`` if any output or intermediate diverges, else
-``uninformative`` if any output is, else ``match``.
+``uninformative`` if no output is an informative match (every output's reference is
+degenerate), else ``match`` (a degenerate output that agrees is listed as uninformative).
 """
 from __future__ import annotations
 
@@ -61,10 +62,14 @@ class Verdict:
     def summary(self) -> str:
         """One line: the overall status and why."""
         if self.status == MATCH:
-            return (f"match: yes ({len(self.outputs)} output(s) and {len(self.intermediates)} intermediate "
-                    f"tensor(s) within {RTOL:g} x their own max|reference|)")
+            weak = [v.name for v in self.outputs if v.status == UNINFORMATIVE]
+            also = f"; uninformative: {', '.join(weak)}" if weak else ""
+            return (f"match: yes ({len(self.outputs) - len(weak)} output(s) and {len(self.intermediates)} intermediate "
+                    f"tensor(s) within {RTOL:g} x their own max|reference|{also})")
         bad = [v for v in self.outputs if v.status != MATCH]
         if self.status == UNINFORMATIVE:
+            if not bad:
+                return "match: uninformative (the model has no output to compare)"
             return (f"match: uninformative (the reference output {bad[0].name!r} is {bad[0].reason}, so agreeing "
                     "with it shows nothing; try other --inputs or --seed)")
         where = f"; first diverging tensor {self.first_divergence!r}" if self.first_divergence else ""
@@ -109,7 +114,8 @@ def judge(ours: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], outputs
     machine's own inputs of its producer; it must return None (cannot: the end-to-end verdict
     stands) unless every dynamic input of that producer is a graph input or in ``verified``
     (tensors judged so far and not diverging), so a wrong tensor upstream can never be excused.
-    Intermediates are judged first, then outputs.
+    Intermediates are judged first, then outputs; an intermediate whose shape differs from the
+    reference's is a different tensor under the same name (the passes rewrote it) and is skipped.
     """
     verified: set[str] = set()
 
@@ -129,8 +135,8 @@ def judge(ours: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], outputs
     first: str | None = None
     out_set = set(outputs)
     for t in intermediates:
-        if t not in ref or t not in ours or t in out_set:
-            continue
+        if t not in ref or t not in ours or t in out_set or np.shape(ref[t]) != np.shape(ours[t]):
+            continue   # shapes come from the graph, not the program: another shape is another tensor
         v = one(t)
         if v.status == MISMATCH and first is None:
             first = t
@@ -138,7 +144,7 @@ def judge(ours: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], outputs
     outs = tuple(one(t) for t in outputs)
     if any(v.status == MISMATCH for v in (*outs, *inter)):
         status = MISMATCH
-    elif any(v.status == UNINFORMATIVE for v in outs):
+    elif not any(v.status == MATCH for v in outs):
         status = UNINFORMATIVE
     else:
         status = MATCH

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir.chunks import FLAT, WHOLE, chunk_axis
+from ..ir.chunks import WHOLE, chunk_axis
 from ..ir.errors import CimoptError
 from ..ir.graph import Graph, OpSpec
 from ..ir.program import Access, BufferPlan, Instruction, Program, TileWrite
@@ -40,7 +40,8 @@ from ..ir.workload import lower_op, matrix_of
 from . import timing
 from .instructions import Energy, InstrCost, static_energy
 from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op, tile_block
-from .machine_checks import Report, Violation, check_static, grid_mask
+from .machine_checks import Report, Violation, check_static, grid_mask, row_range_error, space_reach, \
+    unwritten_outputs
 from .numerics_engine import NumericsConfig, NumericsEngine, NumericsResult
 from .spec import Target
 
@@ -97,17 +98,7 @@ class _Machine:
         """One zeroed byte array per space, as long as its reservation or as far as its buffers
         and accesses reach, whichever is shorter (bytes past the reach are never read or written);
         none, and a violation, when that exceeds `MAX_MACHINE_BYTES` (data flow then unchecked)."""
-        reach: dict[str, int] = defaultdict(int)
-        for b in self.p.buffers:
-            reach[b.space] = max(reach[b.space], b.offset + b.size_bytes)
-        for ins in self.p.instructions:
-            for a in (*ins.reads, *ins.writes):
-                spec = self.g.tensors.get(a.tensor)
-                if spec is not None and spec.known:
-                    reach[a.space] = max(reach[a.space], a.offset + spec.nbytes)
-        for t in self.g.inputs:
-            for b in self.plans.get(t, ()):
-                reach[b.space] = max(reach[b.space], b.offset + self.g.spec(t).nbytes)
+        reach = space_reach(self.p, self.g)
         sizes = {s: min(n, reach.get(s, 0)) for s, n in self.space_size.items()}
         total = sum(sizes.values())
         if total > MAX_MACHINE_BYTES:
@@ -135,13 +126,9 @@ class _Machine:
         return raw.view(np.dtype(spec.dtype)).reshape(spec.shape)
 
     def check_address(self, ins: Instruction, acc: Access) -> None:
-        spec = self.g.tensors.get(acc.tensor)
-        shape = spec.shape if spec is not None and spec.shape is not None else ()
-        if acc.axis != WHOLE and len(shape) >= 2 and acc.axis < len(shape) - 1:   # rows of the mask's grid
-            dim = int(np.prod(shape[:-1], dtype=np.int64)) if acc.axis == FLAT else shape[acc.axis]
-            if acc.row1 > dim:
-                self.rep.add("schema", f"instruction {ins.id} accesses rows {acc.row0}:{acc.row1} of {acc.tensor!r} "
-                                       f"on axis {acc.axis}, which has {dim}")
+        bad = row_range_error(self.g.tensors.get(acc.tensor), acc)
+        if bad:
+            self.rep.add("schema", f"instruction {ins.id} {bad}")
         plans = self.plans.get(acc.tensor)
         if plans and not any(b.space == acc.space and b.offset == acc.offset for b in plans):
             self.rep.add("data", f"instruction {ins.id} accesses {acc.tensor!r} at {acc.space}+{acc.offset}, "
@@ -392,14 +379,6 @@ class _Machine:
                     continue
                 v[...] = a.astype(v.dtype, copy=False)
 
-    def check_outputs_written(self) -> None:
-        """Every graph output computed by the program has all its rows written somewhere."""
-        for t in self.g.outputs:
-            if t in self.g.inputs or t in self.g.constants or not self.g.spec(t).known:
-                continue
-            if not any(k[0] == t and m.all() for k, m in self.written.items()):
-                self.rep.add("data", f"graph output {t!r} is never completely written")
-
     def read_outputs(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for t in self.g.outputs:
@@ -425,7 +404,8 @@ class _Machine:
             self.load_inputs(inputs)
         for ins in sorted(self.p.instructions, key=lambda i: (i.start_ns, i.id)):
             self.step(ins)
-        self.check_outputs_written()
+        for t in unwritten_outputs(self.g, self.written):
+            self.rep.add("data", f"graph output {t!r} is never completely written")
         outputs = self.read_outputs() if self.functional else {}
         makespan = max((i.end_ns for i in self.p.instructions), default=0)
         ii = self.p.initiation_interval_ns if self.p.mode == "throughput" else makespan

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..ir.chunks import FLAT, WHOLE
+from ..ir.graph import Graph, TensorSpec
 from ..ir.program import Access, BufferPlan, Program
 from .spec import Target
 
@@ -61,6 +63,40 @@ def grid_mask(shape: tuple[int, ...], acc: Access) -> np.ndarray:
     else:
         m[(slice(None),) * acc.axis + (slice(acc.row0, acc.row1),)] = True
     return m
+
+
+def space_reach(p: Program, graph: Graph) -> dict[str, int]:
+    """Bytes of each memory space that the program's buffers and accesses reach (offset + size)."""
+    reach: dict[str, int] = defaultdict(int)
+    for b in p.buffers:
+        reach[b.space] = max(reach[b.space], b.offset + b.size_bytes)
+        if b.tensor in graph.inputs:
+            reach[b.space] = max(reach[b.space], b.offset + graph.spec(b.tensor).nbytes)
+    for ins in p.instructions:
+        for a in (*ins.reads, *ins.writes):
+            spec = graph.tensors.get(a.tensor)
+            if spec is not None and spec.known:
+                reach[a.space] = max(reach[a.space], a.offset + spec.nbytes)
+    return dict(reach)
+
+
+def row_range_error(spec: TensorSpec | None, acc: Access) -> str | None:
+    """What is wrong when ``acc`` names rows past the end of its axis of the tensor (else None)."""
+    shape = spec.shape if spec is not None and spec.shape is not None else ()
+    if acc.axis == WHOLE or len(shape) < 2 or acc.axis >= len(shape) - 1:   # only rows of the mask's grid
+        return None
+    dim = int(np.prod(shape[:-1], dtype=np.int64)) if acc.axis == FLAT else shape[acc.axis]
+    if acc.row1 <= dim:
+        return None
+    return f"accesses rows {acc.row0}:{acc.row1} of {acc.tensor!r} on axis {acc.axis}, which has {dim}"
+
+
+def unwritten_outputs(graph: Graph, written: Mapping[tuple[str, str, int], np.ndarray]) -> list[str]:
+    """Graph outputs computed by the program that no (tensor, space, offset) has fully written
+    (``written``: the row masks written so far)."""
+    done = {k[0] for k, m in written.items() if m.all()}
+    return [t for t in graph.outputs if t not in graph.inputs and t not in graph.constants
+            and graph.spec(t).known and t not in done]
 
 
 def _capacity(target: Target, space: str) -> int | None:

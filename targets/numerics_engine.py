@@ -29,7 +29,7 @@ from ..ir.program import Instruction, TileWrite
 from . import noise
 from .kernels import Accumulate, group_matrix, rows_view
 from .numerics_spec import NumericsSpec
-from .numerics import ActQuant, CrossbarNumerics, crossbar_numerics, encode, quantize_acts, quantize_weights, tile_mvm
+from .numerics import ActQuant, crossbar_numerics, encode, quantize_acts, quantize_weights, tile_mvm
 from .spec import Target
 
 MODES: tuple[str, ...] = ("int", "analog")

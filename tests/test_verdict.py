@@ -51,6 +51,14 @@ def test_uninformative_output_is_not_a_match() -> None:
     assert v.status == UNINFORMATIVE and not v.match and "uninformative" in v.summary()
 
 
+def test_a_degenerate_output_beside_an_informative_one() -> None:
+    ref = {"y": R, "anchors": np.full(4, 0.5)}
+    v = judge(dict(ref), ref, ["y", "anchors"])
+    assert v.match and "uninformative: anchors" in v.summary()
+    wrong = {"y": R, "anchors": np.full(4, 0.7)}
+    assert judge(wrong, ref, ["y", "anchors"]).status == MISMATCH
+
+
 def test_local_recheck_excuses_only_verified_inputs() -> None:
     ref = {"a": R, "y": R}
     ours = {"a": R, "y": R + 1}
