@@ -23,6 +23,7 @@ import numpy as np
 
 from cimopt.ir.errors import CapacityError
 
+from .budget import LOCAL_SEARCH_ENTRY_S, Budget
 from .placement_bounds import ball_lp_bound, colocation_bound
 from .stats import SolveStats, SolverOptions, Status
 
@@ -242,15 +243,21 @@ def greedy(problem: PlacementProblem) -> Placement:
     return Placement(tuple(core_of))
 
 
-def local_search(problem: PlacementProblem, start: Placement, options: SolverOptions) -> Placement:
-    """Improve ``start`` by single-group moves and pairwise swaps until no move gains or time is up.
+def local_search(problem: PlacementProblem, start: Placement, options: SolverOptions,
+                 budget: Budget | None = None) -> Placement:
+    """Improve ``start`` by single-group moves and pairwise swaps until no move gains or the
+    work cap is reached.
 
     Groups are visited in an order shuffled with ``options.seed``; for each, the best move to a
     core with room is applied if it gains, else the best swap with a group on another core whose
-    sizes still fit.  Deterministic for a seed unless ``options.time_limit_s`` cuts it short.
+    sizes still fit.  The work is counted, not timed, in every mode: each group visited costs
+    (groups + cores) × `LOCAL_SEARCH_ENTRY_S` deterministic s out of ``options.time_limit_s``, so
+    the result depends only on the instance, the seed and the limit.  ``budget``: a budget the
+    work is charged to as well (the caller's, so its other steps see what is left).
     """
     check(problem, start)
-    deadline = time.perf_counter() + options.time_limit_s
+    work = Budget.counted(options.time_limit_s, parent=budget)
+    visit_s = (problem.n_groups + problem.n_cores) * LOCAL_SEARCH_ENTRY_S
     rng = np.random.default_rng(options.seed)
     n, hop = problem.n_groups, problem.hop_matrix().astype(float)
     sizes = np.array(problem.groups, dtype=np.int64)
@@ -270,11 +277,12 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
         at[:] += np.outer(weight[:, g], hop[target] - hop[old])
 
     improved = True
-    while improved and time.perf_counter() < deadline:
+    while improved and not work.expired:
         improved = False
         for g in (int(v) for v in rng.permutation(n)):
-            if time.perf_counter() >= deadline:
+            if work.expired:
                 break
+            work.spend(visit_s)
             here = int(core[g])
             tol = _EPS * max(1.0, at[g, here])
             gain_move = np.where(free >= sizes[g], at[g, here] - at[g], -np.inf)
