@@ -45,8 +45,11 @@ from .stats import SolverOptions, Status
 REL_TOL = 1e-9  # relative gap of the objective under which a solution counts as optimal
 ABS_TOL = 1e-6  # absolute gap (model units) under which a solution counts as optimal
 MIN_TIME_LIMIT_S = 0.01  # shortest limit given to CP-SAT (lets presolve of tiny models finish)
-SAFETY_FACTOR = 10.0  # deterministic mode: wall limit = SAFETY_FACTOR × limit + SAFETY_S (s)
-SAFETY_S = 5.0
+#: deterministic mode: wall limit = SAFETY_FACTOR × limit + SAFETY_S (s).  CP-SAT's presolve took
+#: up to ~50 wall s per deterministic s on the 2-core development machine at load 18, so the net
+#: is wide: it must not decide a result on a loaded machine
+SAFETY_FACTOR = 100.0
+SAFETY_S = 10.0
 
 #: The plain-data description of an instance, or a function that builds it on demand.
 Instance = Mapping[str, object] | Callable[[], Mapping[str, object]]

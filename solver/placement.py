@@ -23,7 +23,7 @@ import numpy as np
 
 from cimopt.ir.errors import CapacityError
 
-from .budget import LOCAL_SEARCH_ENTRY_S, Budget
+from .budget import LOCAL_SEARCH_VISIT_S, Budget
 from .placement_bounds import ball_lp_bound, colocation_bound
 from .stats import SolveStats, SolverOptions, Status
 
@@ -251,13 +251,12 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
     Groups are visited in an order shuffled with ``options.seed``; for each, the best move to a
     core with room is applied if it gains, else the best swap with a group on another core whose
     sizes still fit.  The work is counted, not timed, in every mode: each group visited costs
-    (groups + cores) × `LOCAL_SEARCH_ENTRY_S` deterministic s out of ``options.time_limit_s``, so
-    the result depends only on the instance, the seed and the limit.  ``budget``: a budget the
-    work is charged to as well (the caller's, so its other steps see what is left).
+    `LOCAL_SEARCH_VISIT_S` deterministic s out of ``options.time_limit_s``, so the result depends
+    only on the instance, the seed and the limit.  ``budget``: a budget the work is charged to as
+    well (the caller's, so its other steps see what is left).
     """
     check(problem, start)
     work = Budget.counted(options.time_limit_s, parent=budget)
-    visit_s = (problem.n_groups + problem.n_cores) * LOCAL_SEARCH_ENTRY_S
     rng = np.random.default_rng(options.seed)
     n, hop = problem.n_groups, problem.hop_matrix().astype(float)
     sizes = np.array(problem.groups, dtype=np.int64)
@@ -282,7 +281,7 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
         for g in (int(v) for v in rng.permutation(n)):
             if work.expired:
                 break
-            work.spend(visit_s)
+            work.spend(LOCAL_SEARCH_VISIT_S)
             here = int(core[g])
             tol = _EPS * max(1.0, at[g, here])
             gain_move = np.where(free >= sizes[g], at[g, here] - at[g], -np.inf)

@@ -32,7 +32,7 @@ from cimopt.ir.errors import CapacityError
 
 from .placement import (HEURISTICS, STAGE, Placement, PlacementProblem, best_heuristic, check,
                         cost, heuristic, local_search, lower_bound)
-from .budget import ASSIGNMENT_ENTRY_S, ROUND_ITEM_S, Budget
+from .budget import ASSIGNMENT_ENTRY_S, ASSIGNMENT_SET_S, ROUND_ITEM_S, Budget
 from .cpsat import solve_model, within_tolerance
 from .errors import SolverError
 from .stats import SolveStats, SolverOptions, Status
@@ -228,7 +228,7 @@ def hungarian(problem: PlacementProblem, start: Placement, options: SolverOption
     hops to the fixed groups, which is exact since S has no inner traffic.  A reassignment is kept
     only if it lowers the cost.  Stops after a pass without gain or when ``budget`` (default:
     ``options.time_limit_s`` on the options' clock) runs out; each set re-assigned costs
-    set size × cores × `ASSIGNMENT_ENTRY_S` deterministic s.
+    `ASSIGNMENT_SET_S` + set size × cores × `ASSIGNMENT_ENTRY_S` deterministic s.
     """
     check(problem, start)
     budget = budget or Budget.of(options)
@@ -241,7 +241,7 @@ def hungarian(problem: PlacementProblem, start: Placement, options: SolverOption
         for group_set in sets:
             if budget.expired:
                 break
-            budget.spend(len(group_set) * problem.n_cores * ASSIGNMENT_ENTRY_S)
+            budget.spend(ASSIGNMENT_SET_S + len(group_set) * problem.n_cores * ASSIGNMENT_ENTRY_S)
             size = sizes[group_set[0]]
             free = np.full(problem.n_cores, problem.crossbars_per_core, dtype=np.int64)
             for g in range(problem.n_groups):

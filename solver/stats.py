@@ -80,8 +80,8 @@ class SolverOptions:
 
     ``deterministic``: results depend only on the instance, ``seed`` and ``time_limit_s``, not on
     the machine's load.  ``time_limit_s`` is then in *deterministic seconds*: every CP-SAT solve
-    stops on CP-SAT's deterministic time (wall time only as a safety net of 10 × the limit plus
-    5 s) and every search loop consumes a `cimopt.solver.budget.Budget` charged with CP-SAT's
+    stops on CP-SAT's deterministic time (wall time only as a safety net of 100 × the limit
+    plus 10 s) and every search loop consumes a `cimopt.solver.budget.Budget` charged with CP-SAT's
     deterministic time and a fixed cost per unit of other work.  Left as None it is set on
     construction to ``workers == 1`` (a multi-threaded CP-SAT search is not reproducible); given
     True with ``workers > 1``, CP-SAT interleaves its workers deterministically in one thread.
