@@ -266,7 +266,7 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
     weight = np.zeros((n, n))                  # bytes between two groups
     for a, b, w in problem.traffic:
         weight[a, b] = weight[b, a] = w
-    at = weight @ hop[core] if n else np.zeros((0, problem.n_cores))   # at[g, c]: g's byte-hops on c
+    at = _byte_hops(weight, hop[core])         # at[g, c]: g's byte-hops if it sat on core c
 
     def relocate(g: int, target: int) -> None:
         old = int(core[g])
@@ -303,6 +303,23 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
                 relocate(h, here)
                 improved = True
     return Placement(tuple(int(c) for c in core))
+
+
+#: rows of one matrix product in `_byte_hops`
+_ROWS_PER_PRODUCT = 16
+
+
+def _byte_hops(weight: np.ndarray, hop_to: np.ndarray) -> np.ndarray:
+    """``weight @ hop_to`` in blocks of `_ROWS_PER_PRODUCT` rows.  One product of the whole
+    matrices is split between threads by BLAS when large, and its rounding (so the ties between
+    local-search moves) then depends on the thread count: one in a Dask worker, every core in a
+    process pool.  Blocks of 16 rows gave the same local search with 1 and 2 BLAS threads on the
+    sweep's instances and keep the golden programs; a product with many more groups × cores can
+    still be split."""
+    out = np.zeros((weight.shape[0], hop_to.shape[1]))
+    for lo in range(0, weight.shape[0], _ROWS_PER_PRODUCT):
+        out[lo:lo + _ROWS_PER_PRODUCT] = weight[lo:lo + _ROWS_PER_PRODUCT] @ hop_to
+    return out
 
 
 def best_heuristic(problem: PlacementProblem) -> tuple[Placement, str]:
