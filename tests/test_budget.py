@@ -158,3 +158,10 @@ def test_memory_exact_is_reproducible() -> None:
     problem = memory_instance(600, 1)
     mem_plan, stats = twice(lambda: memory.plan(problem, "exact", det(0.1)))
     assert stats.status is Status.FEASIBLE and "deterministic limit" in stats.note
+
+
+def test_deterministic_with_two_workers_interleaves_them() -> None:
+    problem = layered_chain(60, 4, 4, 48, 3)
+    options = SolverOptions(time_limit_s=0.05, seed=2, workers=2, deterministic=True)
+    placement, stats = twice(lambda: px.solve_exact(problem, "cpsat", options))
+    assert "deterministic limit" in stats.note
