@@ -12,9 +12,11 @@ never the wall clock, whether to go on:
   `Budget.spend` does nothing (the clock counts by itself).  This is the behaviour without
   deterministic mode.
 
-The per-unit costs were chosen so that one deterministic second of non-CP-SAT work takes roughly
-one wall second on an idle core of the development machine (CP-SAT's own deterministic time aims
-at the same scale); they are a stopping rule, not a measurement.
+The per-unit costs are a stopping rule, not a measurement: the placement ones are the wall time
+the work took on the shared 2-core development machine at load average 14-18, where one CP-SAT
+deterministic second took 5-50 wall s, so the same machine spends more wall time per budget
+second in CP-SAT than in the counted work.  `ROUND_ITEM_S` and `HEURISTIC_LAYER_S` are estimates,
+small beside the CP-SAT deterministic time of a round; they only keep loops finite.
 """
 from __future__ import annotations
 
@@ -88,10 +90,6 @@ class Budget:
             self._spent += max(0.0, float(x))
         if self.parent is not None:
             self.parent.spend(x)
-
-    def unit(self) -> str:
-        """The unit of `total`: "deterministic s" or "s"."""
-        return "deterministic s" if self.deterministic else "s"
 
     def stop_note(self, margin: float = 0.0) -> str:
         """Stats note of a deterministic solve stopped by this budget (at most ``margin`` left,
