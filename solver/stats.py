@@ -84,8 +84,9 @@ class SolverOptions:
     plus 10 s) and every search loop consumes a `cimopt.solver.budget.Budget` charged with CP-SAT's
     deterministic time and a fixed cost per unit of other work.  Left as None it is set on
     construction to ``workers == 1`` (a multi-threaded CP-SAT search is not reproducible); given
-    True with ``workers > 1``, CP-SAT interleaves its workers deterministically in one thread.
-    `dataclasses.replace` keeps the resolved value.  Otherwise limits are wall seconds.
+    True with ``workers > 1``, CP-SAT runs its workers in deterministic interleaved batches
+    (``interleave_search``).  `dataclasses.replace` keeps the resolved value.  Otherwise limits
+    are wall seconds (but the placement local search counts its work in both modes).
     """
 
     time_limit_s: float = 10.0
