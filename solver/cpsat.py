@@ -6,7 +6,11 @@ back through `CpResult.value` / `CpResult.boolean_value`.  Rules of `solve_model
 
 1. The solver gets the time limit (``time_limit_s`` or ``options.time_limit_s``, at least 10 ms),
    the seed, the worker count and the logging switch of the options, and the one optimality
-   tolerance (`REL_TOL`, `ABS_TOL`) as its gap limits.
+   tolerance (`REL_TOL`, `ABS_TOL`) as its gap limits.  With ``options.deterministic`` the limit
+   is CP-SAT's deterministic time (``max_deterministic_time``, deterministic s), the wall limit
+   only a safety net (`SAFETY_FACTOR` × the limit + `SAFETY_S`), and more than one worker are
+   interleaved deterministically (``interleave_search``).  The deterministic time used is
+   recorded in `CpResult.deterministic_s` and, with ``budget``, charged to that budget.
 2. Status, once: OPTIMAL when the best objective is within the tolerance of the best bound
    (`within_tolerance`); FEASIBLE when a solution is known (CP-SAT's or the hint's) but not proven;
    INFEASIBLE only when CP-SAT proves it and no hint was given; NO_SOLUTION_IN_TIME when the limit
@@ -34,12 +38,18 @@ import ortools
 from ortools.sat import cp_model_pb2
 from ortools.sat.python import cp_model
 
+from .budget import Budget
 from .errors import SolverError
 from .stats import SolverOptions, Status
 
 REL_TOL = 1e-9  # relative gap of the objective under which a solution counts as optimal
 ABS_TOL = 1e-6  # absolute gap (model units) under which a solution counts as optimal
 MIN_TIME_LIMIT_S = 0.01  # shortest limit given to CP-SAT (lets presolve of tiny models finish)
+#: deterministic mode: wall limit = SAFETY_FACTOR × limit + SAFETY_S (s).  CP-SAT's presolve took
+#: up to ~50 wall s per deterministic s on the 2-core development machine at load 18, so the net
+#: is wide: it must not decide a result on a loaded machine
+SAFETY_FACTOR = 100.0
+SAFETY_S = 10.0
 
 #: The plain-data description of an instance, or a function that builds it on demand.
 Instance = Mapping[str, object] | Callable[[], Mapping[str, object]]
@@ -52,9 +62,11 @@ def within_tolerance(objective: float, bound: float) -> bool:
     return objective - bound <= max(ABS_TOL, REL_TOL * abs(objective))
 
 
-def kept_note(wall_s: float) -> str:
-    """The stats note of a caller that keeps its heuristic solution after ``wall_s`` of CP-SAT."""
-    return f"CP-SAT found nothing better in {wall_s:.3g} s; heuristic kept"
+def kept_note(spent: float, deterministic: bool = False) -> str:
+    """The stats note of a caller that keeps its heuristic solution after ``spent`` of CP-SAT
+    (wall s, or deterministic s when ``deterministic``)."""
+    unit = "deterministic s" if deterministic else "s"
+    return f"CP-SAT found nothing better in {spent:.3g} {unit}; heuristic kept"
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,8 @@ class CpResult:
     else the hint's (inf when neither exists).  ``bound`` is CP-SAT's best objective bound (inf
     when proved infeasible, -inf when CP-SAT found no solution, 0 for a model without
     objective).  ``found``: CP-SAT returned a solution, so `value` can read it (it may still be
-    worse than the hint).
+    worse than the hint).  ``time_limit_s`` is the limit given (deterministic s when
+    ``deterministic``, else wall s); ``deterministic_s`` the deterministic time CP-SAT used.
     """
 
     name: str
@@ -79,6 +92,8 @@ class CpResult:
     cp_objective: float | None
     hint_objective: float | None
     export_stem: str | None
+    deterministic: bool
+    deterministic_s: float
     _solver: cp_model.CpSolver = field(repr=False, compare=False)
 
     def value(self, expr: cp_model.LinearExprT) -> int:
@@ -93,28 +108,60 @@ class CpResult:
 
     def kept_note(self) -> str:
         """The stats note of a caller that keeps its heuristic solution."""
+        if self.deterministic:
+            return kept_note(self.deterministic_s, True)
         return kept_note(self.wall_s)
+
+    @property
+    def stopped_on_limit(self) -> bool:
+        """True when a deterministic solve ended on its deterministic limit (not on a proof)."""
+        return (self.deterministic and self.status in (Status.FEASIBLE, Status.NO_SOLUTION_IN_TIME)
+                and self.deterministic_s >= self.time_limit_s)
+
+    def limit_note(self) -> str:
+        """"" or the note that the solve stopped on its deterministic limit, or on the wall-clock
+        safety net (then the result is not reproducible)."""
+        if not self.deterministic or self.status not in (Status.FEASIBLE,
+                                                         Status.NO_SOLUTION_IN_TIME):
+            return ""
+        if self.stopped_on_limit:
+            return f"stopped on its deterministic limit of {self.time_limit_s:.3g} deterministic s"
+        if self.wall_s >= safety_wall_s(self.time_limit_s):
+            return (f"stopped on the wall-clock safety net of {safety_wall_s(self.time_limit_s):.3g} s "
+                    "before its deterministic limit: not reproducible")
+        return ""
 
     def _require_solution(self) -> None:
         if not self.found:
             raise SolverError(f"CP-SAT model {self.name!r} has no solution to read ({self.status.name})")
 
 
+def safety_wall_s(limit: float) -> float:
+    """The wall-clock safety net (s) of a deterministic solve limited to ``limit`` deterministic s."""
+    return SAFETY_FACTOR * limit + SAFETY_S
+
+
 def solve_model(model: cp_model.CpModel, options: SolverOptions, *, name: str,
                 time_limit_s: float | None = None, hint_objective: float | None = None,
-                instance: Instance | None = None) -> CpResult:
+                instance: Instance | None = None, budget: Budget | None = None) -> CpResult:
     """Solve ``model`` under ``options`` and map the outcome once (rules in the module docstring).
 
     ``name`` names the model in errors and export files (letters, digits, ``_``, ``-``);
     ``instance`` is the plain-data (JSON-able) description of the instance for the export, or a
-    function returning it (called only when exporting).
+    function returning it (called only when exporting).  ``budget``: charged with the
+    deterministic time the solve used (the limit is still ``time_limit_s``).
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"CP-SAT model name {name!r} must be letters, digits, '_' or '-'")
     limit = max(MIN_TIME_LIMIT_S, options.time_limit_s if time_limit_s is None else time_limit_s)
     solver = cp_model.CpSolver()
     params = solver.parameters
-    params.max_time_in_seconds = limit
+    if options.deterministic:
+        params.max_deterministic_time = limit
+        params.max_time_in_seconds = safety_wall_s(limit)
+        params.interleave_search = options.workers > 1
+    else:
+        params.max_time_in_seconds = limit
     params.random_seed = options.seed
     params.num_workers = max(1, options.workers)
     params.log_search_progress = options.verbose
@@ -126,20 +173,25 @@ def solve_model(model: cp_model.CpModel, options: SolverOptions, *, name: str,
     t0 = time.perf_counter()
     code = solver.solve(model)
     wall = time.perf_counter() - t0
-    result = _map(model, solver, code, name, wall, limit, hint_objective, stem)
+    result = _map(model, solver, code, name, wall, limit, hint_objective, stem,
+                  options.deterministic)
+    if budget is not None:
+        budget.spend(result.deterministic_s)
     if stem is not None:
         _write_json(stem, result, options, code, instance)
     return result
 
 
 def _map(model: cp_model.CpModel, solver: cp_model.CpSolver, code: int, name: str, wall: float,
-         limit: float, hint_objective: float | None, stem: str | None) -> CpResult:
+         limit: float, hint_objective: float | None, stem: str | None,
+         deterministic: bool) -> CpResult:
     """Rules 2 and 3 of the module docstring."""
     if code == cp_model.MODEL_INVALID:
         why = model.validate() or solver.solution_info()
         raise SolverError(f"CP-SAT rejected model {name!r} as invalid (a cimopt bug): {why}")
     if code == cp_model.UNKNOWN and solver.solution_info():
         raise SolverError(f"CP-SAT stopped on model {name!r} without a result: {solver.solution_info()}")
+    det = float(solver.deterministic_time)
     has_objective = model.has_objective()
     found = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     if code == cp_model.INFEASIBLE:
@@ -147,7 +199,7 @@ def _map(model: cp_model.CpModel, solver: cp_model.CpSolver, code: int, name: st
             raise SolverError(f"CP-SAT proved model {name!r} infeasible although its hint is a "
                               f"solution of objective {hint_objective:g} (a cimopt bug)")
         return CpResult(name, Status.INFEASIBLE, math.inf, math.inf, wall, limit, False, False,
-                        None, None, stem, solver)
+                        None, None, stem, deterministic, det, solver)
     cp_objective = (float(solver.objective_value) if has_objective else 0.0) if found else None
     if not has_objective:
         bound = 0.0
@@ -169,7 +221,7 @@ def _map(model: cp_model.CpModel, solver: cp_model.CpSolver, code: int, name: st
     else:
         status = Status.FEASIBLE
     return CpResult(name, status, objective, bound, wall, limit, found, improved, cp_objective,
-                    hint_objective, stem, solver)
+                    hint_objective, stem, deterministic, det, solver)
 
 
 def _export_stem(folder: str, name: str) -> str:
@@ -203,8 +255,10 @@ def _write_json(stem: str, result: CpResult, options: SolverOptions, code: int,
         "hint_objective": _finite(result.hint_objective),
         "improved": result.improved,
         "wall_s": result.wall_s,
+        "deterministic_s": result.deterministic_s,
         "parameters": {
-            "time_limit_s": result.time_limit_s, "seed": options.seed,
+            "time_limit_s": result.time_limit_s, "deterministic": result.deterministic,
+            "seed": options.seed,
             "workers": max(1, options.workers), "relative_gap_limit": REL_TOL,
             "absolute_gap_limit": ABS_TOL, "ortools": ortools.__version__,
         },

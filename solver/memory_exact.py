@@ -2,8 +2,9 @@
 
 Everything here works on plain integers: sizes and offsets in *alignment units* (one unit =
 ``MemoryProblem.alignment`` bytes), live intervals ``[start, end)`` in ns.  `cimopt.solver.memory`
-converts bytes to units and back, so this module imports nothing of ours but the stats types and
-the CP-SAT runner (`cimopt.solver.cpsat.solve_model`), which solves every model here.
+converts bytes to units and back, so this module imports nothing of ours but the stats types, the
+time budget (`cimopt.solver.budget.Budget`) and the CP-SAT runner
+(`cimopt.solver.cpsat.solve_model`), which solves every model here.
 
 Rules of `solve_offsets` (one memory space):
 
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
+from cimopt.solver.budget import ROUND_ITEM_S, Budget
 from cimopt.solver.cpsat import solve_model
 from cimopt.solver.stats import SolverOptions, Status
 
@@ -45,7 +47,7 @@ from cimopt.solver.stats import SolverOptions, Status
 FULL_MODEL_MAX = 120
 #: Buffers freed per LNS move (the neighbourhood size).
 LNS_FREE_MAX = 60
-#: CP-SAT time limit of one LNS move, in seconds.
+#: CP-SAT time limit of one LNS move, in seconds (deterministic s in deterministic mode).
 LNS_MOVE_S = 1.0
 
 
@@ -175,7 +177,7 @@ def _cliques(starts: Sequence[int], ends: Sequence[int], members: Sequence[int])
 def _solve_model(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int],
                  free: Sequence[int], fixed: dict[int, int], hint: dict[int, int],
                  lower: int, upper: int, time_limit_s: float, options: SolverOptions,
-                 excess_above: int | None = None,
+                 budget: Budget, excess_above: int | None = None,
                  ) -> tuple[dict[int, int] | None, int, int, bool, str]:
     """Minimise the highest top of ``free`` buffers among ``fixed`` obstacles; tops <= ``upper``.
 
@@ -184,7 +186,9 @@ def _solve_model(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int
     ``hint`` (offsets of the free buffers) must be a valid placement with tops <= ``upper``.
     Returns (offsets of free buffers when CP-SAT beat the hint, else None; their highest top;
     a bound on it (CP-SAT's without ``excess_above``, else ``lower``); whether the objective is
-    proven optimal; "" or the note that the hint was kept).
+    proven optimal; the note that the hint was kept, or that the solve stopped on its
+    deterministic limit, or "").  ``time_limit_s`` is in the
+    budget's unit; ``budget`` is charged with the solve's deterministic time.
     """
     model = cp_model.CpModel()
     y: dict[int, cp_model.IntVar] = {}  # y[i]: offset of buffer i, units
@@ -227,22 +231,26 @@ def _solve_model(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int
                       instance=lambda: {"stage": "memory", "sizes_units": list(sizes),
                                         "starts_ns": list(starts), "ends_ns": list(ends),
                                         "free": list(free), "fixed_units": fixed,
-                                        "lower": lower, "upper": upper, "excess_above": excess_above})
+                                        "lower": lower, "upper": upper, "excess_above": excess_above},
+                      budget=budget)
     # a bound on the top: CP-SAT's when it minimised the top alone, else the top's lower limit
     bound = max(lower, int(res.bound)) if excess_above is None and math.isfinite(res.bound) else lower
     optimal = res.status is Status.OPTIMAL
     if not res.improved:
         return None, hint_top, bound, optimal, res.kept_note()
     values = {i: res.value(y[i]) for i in free}
-    return values, res.value(top), bound, optimal, ""
+    return values, res.value(top), bound, optimal, res.limit_note()
 
 
 def _lns(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int], members: list[int],
-         offsets: list[int], target: int, deadline: float, options: SolverOptions) -> int:
-    """Improve ``offsets`` of one large segment in place by window moves; returns the CP-SAT calls."""
+         offsets: list[int], target: int, budget: Budget, options: SolverOptions) -> int:
+    """Improve ``offsets`` of one large segment in place by window moves until ``budget`` runs
+    out; returns the CP-SAT calls.  A move costs its CP-SAT deterministic time plus buffers ×
+    `ROUND_ITEM_S` deterministic s."""
     calls = 0
     stale: set[int] = set()  # seeds whose last move found nothing better
-    while time.perf_counter() < deadline:
+    while not budget.expired:
+        budget.spend(len(members) * ROUND_ITEM_S)
         peak = _peak(sizes, offsets, members)
         if peak <= target:
             break
@@ -267,10 +275,10 @@ def _lns(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int], membe
                          if any(starts[j] < ends[i] and starts[i] < ends[j] for i in free)),
                         default=0)
         lower = max(0, min(target, old_top))
-        budget = min(LNS_MOVE_S, deadline - time.perf_counter())
+        move_s = min(LNS_MOVE_S, budget.left())
         values, top, _, _, _ = _solve_model(sizes, starts, ends, free, fixed,
-                                         {i: offsets[i] for i in free}, lower, old_top,
-                                         budget, options, target)
+                                            {i: offsets[i] for i in free}, lower, old_top,
+                                            move_s, options, budget, target)
         calls += 1
         if values is not None and (top, _excess(sizes, values, free, target)) < (old_top, old_excess):
             for i, v in values.items():
@@ -287,7 +295,7 @@ def solve_offsets(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[in
                   hint: Sequence[int], options: SolverOptions) -> ExactResult:
     """Offsets (units) minimising the peak of one memory space, never worse than ``hint``."""
     t0 = time.perf_counter()
-    deadline = t0 + options.time_limit_s
+    budget = Budget.of(options)
     n = len(sizes)
     offsets = [hint[i] if _live(sizes, starts, ends, i) else 0 for i in range(n)]
     bound = max_live_units(sizes, starts, ends)
@@ -305,12 +313,12 @@ def solve_offsets(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[in
     seg_bounds: list[int] = [bound]
     notes: list[str] = []
     for k, g in enumerate(groups):
-        share = (deadline - time.perf_counter()) / (len(groups) - k)
+        share = budget.left() / (len(groups) - k)
         if len(g) <= FULL_MODEL_MAX:
             old = _peak(sizes, offsets, g)
             values, _, seg_bound, optimal, kept = _solve_model(
                 sizes, starts, ends, g, {}, {i: offsets[i] for i in g},
-                max_live_units(sizes, starts, ends, g), old, share, options)
+                max_live_units(sizes, starts, ends, g), old, share, options, budget)
             calls += 1
             for i, v in (values or {}).items():
                 offsets[i] = v
@@ -319,10 +327,11 @@ def solve_offsets(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[in
             seg_bounds.append(seg_bound)
             proven = proven and optimal
         else:
-            calls += _lns(sizes, starts, ends, g, offsets, bound,
-                          time.perf_counter() + share, options)
+            calls += _lns(sizes, starts, ends, g, offsets, bound, budget.share(share), options)
             proven = False
             notes.append(f"LNS on a segment of {len(g)} buffers")
+    if budget.stop_note():
+        notes.append(budget.stop_note())
     peak = _peak(sizes, offsets, range(n))
     bound = min(peak, max(seg_bounds))
     status = Status.OPTIMAL if peak <= bound or proven else Status.FEASIBLE

@@ -23,6 +23,7 @@ import numpy as np
 
 from cimopt.ir.errors import CapacityError
 
+from .budget import LOCAL_SEARCH_VISIT_S, Budget
 from .placement_bounds import ball_lp_bound, colocation_bound
 from .stats import SolveStats, SolverOptions, Status
 
@@ -242,15 +243,20 @@ def greedy(problem: PlacementProblem) -> Placement:
     return Placement(tuple(core_of))
 
 
-def local_search(problem: PlacementProblem, start: Placement, options: SolverOptions) -> Placement:
-    """Improve ``start`` by single-group moves and pairwise swaps until no move gains or time is up.
+def local_search(problem: PlacementProblem, start: Placement, options: SolverOptions,
+                 budget: Budget | None = None) -> Placement:
+    """Improve ``start`` by single-group moves and pairwise swaps until no move gains or the
+    work cap is reached.
 
     Groups are visited in an order shuffled with ``options.seed``; for each, the best move to a
     core with room is applied if it gains, else the best swap with a group on another core whose
-    sizes still fit.  Deterministic for a seed unless ``options.time_limit_s`` cuts it short.
+    sizes still fit.  The work is counted, not timed, in every mode: each group visited costs
+    `LOCAL_SEARCH_VISIT_S` deterministic s out of ``options.time_limit_s``, so the result depends
+    only on the instance, the seed and the limit.  ``budget``: a budget the work is charged to as
+    well (the caller's, so its other steps see what is left).
     """
     check(problem, start)
-    deadline = time.perf_counter() + options.time_limit_s
+    work = Budget.counted(options.time_limit_s, parent=budget)
     rng = np.random.default_rng(options.seed)
     n, hop = problem.n_groups, problem.hop_matrix().astype(float)
     sizes = np.array(problem.groups, dtype=np.int64)
@@ -260,7 +266,7 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
     weight = np.zeros((n, n))                  # bytes between two groups
     for a, b, w in problem.traffic:
         weight[a, b] = weight[b, a] = w
-    at = weight @ hop[core] if n else np.zeros((0, problem.n_cores))   # at[g, c]: g's byte-hops on c
+    at = _byte_hops(weight, hop[core])         # at[g, c]: g's byte-hops if it sat on core c
 
     def relocate(g: int, target: int) -> None:
         old = int(core[g])
@@ -270,11 +276,12 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
         at[:] += np.outer(weight[:, g], hop[target] - hop[old])
 
     improved = True
-    while improved and time.perf_counter() < deadline:
+    while improved and not work.expired:
         improved = False
         for g in (int(v) for v in rng.permutation(n)):
-            if time.perf_counter() >= deadline:
+            if work.expired:
                 break
+            work.spend(LOCAL_SEARCH_VISIT_S)
             here = int(core[g])
             tol = _EPS * max(1.0, at[g, here])
             gain_move = np.where(free >= sizes[g], at[g, here] - at[g], -np.inf)
@@ -296,6 +303,23 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
                 relocate(h, here)
                 improved = True
     return Placement(tuple(int(c) for c in core))
+
+
+#: rows of one matrix product in `_byte_hops`
+_ROWS_PER_PRODUCT = 16
+
+
+def _byte_hops(weight: np.ndarray, hop_to: np.ndarray) -> np.ndarray:
+    """``weight @ hop_to`` in blocks of `_ROWS_PER_PRODUCT` rows.  One product of the whole
+    matrices is split between threads by BLAS when large, and its rounding (so the ties between
+    local-search moves) then depends on the thread count: one in a Dask worker, every core in a
+    process pool.  Blocks of 16 rows gave the same local search with 1 and 2 BLAS threads on the
+    sweep's instances and keep the golden programs; a product with many more groups × cores can
+    still be split."""
+    out = np.zeros((weight.shape[0], hop_to.shape[1]))
+    for lo in range(0, weight.shape[0], _ROWS_PER_PRODUCT):
+        out[lo:lo + _ROWS_PER_PRODUCT] = weight[lo:lo + _ROWS_PER_PRODUCT] @ hop_to
+    return out
 
 
 def best_heuristic(problem: PlacementProblem) -> tuple[Placement, str]:

@@ -32,6 +32,7 @@ from cimopt.ir.errors import CapacityError
 
 from .placement import (HEURISTICS, STAGE, Placement, PlacementProblem, best_heuristic, check,
                         cost, heuristic, local_search, lower_bound)
+from .budget import ASSIGNMENT_ENTRY_S, ASSIGNMENT_SET_S, ROUND_ITEM_S, Budget
 from .cpsat import solve_model, within_tolerance
 from .errors import SolverError
 from .stats import SolveStats, SolverOptions, Status
@@ -126,12 +127,13 @@ def _model_cost(problem: PlacementProblem, core_of: Sequence[int], scale: float,
 
 
 def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOptions,
-          ) -> tuple[Placement, float, str]:
+          budget: Budget | None = None) -> tuple[Placement, float, str]:
     """Solve the full model; return (placement, bound in byte-hops, note).
 
     The placement is CP-SAT's if it is cheaper than ``hint``, else ``hint`` (``note`` then says
     so).  The bound is -inf when CP-SAT found nothing.  Raises ``CapacityError`` when CP-SAT
     proves the groups cannot be packed, or finds no packing in time and no hint was given.
+    ``budget`` is charged with the solve's deterministic time.
     """
     all_groups = list(range(problem.n_groups))
     cores = list(range(problem.n_cores))
@@ -141,7 +143,7 @@ def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOpti
     model, x = _build(problem, all_groups, cores, start, scale, hinted=hint is not None)
     res = solve_model(model, options, name="placement",
                       hint_objective=None if hint is None else _model_cost(problem, start, scale),
-                      instance=instance(problem, scale))
+                      instance=instance(problem, scale), budget=budget)
     if res.status is Status.INFEASIBLE:
         raise CapacityError(f"core crossbars: the {problem.n_groups} groups "
                             f"({sum(problem.groups)} crossbars) cannot be packed into "
@@ -150,7 +152,8 @@ def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOpti
     if res.status is Status.NO_SOLUTION_IN_TIME:
         raise CapacityError(f"core crossbars: no packing of {sum(problem.groups)} crossbars into "
                             f"{problem.n_cores} cores of {problem.crossbars_per_core} found in "
-                            f"{res.time_limit_s:g} s; raise the time limit or add cores")
+                            f"{res.time_limit_s:g} {'deterministic ' if res.deterministic else ''}"
+                            "s; raise the time limit or add cores")
     best, note = hint, res.kept_note()
     if res.found:
         found = Placement(tuple(next(c for c in cores if res.boolean_value(x[g, c]))
@@ -216,25 +219,29 @@ def _assign(costs: np.ndarray, slots: np.ndarray) -> list[int]:
     return [core_of_slot[lsa.right_mate(i)] for i in range(n)]
 
 
-def hungarian(problem: PlacementProblem, start: Placement, options: SolverOptions) -> Placement:
+def hungarian(problem: PlacementProblem, start: Placement, options: SolverOptions,
+              budget: Budget | None = None) -> Placement:
     """Repeated linear re-assignment of independent same-size sets; never worse than ``start``.
 
     For a set S (equal sizes s, no traffic inside S) with every other group fixed, a core with
     f free crossbars offers floor(f / s) slots; placing g in a slot of core c costs its bytes ×
     hops to the fixed groups, which is exact since S has no inner traffic.  A reassignment is kept
-    only if it lowers the cost.  Stops after a pass without gain or at ``options.time_limit_s``.
+    only if it lowers the cost.  Stops after a pass without gain or when ``budget`` (default:
+    ``options.time_limit_s`` on the options' clock) runs out; each set re-assigned costs
+    `ASSIGNMENT_SET_S` + set size × cores × `ASSIGNMENT_ENTRY_S` deterministic s.
     """
     check(problem, start)
-    deadline = time.perf_counter() + options.time_limit_s
+    budget = budget or Budget.of(options)
     hop, adj, sizes = problem.hop_matrix(), problem.neighbours(), problem.groups
     core = np.array(start.core_of, dtype=np.int64)
     sets = _independent_sets(problem)
     improved = True
-    while improved and time.perf_counter() < deadline:
+    while improved and not budget.expired:
         improved = False
         for group_set in sets:
-            if time.perf_counter() >= deadline:
+            if budget.expired:
                 break
+            budget.spend(ASSIGNMENT_SET_S + len(group_set) * problem.n_cores * ASSIGNMENT_ENTRY_S)
             size = sizes[group_set[0]]
             free = np.full(problem.n_cores, problem.crossbars_per_core, dtype=np.int64)
             for g in range(problem.n_groups):
@@ -255,30 +262,33 @@ def hungarian(problem: PlacementProblem, start: Placement, options: SolverOption
     return Placement(tuple(int(c) for c in core))
 
 
-def lns(problem: PlacementProblem, start: Placement, options: SolverOptions) -> Placement:
+def lns(problem: PlacementProblem, start: Placement, options: SolverOptions,
+        budget: Budget | None = None) -> Placement:
     """Large-neighbourhood search from ``start``; never worse than it.
 
     Each round picks the core of a random group (``options.seed``), adds the nearest cores (random
     ties, empty cores included) while at most ``LNS_MAX_FREE_GROUPS`` groups and
     ``LNS_MAX_CORES`` cores are freed, and re-solves the freed groups on those cores with CP-SAT
-    (hinted with the current placement).  Stops at the
-    time limit, after max(20, 2 × cores) rounds in a row without gain, or once a round frees every
-    core and solves that whole problem to optimality.
+    (hinted with the current placement).  Stops when ``budget`` (default: ``options.time_limit_s``
+    on the options' clock) runs out, after max(20, 2 × cores) rounds in a row without gain, or
+    once a round frees every core and solves that whole problem to optimality.  A round costs its
+    CP-SAT deterministic time plus groups × `ROUND_ITEM_S` deterministic s.
     """
     check(problem, start)
-    t_end = time.perf_counter() + options.time_limit_s
+    budget = budget or Budget.of(options)
     rng = np.random.default_rng(options.seed)
     hop = problem.hop_matrix()
     current, current_cost = start, cost(problem, start)
     scale = weight_scale([w for _, _, w in problem.traffic],
                          problem.mesh_rows + problem.mesh_cols - 2)
-    sub_limit = max(0.2, options.time_limit_s / 20)
+    sub_limit = max(0.2, budget.total / 20)
     stalls, max_stalls = 0, max(20, 2 * problem.n_cores)
     on_core: list[list[int]] = [[] for _ in range(problem.n_cores)]
     while stalls < max_stalls and problem.traffic:
-        left = t_end - time.perf_counter()
+        left = budget.left()
         if left <= 0.02:
             break
+        budget.spend(problem.n_groups * ROUND_ITEM_S)
         for c in range(problem.n_cores):
             on_core[c].clear()
         for g, c in enumerate(current.core_of):
@@ -300,7 +310,8 @@ def lns(problem: PlacementProblem, start: Placement, options: SolverOptions) -> 
         res = solve_model(model, options, name="placement-lns", time_limit_s=min(sub_limit, left),
                           hint_objective=_model_cost(problem, current.core_of, scale, set(free)),
                           instance={**instance(problem, scale), "free_groups": sorted(free),
-                                    "cores": cores, "core_of": list(current.core_of)})
+                                    "cores": cores, "core_of": list(current.core_of)},
+                          budget=budget)
         stalls += 1
         if res.found:  # judged by the float cost: the model's bytes are floored
             new = list(current.core_of)
@@ -315,14 +326,16 @@ def lns(problem: PlacementProblem, start: Placement, options: SolverOptions) -> 
     return current
 
 
-def best_start(problem: PlacementProblem, options: SolverOptions) -> tuple[Placement | None, str]:
+def best_start(problem: PlacementProblem, options: SolverOptions,
+               budget: Budget | None = None) -> tuple[Placement | None, str]:
     """Cheapest of each heuristic followed by local search (``options.time_limit_s`` split evenly
-    between them), and its name; (None, "none") if no heuristic can pack the groups."""
+    between them, the work charged to ``budget``), and its name; (None, "none") if no heuristic
+    can pack the groups."""
     best: tuple[float, Placement, str] | None = None
     share = options.limited(options.time_limit_s / len(HEURISTICS))
     for name in HEURISTICS:
         try:
-            placement = local_search(problem, heuristic(name)(problem), share)
+            placement = local_search(problem, heuristic(name)(problem), share, budget)
         except CapacityError:
             continue
         c = cost(problem, placement)
@@ -344,33 +357,36 @@ def solve_exact(problem: PlacementProblem, method: str,
     """
     t0 = time.perf_counter()
     limit = options.time_limit_s
+    budget = Budget.of(options)
 
-    def remaining(share: float = 1.0) -> SolverOptions:
-        left = max(0.05, limit - (time.perf_counter() - t0))
-        return options.limited(left * share)
+    def remaining(share: float = 1.0) -> tuple[SolverOptions, Budget]:
+        left = max(0.05, budget.left()) * share
+        return options.limited(left), budget.share(left)
 
     bound, kind = lower_bound(problem)
     exact = method == "cpsat" or (method == "exact"
                                   and problem.n_groups * problem.n_cores <= CPSAT_MAX_VARS)
     if method == "hungarian":
         start, name = best_heuristic(problem)
-        placement, note = hungarian(problem, start, options), f"hungarian from {name}"
+        placement, note = hungarian(problem, start, options, budget), f"hungarian from {name}"
     else:
-        hint, name = best_start(problem, options.limited(0.1 * limit))
+        hint, name = best_start(problem, options.limited(0.1 * limit), budget)
         note = f"from {name}"
         if exact or hint is None:
             if method == "exact" and hint is not None:
-                hint, note = lns(problem, hint, remaining(0.5)), f"lns {note}, then cpsat"
+                hint, note = lns(problem, hint, *remaining(0.5)), f"lns {note}, then cpsat"
             elif hint is None:
                 note = f"cpsat without a hint (no heuristic packs the groups; {method} asked)"
             else:
                 note = f"cpsat {note}"
-            placement, sat_bound, kept = cpsat(problem, hint, remaining())
+            placement, sat_bound, kept = cpsat(problem, hint, *remaining())
             note += f"; {kept}" if kept else ""
             if sat_bound > bound:
                 bound, kind = sat_bound, "CP-SAT best bound"
         else:
-            placement, note = lns(problem, hint, remaining()), f"lns {note}"
+            placement, note = lns(problem, hint, *remaining()), f"lns {note}"
+    if budget.stop_note(0.05):
+        note += f"; {budget.stop_note(0.05)}"
     check(problem, placement)
     objective = cost(problem, placement)
     bound = min(bound, objective)

@@ -27,6 +27,7 @@ from dataclasses import asdict
 
 from ortools.sat.python import cp_model
 
+from cimopt.solver.budget import Budget
 from cimopt.solver.replication import (
     STAGE,
     Replication,
@@ -77,9 +78,12 @@ def instance(problem: ReplicationProblem, scale: int) -> dict[str, object]:
 
 
 def solve_exact(
-    problem: ReplicationProblem, options: SolverOptions, hint: Replication | None = None
+    problem: ReplicationProblem, options: SolverOptions, hint: Replication | None = None,
+    budget: Budget | None = None,
 ) -> tuple[Replication, SolveStats]:
-    """Optimal copies by CP-SAT, hinted with ``hint`` (default: ``balance``); times in ns."""
+    """Optimal copies by CP-SAT, hinted with ``hint`` (default: ``balance``); times in ns.
+
+    ``budget``: charged with the solve's deterministic time (the limit is ``options``')."""
     check_fits(problem)
     start = time.perf_counter()
     layers = problem.layers
@@ -138,7 +142,8 @@ def solve_exact(
         model.minimize(makespan)
 
     res = solve_model(model, options, name=f"replication-{problem.mode}",
-                      hint_objective=hint_objective, instance=instance(problem, scale))
+                      hint_objective=hint_objective, instance=instance(problem, scale),
+                      budget=budget)
     rep, value = hint, hint_value
     note = ""
     if res.found:  # compared in float: the model's times are rounded down
@@ -153,6 +158,7 @@ def solve_exact(
             note = "CP-SAT's answer is worse in float than the rounded model says; balance hint kept; "
     else:
         note = res.kept_note() + "; "
+    note += f"{res.limit_note()}; " if res.limit_note() else ""
     cp_bound = res.bound / scale
     bound = min(max(analytic, cp_bound), value)
     # OPTIMAL: CP-SAT proved the (rounded) model optimal, or the bound meets the value

@@ -26,6 +26,7 @@ from .scheduling import (Mode, Schedule, SchedulingProblem, heads_and_tails, lis
                          lower_bound, make_schedule, validate)
 from .scheduling_bounds import strengthen
 from .scheduling_window import instance, rolling_window
+from .budget import Budget
 from .cpsat import CpResult, kept_note, solve_model
 from .stats import SolverOptions, SolveStats, Status
 
@@ -124,6 +125,7 @@ def _throughput(problem: SchedulingProblem, order: list[int], options: SolverOpt
             note += f", CP-SAT {sched.makespan_ns} ns"
         else:
             note += f"; {res.kept_note()}"
+        note += f"; {res.limit_note()}" if res.limit_note() else ""
     else:
         note += " (too large for the CP-SAT latency model)"
     return sched, SolveStats("scheduling", "cpsat-throughput", Status.OPTIMAL,
@@ -135,6 +137,7 @@ def solve_exact(problem: SchedulingProblem, mode: Mode,
                 options: SolverOptions) -> tuple[Schedule, SolveStats]:
     """CP-SAT (full model or rolling window) hinted with the list schedule; never worse than it."""
     t0 = time.perf_counter()
+    budget = Budget.of(options)  # the rolling window's; its wall clock starts with the call
     order = validate(problem)
     if mode == "throughput":
         return _throughput(problem, order, options, t0)
@@ -145,24 +148,28 @@ def solve_exact(problem: SchedulingProblem, mode: Mode,
                                 float(hint.makespan_ns), float(lb), time.perf_counter() - t0,
                                 kind, True, "list schedule meets the lower bound")
     if len(problem.tasks) > FULL_MODEL_MAX_TASKS:
-        deadline = t0 + options.time_limit_s
         starts, windows, improved = rolling_window(problem, order, list(hint.start_ns), lb,
-                                                   deadline, options)
+                                                   budget, options)
         sched = make_schedule(problem, starts, None)
         status = Status.OPTIMAL if sched.makespan_ns <= lb else Status.FEASIBLE
         wall = time.perf_counter() - t0
-        kept = f"; {kept_note(wall)}" if sched.start_ns == hint.start_ns else ""
+        spent = budget.spent() if budget.deterministic else wall
+        kept = (f"; {kept_note(spent, budget.deterministic)}"
+                if sched.start_ns == hint.start_ns else "")
         return sched, SolveStats(
             "scheduling", "cpsat-rolling-window", status, float(sched.makespan_ns), float(lb),
             wall, kind, True,
             f"{windows} windows re-optimised, {improved} improved; list makespan "
-            f"{hint.makespan_ns} ns; bound is analytic only{kept}")
+            f"{hint.makespan_ns} ns; bound is analytic only{kept}"
+            + (f"; {budget.stop_note(0.05)}" if budget.stop_note(0.05) else ""))
     res, starts = _full_latency(problem, order, hint, options)
     wall = time.perf_counter() - t0
     if starts is None:
         sched, note = hint, res.kept_note()
     else:
         sched, note = make_schedule(problem, starts, None), ""
+    if res.limit_note():
+        note = f"{note}; {res.limit_note()}" if note else res.limit_note()
     bound = max(float(lb), res.bound)
     if res.bound >= lb and res.bound > 0:
         kind = "CP-SAT best objective bound"

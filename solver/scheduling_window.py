@@ -18,14 +18,16 @@ Rules of one step, on the current schedule ``S`` (starts in ns):
 Windows are centred on critical tasks (``start + duration + tail == makespan``), moving backwards
 from the end of the schedule by at least half a window and wrapping around; the window (60 tasks
 at first) grows when CP-SAT proves a window optimal within 1 s and shrinks when it times out.
+Time is a `cimopt.solver.budget.Budget` (deterministic s in deterministic mode): a window costs its
+CP-SAT deterministic time plus tasks × `ROUND_ITEM_S` for the rebuild around it.
 """
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
+from .budget import ROUND_ITEM_S, Budget
 from .cpsat import solve_model
 from .stats import SolverOptions, Status
 
@@ -86,9 +88,10 @@ def _tails(problem: SchedulingProblem, seq: list[int],
 
 def _window_model(problem: SchedulingProblem, start: list[int], seq: list[int], lo: int, hi: int,
                   preds: list[list[tuple[int, int]]], tail: list[int], options: SolverOptions,
-                  limit_s: float) -> tuple[dict[int, int] | None, bool]:
-    """Re-optimise tasks ``seq[lo:hi]`` (hinted with ``start``); returns (CP-SAT's starts of the
-    window or None when it found none, whether the window's optimum is proven)."""
+                  limit_s: float, budget: Budget) -> tuple[dict[int, int] | None, bool]:
+    """Re-optimise tasks ``seq[lo:hi]`` (hinted with ``start``, at most ``limit_s`` in the
+    budget's unit, charged to ``budget``); returns (CP-SAT's starts of the window or None when it
+    found none, whether the window's optimum is proven)."""
     tasks = problem.tasks
     window = seq[lo:hi]
     in_window = set(window)
@@ -128,7 +131,8 @@ def _window_model(problem: SchedulingProblem, start: list[int], seq: list[int], 
                       hint_objective=len(window) * hint_peak
                       + sum(start[i] + tasks[i].duration_ns for i in window),
                       instance=lambda: {**instance(problem, "latency"), "window": window,
-                                        "start_ns": start})
+                                        "start_ns": start},
+                      budget=budget)
     optimal = res.status is Status.OPTIMAL
     if not res.found:
         return None, optimal
@@ -136,9 +140,9 @@ def _window_model(problem: SchedulingProblem, start: list[int], seq: list[int], 
 
 
 def rolling_window(problem: SchedulingProblem, order: list[int], start: list[int], lb: int,
-                   deadline: float, options: SolverOptions,
+                   budget: Budget, options: SolverOptions,
                    size: int = 60) -> tuple[list[int], int, int]:
-    """Improve ``start`` (ns) until ``deadline`` (perf_counter s) or the lower bound ``lb`` (ns).
+    """Improve ``start`` (ns) until ``budget`` runs out or the makespan meets ``lb`` (ns).
 
     Returns (starts in ns, windows solved, windows kept).
     """
@@ -162,7 +166,8 @@ def rolling_window(problem: SchedulingProblem, order: list[int], start: list[int
     cur = score(best)
     solved = kept = 0
     pos = n
-    while time.perf_counter() < deadline - 0.05 and cur[0] > lb:
+    while budget.left() > 0.05 and cur[0] > lb:
+        budget.spend(n * ROUND_ITEM_S)
         seq = _sequence(problem, best, rank)
         tail = _tails(problem, seq, succs)
         size = max(20, min(size, n))
@@ -171,12 +176,11 @@ def rolling_window(problem: SchedulingProblem, order: list[int], start: list[int
         target = max((k for k in critical if k < pos), default=critical[-1])
         hi = max(size, min(n, target + size // 2 + 1))
         lo = hi - size
-        remaining = deadline - time.perf_counter()
-        t_start = time.perf_counter()
+        before = budget.spent()
         new, optimal = _window_model(problem, best, seq, lo, hi, preds, tail, options,
-                                     min(remaining, 2.0))
+                                     min(budget.left(), 2.0), budget)
         solved += 1
-        took = time.perf_counter() - t_start
+        took = budget.spent() - before
         if new is not None:
             trial = dict(zip(seq, range(n)))
             moved = {i: (new[i] if i in new else best[i], trial[i]) for i in seq[:hi]}

@@ -38,6 +38,7 @@ import time
 
 from cimopt.solver import replication as rp
 from cimopt.solver import replication_exact as rx
+from cimopt.solver.budget import HEURISTIC_LAYER_S, Budget
 from cimopt.solver.segmentation_cost import (Segmentation, check_layers_fit, evaluate,
                                              program_time, subproblem)
 from cimopt.solver.segmentation_exact import assignment
@@ -63,10 +64,18 @@ def first_fit(problem: rp.ReplicationProblem) -> list[tuple[int, int]]:
 
 
 def _replicate(
-    problem: rp.ReplicationProblem, members: list[int], method: str, options: SolverOptions
+    problem: rp.ReplicationProblem, members: list[int], method: str, options: SolverOptions,
+    budget: Budget | None = None,
 ) -> tuple[tuple[int, ...], SolveStats]:
+    """Copies of ``members`` by ``method``; CP-SAT's deterministic time, or `HEURISTIC_LAYER_S`
+    per layer for a heuristic, is charged to ``budget``."""
     sub = subproblem(problem, members)
-    rep, stats = rx.solve_exact(sub, options) if method == "exact" else rp.solve(sub, method, options)
+    if method == "exact":
+        rep, stats = rx.solve_exact(sub, options, budget=budget)
+    else:
+        rep, stats = rp.solve(sub, method, options)
+        if budget is not None:
+            budget.spend(len(members) * HEURISTIC_LAYER_S)
     return rep.copies, stats
 
 
@@ -106,10 +115,11 @@ def is_chain(problem: rp.ReplicationProblem) -> bool:
 
 
 def _dp(
-    problem: rp.ReplicationProblem, inner: str, options: SolverOptions, deadline: float
+    problem: rp.ReplicationProblem, inner: str, options: SolverOptions, budget: Budget
 ) -> tuple[list[tuple[int, int]], float, float, bool, dict[tuple[int, int], tuple[int, ...]], str]:
-    """DP over cut positions: (cuts, cost, bound over the fixed order, all intervals optimal,
-    copies per interval, a note naming the intervals replicated by a cheaper method for time)."""
+    """DP over cut positions within ``budget``: (cuts, cost, bound over the fixed order, all
+    intervals optimal, copies per interval, a note naming the intervals replicated by a cheaper
+    method for time)."""
     n = len(problem.layers)
     prefix = [0]
     for layer in problem.layers:
@@ -122,7 +132,7 @@ def _dp(
     order = list(range(n))
     fallback = {"balance": 0, "none": 0}  # intervals costed by a cheaper method (time ran short)
     for done, (i, j) in enumerate(intervals):
-        left = max(0.0, deadline - time.perf_counter())
+        left = max(0.0, budget.left())
         share = left / (len(intervals) - done)
         sub_options = options.limited(max(0.05, share))
         # too many intervals for the time limit: cost the rest with the greedy, then with one
@@ -130,7 +140,7 @@ def _dp(
         method = inner if share >= 0.05 else ("balance" if left > 0 else "none")
         if method != inner:
             fallback[method] += 1
-        reps, stats = _replicate(problem, order[i:j], method, sub_options)
+        reps, stats = _replicate(problem, order[i:j], method, sub_options, budget)
         program = program_time(problem, order[i:j])
         cost[i, j] = stats.objective + program
         low[i, j] = stats.bound + program
@@ -151,7 +161,8 @@ def _dp(
         cuts.append((back[j], j))
         j = back[j]
     cuts.reverse()
-    short = "; ".join(f"{k} of {len(intervals)} intervals replicated by {m} (time limit)"
+    limit = "deterministic limit" if budget.deterministic else "time limit"
+    short = "; ".join(f"{k} of {len(intervals)} intervals replicated by {m} ({limit})"
                       for m, k in fallback.items() if k)
     return cuts, best[n], bound[n], proven, copies, short
 
@@ -176,6 +187,7 @@ def segment(
     check_layers_fit(problem)
     options = options or SolverOptions()
     start = time.perf_counter()
+    budget = Budget.of(options)
     n = len(problem.layers)
     if method == "greedy":
         seg, inner_stats = _assemble(problem, list(range(n)), first_fit(problem), "balance", options)
@@ -192,7 +204,8 @@ def segment(
             f"cpsat segmentation is for graphs of at most {MAX_CPSAT_LAYERS} layers, this one has {n}: use method='dp'"
         )
     dp_share = options.time_limit_s if method == "dp" else options.time_limit_s / 2
-    cuts, value, order_bound, proven, copies_by_interval, short = _dp(problem, inner, options, start + dp_share)
+    cuts, value, order_bound, proven, copies_by_interval, short = _dp(problem, inner, options,
+                                                                      budget.share(dp_share))
     copies = [1] * n
     for i, j in cuts:
         for layer, r in zip(range(i, j), copies_by_interval[i, j]):
@@ -220,7 +233,7 @@ def segment(
             exact=True, note=note,
         )
         return seg, stats
-    left = max(0.05, options.time_limit_s - (time.perf_counter() - start))
+    left = max(0.05, budget.left())
     sub_options = options.limited(left)
     best, status, value, bound, note = assignment(problem, seg, sub_options)
     note += f"; dp hint: {short}" if short else ""

@@ -154,6 +154,7 @@ def assignment(
             note += "CP-SAT's answer is worse in float than the rounded model says; dp hint kept; "
     else:
         note += res.kept_note() + "; "
+    note += f"{res.limit_note()}; " if res.limit_note() else ""
     if scale != 1:
         note += f"times rounded down to 1/{scale} ns in the model; "
     note += f"{len(best.segments)} segments"

@@ -77,6 +77,16 @@ class SolverOptions:
 
     ``export_dir``: when set, `cimopt.solver.cpsat.solve_model` writes every CP-SAT model it
     solves there (``<name>-<n>.pb`` and ``<name>-<n>.json``) so other solvers can run it.
+
+    ``deterministic``: results depend only on the instance, ``seed`` and ``time_limit_s``, not on
+    the machine's load.  ``time_limit_s`` is then in *deterministic seconds*: every CP-SAT solve
+    stops on CP-SAT's deterministic time (wall time only as a safety net of 100 × the limit
+    plus 10 s) and every search loop consumes a `cimopt.solver.budget.Budget` charged with CP-SAT's
+    deterministic time and a fixed cost per unit of other work.  Left as None it is set on
+    construction to ``workers == 1`` (a multi-threaded CP-SAT search is not reproducible); given
+    True with ``workers > 1``, CP-SAT runs its workers in deterministic interleaved batches
+    (``interleave_search``).  `dataclasses.replace` keeps the resolved value.  Otherwise limits
+    are wall seconds (but the placement local search counts its work in both modes).
     """
 
     time_limit_s: float = 10.0
@@ -84,6 +94,13 @@ class SolverOptions:
     workers: int = 8
     verbose: bool = False
     export_dir: str | None = None
+    #: None on input means ``workers == 1``; always a bool once constructed
+    deterministic: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.deterministic is None:
+            object.__setattr__(self, "deterministic", self.workers == 1)
+        object.__setattr__(self, "deterministic", bool(self.deterministic))
 
     def limited(self, time_limit_s: float) -> SolverOptions:
         """The same options with another time limit (seconds)."""
