@@ -16,9 +16,12 @@ from .options import MODES, PLACEMENT, REPLICATION, SOLVERS, CompileOptions
 def _options(a: argparse.Namespace) -> CompileOptions:
     if a.time_limit <= 0 or not math.isfinite(a.time_limit):
         raise CimoptError("--time-limit must be a positive number of seconds")
+    if getattr(a, "batch", 0) < 0:
+        raise CimoptError("--batch must be 0 (chosen) or a number of inferences >= 1")
     return CompileOptions(mode=a.mode, replication=a.replication, placement=a.placement,
                           solver=getattr(a, "solver", "heuristic"), seed=a.seed, time_limit_s=a.time_limit,
-                          workers=a.workers, chunks=a.chunks, compare=getattr(a, "compare", False))
+                          workers=a.workers, chunks=a.chunks, compare=getattr(a, "compare", False),
+                          batch=getattr(a, "batch", 0))
 
 
 def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
@@ -57,6 +60,7 @@ def _machine_setup(prog_path: str, model: str, target_ref: str | None) -> Any:
     from cimopt.ir import program as prog
     from cimopt.targets.load import load_target
 
+    from .batching import batched_model
     from .compiler import model_hash
     from .frontend import prepare
 
@@ -69,7 +73,9 @@ def _machine_setup(prog_path: str, model: str, target_ref: str | None) -> Any:
     if model_hash(model) != p.model_hash:
         raise ProgramError(f"{prog_path}: compiled from a different model than {model} (hash {p.model_hash}); "
                            "recompile or pass the model it was compiled from")
-    fe = prepare(model, target, dict(p.input_shapes))
+    batch = int(p.metric("batch", 1) or 1)
+    # a batched program (`cimopt.batching`) was compiled from the model with batch B
+    fe = prepare(batched_model(model, batch) if batch > 1 else model, target, dict(p.input_shapes))
     return p, target, fe
 
 
@@ -183,6 +189,9 @@ def register(sub: Any) -> None:
         p.add_argument("--time-limit", type=float, default=10.0, help="seconds per exact stage (default 10)")
         p.add_argument("--workers", type=int, default=8, help="CP-SAT workers (default 8)")
         p.add_argument("--chunks", type=int, default=4, help="output-row chunks per crossbar op (default 4)")
+        p.add_argument("--batch", type=int, default=0,
+                       help="inferences per reprogramming of a model in several segments (default: chosen "
+                            "in throughput mode, 1 in latency mode)")
 
     c = sub.add_parser("compile", help="compile a model into an executable schedule (program JSON)")
     compile_args(c)

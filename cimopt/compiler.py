@@ -22,6 +22,7 @@ from cimopt.targets.instructions import static_energy
 from cimopt.targets.spec import Target
 
 from . import emit
+from .batching import batched_model, choose_batch, needs_segments
 from .e2e import e2e_metrics
 from .frontend import Frontend, prepare
 from .mapping import map_model
@@ -59,6 +60,12 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
     fe = prepare(model, target, input_shapes)
     times["frontend"] = time.perf_counter() - t0
     cm = CostModel(target, measured)
+    # issue 11: a model in several segments runs a batch of inferences per reprogramming
+    batch = options.batch or (choose_batch(fe.workload, cm) if options.mode == "throughput" else 1)
+    batch = batch if needs_segments(fe.workload, cm) or options.batch else 1
+    if batch > 1:
+        fe = prepare(batched_model(model, batch), target,
+                     {k: (batch, *v[1:]) for k, v in (input_shapes or {}).items()})
     stats: dict[str, SolveStats] = {}
     c = target.core
 
@@ -79,7 +86,7 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
     problem = sch.SchedulingProblem(
         tuple(sch.Task(f"t{i}", x.duration_ns, rindex.get(x.resource, -1)) for i, x in enumerate(tg.tasks)),
         tuple((a, b, 0) for a, b in sorted(tg.edges)), tuple(resources))
-    mode = options.mode if len(mapping.segments) == 1 else "latency"
+    mode = options.mode if len(mapping.segments) == 1 else "latency"   # segments: one batch at a time
     say(f"scheduling {len(tg.tasks)} tasks on {len(resources)} resources ({mode} mode)")
     schedule, stats["scheduling"] = sch.solve(problem, mode, "exact" if options.solver == "exact" else "list",
                                               options.solver_options())
@@ -106,7 +113,7 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
     seg0 = set(mapping.segments[0])
     metrics = {
         "makespan_ns": float(makespan), "initiation_interval_ns": float(ii),
-        "inferences_per_s": 1e9 / ii if ii else 0.0, "energy_pj": float(energy),
+        "inferences_per_s": batch * 1e9 / ii if ii else 0.0, "energy_pj": float(energy), "batch": float(batch),
         "crossbars_used": float(mapping.crossbars_used()), "crossbars_total": float(target.total_crossbars),
         "crossbar_utilisation": mapping.crossbars_used() / target.total_crossbars,
         "tile_copies": float(used), "tasks": float(len(tg.tasks)),
@@ -117,12 +124,12 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
     for k, v in times.items():
         metrics[f"stage_s.{k}"] = v
     # issue 11: the end-to-end bound and the physical limit, against the mode's objective
-    e2e = e2e_metrics(fe.graph, fe.workload, target, cm, mode, tg.tasks, ii if mode == "throughput" else makespan)
+    e2e = e2e_metrics(fe.graph, fe.workload, target, cm, options.mode, tg.tasks, ii, batch)
     metrics.update(e2e.metrics)
     describe = options.describe()
     program = Program(
         model=fe.workload.name, model_hash=model_hash(model), target=target.name, target_hash=target.digest(),
-        mode=options.mode if len(mapping.segments) == 1 else "latency",
+        mode=options.mode,
         input_shapes=tuple((n, tuple(fe.graph.shape(n))) for n in fe.graph.inputs),
         programming=emit.programming(tg, mapping.where, seg0), instructions=instrs, buffers=buffers,
         spaces=tuple(sorted(spaces.items())), makespan_ns=makespan, initiation_interval_ns=ii,

@@ -33,6 +33,9 @@ class CompileOptions:
     compare: bool = False
     #: per-stage method overrides, (stage, method) pairs, e.g. (("placement", "lns"),); `--method`
     methods: tuple[tuple[str, str], ...] = ()
+    #: inferences per reprogramming of a model in several segments (`cimopt.batching`); 0: chosen
+    #: in throughput mode (1 in latency mode), >= 1: as given
+    batch: int = 0
 
     def solver_options(self) -> SolverOptions:
         return SolverOptions(time_limit_s=self.time_limit_s, seed=self.seed, workers=self.workers)
