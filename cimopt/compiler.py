@@ -80,7 +80,8 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
     times["replicate+place"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    tg = build_tasks(fe.graph, fe.workload, target, mapping, options.chunks)
+    # issue 11: a batch's rows hold B inferences; finer chunks keep the layers of a segment pipelined
+    tg = build_tasks(fe.graph, fe.workload, target, mapping, options.chunks * min(batch, 8))
     resources = sorted({x.resource for x in tg.tasks if x.resource})
     rindex = {r: i for i, r in enumerate(resources)}
     problem = sch.SchedulingProblem(
