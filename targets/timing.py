@@ -5,6 +5,7 @@ program's planned durations and the machine's measured ones agree exactly when n
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 from ..ir.vector_chunks import chunk_fraction_cost
@@ -33,8 +34,8 @@ def mvm_task(target: Target, tiles: Sequence[tuple[int, int]], vectors: int, row
     first = isa.mvm(target, big[0], big[1])
     interval = isa.mvm_interval(target, big[0], big[1])
     e_vec = Energy()
-    for r, c in tiles:
-        e_vec = e_vec + isa.mvm(target, r, c).energy
+    for (r, c), n in sorted(Counter(tiles).items()):   # crossbars of one shape cost alike
+        e_vec = e_vec + isa.mvm(target, r, c).energy * n
     post_ops = (row_tiles - 1) * outputs_per_vector + (outputs_per_vector if activation else 0)
     post = isa.vector(target, outputs_per_vector, post_ops / outputs_per_vector) if post_ops > 0 else None
     buf = isa.buffer_access(target, (inputs_per_vector + outputs_per_vector) * act_bytes(target), "local")
