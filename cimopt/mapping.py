@@ -63,8 +63,8 @@ def replication_problem(graph: Graph, workload: Workload, cm: CostModel, budget:
                                    cap, prog))
         elif op.op_class is OpClass.VECTOR:
             # issue 11: a vector op's row chunks run on several vector units at once
-            layers.append(rp.Layer(op.name, 0, 1, c.latency_ns / vector_parallelism(graph, graph.op(op.name), cm.target),
-                                   0.0, 1, 0.0))
+            spread = vector_parallelism(graph, graph.op(op.name), cm.target)
+            layers.append(rp.Layer(op.name, 0, 1, c.latency_ns / spread, 0.0, 1, 0.0))
         else:
             layers.append(rp.Layer(op.name, 0, 1, c.latency_ns, 0.0, 1, 0.0))
     edges = tuple(sorted({(index[a], index[b]) for a, b, _ in workload.edges}))

@@ -48,8 +48,9 @@ def compile_summary(res: CompileResult) -> str:
     lines.append(f"  memory peak {_bytes(m['memory_peak_bytes'])} (max-live bound {_bytes(m['memory_bound_bytes'])})"
                  + (f", {p.iterations_in_flight} inferences in flight" if p.iterations_in_flight > 1 else ""))
     if "e2e_bound_ns" in m:
+        limited = dict(p.extra).get("e2e_limited_by", "?")
         lines.append(f"  end to end: {100 * m['e2e_bound_ns'] / max(m['e2e_objective_ns'], 1e-9):.1f} % of the bound "
-                     f"({_time(m['e2e_bound_ns'])} per inference), limited by {dict(p.extra).get('e2e_limited_by', '?')}; "
+                     f"({_time(m['e2e_bound_ns'])} per inference), limited by {limited}; "
                      f"physical limit {_time(m['physical_limit_ns'])} (ratio {m['physical_limit_ratio']:.3f})")
     lines.append("  stages:")
     for k in STAGES:

@@ -65,8 +65,9 @@ def resnet18(seed: int = 0) -> onnx.ModelProto:
     x = b.node("Flatten", [b.node("GlobalAveragePool", [x])], axis=1)
     w = b.const(b.rng.normal(0, 0.03, (1000, 512)))
     y = b.node("Gemm", [x, w, b.const(np.zeros(1000))], transB=1)
-    g = helper.make_graph(b.nodes, "resnet18", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 224, 224])],
-                          [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 1000])], b.inits)
+    x_in = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 224, 224])
+    g = helper.make_graph(b.nodes, "resnet18", [x_in], [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 1000])],
+                          b.inits)
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
