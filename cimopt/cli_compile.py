@@ -25,6 +25,8 @@ def _finite_or_none(x: float | None, flag: str) -> float | None:
 def _options(a: argparse.Namespace) -> CompileOptions:
     if a.time_limit <= 0 or not math.isfinite(a.time_limit):
         raise CimoptError("--time-limit must be a positive number of seconds")
+    if getattr(a, "batch", 0) < 0:
+        raise CimoptError("--batch must be 0 (chosen) or a number of inferences >= 1")
     shorthands = [f"{stage}={m}" for stage, m in (("replication", a.replication), ("placement", a.placement)) if m]
     return CompileOptions(mode=a.mode, solver=getattr(a, "solver", "heuristic"), seed=a.seed,
                           time_limit_s=a.time_limit, workers=a.workers, chunks=a.chunks,
@@ -32,7 +34,7 @@ def _options(a: argparse.Namespace) -> CompileOptions:
                           export_instances=getattr(a, "export_instances", None),
                           export_models=getattr(a, "export_models", None),
                           min_sqnr_db=_finite_or_none(getattr(a, "min_sqnr_db", None), "--min-sqnr-db"),
-                          calibrate=getattr(a, "calibrate", None))
+                          calibrate=getattr(a, "calibrate", None), batch=getattr(a, "batch", 0))
 
 
 def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
@@ -75,6 +77,7 @@ def _machine_setup(prog_path: str, model: str, target_ref: str | None, missing_d
     from cimopt.ir.load import read_model
     from cimopt.targets.load import load_target
 
+    from .batching import batched_model
     from .compiler import model_hash
     from .frontend import prepare
 
@@ -88,7 +91,9 @@ def _machine_setup(prog_path: str, model: str, target_ref: str | None, missing_d
     if model_hash(model) != p.model_hash:
         raise ProgramError(f"{prog_path}: compiled from a different model than {model} (hash {p.model_hash}); "
                            "recompile or pass the model it was compiled from")
-    fe = prepare(model, target, dict(p.input_shapes))
+    batch = int(p.metric("batch", 1) or 1)
+    # a batched program (`cimopt.batching`) was compiled from the model with batch B
+    fe = prepare(batched_model(model, batch) if batch > 1 else model, target, dict(p.input_shapes))
     return p, target, fe, proto
 
 
@@ -212,6 +217,9 @@ def register(sub: Any) -> None:
                             "output SQNR is at least DB (see `cimopt run --numerics int`)")
         p.add_argument("--calibrate", metavar="X.npz", help="calibration inputs for --min-sqnr-db "
                                                             "(default: seeded random inputs)")
+        p.add_argument("--batch", type=int, default=0,
+                       help="inferences per reprogramming of a model in several segments (default: chosen "
+                            "in throughput mode, 1 in latency mode)")
 
     c = sub.add_parser("compile", help="compile a model into an executable schedule (program JSON)")
     compile_args(c)

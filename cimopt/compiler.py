@@ -27,6 +27,7 @@ from cimopt.targets.numerics_calib import calibrate
 from cimopt.targets.spec import Target
 
 from .accuracy import layer_signals
+from .batching import batched_model, choose_batch, needs_segments
 from .calibration import calibration_samples
 from .exact_path import Candidate, exact_path
 from .frontend import Frontend, prepare
@@ -79,8 +80,16 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
     t0 = time.perf_counter()
     say("front end: load, fold, fuse, legalise, lower")
     fe = prepare(model, target, input_shapes)
+    cm = CostModel(target, measured)
+    # a model in several segments runs a batch of inferences per reprogramming (`cimopt.batching`)
+    batch = options.batch or (choose_batch(fe.workload, cm) if options.mode == "throughput" else 1)
+    batch = batch if needs_segments(fe.workload, cm) or options.batch else 1
+    if batch > 1:
+        say(f"batched segments: {batch} inferences per reprogramming")
+        fe = prepare(batched_model(model, batch), target, {k: (batch, *v[1:]) for k, v in (input_shapes or {}).items()})
     times: dict[str, float] = {"frontend": time.perf_counter() - t0}
-    ctx = Context(fe.graph, fe.workload, target, CostModel(target, measured), options.mode, options.chunks)
+    # a batch's rows hold B inferences; finer chunks keep the layers of a segment pipelined
+    ctx = Context(fe.graph, fe.workload, target, cm, options.mode, options.chunks * min(batch, 8), batch=batch)
     if options.min_sqnr_db is not None:
         t = time.perf_counter()
         say("calibration: float activations for the ADC error model")

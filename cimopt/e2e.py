@@ -29,14 +29,19 @@ class E2EFigures:
 
 def e2e_metrics(graph: Graph, workload: Workload, target: Target, cm: CostModel, mode: str,
                 tasks: Sequence[TaskInfo], objective_ns: float, batch: int = 1) -> E2EFigures:
-    """Bound, physical limit and gap of a program whose mode's objective is ``objective_ns``
-    for ``batch`` inferences (time per inference = objective / batch in throughput mode)."""
-    bound = end_to_end_bound(bound_problem(graph, workload, target, cm, mode, batch))
-    per_inf = objective_ns / max(1, batch) if mode == "throughput" else objective_ns
+    """Bound, physical limit and gap of a program whose initiation interval (latency mode: makespan)
+    is ``objective_ns`` for a batch of ``batch`` inferences, ``workload`` being the batched model.
+
+    Throughput mode compares time per inference (the interval over the batch); latency mode the
+    makespan of the batch.  The bound is computed on the batched workload (one reprogramming)."""
+    bound = end_to_end_bound(bound_problem(graph, workload, target, cm, mode))
+    scale = max(1, batch) if mode == "throughput" else 1
+    per_inf = objective_ns / scale
+    value = bound.value_ns / scale
     limit = physical_limit_ns(((t.duration_ns, len(t.crossbars)) for t in tasks if t.kind == "mvm"),
-                              target.total_crossbars, batch)
-    metrics = [("e2e_bound_ns", bound.value_ns), ("physical_limit_ns", limit), ("e2e_objective_ns", per_inf),
-               ("e2e_gap", (per_inf - bound.value_ns) / per_inf if per_inf > 0 else 0.0),
+                              target.total_crossbars, max(1, batch))
+    metrics = [("e2e_bound_ns", value), ("physical_limit_ns", limit), ("e2e_objective_ns", per_inf),
+               ("e2e_gap", (per_inf - value) / per_inf if per_inf > 0 else 0.0),
                ("physical_limit_ratio", limit / per_inf if per_inf > 0 else 0.0)]
-    metrics += [(f"e2e_bound_class.{k}", v) for k, v in bound.classes]
+    metrics += [(f"e2e_bound_class.{k}", v / scale) for k, v in bound.classes]
     return E2EFigures(bound, tuple(metrics), (("e2e_limited_by", bound.limited_by),))

@@ -57,7 +57,11 @@ def read_inputs(path: str | os.PathLike[str], graph: Graph) -> dict[str, np.ndar
 def reference_outputs(model: str | os.PathLike[str] | onnx.ModelProto, inputs: Mapping[str, np.ndarray],
                       names: list[str], intermediates: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """Run the original model in onnxruntime; returns ``names`` and those of ``intermediates``
-    (tensors of the model's main graph, made extra outputs) that onnxruntime produces."""
+    (tensors of the model's main graph, made extra outputs) that onnxruntime produces.
+
+    Inputs batched for a program of several inferences (`cimopt.batching`: leading dimension B
+    where the model's is fixed to 1) run one inference at a time; the outputs are stacked.
+    """
     import onnxruntime as ort
 
     if intermediates:
@@ -75,7 +79,14 @@ def reference_outputs(model: str | os.PathLike[str] | onnx.ModelProto, inputs: M
         so.log_severity_level = 3
         sess = ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
         feeds = {i.name: inputs[i.name] for i in sess.get_inputs() if i.name in inputs}
-        res = sess.run(names, feeds)
+        batch = {np.shape(feeds[i.name])[0] for i in sess.get_inputs() if i.name in feeds and i.shape
+                 and i.shape[0] == 1 and np.ndim(feeds[i.name]) and np.shape(feeds[i.name])[0] > 1}
+        if len(batch) == 1:
+            b = batch.pop()
+            parts = [sess.run(names, {k: v[j:j + 1] for k, v in feeds.items()}) for j in range(b)]
+            res = [np.concatenate([p[n] for p in parts], axis=0) for n in range(len(names))]
+        else:
+            res = sess.run(names, feeds)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types
         raise CimoptError(f"onnxruntime could not run the reference model: {str(e).splitlines()[0][:200]}") from None
     return dict(zip(names, res))

@@ -40,6 +40,9 @@ class CompileOptions:
     min_sqnr_db: float | None = None
     #: calibration inputs (.npz) for the accuracy budget (default: seeded random inputs)
     calibrate: str | None = None
+    #: inferences per reprogramming of a model in several segments (`cimopt.batching`); 0: chosen
+    #: in throughput mode (1 in latency mode), >= 1: as given
+    batch: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -52,6 +55,8 @@ class CompileOptions:
             raise UsageError(f"chunks must be at least 1, got {self.chunks}")
         if self.workers < 1:
             raise UsageError(f"workers must be at least 1, got {self.workers}")
+        if self.batch < 0:
+            raise UsageError(f"batch must be 0 (chosen) or a number of inferences >= 1, got {self.batch}")
 
     def solver_options(self) -> SolverOptions:
         return SolverOptions(time_limit_s=self.time_limit_s, seed=self.seed, workers=self.workers,

@@ -32,7 +32,8 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
     total = ctx.target.total_crossbars
     metrics = {
         "makespan_ns": float(makespan), "initiation_interval_ns": float(ii),
-        "inferences_per_s": 1e9 / ii if ii else 0.0, "energy_pj": float(energy),
+        "inferences_per_s": ctx.batch * 1e9 / ii if ii else 0.0, "energy_pj": float(energy),
+        "batch": float(ctx.batch),
         "crossbars_used": float(mapping.crossbars_used()), "crossbars_total": float(total),
         "crossbar_utilisation": mapping.crossbars_used() / total,
         "tile_copies": float(used), "tasks": float(len(tg.tasks)),
@@ -42,14 +43,13 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
     }
     for k, v in times.items():
         metrics[f"stage_s.{k}"] = v
-    e2e = e2e_metrics(fe.graph, fe.workload, ctx.target, ctx.cost, ctx.effective_mode, tg.tasks, ctx.objective_ns)
+    e2e = e2e_metrics(fe.graph, fe.workload, ctx.target, ctx.cost, ctx.mode, tg.tasks,
+                      ii if ctx.mode == "throughput" else makespan, ctx.batch)
     metrics.update(e2e.metrics)
     extra = e2e.extra + tuple(("warning", w) for w in ctx.warnings)
-    if ctx.effective_mode != ctx.mode:
-        extra += (("requested_mode", ctx.mode),)
     program = Program(
         model=fe.workload.name, model_hash=model_hash, target=ctx.target.name, target_hash=ctx.target.digest(),
-        mode=ctx.effective_mode,
+        mode=ctx.mode,  # throughput with segments: batches back to back, one reprogramming each
         input_shapes=tuple((n, tuple(fe.graph.shape(n))) for n in fe.graph.inputs),
         programming=emit.programming(mapping), instructions=instrs, buffers=buffers,
         spaces=tuple(sorted(spaces.items())), makespan_ns=makespan, initiation_interval_ns=ii,

@@ -38,14 +38,18 @@ def compile_summary(res: CompileResult) -> str:
                      f"inferences/s; one inference takes {_time(p.makespan_ns)}")
     else:
         lines.append(f"  makespan {_time(p.makespan_ns)} -> {1e9 / max(p.makespan_ns, 1):.4g} inferences/s back to back")
-    lines.append(f"  energy {m['energy_pj'] / 1e6:.4g} uJ per inference")
+    batch = int(m.get("batch", 1) or 1)
+    if batch > 1:
+        lines.append(f"  batch of {batch} inferences per reprogramming of the {p.segments} segments")
+    lines.append(f"  energy {m['energy_pj'] / batch / 1e6:.4g} uJ per inference")
     lines.append(f"  crossbars {int(m['crossbars_used'])} of {int(m['crossbars_total'])} "
                  f"({100 * m['crossbar_utilisation']:.1f} %), {int(m['tile_copies'])} tile copies")
     lines.append(f"  memory peak {_bytes(m['memory_peak_bytes'])} (max-live bound {_bytes(m['memory_bound_bytes'])})"
                  + (f", {p.iterations_in_flight} inferences in flight" if p.iterations_in_flight > 1 else ""))
     if "e2e_bound_ns" in m:
+        limited = dict(p.extra).get("e2e_limited_by", "?")
         lines.append(f"  end to end: {100 * m['e2e_bound_ns'] / max(m['e2e_objective_ns'], 1e-9):.1f} % of the bound "
-                     f"({_time(m['e2e_bound_ns'])} per inference), limited by {dict(p.extra).get('e2e_limited_by', '?')}; "
+                     f"({_time(m['e2e_bound_ns'])} per inference), limited by {limited}; "
                      f"physical limit {_time(m['physical_limit_ns'])} (ratio {m['physical_limit_ratio']:.3f})")
     lines.append("  stages:")
     for k, s in res.stats.items():

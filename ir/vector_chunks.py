@@ -6,6 +6,9 @@ Rules (an op not covered is one WHOLE chunk):
   LayerNormalization whose axis lies after the chunk axis, Concat along any other axis): output row r reads row r
   of every input whose broadcast shape has the output's extent up to the chunk axis; an input
   broadcast along it is read whole.
+* MatMul of two activations (a vector op where the target's vector unit runs it): rows of the
+  output (axis 2 for rank 4, FLAT otherwise) read the same rows of the left operand and all of
+  the right one.
 * MaxPool / AveragePool / LpPool (one output): rows along axis 2, reading the receptive field
   of the kernel, strides, pads and dilations along the input's axis 2.
 * GlobalAveragePool / GlobalMaxPool: rows along axis 1 (channels), reading those channels.
@@ -75,7 +78,7 @@ def vector_chunk_axis(graph: Graph, op: OpSpec) -> ChunkAxis:
         # normalise over the axes from theirs on
         if (a <= dim) if t != "Concat" else (a == dim or (axis == FLAT and a < dim)):
             return whole
-    elif t not in ELEMENTWISE:
+    elif t not in ELEMENTWISE and t != "MatMul":
         return whole
     return ChunkAxis(axis, _rows(y, axis), 1)
 
@@ -114,6 +117,8 @@ def vector_needed_rows(graph: Graph, op: OpSpec, tensor: str, row0: int, row1: i
         return 1, row0, row1
     if op.op_type == "Concat":
         return ax.axis, row0, row1
+    if op.op_type == "MatMul" and (tensor == op.inputs[1] or len(x) < 2):
+        return WHOLE, 0, 0       # every output row reads all of the right operand
     # broadcast: the input, right-aligned, must span the output's dims up to the chunk axis
     dim = _dim_of(ax.axis, len(y))
     pad_x = (1,) * (len(y) - len(x)) + tuple(x)

@@ -47,6 +47,7 @@ class Context:
     cost: CostModel
     mode: str                          # requested: latency | throughput
     chunks: int                        # output-row chunks per crossbar op
+    batch: int = 1                     # inferences per program run (`cimopt.batching`: per reprogramming)
     budget: int = 0                    # crossbars replication may use (set by the tiling stage)
     tiles: dict[str, tuple[Tile, ...]] | None = None
     mapping: Mapping | None = None     # segments and copies (replication), then where (placement)
@@ -82,8 +83,8 @@ class Context:
     @property
     def objective_ns(self) -> float:
         """The program's end-to-end objective (ns): makespan in latency mode, the interval per
-        inference in throughput mode."""
-        return float(self.interval_ns if self.effective_mode == "throughput" else self.makespan_ns)
+        inference (over the batch) in throughput mode."""
+        return self.interval_ns / max(1, self.batch) if self.mode == "throughput" else float(self.makespan_ns)
 
     @property
     def interval_ns(self) -> int:

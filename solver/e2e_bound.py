@@ -19,8 +19,9 @@ the work that must be done, over the units that can do it:
 * ``dram-uncharged``: a model larger than the chip reads its weights from DRAM per batch; the
   reference machine does not charge those reads (a weight write costs only its programming
   time), so this figure is reported and does not enter the bound.
-* ``noc``: when weights sit on both halves of the mesh, some data edge crosses its bisection:
-  the smallest edge between crossbar ops over the bisection bandwidth.
+* ``noc``: when weights sit on both halves of the mesh (they need more than half the crossbars),
+  some data edge of the connected graph crosses its bisection: the smallest edge's bytes over the
+  bisection bandwidth (weak; a floor, not an estimate).
 * latency mode, ``critical-path``: along every path of the op graph, one row chunk of each op at
   its fastest (one row through one copy; a whole op when it has no rows): a consumer's first
   chunk waits for some producer chunk.
@@ -116,10 +117,8 @@ def end_to_end_bound(p: BoundProblem) -> E2EBound:
     classes["vector"] = max(sum(o.time_ns for o in vec) / max(1, p.vector_units),
                             max((o.time_ns / max(1, o.spread) for o in vec), default=0.0))
     classes["host"] = sum(o.time_ns for o in p.ops if o.unit == "host")
-    half = p.crossbars / 2
-    xset = {i for i, o in enumerate(p.ops) if o.unit == "crossbar"}
-    cross = [b for u, v, b in p.edges if u in xset and v in xset]
-    classes["noc"] = min(cross) / max(p.bisection_bytes_per_ns, 1e-9) if need > half and cross else 0.0
+    cross = [b for _, _, b in p.edges]
+    classes["noc"] = min(cross) / max(p.bisection_bytes_per_ns, 1e-9) if need > p.crossbars / 2 and cross else 0.0
     if p.mode == "latency":
         classes["critical-path"] = _critical_path(p)
     name = max(classes, key=lambda k: classes[k])

@@ -122,7 +122,3 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
         ops = [op.name for op in ctx.workload.ops]
         segments = [[ops[i] for i in seg] for seg in solution.segments]
         ctx.mapping = Mapping(segments, dict(zip(ops, solution.copies)), ctx.tiles)
-        if len(segments) > 1 and ctx.mode == "throughput":
-            ctx.warnings.append(f"throughput mode asked for, but the model needs {len(segments)} segments "
-                                "(crossbars reprogrammed between them): scheduled one inference at a time, "
-                                "the interval is the makespan")

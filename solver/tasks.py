@@ -1,5 +1,7 @@
-"""The task graph of one inference: op x replica x chunk of output rows, plus transfers,
-crossbar writes between segments and segment barriers, each on a unary resource.
+"""The task graph of one inference (of one batch, `cimopt.batching`): op x replica x chunk of
+output rows, plus transfers, crossbar writes between segments and segment barriers, each on a
+unary resource.  Vector ops are chunked by rows too (`ir.vector_chunks`) and their chunks are
+spread over the cores' vector units (`cimopt.vector_cores`).
 
 Precedence comes from receptive fields: a chunk of a crossbar op waits only for the chunks of
 its producer that write the input rows it reads, so consecutive layers pipeline.  A

@@ -106,3 +106,15 @@ def test_chunked_vector_ops_spread_and_match() -> None:
         assert not out.violations, out.violations[:3]
         ok, errs = compare(out.outputs, reference_outputs(m, inputs, list(res.frontend.graph.outputs)))
         assert ok, errs
+
+
+def test_dynamic_matmul_rows_read_all_of_the_right_operand() -> None:
+    n = helper.make_node
+    q = helper.make_tensor_value_info("q", TensorProto.FLOAT, [1, 2, 4, 4])
+    k = helper.make_tensor_value_info("k", TensorProto.FLOAT, [1, 2, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 4, 4])
+    g = load_model(helper.make_model(helper.make_graph([n("MatMul", ["q", "k"], ["y"], name="mm")], "t", [q, k], [y]),
+                                     opset_imports=[helper.make_opsetid("", 17)]))
+    assert (vector_chunk_axis(g, g.op("mm")).axis, vector_chunk_axis(g, g.op("mm")).rows) == (2, 4)
+    assert vector_needed_rows(g, g.op("mm"), "q", 1, 3) == (2, 1, 3)
+    assert vector_needed_rows(g, g.op("mm"), "k", 1, 3) == (WHOLE, 0, 0)   # same shape, still read whole
