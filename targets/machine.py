@@ -34,12 +34,11 @@ from ..ir.chunks import WHOLE, chunk_axis
 from ..ir.errors import CimoptError
 from ..ir.graph import Graph, OpSpec
 from ..ir.program import Access, BufferPlan, Instruction, Program, TileWrite
-from ..ir.tiles import Tile
 from ..ir.vector_chunks import vector_chunk_axis
-from ..ir.workload import lower_op, matrix_of
 from . import timing
 from .instructions import Energy, InstrCost, static_energy
 from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op, tile_block
+from .machine_cost import crossbar_cover, instruction_cost
 from .machine_checks import Report, Violation, check_static, grid_mask, row_range_error, space_reach, \
     unwritten_outputs
 from .numerics_engine import NumericsConfig, NumericsEngine, NumericsResult
@@ -199,55 +198,14 @@ class _Machine:
 
     def tiles_of(self, ins: Instruction, op: OpSpec) -> list[tuple[int, int]]:
         """The (core, crossbar) pairs of ``ins`` that hold a tile of its op, checking cover."""
-        ok: list[tuple[int, int]] = []
-        for cx in ins.crossbars:
-            tw = self.xbar.get(cx)
-            if tw is None:
-                self.rep.add("crossbar", f"instruction {ins.id} ({ins.op}) uses crossbar {cx}, which holds no tile")
-            elif tw.op != ins.op:
-                self.rep.add("crossbar", f"instruction {ins.id} ({ins.op}) uses crossbar {cx}, which holds tile "
-                                         f"{tw.tile} of {tw.op!r}")
-            else:
-                if tw.replica != ins.replica:
-                    self.rep.add("crossbar", f"instruction {ins.id} ({ins.op} replica {ins.replica}) uses crossbar "
-                                             f"{cx}, which holds replica {tw.replica}")
-                ok.append(cx)
-        m = matrix_of(self.g, op)
-        keys = [(g, self.xbar[c].row0, self.xbar[c].col0) for c in ok
-                for g in range(self.xbar[c].group0, self.xbar[c].group0 + self.xbar[c].ngroups)]
-        cells = sum(tw.ngroups * (tw.row1 - tw.row0) * (tw.col1 - tw.col0) for tw in (self.xbar[c] for c in ok))
-        if len(set(keys)) != len(keys) or cells != m.groups * m.k * m.n:
-            self.rep.add("crossbar", f"instruction {ins.id} ({ins.op}): its crossbars hold {cells} weights of the "
-                                     f"{m.groups * m.k * m.n} of one copy (missing or duplicate tiles)")
+        ok, problems = crossbar_cover(self.g, ins, op, self.xbar)
+        for msg in problems:
+            self.rep.add("crossbar", msg)
         return ok
 
-    # ---- costs -----------------------------------------------------------------------------
     def cost(self, ins: Instruction, op: OpSpec | None, tiles: list[tuple[int, int]]) -> InstrCost:
-        t = self.t
-        if ins.kind == "mvm" and op is not None:
-            m = matrix_of(self.g, op)
-            ax = chunk_axis(self.g, op)
-            acc = next((a for a in ins.writes if a.tensor == op.outputs[0]), None)
-            rows = ax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
-            vectors = ax.vectors_per_row if ax.axis == WHOLE else rows * ax.vectors_per_row
-            used = [Tile(tw.op, tw.tile, tw.group0, tw.ngroups, tw.row0, tw.row1, tw.col0, tw.col1, t.weight_slices)
-                    for tw in (self.xbar[c] for c in tiles)]
-            return timing.mvm_cost(t, used, m, vectors, op.activation is not None, ins.rows_per_conversion)
-        if ins.kind in ("vector", "host") and op is not None:
-            w = lower_op(self.g, op)
-            if ins.kind == "vector":
-                vax = vector_chunk_axis(self.g, op)
-                acc = next((a for a in ins.writes if a.tensor == op.outputs[0]), None)
-                rows = vax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
-                return timing.vector_chunk_task(t, w.elements, w.ops, w.bytes_in + w.bytes_out, rows, vax.rows)
-            return timing.host_task(t, w.ops, w.bytes_in + w.bytes_out)
-        if ins.kind == "transfer":
-            return timing.transfer_task(t, ins.nbytes, ins.src_core, ins.dst_core)
-        if ins.kind == "write" and ins.tile is not None:
-            tw = ins.tile
-            return timing.write_task(t, tw.ngroups * (tw.row1 - tw.row0),
-                                     tw.ngroups * (tw.col1 - tw.col0) * t.weight_slices)
-        return InstrCost(0.0, Energy())
+        """What ``ins`` costs on the target (latency ns, energy pJ), with the tiles it found."""
+        return instruction_cost(self.t, self.g, ins, op, [self.xbar[c] for c in tiles])
 
     # ---- one instruction -------------------------------------------------------------------
     def step(self, ins: Instruction) -> None:
