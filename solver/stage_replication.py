@@ -3,8 +3,8 @@ copy of everything does not fit the budget, segments reprogrammed in turn (`segm
 
 Methods ``none``, ``uniform``, ``balance`` and ``cpsat`` replicate a model that fits; the
 ``segment-*`` methods cut it into segments.  A model that does not fit is segmented whatever
-method was asked for (``segment-greedy`` for a heuristic, ``segment-dp`` for an exact method),
-and the stats say so.
+method was asked for (``segment-dp-balance`` for a heuristic, ``segment-dp`` for an exact
+method), and the stats say so.
 """
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ class Replicated:
     segments: tuple[tuple[int, ...], ...]
 
 
-_SEGMENT = {"segment-greedy": "greedy", "segment-dp": "dp", "segment-cpsat": "cpsat"}
+#: segmentation method -> (`segmentation.segment` method, replication inside each segment)
+_SEGMENT = {"segment-greedy": ("greedy", "balance"), "segment-dp-balance": ("dp", "balance"),
+            "segment-dp": ("dp", "exact"), "segment-cpsat": ("cpsat", "exact")}
 
 
 def solve_replication(p: rp.ReplicationProblem, method: str,
@@ -63,6 +65,7 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
         Method("balance", False, "copies to the bottleneck layer while crossbars remain (PIMCOMP-like)"),
         Method("cpsat", True, "CP-SAT over useful copy counts, hinted with balance"),
         Method("segment-greedy", False, "first-fit segments in topological order, balance inside"),
+        Method("segment-dp-balance", False, "DP over cuts of the topological order, balance inside each segment"),
         Method("segment-dp", True, "DP over cuts of the topological order, CP-SAT replication inside"),
         Method("segment-cpsat", True, "CP-SAT over layer-to-segment assignment and copies, hinted with the DP"),
     )
@@ -108,11 +111,11 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
         seg_method = method
         note = ""
         if method not in _SEGMENT:
-            seg_method = "segment-dp" if chosen.exact else "segment-greedy"
+            seg_method = "segment-dp" if chosen.exact else "segment-dp-balance"
             note = (f"one copy needs {p.one_copy_crossbars} crossbars, the budget is {p.budget}: "
                     f"segmented with {seg_method} instead of {method}")
-        inner = "exact" if self.method(seg_method).exact else "balance"
-        seg, st = sg.segment(p, _SEGMENT[seg_method], options, inner=inner)
+        how, inner = _SEGMENT[seg_method]
+        seg, st = sg.segment(p, how, options, inner=inner)
         stats = replace(st, stage=self.name, method=seg_method,
                         note="; ".join(x for x in (note, st.note) if x))
         return Replicated(seg.copies, tuple(tuple(m) for m in seg.members())), stats
