@@ -56,6 +56,8 @@ class CompileResult:
     wall_s: float = 0.0
     #: the exact path's pipelines, in the order tried (empty for a heuristic compile)
     exact_path: list[Candidate] = field(default_factory=list)
+    #: ``--min-sqnr-db``: the output SQNR (dB) the error model predicts for the chosen rows per conversion
+    predicted_sqnr_db: float | None = None
 
 
 def model_hash(model: str | os.PathLike[str] | onnx.ModelProto) -> str:
@@ -111,4 +113,5 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
     program, bounds = build_program(ctx, fe, model_hash(model), stats, options, times, t0)
     times["emit"] = time.perf_counter() - t
     wall = time.perf_counter() - t0
-    return CompileResult(program, fe, stats, times, compare, bounds, list(ctx.warnings), wall, trail)
+    return CompileResult(program, fe, stats, times, compare, bounds, list(ctx.warnings), wall, trail,
+                         ctx.predicted_sqnr_db)

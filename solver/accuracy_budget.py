@@ -30,7 +30,7 @@ import numpy as np
 
 from ..cost import adc_error
 from ..cost.adc_error import AdcOption, LayerSignal
-from ..ir.errors import UsageError
+from ..ir.errors import CimoptError, UsageError
 from ..ir.graph import OpClass
 from ..ir.program import Program
 from ..ir.workload import Workload
@@ -42,6 +42,18 @@ METHODS: tuple[str, ...] = ("greedy", "dp")
 OBJECTIVES: tuple[str, ...] = ("latency", "energy")
 
 
+class BudgetUnreachable(CimoptError):
+    """No rows-per-conversion choice meets the SQNR budget: ``best_db`` is the best the error
+    model predicts for this model on this target (every layer at its most accurate option)."""
+
+    def __init__(self, budget_db: float, best_db: float) -> None:
+        super().__init__(f"--min-sqnr-db {budget_db:g}: the budget is unreachable on this target; the best "
+                         f"achievable output SQNR is a predicted {best_db:.1f} dB (every layer at its most "
+                         f"accurate rows per conversion); ask for at most that")
+        self.budget_db = budget_db
+        self.best_db = best_db
+
+
 @dataclass(frozen=True)
 class AccuracyProblem:
     layers: tuple[str, ...]
@@ -49,6 +61,10 @@ class AccuracyProblem:
     budget: float                                 # max sum of relative noise powers
     objective: str                                # latency | energy
     resolution: int = 2000                        # dp: budget units
+
+    @property
+    def min_sqnr_db(self) -> float:
+        return -10 * math.log10(self.budget)
 
     def cost(self, i: int, j: int) -> float:
         o = self.options[i][j]

@@ -61,6 +61,8 @@ class Context:
     adc_signals: dict[str, LayerSignal] | None = None
     #: rows driven per ADC conversion per crossbar op (the accuracy stage's choice; absent: all)
     rows_per_conversion: dict[str, int] = field(default_factory=dict)
+    #: the error model's output SQNR (dB) for that choice (None: no accuracy budget)
+    predicted_sqnr_db: float | None = None
 
     @property
     def effective_mode(self) -> str:

@@ -6,10 +6,12 @@ the chosen reads per MVM.  It runs only when the context has a budget and layer 
 a calibration run at compile time)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import accuracy_budget as ab
 from .context import Context
 from .stage import Method, Stage
-from .stats import SolveStats, SolverOptions
+from .stats import SolveStats, SolverOptions, Status
 
 
 class AccuracyStage(Stage[ab.AccuracyProblem, ab.Choice]):
@@ -32,8 +34,15 @@ class AccuracyStage(Stage[ab.AccuracyProblem, ab.Choice]):
         return ab.build(ctx.workload, ctx.target, ctx.adc_signals, ctx.min_sqnr_db, "latency")
 
     def solve(self, problem: ab.AccuracyProblem, method: str, options: SolverOptions) -> tuple[ab.Choice, SolveStats]:
-        return ab.solve(problem, method, options)
+        """The method's choice; `accuracy_budget.BudgetUnreachable` (naming the best predicted
+        SQNR) when no choice meets the budget -- never a program that silently misses it."""
+        choice, st = ab.solve(problem, method, options)
+        if st.status is Status.INFEASIBLE:
+            raise ab.BudgetUnreachable(problem.min_sqnr_db, choice.predicted_sqnr_db)
+        return choice, replace(st, note="; ".join(x for x in (f"predicted output SQNR {choice.predicted_sqnr_db:.1f} dB",
+                                                               st.note) if x))
 
     def apply(self, ctx: Context, solution: ab.Choice) -> None:
+        ctx.predicted_sqnr_db = solution.predicted_sqnr_db
         ctx.rows_per_conversion = dict(solution.rows_per_conversion)
         ctx.cost = ctx.cost.with_rows_per_conversion(ctx.rows_per_conversion)

@@ -33,16 +33,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.errors import TargetError
+from ..ir.errors import ModelError, TargetError
 from .spec import Target
 
 # ---- quantisation -------------------------------------------------------------------------
 def quantize_weights(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes int64 like ``w``, scale float64 per column): symmetric per column of a K x N matrix."""
+    """(codes int64 like ``w``, scale float64 per column): symmetric per column of a K x N matrix.
+
+    An all-zero column has scale 0 (codes 0): whatever its cells and ADC add to the column's
+    sum is multiplied by 0, as a dead channel's output is exactly 0.  Non-finite weights are a
+    `ModelError` (no cell can hold them).
+    """
+    wf = np.asarray(w, dtype=np.float64)
+    if not np.all(np.isfinite(wf)):
+        raise ModelError(f"a weight matrix holds {int(np.count_nonzero(~np.isfinite(wf)))} non-finite value(s) "
+                         f"(NaN or infinity); no crossbar cell can store them: fix the model's weights")
     qmax = 2 ** (bits - 1) - 1
-    amax = np.abs(np.asarray(w, dtype=np.float64)).max(axis=0) if w.size else np.zeros(w.shape[1])
-    scale = np.where(amax > 0, amax / qmax, 1.0)
-    q = np.clip(np.rint(np.asarray(w, dtype=np.float64) / scale), -qmax, qmax).astype(np.int64)
+    amax = np.abs(wf).max(axis=0) if w.size else np.zeros(w.shape[1])
+    scale = amax / qmax
+    q = np.clip(np.rint(wf / np.where(scale > 0, scale, 1.0)), -qmax, qmax).astype(np.int64)
     return q, scale
 
 

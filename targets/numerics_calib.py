@@ -3,7 +3,8 @@
 `float_trace` runs each op of the graph, in topological order, as a one-op onnxruntime model
 (`kernels.run_op`, float32): the per-layer reference the accuracy report compares the bit-true
 run with.  `calibrate` takes the range of every crossbar op's input over calibration samples and
-turns it into that tensor's `ActQuant` (`numerics.act_quant`).
+turns it into that tensor's `ActQuant` (`numerics.act_quant`); non-finite values (an overflow,
+a NaN) are left out of the range, and a tensor with no finite value at all is a `UsageError`.
 """
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def calibrate(graph: Graph, samples: Iterable[Mapping[str, np.ndarray]], bits: i
         vals = float_trace(graph, s, sessions)
         count += 1
         for t in names:
-            v = vals[t]
+            v = np.asarray(vals[t])
+            v = v[np.isfinite(v)] if v.dtype.kind == "f" else v   # an overflow or NaN says nothing of the range
             if v.size:
                 lo[t] = min(lo[t], float(np.min(v)))
                 hi[t] = max(hi[t], float(np.max(v)))

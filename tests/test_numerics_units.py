@@ -64,7 +64,7 @@ def test_every_preset_has_numerics_and_the_section_leaves_the_digest() -> None:
 def test_weight_and_activation_quantisers() -> None:
     w = np.array([[0.5, -2.0, 0.0], [-0.25, 1.0, 0.0]])
     q, s = quantize_weights(w, 8)
-    assert q.tolist() == [[127, -127, 0], [-64, 64, 0]] and s[2] == 1.0
+    assert q.tolist() == [[127, -127, 0], [-64, 64, 0]] and s[2] == 0.0
     assert act_quant(0.0, 2.0, 8).zero == 0 and act_quant(-1.0, 2.0, 8).zero == 128
     codes = quantize_acts(np.array([-5.0, 0.0, 1.0, 9.0]), act_quant(-1.0, 1.0, 8))
     assert codes.tolist() == [0, 128, 255, 255]

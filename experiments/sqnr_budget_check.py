@@ -1,0 +1,78 @@
+"""Check: programs compiled with ``--min-sqnr-db`` meet their budget when run bit-true.
+
+Usage:
+    python experiments/sqnr_budget_check.py [--target isaac] [--budgets 20 30] [--graphs NAME ...]
+
+For every light graph of the onnx package (seeded random weights, `cimopt.demo.randomised`) and
+every budget: compile as ``cimopt compile --min-sqnr-db B`` does (heuristic, latency mode,
+default calibration: seeded random inputs), run the program ``--numerics int`` on an input the
+calibration never saw (seed 0) and compare every output with the float reference.  One row per
+graph and budget: the budget, the SQNR the error model predicted, the measured SQNR (the worst
+output), pass or fail.  A compile that refuses the budget (`BudgetUnreachable`, naming the best
+achievable SQNR) passes: refusing is allowed, silently missing is not.  Exits 1 when any row fails.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+
+import onnx
+
+from cimopt.accuracy import sqnr_db
+from cimopt.calibration import calibration_samples
+from cimopt.compiler import compile_model
+from cimopt.demo import light_graph, randomised
+from cimopt.inputs import random_inputs
+from cimopt.options import CompileOptions
+from cimopt.solver.accuracy_budget import BudgetUnreachable
+from cimopt.targets.load import load_target
+from cimopt.targets.machine import execute
+from cimopt.targets.numerics_calib import calibrate, float_trace
+from cimopt.targets.numerics_engine import NumericsConfig
+
+LIGHT = ("light_squeezenet", "light_shufflenet", "light_inception_v1", "light_inception_v2", "light_resnet50",
+         "light_densenet121", "light_bvlc_alexnet", "light_zfnet512", "light_vgg19")
+
+
+def check(name: str, target_name: str, budget: float) -> tuple[str, float, float, bool, float]:
+    """(outcome, predicted dB, measured dB, passed, seconds) of one graph under one budget."""
+    t0 = time.perf_counter()
+    target = load_target(target_name)
+    model = randomised(onnx.load(light_graph(name)), 0)
+    try:
+        res = compile_model(model, target, CompileOptions(min_sqnr_db=budget))
+    except BudgetUnreachable as e:
+        return "refused", e.best_db, math.nan, True, time.perf_counter() - t0
+    g = res.frontend.graph
+    predicted = res.predicted_sqnr_db
+    cal = calibrate(g, calibration_samples(None, g, 0), target.precision.activation_bits)
+    x = random_inputs(g, 0)
+    ref = float_trace(g, x)
+    out = execute(res.program, g, target, x, numerics=NumericsConfig("int", cal)).outputs
+    measured = min(sqnr_db(out[k], ref[k]) for k in g.outputs)
+    return "compiled", predicted, measured, measured >= budget, time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--target", default="isaac")
+    ap.add_argument("--budgets", type=float, nargs="+", default=[20.0, 30.0])
+    ap.add_argument("--graphs", nargs="+", default=list(LIGHT))
+    a = ap.parse_args()
+    print(f"| graph | budget dB | outcome | predicted dB | measured dB | result | s |")
+    print("|---|---:|---|---:|---:|---|---:|")
+    failed = 0
+    for name in a.graphs:
+        for b in a.budgets:
+            outcome, pred, meas, ok, s = check(name, a.target, b)
+            failed += not ok
+            print(f"| {name.removeprefix('light_')} | {b:g} | {outcome} | {pred:.1f} | {meas:.1f} | "
+                  f"{'pass' if ok else 'FAIL'} | {s:.0f} |", flush=True)
+    print(f"{failed} failure(s) on {a.target}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
