@@ -147,9 +147,12 @@ def report_lines(run: NumericsRun, worst: int = 3) -> list[str]:
 
 
 def layer_signals(graph: Graph, target: Target, activations: Mapping[str, ActQuant],
-                  sample: Mapping[str, np.ndarray]) -> dict[str, LayerSignal]:
-    """The ADC error model's inputs for every crossbar op, from the float values on ``sample``."""
+                  sample: Mapping[str, np.ndarray], clipping: Mapping[str, float] | None = None
+                  ) -> dict[str, LayerSignal]:
+    """The ADC error model's inputs for every crossbar op, from the float values on ``sample``;
+    ``clipping``: per crossbar input the clipping estimate (`numerics_calib.clipping_power`)."""
     ref = float_trace(graph, sample)
+    clip = clipping or {}
     return {op.name: layer_signal(graph, op, target.precision.weight_bits, activations[op.inputs[0]],
-                                  ref[op.outputs[0]])
+                                  ref[op.outputs[0]], ref[op.inputs[0]], clip.get(op.inputs[0], 0.0))
             for op in graph.ops() if op.op_class is OpClass.CROSSBAR}

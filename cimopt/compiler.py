@@ -23,7 +23,7 @@ from cimopt.solver.context import Context
 from cimopt.solver.stage import check_overrides
 from cimopt.solver.stages import STAGES
 from cimopt.solver.stats import SolveStats
-from cimopt.targets.numerics_calib import calibrate
+from cimopt.targets.numerics_calib import calibrate_from, calibration_trace, clipping_power
 from cimopt.targets.spec import Target
 
 from .accuracy import layer_signals
@@ -96,8 +96,10 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
         t = time.perf_counter()
         say("calibration: float activations for the ADC error model")
         samples = calibration_samples(options.calibrate, fe.graph, options.seed)
-        acts = calibrate(fe.graph, samples, target.precision.activation_bits)
-        ctx.min_sqnr_db, ctx.adc_signals = options.min_sqnr_db, layer_signals(fe.graph, target, acts, samples[0])
+        traces = calibration_trace(fe.graph, samples)
+        acts = calibrate_from(traces, target.precision.activation_bits)
+        ctx.min_sqnr_db = options.min_sqnr_db
+        ctx.adc_signals = layer_signals(fe.graph, target, acts, samples[0], clipping_power(traces))
         times["calibration"] = time.perf_counter() - t
     trail: list[Candidate] = []
     if options.solver == "exact":

@@ -13,7 +13,10 @@ finer ADC step (`targets.numerics.CrossbarNumerics.adc`).  The error model, per 
 * dequantised (x input scale x weight scale) and divided by the layer output's mean square
   (from the float reference), it is the layer's relative noise ``e = N / P``; the output's
   relative noise is taken as the sum of the layers' (first order, unit gain), so
-  ``SQNR_out ~ -10 log10(sum e)``.
+  ``SQNR_out ~ -10 log10(sum e)``;
+* what no rows-per-conversion choice changes, the floor: each layer's own weight and input
+  quantisation (`quantisation_error`) and, per rounding to the vector format (every crossbar
+  and vector op's result), at most ``u^2 / 3`` (`rounding_error`), added to the same sum.
 
 `tests/test_accuracy_budget.py` checks the prediction against the bit-true run.
 """
@@ -40,6 +43,10 @@ class LayerSignal:
     input_scale: float          # activation scale of its input (real value per code step)
     weight_scale_ms: float      # mean over columns of (weight scale)^2
     output_power: float         # mean square of the float layer output
+    input_power: float = 0.0    # mean square of the float layer input
+    weight_power: float = 0.0   # mean over columns of the column's sum of squared weights
+    rows: int = 0               # K: weights per output (a column's length)
+    clip_power: float = 0.0     # mean square of what the calibrated range clips off the input (estimate)
 
 
 @dataclass(frozen=True)
@@ -100,16 +107,54 @@ def options(target: Target, op: WorkOp, signal: LayerSignal) -> list[AdcOption]:
     return out
 
 
+#: the output's relative noise is taken as this times the sum of the layers' (3 dB): noise added
+#: before a residual block reaches its output on both paths, so the gain can pass 1 (ResNet-18 at
+#: 32x32 on isaac: measured 1.9 dB below the unit-gain sum)
+PROPAGATION_MARGIN = 2.0
+
+#: unit roundoff of each vector format (half an ulp relative to the value: 2^-(significand bits))
+UNIT_ROUNDOFF: dict[str, float] = {"float32": 2.0 ** -24, "float16": 2.0 ** -11, "bfloat16": 2.0 ** -8}
+
+
+def rounding_error(fmt: str) -> float:
+    """Relative noise power one rounding to ``fmt`` adds, at most: an error uniform over
+    +-u|x| (u the unit roundoff) has variance u^2 x^2 / 3."""
+    return UNIT_ROUNDOFF[fmt] ** 2 / 3
+
+
+def quantisation_error(signal: LayerSignal) -> float:
+    """Relative noise power of a layer's output from its own weight and input quantisation
+    (whatever the ADC does): each weight off by an error uniform over its column's step,
+    variance ``step^2 / 12``, times the inputs (``K E[x^2] mean(step^2) / 12``), plus each input
+    off by one uniform over its step (``input_scale^2 / 12 x mean column sum of w^2``) and by what
+    the calibrated range clips off (``clip_power x mean column sum of w^2``), over the output's
+    mean square."""
+    n = ((signal.rows * signal.input_power * signal.weight_scale_ms + signal.input_scale ** 2 * signal.weight_power) / 12
+         + signal.clip_power * signal.weight_power)
+    if signal.output_power > 0:
+        return n / signal.output_power
+    return 0.0 if n == 0 else math.inf
+
+
 def predicted_sqnr_db(errors: list[float]) -> float:
     """Output SQNR (dB) the model predicts from the layers' relative noise powers."""
     total = float(np.sum(errors))
     return math.inf if total == 0 else -10 * math.log10(total)
 
 
-def layer_signal(graph: Graph, op: OpSpec, weight_bits: int, act: ActQuant, output: np.ndarray) -> LayerSignal:
-    """The error model's inputs for ``op``: its input scale, weight scales and the float ``output``'s power."""
+def _mean_square(a: np.ndarray) -> float:
+    v = np.asarray(a, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(np.mean(v * v)) if v.size else 0.0
+
+
+def layer_signal(graph: Graph, op: OpSpec, weight_bits: int, act: ActQuant, output: np.ndarray,
+                 inputs: np.ndarray | None = None, clip_power: float = 0.0) -> LayerSignal:
+    """The error model's inputs for ``op``: its input scale, weight scales and powers, the float
+    ``output``'s and (given) ``inputs``' mean squares (non-finite values left out)."""
     m = matrix_of(graph, op)
-    scales = np.concatenate([quantize_weights(group_matrix(op, graph.constants, g), weight_bits)[1]
-                             for g in range(m.groups)])
-    out = np.asarray(output, dtype=np.float64)
-    return LayerSignal(act.scale, float(np.mean(scales ** 2)), float(np.mean(out * out)) if out.size else 0.0)
+    mats = [group_matrix(op, graph.constants, g) for g in range(m.groups)]
+    scales = np.concatenate([quantize_weights(w, weight_bits)[1] for w in mats])
+    power = float(np.mean(np.concatenate([(np.asarray(w, dtype=np.float64) ** 2).sum(axis=0) for w in mats])))
+    return LayerSignal(act.scale, float(np.mean(scales ** 2)), _mean_square(output),
+                       _mean_square(inputs) if inputs is not None else 0.0, power, m.k, clip_power)

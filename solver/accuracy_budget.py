@@ -2,8 +2,10 @@
 
 Problem: each crossbar layer i picks one option j (`cost.adc_error.AdcOption`: a rows-per-
 conversion value with a cost c_ij -- latency in ns or energy in pJ -- and a predicted relative
-noise e_ij); minimise ``sum c`` subject to ``sum e <= B`` with ``B = 10^(-min_sqnr_db / 10)``
-(the error model's output SQNR is ``-10 log10(sum e)``).
+noise e_ij); minimise ``sum c`` subject to ``F + sum e <= B`` with ``B = 10^(-min_sqnr_db / 10)``
+and F the floor no choice changes (`floor`: weight and input quantisation, clipping,
+vector-format rounding); both scaled by `cost.adc_error.PROPAGATION_MARGIN` in `build`, the
+error model's output SQNR is ``-10 log10(F + sum e)``.
 
 Methods, all returning (`Choice`, `SolveStats`):
 
@@ -61,6 +63,12 @@ class AccuracyProblem:
     budget: float                                 # max sum of relative noise powers
     objective: str                                # latency | energy
     resolution: int = 2000                        # dp: budget units
+    floor: float = 0.0                            # relative noise no choice changes (quantisation, rounding)
+
+    @property
+    def allowance(self) -> float:
+        """What the budget leaves the ADC conversions: ``budget - floor``."""
+        return self.budget - self.floor
 
     @property
     def min_sqnr_db(self) -> float:
@@ -90,14 +98,28 @@ def build(workload: Workload, target: Target, signals: Mapping[str, LayerSignal]
     if not math.isfinite(min_sqnr_db):
         raise UsageError(f"--min-sqnr-db must be a finite number of dB, got {min_sqnr_db}")
     ops = [op for op in workload.ops if op.op_class is OpClass.CROSSBAR and op.name in signals]
+    g = adc_error.PROPAGATION_MARGIN
     return AccuracyProblem(tuple(op.name for op in ops),
-                           tuple(tuple(adc_error.options(target, op, signals[op.name])) for op in ops),
-                           10 ** (-min_sqnr_db / 10), objective)
+                           tuple(tuple(replace(o, error=g * o.error) for o in adc_error.options(target, op, signals[op.name]))
+                                 for op in ops),
+                           10 ** (-min_sqnr_db / 10), objective, floor=g * floor(workload, target, signals))
+
+
+def floor(workload: Workload, target: Target, signals: Mapping[str, LayerSignal]) -> float:
+    """The error model's relative noise that no rows-per-conversion choice changes: every crossbar
+    layer's weight and input quantisation, and one rounding to the vector format per crossbar
+    and vector op result (`cost.adc_error`)."""
+    fmt = target.numerics.vector_format if target.numerics is not None else "float32"
+    rounded = sum(1 for op in workload.ops if op.op_class in (OpClass.CROSSBAR, OpClass.VECTOR))
+    return (sum(adc_error.quantisation_error(signals[op.name]) for op in workload.ops
+                if op.op_class is OpClass.CROSSBAR and op.name in signals)
+            + rounded * adc_error.rounding_error(fmt))
 
 
 def _choice(p: AccuracyProblem, pick: list[int]) -> Choice:
     return Choice({p.layers[i]: p.options[i][j].rows_per_conversion for i, j in enumerate(pick)},
-                  sum(p.cost(i, j) for i, j in enumerate(pick)), sum(p.options[i][j].error for i, j in enumerate(pick)))
+                  sum(p.cost(i, j) for i, j in enumerate(pick)),
+                  p.floor + sum(p.options[i][j].error for i, j in enumerate(pick)))
 
 
 def _hull(p: AccuracyProblem, i: int) -> list[int]:
@@ -133,19 +155,20 @@ def lp_bound(p: AccuracyProblem) -> float:
             de = p.options[i][a].error - p.options[i][b].error
             steps.append(((p.cost(i, b) - p.cost(i, a)) / de, de))
     for slope, de in sorted(steps):
-        if err <= p.budget:
+        if err <= p.allowance:
             break
-        take = min(de, err - p.budget)
+        take = min(de, err - p.allowance)
         cost += slope * take
         err -= take
-    return cost if err <= p.budget * (1 + 1e-12) else math.inf
+    return cost if err <= p.allowance + p.budget * 1e-12 else math.inf
 
 
 def _infeasible(p: AccuracyProblem, method: str, t0: float) -> tuple[Choice, SolveStats] | None:
     best = [min(range(len(o)), key=lambda j: o[j].error) for o in p.options]
     least = sum(p.options[i][j].error for i, j in enumerate(best))
-    if least <= p.budget:
+    if least <= p.allowance and (p.allowance > 0 or least == 0):
         return None
+    least += p.floor
     sqnr = math.inf if least == 0 else -10 * math.log10(least)
     note = (f"accuracy budget: the most accurate rows per conversion reach a predicted {sqnr:.1f} dB; "
             f"the budget asks {-10 * math.log10(p.budget):.1f} dB")
@@ -156,7 +179,7 @@ def _infeasible(p: AccuracyProblem, method: str, t0: float) -> tuple[Choice, Sol
 def greedy(p: AccuracyProblem) -> list[int]:
     pick = [min(range(len(o)), key=lambda j: (p.cost(i, j), o[j].error)) for i, o in enumerate(p.options)]
     err = sum(p.options[i][j].error for i, j in enumerate(pick))
-    while err > p.budget:
+    while err > p.allowance:
         best: tuple[float, int, int] | None = None
         for i, o in enumerate(p.options):
             cur = o[pick[i]]
@@ -177,8 +200,11 @@ def greedy(p: AccuracyProblem) -> list[int]:
 
 def dp(p: AccuracyProblem) -> list[int] | None:
     """Optimal pick with errors rounded up to ``budget / resolution`` units (None: none fits)."""
+    if p.allowance <= 0:   # only lossless conversions fit
+        pick = [min(range(len(o)), key=lambda j: (o[j].error, p.cost(i, j))) for i, o in enumerate(p.options)]
+        return pick if all(p.options[i][j].error == 0 for i, j in enumerate(pick)) else None
     units = p.resolution
-    unit = p.budget / units
+    unit = p.allowance / units
     inf = math.inf
     best = np.zeros(units + 1)                    # best[w]: least cost of the layers so far within w units
     back: list[np.ndarray] = []
