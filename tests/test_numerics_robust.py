@@ -16,7 +16,7 @@ import odd_models
 from cimopt.cli import main
 from cimopt.frontend import prepare
 from cimopt.targets.load import load_target
-from cimopt.targets.numerics_calib import calibrate
+from cimopt.targets.numerics_calib import calibrate, clipping_power
 from cimopt.targets.numerics import quantize_weights
 from cimopt.ir.errors import ModelError
 
@@ -120,3 +120,11 @@ def test_nonfinite_calibration_values_are_left_out() -> None:
     a = calibrate(g, [{"x": x}, {"x": spoilt}], 16)
     b = calibrate(g, [{"x": x}, {"x": np.where(np.isfinite(spoilt), spoilt, 0).astype(np.float32)}], 16)
     assert a == b and all(math.isfinite(q.scale) for q in a.values())
+
+
+def test_clipping_estimate_is_leave_one_out() -> None:
+    """Each sample clipped to the others' range: [0, 3] clipped to [0, 1] loses (0, 2), mean
+    square 2; [0, 1] inside [0, 3] loses nothing; the estimate is the mean, 1.0; one sample: 0."""
+    traces = [{"t": np.array([0.0, 1.0])}, {"t": np.array([0.0, 3.0, np.inf])[:2]}]
+    assert clipping_power(traces) == {"t": 1.0}
+    assert clipping_power(traces[:1]) == {"t": 0.0}
