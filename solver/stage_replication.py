@@ -90,7 +90,11 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
                            default=0.0)
                 ax = chunk_axis(graph, graph.op(op.name))
                 cap = 1 if ax.axis == WHOLE else ax.rows
-                layers.append(rp.Layer(op.name, len(tiles), op.matrix.vectors, c.interval_ns, c.fixed_ns, cap, prog))
+                # copies share whole output rows (`solver.tasks`): a copy's vectors come in rows
+                rows_whole = ax.axis != WHOLE and ax.rows * ax.vectors_per_row == op.matrix.vectors
+                granule = ax.vectors_per_row if rows_whole else 1
+                layers.append(rp.Layer(op.name, len(tiles), op.matrix.vectors, c.interval_ns, c.fixed_ns, cap, prog,
+                                       granule))
             elif op.op_class is OpClass.VECTOR:
                 # a vector op's row chunks run on several vector units at once
                 layers.append(rp.Layer(op.name, 0, 1, c.latency_ns / vector_parallelism(graph, graph.op(op.name),
