@@ -51,7 +51,7 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
         model=fe.workload.name, model_hash=model_hash, target=ctx.target.name, target_hash=ctx.target.digest(),
         mode=ctx.mode,  # throughput with segments: batches back to back, one reprogramming each
         input_shapes=tuple((n, tuple(fe.graph.shape(n))) for n in fe.graph.inputs),
-        programming=emit.programming(mapping), instructions=instrs, buffers=buffers,
+        programming=emit.programming(mapping, frozenset(w.name for w in fe.workload.ops if w.written)), instructions=instrs, buffers=buffers,
         spaces=tuple(sorted(spaces.items())), makespan_ns=makespan, initiation_interval_ns=ii,
         segments=len(mapping.segments), iterations_in_flight=inst.copies,
         metrics=tuple(metrics.items()), solvers=tuple(solver_record(stats, options).items()),
