@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.vector_chunks import vector_chunk_axis
 from cimopt.ir.chunks import WHOLE, chunk_axis
-from cimopt.ir.workload import Workload, lower_op
+from cimopt.ir.workload import WorkOp, Workload, lower_op
 from cimopt.ir.written import written_geometry
 from cimopt.targets import timing
 from cimopt.targets.spec import Target
@@ -62,7 +62,7 @@ class MatMulDecision:
         def us(x: float) -> str:
             return "n/a" if math.isinf(x) else f"{x / 1e3:.1f} us"
         return (f"{self.unit}: crossbars {us(self.crossbar_ns)} (write {us(self.write_ns)} + MVMs "
-                f"{us(self.mvm_ns)}, {self.crossbars} crossbars a copy), vector {us(self.vector_ns)}, "
+                f"{us(self.mvm_ns)}, {self.copies} copies of {self.crossbars} crossbars), vector {us(self.vector_ns)}, "
                 f"host {us(self.host_ns)}; {self.reason}")
 
 
@@ -70,6 +70,11 @@ def candidate(graph: Graph, op: OpSpec, target: Target) -> bool:
     """Whether ``op`` could be written into crossbars on ``target`` (see the module docstring)."""
     return target.core.runtime_weight_writes and op.op_class is not OpClass.CROSSBAR \
         and written_geometry(graph, op) is not None
+
+
+def as_written(graph: Graph, op: OpSpec) -> WorkOp:
+    """Candidate ``op`` lowered as a crossbar-written op (its matrix the run-time operand)."""
+    return lower_op(graph, replace(op, op_class=OpClass.CROSSBAR))
 
 
 def estimate(graph: Graph, op: OpSpec, target: Target, room: int) -> MatMulDecision:
@@ -87,10 +92,9 @@ def estimate(graph: Graph, op: OpSpec, target: Target, room: int) -> MatMulDecis
         units = min(vax.rows, target.cores) if vax.axis != WHOLE else 1
         vector = timing.vector_chunk_task(target, w.elements, w.ops, w.bytes_in + w.bytes_out,
                                           math.ceil(vax.rows / units), vax.rows).latency_ns
-    spec = replace(op, op_class=OpClass.CROSSBAR)
-    w = lower_op(graph, spec)
+    w = as_written(graph, op)
     write = timing.operand_write_task(target, cm.tiles(w)).latency_ns
-    ax = chunk_axis(graph, spec)
+    ax = chunk_axis(graph, replace(op, op_class=OpClass.CROSSBAR))
     copies = max(1, min(ax.rows if ax.axis != WHOLE else 1, room // max(1, cm.crossbars(w))))
     total = cm.op(w, copies).latency_ns
     best = min((total, CROSSBAR_WRITTEN), (vector, "vector"), (host, "host"))
