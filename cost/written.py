@@ -62,7 +62,7 @@ class MatMulDecision:
         def us(x: float) -> str:
             return "n/a" if math.isinf(x) else f"{x / 1e3:.1f} us"
         return (f"{self.unit}: crossbars {us(self.crossbar_ns)} (write {us(self.write_ns)} + MVMs "
-                f"{us(self.mvm_ns)}, {self.copies} copies of {self.crossbars} crossbars), vector {us(self.vector_ns)}, "
+                f"{us(self.mvm_ns)}, {self.copies} copies x {self.crossbars} crossbars), vector {us(self.vector_ns)}, "
                 f"host {us(self.host_ns)}; {self.reason}")
 
 

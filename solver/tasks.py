@@ -118,6 +118,8 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                 ranges = split_rows(ax.rows, min(ax.rows, r_count * per_copy)) if ax.axis != WHOLE else [(0, 1)]
                 operand = _operand_writes(tg, wop, mapping, target, s) if wop.written else []
                 seg_tasks.extend(operand)
+                if barrier >= 0:   # its crossbars held the previous segment's tiles
+                    tg.edges.update((barrier, w) for w in operand)
                 for i, (a, b) in enumerate(ranges):
                     rep = i % r_count
                     slots = mapping.where[(name, rep)]

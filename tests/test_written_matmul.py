@@ -173,3 +173,23 @@ def test_int_numerics_quantise_the_written_operand() -> None:
 def test_decide_is_empty_without_candidates() -> None:
     fe = prepare(models.small_cnn(), load_target("isaac"))
     assert decide(fe.graph, fe.workload, load_target("isaac")) == []
+
+
+@pytest.mark.parametrize("mode", ["latency", "throughput"])
+def test_written_matmuls_in_a_segmented_model_without_host(mode: str) -> None:
+    isaac = load_target("isaac")
+    t = dataclasses.replace(isaac, host=None, chip=dataclasses.replace(isaac.chip, mesh_rows=1, mesh_cols=2))
+    t = _with_core(t, crossbars=16)
+    m = models.tiny_encoder(seed=3, d=64, heads=2)
+    res = compile_model(m, t, CompileOptions(mode=mode, batch=1), {"ids": (1, 16)})
+    p = res.program
+    assert p.segments > 1 and any(i.kind == "operand_write" for i in p.instructions)
+    barriers = {i.segment: i.id for i in p.instructions if i.kind == "barrier"}
+    for w in (i for i in p.instructions if i.kind == "operand_write" and i.segment > 0):
+        assert barriers[w.segment] in w.deps       # after the previous segment let go of its crossbars
+    graph = res.frontend.graph
+    inputs = random_inputs(graph, 1)
+    out = execute(p, graph, t, inputs)
+    assert not out.violations, out.violations[:3]
+    ok, errs = compare(out.outputs, reference_outputs(m, inputs, list(graph.outputs)))
+    assert ok, errs
