@@ -41,7 +41,10 @@ class CrossbarState:
             self.rep.add("crossbar", f"{where}: a tile of {tw.op!r}, whose matrix is a run-time operand that "
                                      f"only an operand_write instruction can store")
         elif self.functional:
-            self.blocks[(tw.core, tw.crossbar)] = tile_block(op, src, tw)
+            try:
+                self.blocks[(tw.core, tw.crossbar)] = tile_block(op, src, tw)
+            except (ValueError, IndexError) as e:   # a tile beyond its matrix, an operand of another shape
+                self.rep.add("crossbar", f"{where}: tile {tw.tile} of {tw.op!r} cannot be built: {e}")
 
     def write_operand(self, ins: Instruction, op: OpSpec, reads: bool, value: np.ndarray | None,
                       numerics: NumericsEngine | None) -> None:
