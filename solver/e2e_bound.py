@@ -18,6 +18,8 @@ the work that must be done, over the units that can do it:
   either), and on the critical path at the faster of its unit and one row through one written copy.
 * crossbar-written MatMuls (`ir.written`) count in the crossbar classes like the others, their
   operand write (each copy's, every inference) in ``fixed_ns``: at least one copy is written.
+  On the critical path the write follows only the operand's producers; the first row's MVM
+  follows the other producers.
 * ``reprogram``: a model larger than the chip rewrites at least the crossbars it needs beyond the
   chip per batch, the cheapest such writes spread over all crossbars in parallel.
 * ``dram-uncharged``: a model larger than the chip reads its weights from DRAM per batch; the
@@ -76,6 +78,10 @@ class BoundOp:
     weight_bytes: int = 0
     write_ns: tuple[float, ...] = ()
     written: bool = False         # a crossbar-written MatMul: its crossbars are written every inference
+    #: a written MatMul: its operand write (ns, part of ``fixed_ns`` and ``chunk_ns``), and the
+    #: ops producing that operand (indices); only they delay the write, the other producers the MVMs
+    operand_write_ns: float = 0.0
+    operand_from: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,10 @@ def end_to_end_bound(p: BoundProblem) -> E2EBound:
 def _critical_path(p: BoundProblem) -> float:
     finish = [o.chunk_ns for o in p.ops]
     for u, v, _ in sorted(p.edges, key=lambda e: e[1]):
-        finish[v] = max(finish[v], finish[u] + p.ops[v].chunk_ns)
+        o = p.ops[v]
+        # a written MatMul's operand write waits only for the operand's producers
+        after = o.chunk_ns if u in o.operand_from else max(0.0, o.chunk_ns - o.operand_write_ns)
+        finish[v] = max(finish[v], finish[u] + after)
     return max(finish, default=0.0)
 
 
@@ -159,13 +168,20 @@ def bound_problem(graph: Graph, workload: Workload, target: Target, cm: CostMode
             ax = chunk_axis(graph, spec)
             per_row = ax.vectors_per_row if ax.axis != WHOLE else w.matrix.vectors
             writes = tuple(timing.write_task(target, t.rows_used, t.cols_used).latency_ns for t in cm.tiles(w))
+            wr, src = 0.0, ()
+            if w.written:
+                wr = timing.operand_write_task(target, cm.tiles(w)).latency_ns
+                src = tuple(index[p.name] for p in (graph.producer(spec.inputs[1]),) if p is not None)
             ops.append(BoundOp(w.name, "crossbar", c.latency_ns, c.fixed_ns + per_row * c.interval_ns, 1,
                                c.crossbars, w.matrix.vectors, c.interval_ns, c.fixed_ns, w.weight_bytes, writes,
-                               w.written))
+                               w.written, wr, src))
         elif candidate(graph, spec, target):
-            x = cm.op(as_written(graph, spec), 1)
+            xw = as_written(graph, spec)
+            x = cm.op(xw, 1)
             own = c.latency_ns if w.op_class is OpClass.HOST else _vector_row_ns(graph, spec, target, w)
-            ops.append(BoundOp(w.name, "flexible", 0.0, min(own, x.fixed_ns + x.interval_ns)))
+            # written, its write could overlap its left operand's producers: one row's MVM only
+            row = x.fixed_ns + x.interval_ns - timing.operand_write_task(target, cm.tiles(xw)).latency_ns
+            ops.append(BoundOp(w.name, "flexible", 0.0, min(own, max(0.0, row))))
         elif w.op_class is OpClass.HOST:
             ops.append(BoundOp(w.name, "host", c.latency_ns, c.latency_ns))
         else:

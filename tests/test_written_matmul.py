@@ -23,6 +23,7 @@ from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
 from cimopt.targets.machine import execute
 from cimopt.targets.numerics_calib import calibrate
+from cimopt.solver.e2e_bound import BoundOp, BoundProblem, end_to_end_bound
 from cimopt.targets.spec import Target
 
 SEQ = {"ids": (1, 128)}
@@ -193,3 +194,12 @@ def test_written_matmuls_in_a_segmented_model_without_host(mode: str) -> None:
     assert not out.violations, out.violations[:3]
     ok, errs = compare(out.outputs, reference_outputs(m, inputs, list(graph.outputs)))
     assert ok, errs
+
+
+def test_critical_path_lets_the_operand_write_overlap_the_left_operand() -> None:
+    ops = (BoundOp("left", "vector", 100.0, 100.0), BoundOp("operand", "vector", 10.0, 10.0),
+           BoundOp("mm", "crossbar", 0.0, 50.0 + 5.0, crossbars=1, vectors=1, interval_ns=5.0, fixed_ns=50.0,
+                   written=True, operand_write_ns=50.0, operand_from=(1,)))
+    p = BoundProblem(ops, ((0, 2, 8), (1, 2, 8)), "latency", 10, 1, 1.0, 1.0)
+    # the write (50 ns) waits for the operand (10 ns); the first row (5 ns) for the left operand (100 ns)
+    assert dict(end_to_end_bound(p).classes)["critical-path"] == pytest.approx(105.0)
