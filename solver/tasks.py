@@ -2,8 +2,9 @@
 output rows, plus transfers, crossbar writes between segments and segment barriers, each on a
 unary resource.  A crossbar-written MatMul (`ir.written`) also has, per replica, an
 ``operand_write`` task on that replica's resource: it reads the run-time operand (all of it) and
-writes it into the replica's crossbars, and every MVM chunk of the replica depends on it.  Vector ops are chunked by rows too (`ir.vector_chunks`) and their chunks are
-spread over the cores' vector units (`cimopt.vector_cores`).
+writes it into the replica's crossbars, and every MVM chunk of the replica depends on it.
+Vector ops are chunked by rows too (`ir.vector_chunks`) and their chunks are spread over the
+cores' vector units (`cimopt.vector_cores`).
 
 Precedence comes from receptive fields: a chunk of a crossbar op waits only for the chunks of
 its producer that write the input rows it reads, so consecutive layers pipeline.  A
