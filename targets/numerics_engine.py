@@ -15,7 +15,8 @@ coordinates so the draw does not depend on execution order.
 Weight scales are derived from the model's weights (per matrix column, `quantize_weights`), not
 stored in the program: the program pins the model by hash, so they are a function of what it
 already records.  A crossbar-written MatMul's operand (`ir.written`) is quantised the same way
-when its ``operand_write`` runs (`write_operand`), from the values it wrote.  Rows per ADC conversion come from each instruction's ``rows_per_conversion``.
+when its ``operand_write`` runs (`write_operand`), from the values it wrote.  Rows per ADC
+conversion come from each instruction's ``rows_per_conversion``.
 """
 from __future__ import annotations
 
