@@ -203,3 +203,10 @@ def test_critical_path_lets_the_operand_write_overlap_the_left_operand() -> None
     p = BoundProblem(ops, ((0, 2, 8), (1, 2, 8)), "latency", 10, 1, 1.0, 1.0)
     # the write (50 ns) waits for the operand (10 ns); the first row (5 ns) for the left operand (100 ns)
     assert dict(end_to_end_bound(p).classes)["critical-path"] == pytest.approx(105.0)
+
+
+def test_vector_units_win_where_they_are_faster() -> None:
+    fe = prepare(_encoder(), load_target("puma"), SEQ)      # puma's vector unit runs MatMuls
+    assert {d.unit for d in fe.matmuls} == {"vector"}
+    assert all(d.vector_ns < min(d.crossbar_ns, d.host_ns) for d in fe.matmuls)
+    assert fe.graph.op("qk").op_class.value == "vector"
