@@ -20,6 +20,7 @@ finer ADC step (`targets.numerics.CrossbarNumerics.adc`).  The error model, per 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,10 +107,14 @@ def predicted_sqnr_db(errors: list[float]) -> float:
     return math.inf if total == 0 else -10 * math.log10(total)
 
 
-def layer_signal(graph: Graph, op: OpSpec, weight_bits: int, act: ActQuant, output: np.ndarray) -> LayerSignal:
-    """The error model's inputs for ``op``: its input scale, weight scales and the float ``output``'s power."""
+def layer_signal(graph: Graph, op: OpSpec, weight_bits: int, act: ActQuant, output: np.ndarray,
+                 weights: Mapping[str, np.ndarray] | None = None) -> LayerSignal:
+    """The error model's inputs for ``op``: its input scale, weight scales and the float ``output``'s
+    power; ``weights`` maps a crossbar-written MatMul's operand (`ir.written`) to its float value
+    (default: the graph's constants)."""
     m = matrix_of(graph, op)
-    scales = np.concatenate([quantize_weights(group_matrix(op, graph.constants, g), weight_bits)[1]
+    src = graph.constants if weights is None else weights
+    scales = np.concatenate([quantize_weights(group_matrix(op, src, g), weight_bits)[1]
                              for g in range(m.groups)])
     out = np.asarray(output, dtype=np.float64)
     return LayerSignal(act.scale, float(np.mean(scales ** 2)), float(np.mean(out * out)) if out.size else 0.0)

@@ -12,6 +12,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .graph import Graph, OpClass, OpSpec
+from .written import is_written, written_geometry
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class WorkOp:
     weight_bytes: int = 0
     matrix: Matrix | None = None
     activation: str = ""           # fused activation op type, if any
+    #: crossbar op whose matrix is its second input, written into the crossbars at run time
+    #: (`ir.written`): a MatMul of two activations
+    written: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,12 @@ def matrix_of(graph: Graph, op: OpSpec) -> Matrix:
         m = a[1] if op.attr("transA", 0) else a[0]
         k, n = (b[1], b[0]) if op.attr("transB", 0) else (b[0], b[1])
         return Matrix(1, k, n, m)
+    if t == "MatMul" and is_written(graph, op):
+        geo = written_geometry(graph, op)
+        if geo is None:
+            raise ShapeError(f"op {op.name}: MatMul of {graph.shape(op.inputs[0])} x {graph.shape(op.inputs[1])} "
+                             "cannot be written into crossbars (see ir.written)")
+        return Matrix(*geo)
     # MatMul / Linear with a constant 2-D weight
     a = graph.shape(op.inputs[0])
     w = graph.shape(op.inputs[1])
@@ -134,7 +144,7 @@ def lower_op(graph: Graph, op: OpSpec) -> WorkOp:
         m = matrix_of(graph, op)
         wbytes = sum(graph.constants[t].nbytes for t in op.inputs[1:] if t in graph.constants)
         return WorkOp(op.name, op.op_type, op.op_class, dyn_in, outs, m.macs, elements, act_ops,
-                      bytes_in, bytes_out, wbytes, m, act)
+                      bytes_in, bytes_out, wbytes, m, act, is_written(graph, op))
     macs = 0
     if op.op_type in ("MatMul", "Gemm", "Conv", "ConvTranspose"):
         if op.op_type == "MatMul":

@@ -86,8 +86,9 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
             if op.op_class is OpClass.CROSSBAR and op.matrix is not None:
                 tiles = ctx.tiles[op.name]
                 # crossbars are written in parallel: a copy's reprogramming time is its slowest crossbar
-                prog = max((timing.write_task(ctx.target, t.rows_used, t.cols_used).latency_ns for t in tiles),
-                           default=0.0)
+                # (a written operand is written per inference, in fixed_ns, not per segment)
+                prog = 0.0 if op.written else max(
+                    (timing.write_task(ctx.target, t.rows_used, t.cols_used).latency_ns for t in tiles), default=0.0)
                 ax = chunk_axis(graph, graph.op(op.name))
                 cap = 1 if ax.axis == WHOLE else ax.rows
                 # copies share whole output rows (`solver.tasks`): a copy's vectors come in rows

@@ -25,6 +25,7 @@ from ..ir.chunks import FLAT, WHOLE, chunk_axis, conv_pads
 from ..ir.graph import Activation, Graph, OpSpec
 from ..ir.program import TileWrite
 from ..ir.workload import matrix_of
+from ..ir.written import is_written, operand_group
 
 
 #: ``acc(inputs V x groups*K, K, out V x groups x N, blocks)`` adds every tile's partial products to ``out``
@@ -33,9 +34,14 @@ Accumulate = Callable[[np.ndarray, int, np.ndarray, Sequence[tuple[TileWrite, np
 
 # ---- weights ------------------------------------------------------------------------------
 def group_matrix(op: OpSpec, constants: Mapping[str, np.ndarray], group: int) -> np.ndarray:
-    """The K x N float32 weight matrix of ``group`` of a crossbar op (see `ir.workload.matrix_of`)."""
+    """The K x N float32 weight matrix of ``group`` of a crossbar op (see `ir.workload.matrix_of`).
+
+    ``constants`` maps the op's weight input to its value: the graph's constants, or for a
+    crossbar-written MatMul (`ir.written`) the run-time operand its write instruction read."""
     w = np.asarray(constants[op.inputs[1]], dtype=np.float32)
     t = op.op_type
+    if t == "MatMul" and w.ndim > 2:
+        return operand_group(w, w.shape[-2], w.shape[-1], group)
     if t == "Conv":
         g = int(op.attr("group", 1))
         n = w.shape[0] // g
@@ -253,6 +259,20 @@ def _matmul_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     return np.ascontiguousarray(apply_activation(res, op.activation, graph.constants), dtype=np.float32)
 
 
+def _written_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
+                  blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
+    """Rows ``row0:row1`` (axis ndim - 2) of a crossbar-written MatMul of grouped operands
+    (`ir.written`): input vector m holds row m of every group's left operand side by side."""
+    mat = matrix_of(graph, op)
+    y = graph.shape(op.outputs[0])
+    a = np.asarray(x, dtype=np.float32).reshape(mat.groups, -1, mat.k)[:, row0:row1]
+    patches = np.ascontiguousarray(a.transpose(1, 0, 2).reshape(row1 - row0, mat.groups * mat.k))
+    out = np.zeros((row1 - row0, mat.groups, mat.n), dtype=np.float64)
+    acc(patches, mat.k, out, blocks)
+    res = out.transpose(1, 0, 2).reshape(*y[:-2], row1 - row0, mat.n)
+    return np.ascontiguousarray(apply_activation(res, op.activation, graph.constants), dtype=np.float32)
+
+
 def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
               blocks: Sequence[tuple[TileWrite, np.ndarray]], *, c: np.ndarray | None = None,
               acc: Accumulate | None = None) -> np.ndarray:
@@ -262,7 +282,8 @@ def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     each crossbar's `TileWrite` with the matrix it holds (`tile_block`); ``c`` is Gemm's C when it
     is not a constant.  Returns, by chunk axis: Conv ``(N, M, row1-row0, ...)``; Gemm
     ``(row1-row0, N)``; MatMul/Linear (FLAT) ``(row1-row0, N)`` rows of the output viewed as
-    (prod(leading dims), N); ConvTranspose (WHOLE) the whole output (rows ignored).
+    (prod(leading dims), N); a crossbar-written MatMul of grouped operands (axis ndim - 2)
+    ``(*leading dims, row1-row0, N)``; ConvTranspose (WHOLE) the whole output (rows ignored).
     Weight tiles missing from ``blocks`` contribute nothing.  ``acc`` replaces the float
     accumulation of partial products (`_accumulate`'s signature; the bit-true modes of
     `targets.numerics_engine` pass theirs).
@@ -278,6 +299,8 @@ def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
         return _gemm_rows(graph, op, x, row0, row1, blocks, c, a)
     if t in ("MatMul", "Linear") and ax.axis == FLAT:
         return _matmul_rows(graph, op, x, row0, row1, blocks, a)
+    if t == "MatMul" and is_written(graph, op) and ax.axis == len(graph.shape(op.outputs[0])) - 2:
+        return _written_rows(graph, op, x, row0, row1, blocks, a)
     raise ValueError(f"op {op.name}: {t} with chunk axis {ax.axis} has no crossbar kernel")
 
 

@@ -66,6 +66,9 @@ class CoreSpec:
     local_buffer_energy_pj_per_byte: float
     write_latency_ns_per_row: float  # weight programming
     write_energy_pj_per_cell: float
+    #: may a program write a run-time operand (an activation) into crossbars, at the programming
+    #: cost above, to run a MatMul of two activations there (`ir.written`)?
+    runtime_weight_writes: bool
 
 
 @dataclass(frozen=True)

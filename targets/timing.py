@@ -91,6 +91,18 @@ def write_task(target: Target, rows: int, cols: int) -> InstrCost:
     return isa.program_weights(target, rows, cols)
 
 
+def operand_write_task(target: Target, tiles: Sequence[Tile]) -> InstrCost:
+    """Writing a run-time operand into one copy's crossbars (`ir.written`): every crossbar
+    programmed at once, so the slowest one's `write_task` latency; the energy of all of them."""
+    costs = [write_task(target, t.rows_used, t.cols_used) for t in tiles]
+    if not costs:
+        return InstrCost(0.0, Energy())
+    energy = Energy()
+    for c in costs:
+        energy = energy + c.energy
+    return InstrCost(max(c.latency_ns for c in costs), energy)
+
+
 def ns(cost: InstrCost) -> int:
     """The integer duration (ns, rounded up) a program records for an instruction."""
     return int(math.ceil(cost.latency_ns - 1e-9))
