@@ -9,6 +9,7 @@ import onnx
 
 from cimopt.ir import load as ir_load
 from cimopt.ir.graph import Graph
+from cimopt.ir.passes.epilogue_fusion import epilogue_fusion
 from cimopt.ir.passes.legalize import legalize
 from cimopt.ir.passes.pipeline import optimize
 from cimopt.ir.passes.split_oversized import split_oversized
@@ -27,7 +28,8 @@ class Frontend:
 def prepare(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
             input_shapes: Mapping[str, Sequence[int]] | None = None) -> Frontend:
     """Load, optimise (fold, fuse, eliminate), split ops larger than half the chip, legalise for
-    ``target`` and lower a model."""
+    ``target``, fuse the vector ops its crossbar output stage applies in line (``core.output_stage_ops``)
+    and lower a model."""
     graph = ir_load.load(model, input_shapes)
     graph = optimize(graph).graph
     c = target.core
@@ -36,4 +38,5 @@ def prepare(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
     graph = split_oversized(graph, rows=c.crossbar_rows, cols=c.crossbar_cols, slices=target.weight_slices,
                             limit=limit).graph
     graph = legalize(graph, vector_matmul=target.core.vector_matmul, has_host=target.host is not None).graph
+    graph = epilogue_fusion(graph, target.core.output_stage_ops).graph
     return Frontend(graph, lower(graph))

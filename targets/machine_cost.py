@@ -27,7 +27,8 @@ def instruction_cost(t: Target, g: Graph, ins: Instruction, op: OpSpec | None,
         vectors = ax.vectors_per_row if ax.axis == WHOLE else rows * ax.vectors_per_row
         used = [Tile(tw.op, tw.tile, tw.group0, tw.ngroups, tw.row0, tw.row1, tw.col0, tw.col1, t.weight_slices)
                 for tw in tiles]
-        return timing.mvm_cost(t, used, m, vectors, op.activation is not None, ins.rows_per_conversion)
+        stage = lower_op(g, op).output_stage_per_vector() if op.epilogue is not None else (0.0, 0.0)
+        return timing.mvm_cost(t, used, m, vectors, op.activation is not None, ins.rows_per_conversion, stage)
     if ins.kind in ("vector", "host") and op is not None:
         w = lower_op(g, op)
         if ins.kind == "vector":
