@@ -12,7 +12,9 @@ the work that must be done, over the units that can do it:
   runs an op's slowest row is busy at least that row's time per batch.
 * ``vector``: vector ops run only on the cores' vector units (legalisation), so their summed time
   over all vector units; and each op at least its time split over as many units as it has row
-  chunks (`ir.vector_chunks`; a whole-op task on one unit).
+  chunks (`ir.vector_chunks`; a whole-op task on one unit).  An op fused into a crossbar op's
+  output stage (`ir.passes.epilogue_fusion`, where the target allows it) is no vector op: its
+  work is a stage of that crossbar op's per-vector pipeline, in ``interval_ns``.
 * ``host``: host ops on the one host, summed.
 * ``reprogram``: a model larger than the chip rewrites at least the crossbars it needs beyond the
   chip per batch, the cheapest such writes spread over all crossbars in parallel.

@@ -4,7 +4,8 @@
   cells of ``--numerics int|analog`` are built by `targets.numerics_engine`).
 * `mvm_chunk`: a crossbar op's output rows ``row0:row1`` along its chunk axis
   (`cimopt.ir.chunks.chunk_axis`), computed only from crossbar blocks; bias, Gemm's ``C``,
-  ``alpha``/``beta`` and the fused activation come from the graph.
+  ``alpha``/``beta`` and the fused activation come from the graph (the epilogue, vector ops fused
+  into the output stage, is `targets.epilogue`'s).
 * `rows_view`: where a chunk's rows sit in the output tensor (axis 2, 0, FLAT or WHOLE).
 * `run_op`: a vector or host op through onnxruntime on a one-op model (`ir.export.to_onnx`);
   its inputs are the op's `dynamic_inputs`.
