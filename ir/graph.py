@@ -254,7 +254,12 @@ class Graph:
             act = op.activation
             if act is not None and old in act.inputs:
                 act = replace(act, inputs=tuple(new if t == old else t for t in act.inputs))
-            self.replace_op(replace(op, inputs=tuple(new if t == old else t for t in op.inputs), activation=act))
+            epi = op.epilogue
+            if epi is not None and old in epi.inputs():
+                epi = replace(epi, ops=tuple(replace(e, inputs=tuple(new if t == old else t for t in e.inputs))
+                                             for e in epi.ops))
+            self.replace_op(replace(op, inputs=tuple(new if t == old else t for t in op.inputs), activation=act,
+                                    epilogue=epi))
         self.outputs = [new if t == old else t for t in self.outputs]
 
     def fresh_name(self, base: str) -> str:
