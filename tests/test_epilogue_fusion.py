@@ -4,6 +4,7 @@ matches onnxruntime; the target field is validated."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +132,7 @@ def _runs_and_matches(model: onnx.ModelProto, preset: str, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["latency", "throughput"])
 @pytest.mark.parametrize("make,preset", [(conv_relu_pool, "isaac"), (residual, "puma"), (conv_relu_pool, "puma")])
-def test_fused_models_match_onnxruntime(make, preset: str, mode: str) -> None:  # noqa: ANN001
+def test_fused_models_match_onnxruntime(make: Callable[[int], onnx.ModelProto], preset: str, mode: str) -> None:
     _runs_and_matches(make(2), preset, mode)
 
 

@@ -2,7 +2,10 @@
 still computes the model's function (exported back to ONNX, run in onnxruntime)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from onnx import helper
@@ -12,6 +15,7 @@ from cimopt.inputs import random_inputs
 from cimopt.ir.export import to_onnx
 from cimopt.ir.graph import OpClass
 from cimopt.ir.load import load
+from cimopt.ir.passes.base import PassResult
 from cimopt.ir.passes.epilogue_fusion import FUSABLE, epilogue_fusion
 from cimopt.ir.passes.legalize import legalize
 from cimopt.ir.passes.pipeline import optimize
@@ -27,14 +31,15 @@ def _rand(*shape: int) -> np.ndarray:
     return (RNG.standard_normal(shape) * 0.3).astype(np.float32)
 
 
-def _fused(nodes: list, inputs: dict, outputs: list, inits: dict, allowed=ALL):  # noqa: ANN001, ANN202
+def _fused(nodes: list[onnx.NodeProto], inputs: dict[str, tuple[int, ...]], outputs: list[str],
+           inits: dict[str, np.ndarray], allowed: Sequence[str] = tuple(ALL)) -> PassResult:
     g = optimize(load(make_model(nodes, inputs, outputs, inits))).graph
     g = legalize(g, vector_matmul=False, has_host=True).graph
     r = epilogue_fusion(g, allowed)
     return r
 
 
-def _conv(x: str, y: str, name: str, **kw: object) -> object:
+def _conv(x: str, y: str, name: str, **kw: object) -> onnx.NodeProto:
     return helper.make_node("Conv", [x, f"{name}_w"], [y], name=name, pads=[1, 1, 1, 1], **kw)
 
 
