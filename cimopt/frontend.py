@@ -10,6 +10,7 @@ import onnx
 from cimopt.cost.written import MatMulDecision, decide
 from cimopt.ir import load as ir_load
 from cimopt.ir.graph import Graph, OpClass
+from cimopt.ir.passes.epilogue_fusion import epilogue_fusion
 from cimopt.ir.passes.legalize import legalize
 from cimopt.ir.passes.pipeline import optimize
 from cimopt.ir.passes.split_oversized import split_oversized
@@ -30,7 +31,8 @@ class Frontend:
 def prepare(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
             input_shapes: Mapping[str, Sequence[int]] | None = None) -> Frontend:
     """Load, optimise (fold, fuse, eliminate), split ops larger than half the chip, legalise for
-    ``target``, put each MatMul of two activations on the unit the cost model picks, and lower."""
+    ``target``, fuse the vector ops its crossbar output stage applies in line (``core.output_stage_ops``),
+    put each MatMul of two activations on the unit the cost model picks, and lower."""
     graph = ir_load.load(model, input_shapes)
     graph = optimize(graph).graph
     c = target.core
@@ -40,6 +42,7 @@ def prepare(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
                             limit=limit).graph
     graph = legalize(graph, vector_matmul=target.core.vector_matmul, has_host=target.host is not None,
                      runtime_writes=target.core.runtime_weight_writes).graph
+    graph = epilogue_fusion(graph, target.core.output_stage_ops).graph
     workload = lower(graph)
     matmuls = decide(graph, workload, target)
     units = {"crossbar-written": OpClass.CROSSBAR, "vector": OpClass.VECTOR, "host": OpClass.HOST}

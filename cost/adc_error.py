@@ -92,7 +92,7 @@ def options(target: Target, op: WorkOp, signal: LayerSignal) -> list[AdcOption]:
     tiles = tile_matrix(op.name, m, c.crossbar_rows, c.crossbar_cols, target.weight_slices)
     out = []
     for r in row_choices(target):
-        cost = timing.mvm_cost(target, tiles, m, m.vectors, bool(op.activation), r)
+        cost = timing.mvm_cost(target, tiles, m, m.vectors, bool(op.activation), r, op.output_stage_per_vector())
         n = integer_noise(target, m, r) * signal.input_scale ** 2 * signal.weight_scale_ms
         err = n / signal.output_power if signal.output_power > 0 else (0.0 if n == 0 else math.inf)
         out.append(AdcOption(r, cost.latency_ns, cost.energy.total, err))

@@ -102,12 +102,13 @@ class CostModel:
         tiles = self.tiles(op)
         act = bool(op.activation)
         rpc = self.rows_per_conversion.get(op.name, 0)
-        one = timing.mvm_cost(t, tiles, m, 1, act, rpc)
-        two = timing.mvm_cost(t, tiles, m, 2, act, rpc)
+        epi = op.output_stage_per_vector()
+        one = timing.mvm_cost(t, tiles, m, 1, act, rpc, epi)
+        two = timing.mvm_cost(t, tiles, m, 2, act, rpc, epi)
         interval = two.latency_ns - one.latency_ns
         fixed = one.latency_ns - interval
-        latency = timing.mvm_cost(t, tiles, m, math.ceil(m.vectors / r), act, rpc).latency_ns
-        energy = timing.mvm_cost(t, tiles, m, m.vectors, act, rpc).energy
+        latency = timing.mvm_cost(t, tiles, m, math.ceil(m.vectors / r), act, rpc, epi).latency_ns
+        energy = timing.mvm_cost(t, tiles, m, m.vectors, act, rpc, epi).energy
         if op.written:
             write = timing.operand_write_task(t, tiles)
             fixed += write.latency_ns

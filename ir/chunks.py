@@ -29,7 +29,8 @@ class ChunkAxis:
 
 
 def chunk_axis(graph: Graph, op: OpSpec) -> ChunkAxis:
-    y = graph.shape(op.outputs[0])
+    """The axis a crossbar op's chunks split (of the tensor its MVM writes, before any epilogue)."""
+    y = graph.shape(op.mvm_output)
     t = op.op_type
     if t == "Conv" and len(y) >= 3:
         return ChunkAxis(2, y[2], y[0] * int(np.prod(y[3:], dtype=np.int64)))

@@ -12,7 +12,8 @@ Instruction kinds:
   tensor it reads, its second input) into every crossbar of one replica at once, the ``tiles``
   listed; the MVMs of that replica depend on it, and run on the values it wrote;
 - ``mvm``: one chunk of a crossbar op on one replica: reads ``rows`` of its input, multiplies on
-  the crossbars listed, adds partial sums and bias, applies the fused activation, writes rows;
+  the crossbars listed, adds partial sums and bias, applies the fused activation and the op's
+  epilogue (vector ops fused into the output stage, which may read rows of a residual), writes rows;
 - ``vector`` / ``host``: a whole op on a core's vector unit or on the host;
 - ``transfer``: moves a producer chunk's bytes over the NoC to another core (timing only);
 - ``barrier``: zero-length, separates segments.

@@ -12,7 +12,9 @@ the work that must be done, over the units that can do it:
   runs an op's slowest row is busy at least that row's time per batch.
 * ``vector``: vector ops run only on the cores' vector units (legalisation), so their summed time
   over all vector units; and each op at least its time split over as many units as it has row
-  chunks (`ir.vector_chunks`; a whole-op task on one unit).
+  chunks (`ir.vector_chunks`; a whole-op task on one unit).  An op fused into a crossbar op's
+  output stage (`ir.passes.epilogue_fusion`, where the target allows it) is no vector op: its
+  work is a stage of that crossbar op's per-vector pipeline, in ``interval_ns``.
 * ``host``: host ops on the one host, summed; a MatMul of two activations that could be written
   into crossbars instead (`cost.written.candidate`) counts in no work class (it could run on
   either), and on the critical path at the faster of its unit and one row through one written copy.

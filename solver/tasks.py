@@ -126,12 +126,15 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                     slots = mapping.where[(name, rep)]
                     vectors = (b - a) * ax.vectors_per_row if ax.axis != WHOLE else ax.vectors_per_row
                     cost = timing.mvm_cost(target, [t for _, _, t in slots], m, vectors, op.activation is not None,
-                                           rpc.get(name, 0))
+                                           rpc.get(name, 0), wop.output_stage_per_vector())
                     core = slots[0][0]
                     in_axis, lo, hi = needed_rows(graph, op, a, b) if ax.axis != WHOLE else (WHOLE, 0, 0)
                     # a written op's second input is in its crossbars, not read by its MVMs
                     reads = [(wop.inputs[0], in_axis, lo, hi)] + [(t, WHOLE, 0, 0) for t in wop.inputs[1:]
-                                                                  if not wop.written]
+                                                                  if not wop.written and t not in op.extra_inputs()]
+                    # the epilogue's other operands (`ir.passes.epilogue_fusion`): the rows it writes
+                    reads += [(t, ax.axis, a, b) if ax.axis != WHOLE else (t, WHOLE, 0, 0)
+                              for t in op.extra_inputs() if t not in graph.constants]
                     out_axis = ax.axis
                     writes = [(wop.outputs[0], out_axis, a, b) if out_axis != WHOLE else (wop.outputs[0], WHOLE, 0, 0)]
                     tid = tg.add(TaskInfo("mvm", f"{name}#r{rep}", f"core{core}", timing.ns(cost), cost.energy.total,
@@ -199,7 +202,7 @@ def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping, r
             continue
         vectors = math.ceil(m.vectors / max(1, mapping.copies.get(wop.name, 1)))
         cost = timing.mvm_cost(target, [t for _, _, t in mapping.where[(wop.name, 0)]], m, vectors,
-                               bool(wop.activation), rpc.get(wop.name, 0))
+                               bool(wop.activation), rpc.get(wop.name, 0), wop.output_stage_per_vector())
         worst = max(worst, cost.latency_ns)
     return worst
 

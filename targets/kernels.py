@@ -4,7 +4,8 @@
   cells of ``--numerics int|analog`` are built by `targets.numerics_engine`).
 * `mvm_chunk`: a crossbar op's output rows ``row0:row1`` along its chunk axis
   (`cimopt.ir.chunks.chunk_axis`), computed only from crossbar blocks; bias, Gemm's ``C``,
-  ``alpha``/``beta`` and the fused activation come from the graph.
+  ``alpha``/``beta`` and the fused activation come from the graph (the epilogue, vector ops fused
+  into the output stage, is `targets.epilogue`'s).
 * `rows_view`: where a chunk's rows sit in the output tensor (axis 2, 0, FLAT or WHOLE).
 * `run_op`: a vector or host op through onnxruntime on a one-op model (`ir.export.to_onnx`);
   its inputs are the op's `dynamic_inputs`.
@@ -140,7 +141,7 @@ def apply_activation(x: np.ndarray, act: Activation | None, constants: Mapping[s
 def _conv_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
                 blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
     w = graph.shape(op.inputs[1])
-    y = graph.shape(op.outputs[0])
+    y = graph.shape(op.mvm_output)
     groups = int(op.attr("group", 1))
     kernel = tuple(op.attr("kernel_shape", w[2:]))
     begin, end, strides, dil = conv_pads(graph, op)
@@ -197,7 +198,7 @@ def _convtranspose_pads(graph: Graph, op: OpSpec, x: tuple[int, ...], y: tuple[i
 def _convtranspose(graph: Graph, op: OpSpec, x: np.ndarray,
                    blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
     w = graph.shape(op.inputs[1])
-    y = graph.shape(op.outputs[0])
+    y = graph.shape(op.mvm_output)
     groups = int(op.attr("group", 1))
     kernel = tuple(op.attr("kernel_shape", w[2:]))
     nsp = len(kernel)
@@ -241,7 +242,7 @@ def _gemm_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     res = np.float32(op.attr("alpha", 1.0)) * out[:, 0, :]
     if len(op.inputs) > 2 and op.inputs[2]:
         cval = c if c is not None else graph.constants[op.inputs[2]]
-        y = graph.shape(op.outputs[0])
+        y = graph.shape(op.mvm_output)
         cfull = np.broadcast_to(np.asarray(cval, dtype=np.float32), y)
         res = res + np.float32(op.attr("beta", 1.0)) * cfull[row0:row1]
     return np.ascontiguousarray(apply_activation(res, op.activation, graph.constants), dtype=np.float32)
@@ -316,9 +317,10 @@ def rows_view(y: np.ndarray, axis: int, row0: int, row1: int) -> np.ndarray:
 
 # ---- vector and host ops -------------------------------------------------------------------
 def dynamic_inputs(graph: Graph, op: OpSpec) -> list[str]:
-    """The op's non-constant inputs, each once, in input order: what `run_op` takes."""
+    """The op's non-constant inputs (its epilogue's after its own), each once, in input order: what
+    `run_op` takes."""
     out: list[str] = []
-    for t in op.inputs:
+    for t in (*op.inputs, *op.extra_inputs()):
         if t and t not in graph.constants and t not in out:
             out.append(t)
     return out

@@ -5,7 +5,8 @@ ndarray of its dtype and shape at its Access/BufferPlan offset.  Crossbars hold 
 ``program.programming`` (segment 0) and by ``write`` instructions (`kernels.tile_block`); an
 ``operand_write`` sets a replica's crossbars from the run-time operand it reads (`ir.written`).
 Instructions run in (start_ns, id) order: ``mvm`` computes its output rows from its crossbars'
-blocks and the input at its read address; ``vector``/``host`` run onnxruntime (a vector chunk keeps
+blocks and the input at its read address (then its op's fused epilogue, `targets.epilogue`);
+``vector``/``host`` run onnxruntime (a vector chunk keeps
 the output rows it writes, `ir.vector_chunks`); ``transfer`` and
 ``barrier`` move no data.  So a swapped tile, an overlapped buffer or a wrong address changes the
 outputs.  With ``numerics`` (`targets.numerics_engine`) crossbar and vector arithmetic is bit-true
@@ -39,6 +40,7 @@ from ..ir.vector_chunks import vector_chunk_axis
 from . import timing
 from .instructions import Energy, InstrCost, static_energy
 from .crossbar_state import CrossbarState
+from .epilogue import run_epilogue
 from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op
 from .machine_cost import crossbar_cover, instruction_cost
 from .machine_checks import Report, Violation, check_static, grid_mask, row_range_error, space_reach, \
@@ -280,6 +282,10 @@ class _Machine:
         blocks = [(self.xbar[cx], self.blocks[cx]) for cx in tiles]
         acc = self.num.accumulator(op, ins) if self.num else None
         res = mvm_chunk(self.g, op, np.array(x), r0, r1, blocks, c=None if c is None else np.array(c), acc=acc)
+        if op.epilogue is not None:   # the fused vector ops, on this chunk's rows (`targets.epilogue`)
+            extra = {a.tensor: self.view(a, ins) for a in ins.reads if a.tensor in op.epilogue.inputs()}
+            res = run_epilogue(self.g, op, res, ax.axis, r0, r1, extra, self.sessions,
+                               self.num.finish_vector if self.num else None)
         rows_view(y, ax.axis, r0, r1)[...] = self.num.finish_mvm(op, ax.axis, r0, r1, res) if self.num else res
 
     def run_op(self, ins: Instruction, op: OpSpec) -> None:

@@ -31,7 +31,8 @@ def instruction_cost(t: Target, g: Graph, ins: Instruction, op: OpSpec | None,
         rows = ax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
         vectors = ax.vectors_per_row if ax.axis == WHOLE else rows * ax.vectors_per_row
         used = [_tile(t, tw) for tw in tiles]
-        return timing.mvm_cost(t, used, m, vectors, op.activation is not None, ins.rows_per_conversion)
+        stage = lower_op(g, op).output_stage_per_vector() if op.epilogue is not None else (0.0, 0.0)
+        return timing.mvm_cost(t, used, m, vectors, op.activation is not None, ins.rows_per_conversion, stage)
     if ins.kind in ("vector", "host") and op is not None:
         w = lower_op(g, op)
         if ins.kind == "vector":
