@@ -5,11 +5,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-slow experiments clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins the versions the golden programs and the experiments' figures were made
+# with (a newer numpy, OpenBLAS or OR-Tools may break a tie another way); regenerate it with
+# `.venv/bin/pip freeze --exclude-editable > constraints.txt` when upgrading on purpose
+$(STAMP): pyproject.toml constraints.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or run: make PY=python3 ...)"; exit 2; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -19,6 +19,7 @@ import numpy as np
 from cimopt.cost.adc_error import LayerSignal, layer_signal
 from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.program import Program
+from cimopt.ir.written import is_written
 from cimopt.targets.machine import MachineResult, execute
 from cimopt.targets.numerics import ActQuant
 from cimopt.targets.numerics_calib import float_trace
@@ -154,5 +155,7 @@ def layer_signals(graph: Graph, target: Target, activations: Mapping[str, ActQua
     ref = float_trace(graph, sample)
     clip = clipping or {}
     return {op.name: layer_signal(graph, op, target.precision.weight_bits, activations[op.inputs[0]],
-                                  ref[op.outputs[0]], ref[op.inputs[0]], clip.get(op.inputs[0], 0.0))
+                                  ref[op.outputs[0]],
+                                  {op.inputs[1]: ref[op.inputs[1]]} if is_written(graph, op) else None,
+                                  ref[op.inputs[0]], clip.get(op.inputs[0], 0.0))
             for op in graph.ops() if op.op_class is OpClass.CROSSBAR}

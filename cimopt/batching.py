@@ -38,7 +38,8 @@ def choose_batch(workload: Workload, cm: CostModel) -> int:
     """Inferences per reprogramming for a segmented model (see the module docstring)."""
     t = cm.target
     xb = [op for op in workload.ops if op.op_class is OpClass.CROSSBAR and op.matrix is not None]
-    writes = sum(timing.write_task(t, x.rows_used, x.cols_used).latency_ns for op in xb for x in cm.tiles(op))
+    writes = sum(timing.write_task(t, x.rows_used, x.cols_used).latency_ns for op in xb if not op.written
+                 for x in cm.tiles(op))
     work = sum(cm.crossbars(op) * op.matrix.vectors * cm.op(op, 1).interval_ns for op in xb if op.matrix)
     want = 1
     while want < MAX_BATCH and writes / want > 0.1 * work:

@@ -61,13 +61,14 @@ def instructions(tg: TaskGraph, start: tuple[int, ...] | list[int],
             deps=tuple(sorted(preds.get(i, ()))), op=t.op, replica=t.replica, segment=t.segment,
             crossbars=t.crossbars, reads=access(t.reads), writes=access(t.writes), nbytes=t.nbytes,
             src_core=t.src_core, dst_core=t.dst_core, tile=t.tile, energy_pj=round(t.energy_pj, 6),
-            rows_per_conversion=t.rows_per_conversion))
+            rows_per_conversion=t.rows_per_conversion, tiles=t.tiles))
     return tuple(out)
 
 
-def programming(mapping: Mapping) -> tuple[TileWrite, ...]:
-    """The crossbar state before time 0: every tile of the first segment's ops."""
-    seg0 = set(mapping.segments[0])
+def programming(mapping: Mapping, written: frozenset[str] = frozenset()) -> tuple[TileWrite, ...]:
+    """The crossbar state before time 0: every tile of the first segment's ops, but those of the
+    ``written`` ops (`ir.written`: their operand_write instructions set them at run time)."""
+    seg0 = set(mapping.segments[0]) - written
     out = []
     for (op, r), slots in sorted(mapping.where.items()):
         if op in seg0:

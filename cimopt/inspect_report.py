@@ -39,6 +39,7 @@ def to_json(workload: Workload, target: Target, rows: list[InspectRow]) -> dict[
         ops.append({
             "name": r.op.name, "type": r.op.op_type, "class": r.op.op_class.value,
             "activation": r.op.activation or None,
+            "epilogue": list(r.op.epilogue) or None,
             "matrix": None if m is None else {"groups": m.groups, "k": m.k, "n": m.n, "vectors": m.vectors},
             "crossbars": r.cost.crossbars, "macs": r.op.macs,
             "latency_ns": r.cost.latency_ns, "energy_pj": r.cost.energy_pj,
@@ -73,7 +74,7 @@ def to_text(workload: Workload, target: Target, rows: list[InspectRow]) -> str:
     for r in rows:
         m = r.op.matrix
         mat = f"{m.groups}x{m.k}x{m.n}" if m else ""
-        typ = r.op.op_type + (f"+{r.op.activation}" if r.op.activation else "")
+        typ = "+".join((r.op.op_type, *((r.op.activation,) if r.op.activation else ()), *r.op.epilogue))
         lines.append(f"{r.op.name[:32]:<32} {typ[:18]:<18} {r.op.op_class.value:<8} {mat:>20} "
                      f"{r.cost.crossbars or '':>6} {_si(r.op.macs, '') if r.op.macs else '':>9} "
                      f"{_time(r.cost.latency_ns):>10} {_si(r.cost.energy_pj * 1e-12, 'J'):>10}")

@@ -27,7 +27,7 @@ from .trace import live_bytes  # noqa: E402
 FORMATS = (".png", ".svg")
 #: colour of each instruction kind in the Gantt chart
 KIND_COLOURS = {"mvm": "tab:blue", "vector": "tab:green", "host": "tab:red", "transfer": "tab:orange",
-                "write": "tab:purple", "barrier": "black"}
+                "write": "tab:purple", "operand_write": "tab:pink", "barrier": "black"}
 _MIB = float(1 << 20)
 #: brightness of a crossbar cell by replica mod 3, so neighbouring replicas of one op differ
 _SHADES = (1.0, 0.72, 0.5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
+from cimopt.cost.written import CROSSBAR_WRITTEN
 from cimopt.ir.program import Program
 from cimopt.solver.context import Context
 from cimopt.solver.stats import SolveStats
@@ -46,12 +47,17 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
     e2e = e2e_metrics(fe.graph, fe.workload, ctx.target, ctx.cost, ctx.mode, tg.tasks,
                       ii if ctx.mode == "throughput" else makespan, ctx.batch)
     metrics.update(e2e.metrics)
-    extra = e2e.extra + tuple(("warning", w) for w in ctx.warnings)
+    # where each MatMul of two activations runs, and the estimates the cost model compared
+    if fe.matmuls:
+        metrics["matmuls_crossbar_written"] = float(sum(d.unit == CROSSBAR_WRITTEN for d in fe.matmuls))
+    extra = e2e.extra + tuple(("warning", w) for w in ctx.warnings) + \
+        tuple((f"matmul.{d.op}", d.describe()) for d in fe.matmuls)
     program = Program(
         model=fe.workload.name, model_hash=model_hash, target=ctx.target.name, target_hash=ctx.target.digest(),
         mode=ctx.mode,  # throughput with segments: batches back to back, one reprogramming each
         input_shapes=tuple((n, tuple(fe.graph.shape(n))) for n in fe.graph.inputs),
-        programming=emit.programming(mapping), instructions=instrs, buffers=buffers,
+        programming=emit.programming(mapping, frozenset(w.name for w in fe.workload.ops if w.written)),
+        instructions=instrs, buffers=buffers,
         spaces=tuple(sorted(spaces.items())), makespan_ns=makespan, initiation_interval_ns=ii,
         segments=len(mapping.segments), iterations_in_flight=inst.copies,
         metrics=tuple(metrics.items()), solvers=tuple(solver_record(stats, options).items()),

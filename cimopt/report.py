@@ -51,6 +51,10 @@ def compile_summary(res: CompileResult) -> str:
         lines.append(f"  end to end: {100 * m['e2e_bound_ns'] / max(m['e2e_objective_ns'], 1e-9):.1f} % of the bound "
                      f"({_time(m['e2e_bound_ns'])} per inference), limited by {limited}; "
                      f"physical limit {_time(m['physical_limit_ns'])} (ratio {m['physical_limit_ratio']:.3f})")
+    matmuls = [(k[len("matmul."):], v) for k, v in p.extra if k.startswith("matmul.")]
+    if matmuls:
+        lines.append("  MatMuls of two activations (estimates per inference):")
+        lines.extend(f"    {op}: {why}" for op, why in matmuls)
     lines.append("  stages:")
     for k, s in res.stats.items():
         lines.append("    " + stats_line(s))

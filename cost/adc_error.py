@@ -23,6 +23,7 @@ finer ADC step (`targets.numerics.CrossbarNumerics.adc`).  The error model, per 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,7 +99,7 @@ def options(target: Target, op: WorkOp, signal: LayerSignal) -> list[AdcOption]:
     tiles = tile_matrix(op.name, m, c.crossbar_rows, c.crossbar_cols, target.weight_slices)
     out = []
     for r in row_choices(target):
-        cost = timing.mvm_cost(target, tiles, m, m.vectors, bool(op.activation), r)
+        cost = timing.mvm_cost(target, tiles, m, m.vectors, bool(op.activation), r, op.output_stage_per_vector())
         n = integer_noise(target, m, r) * signal.input_scale ** 2 * signal.weight_scale_ms
         err = n / signal.output_power if signal.output_power > 0 else (0.0 if n == 0 else math.inf)
         out.append(AdcOption(r, cost.latency_ns, cost.energy.total, err))
@@ -149,11 +150,15 @@ def _mean_square(a: np.ndarray) -> float:
 
 
 def layer_signal(graph: Graph, op: OpSpec, weight_bits: int, act: ActQuant, output: np.ndarray,
-                 inputs: np.ndarray | None = None, clip_power: float = 0.0) -> LayerSignal:
+                 weights: Mapping[str, np.ndarray] | None = None, inputs: np.ndarray | None = None,
+                 clip_power: float = 0.0) -> LayerSignal:
     """The error model's inputs for ``op``: its input scale, weight scales and powers, the float
-    ``output``'s and (given) ``inputs``' mean squares (non-finite values left out)."""
+    ``output``'s and (given) ``inputs``' mean squares (non-finite values left out); ``weights``
+    maps a crossbar-written MatMul's operand (`ir.written`) to its float value (default: the
+    graph's constants); ``clip_power`` the input's clipping estimate."""
     m = matrix_of(graph, op)
-    mats = [group_matrix(op, graph.constants, g) for g in range(m.groups)]
+    src = graph.constants if weights is None else weights
+    mats = [group_matrix(op, src, g) for g in range(m.groups)]
     scales = np.concatenate([quantize_weights(w, weight_bits)[1] for w in mats])
     power = float(np.mean(np.concatenate([(np.asarray(w, dtype=np.float64) ** 2).sum(axis=0) for w in mats])))
     return LayerSignal(act.scale, float(np.mean(scales ** 2)), _mean_square(output),

@@ -10,6 +10,9 @@ rounds on each copy, all tiles of a copy in parallel:
 where ``interval_ns`` is the steady-state time per vector (the slowest of the MVM issue
 interval, the vector unit's partial-sum and activation work, and local-buffer traffic) and
 ``fixed_ns`` the pipeline fill.  Energy does not depend on ``r`` apart from static power.
+A crossbar-written MatMul (`ir.written`, ``WorkOp.written``) first writes its run-time operand
+into each copy's crossbars, all at once (`timing.operand_write_task`): that write is part of
+``fixed_ns`` (it does not shrink with copies), and every copy pays its energy.
 """
 from __future__ import annotations
 
@@ -99,12 +102,19 @@ class CostModel:
         tiles = self.tiles(op)
         act = bool(op.activation)
         rpc = self.rows_per_conversion.get(op.name, 0)
-        one = timing.mvm_cost(t, tiles, m, 1, act, rpc)
-        two = timing.mvm_cost(t, tiles, m, 2, act, rpc)
+        epi = op.output_stage_per_vector()
+        one = timing.mvm_cost(t, tiles, m, 1, act, rpc, epi)
+        two = timing.mvm_cost(t, tiles, m, 2, act, rpc, epi)
         interval = two.latency_ns - one.latency_ns
         fixed = one.latency_ns - interval
-        latency = timing.mvm_cost(t, tiles, m, math.ceil(m.vectors / r), act, rpc).latency_ns
-        energy = timing.mvm_cost(t, tiles, m, m.vectors, act, rpc).energy + isa.static_energy(t, latency)
+        latency = timing.mvm_cost(t, tiles, m, math.ceil(m.vectors / r), act, rpc, epi).latency_ns
+        energy = timing.mvm_cost(t, tiles, m, m.vectors, act, rpc, epi).energy
+        if op.written:
+            write = timing.operand_write_task(t, tiles)
+            fixed += write.latency_ns
+            latency += write.latency_ns
+            energy = energy + write.energy * r
+        energy = energy + isa.static_energy(t, latency)
         return OpCost(op.name, latency, energy, len(tiles), interval, fixed, m.vectors)
 
     def _vector(self, op: WorkOp) -> OpCost:

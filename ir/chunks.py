@@ -2,7 +2,8 @@
 
 Conv (1-D/2-D/3-D) chunks along output axis 2 (height); Gemm along axis 0; MatMul and
 Linear along their flattened leading dims (``axis = -2`` meaning "rows of the output viewed
-as (vectors, N)").  ConvTranspose is one chunk (its outputs overlap).  `needed_rows` gives
+as (vectors, N)"); a crossbar-written MatMul of grouped operands (`ir.written`) along axis
+``ndim - 2``, each row holding every group.  ConvTranspose is one chunk (its outputs overlap).  `needed_rows` gives
 the receptive field of a chunk in the op's first input, for layer pipelining.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .graph import Graph, OpSpec
+from .written import is_written, written_geometry
 
 #: axis code for "flattened leading dims" (rows of a (vectors, N) view)
 FLAT = -2
@@ -27,12 +29,17 @@ class ChunkAxis:
 
 
 def chunk_axis(graph: Graph, op: OpSpec) -> ChunkAxis:
-    y = graph.shape(op.outputs[0])
+    """The axis a crossbar op's chunks split (of the tensor its MVM writes, before any epilogue)."""
+    y = graph.shape(op.mvm_output)
     t = op.op_type
     if t == "Conv" and len(y) >= 3:
         return ChunkAxis(2, y[2], y[0] * int(np.prod(y[3:], dtype=np.int64)))
     if t == "Gemm":
         return ChunkAxis(0, y[0], 1)
+    if t == "MatMul" and is_written(graph, op):
+        geo = written_geometry(graph, op)
+        if geo is not None and geo[0] > 1:
+            return ChunkAxis(len(y) - 2, y[-2], 1)
     if t in ("MatMul", "Linear"):
         rows = int(np.prod(y[:-1], dtype=np.int64)) if len(y) > 1 else 1
         return ChunkAxis(FLAT, rows, 1)
@@ -80,6 +87,8 @@ def conv_pads(graph: Graph, op: OpSpec) -> tuple[list[int], list[int], list[int]
 def needed_rows(graph: Graph, op: OpSpec, row0: int, row1: int) -> tuple[int, int, int]:
     """(axis, first, end) rows of the op's first input that output rows ``row0:row1`` read."""
     ax = chunk_axis(graph, op)
+    if op.op_type == "MatMul" and ax.axis != WHOLE:
+        return ax.axis, row0, row1     # row m of the output reads row m of the left operand
     if ax.axis == 2:
         x = graph.shape(op.inputs[0])
         w = graph.shape(op.inputs[1])

@@ -1,11 +1,13 @@
 """ONNX export: any Graph back to a ModelProto that onnxruntime can run.
 
 cimopt-only constructs are expanded into standard ONNX: a fused activation becomes its own
-node after the producing op, and ``ai.cimopt::Linear`` (X, W[, B]) becomes MatMul (+ Add).
+node after the producing op, a crossbar op's epilogue its fused ops after it, and
+``ai.cimopt::Linear`` (X, W[, B]) becomes MatMul (+ Add).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -22,7 +24,10 @@ def value_info(spec: TensorSpec) -> onnx.ValueInfoProto:
 
 
 def op_nodes(op: OpSpec) -> list[onnx.NodeProto]:
-    """The standard ONNX nodes that compute ``op``, fused activation and Linear expanded."""
+    """The standard ONNX nodes that compute ``op``, fused activation, epilogue and Linear expanded."""
+    if op.epilogue is not None:
+        own = replace(op, outputs=(op.epilogue.tensor, *op.outputs[1:]), epilogue=None)
+        return [n for o in (own, *op.epilogue.ops) for n in op_nodes(o)]
     outputs = list(op.outputs)
     act = op.activation
     pre = f"{op.outputs[0]}__preact" if act is not None else op.outputs[0]

@@ -68,6 +68,29 @@ class Activation:
 
 
 @dataclass(frozen=True)
+class Epilogue:
+    """Vector ops fused into a crossbar op's output stage (`ir.passes.epilogue_fusion`).
+
+    ``tensor`` is the crossbar's own output (after its fused activation), which no op of the graph
+    produces any more; ``ops`` are the fused ops in order, each a standard-domain `OpSpec`, the
+    first reading ``tensor`` and the last writing the crossbar op's output.
+    """
+
+    tensor: str
+    ops: tuple[OpSpec, ...]
+
+    def inputs(self) -> tuple[str, ...]:
+        """Tensors the fused ops read from outside the chain (constants included), each once."""
+        inside = {self.tensor} | {t for op in self.ops for t in op.outputs}
+        out: list[str] = []
+        for op in self.ops:
+            for t in (*op.inputs, *(op.activation.inputs if op.activation else ())):
+                if t and t not in inside and t not in out:
+                    out.append(t)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
 class OpSpec:
     """One operator.  ``inputs`` may hold ``""`` for an omitted optional input."""
 
@@ -79,6 +102,8 @@ class OpSpec:
     domain: str = ""
     activation: Activation | None = None
     op_class: OpClass | None = None
+    #: vector ops fused into a crossbar op's output stage (None: none)
+    epilogue: Epilogue | None = None
 
     def attr(self, key: str, default: Any = None) -> Any:
         for k, v in self.attrs:
@@ -94,6 +119,17 @@ class OpSpec:
         d = dict(self.attrs)
         d.update(changes)
         return replace(self, attrs=tuple(sorted(d.items())))
+
+    @property
+    def mvm_output(self) -> str:
+        """The tensor a crossbar op's MVM itself writes: its output, or its epilogue's input."""
+        return self.epilogue.tensor if self.epilogue is not None else self.outputs[0]
+
+    def extra_inputs(self) -> tuple[str, ...]:
+        """Tensors read beyond ``inputs``: the fused activation's and the epilogue's."""
+        act = self.activation.inputs if self.activation is not None else ()
+        epi = self.epilogue.inputs() if self.epilogue is not None else ()
+        return tuple(dict.fromkeys(t for t in (*act, *epi) if t and t not in self.inputs))
 
 
 def freeze_attrs(attrs: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -183,16 +219,18 @@ class Graph:
                 p = self._producer.get(t)
                 if p is not None:
                     self.dag.add_edge(p, op.name)
-        if op.activation is not None:
-            for t in op.activation.inputs:
-                self._consumers.setdefault(t, set()).add(op.name)
+        for t in op.extra_inputs():
+            self._consumers.setdefault(t, set()).add(op.name)
+            p = self._producer.get(t)
+            if p is not None:
+                self.dag.add_edge(p, op.name)
 
     def remove_op(self, name: str) -> OpSpec:
         op = self.op(name)
         for t in op.outputs:
             if self._producer.get(t) == name:
                 del self._producer[t]
-        for t in (*op.inputs, *(op.activation.inputs if op.activation else ())):
+        for t in (*op.inputs, *op.extra_inputs()):
             s = self._consumers.get(t)
             if s is not None:
                 s.discard(name)
@@ -216,7 +254,12 @@ class Graph:
             act = op.activation
             if act is not None and old in act.inputs:
                 act = replace(act, inputs=tuple(new if t == old else t for t in act.inputs))
-            self.replace_op(replace(op, inputs=tuple(new if t == old else t for t in op.inputs), activation=act))
+            epi = op.epilogue
+            if epi is not None and old in epi.inputs():
+                epi = replace(epi, ops=tuple(replace(e, inputs=tuple(new if t == old else t for t in e.inputs))
+                                             for e in epi.ops))
+            self.replace_op(replace(op, inputs=tuple(new if t == old else t for t in op.inputs), activation=act,
+                                    epilogue=epi))
         self.outputs = [new if t == old else t for t in self.outputs]
 
     def fresh_name(self, base: str) -> str:

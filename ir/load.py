@@ -13,6 +13,7 @@ from .errors import ModelError, ShapeError, UnsupportedOperatorError, UsageError
 from .graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpSpec, TensorSpec, build_graph, freeze_attrs
 from .onnx_attrs import attr_value
 from .shapes import infer_shapes
+from .skeleton import skeleton
 from .subgraphs import outer_references
 from .value_info import dims_text, static_dim, tensor_spec
 
@@ -81,7 +82,7 @@ def read_model(model: str | os.PathLike[str] | onnx.ModelProto, missing_data: st
     validate.check_structure(proto, where)
     validate.check_weights(proto, where)
     try:
-        onnx.checker.check_model(proto)
+        onnx.checker.check_model(skeleton(proto))
     except Exception as e:  # noqa: BLE001
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"{where}: the ONNX checker rejects the model: {msg[:200]}") from None

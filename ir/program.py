@@ -8,8 +8,12 @@ of one inference; energies pJ; sizes and offsets bytes.
 Instruction kinds:
 - ``write``: program one crossbar with one tile of an op's weights (segments after the first;
   the first segment's writes are the setup ``programming`` list, done before time 0);
+- ``operand_write``: write the run-time operand of a crossbar-written MatMul (`ir.written`; the
+  tensor it reads, its second input) into every crossbar of one replica at once, the ``tiles``
+  listed; the MVMs of that replica depend on it, and run on the values it wrote;
 - ``mvm``: one chunk of a crossbar op on one replica: reads ``rows`` of its input, multiplies on
-  the crossbars listed, adds partial sums and bias, applies the fused activation, writes rows;
+  the crossbars listed, adds partial sums and bias, applies the fused activation and the op's
+  epilogue (vector ops fused into the output stage, which may read rows of a residual), writes rows;
 - ``vector`` / ``host``: a whole op on a core's vector unit or on the host;
 - ``transfer``: moves a producer chunk's bytes over the NoC to another core (timing only);
 - ``barrier``: zero-length, separates segments.
@@ -64,7 +68,7 @@ class TileWrite:
 @dataclass(frozen=True)
 class Instruction:
     id: int
-    kind: str                      # write | mvm | vector | host | transfer | barrier
+    kind: str                      # write | operand_write | mvm | vector | host | transfer | barrier
     unit: str                      # "core3", "host", "noc"
     resource: str                  # the unary resource it occupies ("" for none)
     start_ns: int
@@ -82,6 +86,7 @@ class Instruction:
     tile: TileWrite | None = None
     energy_pj: float = 0.0
     rows_per_conversion: int = 0   # mvm: rows driven per ADC conversion (0: all the DACs drive)
+    tiles: tuple[TileWrite, ...] = ()   # operand_write: the tile each crossbar of the replica receives
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,7 @@ def _instr_from_json(d: dict[str, Any]) -> Instruction:
     d["writes"] = tuple(_access(a) for a in d.get("writes", ()))
     if d.get("tile"):
         d["tile"] = TileWrite(**d["tile"])
+    d["tiles"] = tuple(TileWrite(**t) for t in d.get("tiles", ()))
     return Instruction(**d)
 
 

@@ -6,11 +6,10 @@ import onnx
 
 from .errors import ModelError, ShapeError
 from .graph import Graph, TensorSpec
+from .skeleton import SMALL_ELEMENTS
 from .validate import check_tensor_sizes
 from .value_info import tensor_spec
 
-#: Constants up to this many elements are given to ONNX shape inference by value (shape tensors).
-_SMALL = 4096
 
 
 def infer_shapes(graph: Graph) -> Graph:
@@ -23,7 +22,7 @@ def infer_shapes(graph: Graph) -> Graph:
     for t in graph.inputs:
         if not graph.spec(t).known:
             raise ShapeError(f"input {t!r} has no static shape; give one with --input-shape {t}=D0xD1x...")
-    model = to_onnx(graph, weights_as_inputs_over=_SMALL, value_infos=False)
+    model = to_onnx(graph, weights_as_inputs_over=SMALL_ELEMENTS, value_infos=False)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
     except Exception as e:  # noqa: BLE001 - onnx raises InferenceError and others

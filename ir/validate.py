@@ -28,6 +28,7 @@ from onnx import numpy_helper
 
 from .errors import ModelError, ShapeError
 from .graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
+from .skeleton import skeleton
 
 #: Largest tensor cimopt accepts, in elements (2^31: 8 GiB of float32).
 MAX_ELEMENTS = 1 << 31
@@ -96,13 +97,15 @@ def check_weights(proto: onnx.ModelProto, where: str) -> None:
                              "cimopt handles")
         if t.HasField("data_location") and t.data_location == onnx.TensorProto.EXTERNAL:
             continue
-        if t.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
-                               onnx.TensorProto.BFLOAT16):
+        if t.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
             continue
-        try:
+        try:  # also what a data size that disagrees with the dims raises
             arr = numpy_helper.to_array(t)
         except Exception as e:  # noqa: BLE001 - onnx raises several types for malformed tensors
             raise ModelError(f"{where}: {who} cannot be read: {_first_line(e)}") from None
+        if t.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
+                               onnx.TensorProto.BFLOAT16):
+            continue
         bad = ~np.isfinite(arr.astype(np.float32, copy=False))
         if bad.any():
             idx = np.unravel_index(int(np.argmax(bad)), arr.shape) if arr.ndim else ()
@@ -136,8 +139,10 @@ def check_tensor_sizes(specs: Iterable[TensorSpec], where: str) -> None:
 def check_semantics(proto: onnx.ModelProto, where: str) -> None:
     """What the full ONNX checker (with strict shape inference) and an onnxruntime session reject.
 
-    ``proto`` must hold every weight (external data loaded or stood in) and its inputs' sizes.
+    ``proto`` must hold its inputs' sizes. Both checks run on its `skeleton` (large weights as
+    typed inputs): they need types and shapes, not values, which `check_weights` checks.
     """
+    proto = skeleton(proto)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as e:  # noqa: BLE001 - ValidationError, InferenceError and others

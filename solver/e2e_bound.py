@@ -12,8 +12,16 @@ the work that must be done, over the units that can do it:
   runs an op's slowest row is busy at least that row's time per batch.
 * ``vector``: vector ops run only on the cores' vector units (legalisation), so their summed time
   over all vector units; and each op at least its time split over as many units as it has row
-  chunks (`ir.vector_chunks`; a whole-op task on one unit).
-* ``host``: host ops on the one host, summed.
+  chunks (`ir.vector_chunks`; a whole-op task on one unit).  An op fused into a crossbar op's
+  output stage (`ir.passes.epilogue_fusion`, where the target allows it) is no vector op: its
+  work is a stage of that crossbar op's per-vector pipeline, in ``interval_ns``.
+* ``host``: host ops on the one host, summed; a MatMul of two activations that could be written
+  into crossbars instead (`cost.written.candidate`) counts in no work class (it could run on
+  either), and on the critical path at the faster of its unit and one row through one written copy.
+* crossbar-written MatMuls (`ir.written`) count in the crossbar classes like the others, their
+  operand write (each copy's, every inference) in ``fixed_ns``: at least one copy is written.
+  On the critical path the write follows only the operand's producers; the first row's MVM
+  follows the other producers.
 * ``reprogram``: a model larger than the chip rewrites at least the crossbars it needs beyond the
   chip per batch, the cheapest such writes spread over all crossbars in parallel.
 * ``dram-uncharged``: a model larger than the chip reads its weights from DRAM per batch; the
@@ -36,11 +44,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cimopt.ir.chunks import WHOLE, chunk_axis
-from cimopt.ir.graph import Graph, OpClass
+from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.vector_chunks import vector_chunk_axis
-from cimopt.ir.workload import Workload
+from cimopt.ir.workload import WorkOp, Workload
 from cimopt.targets import timing
 from cimopt.cost.model import CostModel
+from cimopt.cost.written import as_written, candidate
 from cimopt.targets.spec import Target
 
 from . import replication as rp
@@ -50,7 +59,8 @@ MODES = ("latency", "throughput")
 
 @dataclass(frozen=True)
 class BoundOp:
-    """One op as the bound sees it.  ``unit``: crossbar | vector | host.
+    """One op as the bound sees it.  ``unit``: crossbar | vector | host | flexible (a MatMul of two
+    activations that could run on its unit or be written into crossbars: no work class).
 
     Crossbar ops: ``crossbars`` per copy, ``vectors`` per inference, ``interval_ns`` per vector,
     ``fixed_ns`` fill, ``write_ns`` the programming time of each of its crossbars.  Every op:
@@ -69,6 +79,11 @@ class BoundOp:
     fixed_ns: float = 0.0
     weight_bytes: int = 0
     write_ns: tuple[float, ...] = ()
+    written: bool = False         # a crossbar-written MatMul: its crossbars are written every inference
+    #: a written MatMul: its operand write (ns, part of ``fixed_ns`` and ``chunk_ns``), and the
+    #: ops producing that operand (indices); only they delay the write, the other producers the MVMs
+    operand_write_ns: float = 0.0
+    operand_from: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,9 +120,9 @@ def end_to_end_bound(p: BoundProblem) -> E2EBound:
         layers = tuple(rp.Layer(o.name, o.crossbars, o.vectors, o.interval_ns, o.fixed_ns, 0, 0.0) for o in xb)
         classes["crossbar"] = rp.water_filling_bound(rp.ReplicationProblem(layers, (), p.crossbars, "throughput"))
     else:
-        work = sum(o.crossbars * o.vectors * o.interval_ns for o in xb)
+        work = sum(o.crossbars * o.vectors * o.interval_ns + sum(o.write_ns) * o.written for o in xb)
         classes["crossbar"] = work / max(1, p.crossbars)
-        writes = sorted(w for o in xb for w in o.write_ns)
+        writes = sorted(w for o in xb if not o.written for w in o.write_ns)
         classes["reprogram"] = sum(writes[:need - p.crossbars]) / p.crossbars / max(1, p.batch)
         dram = sum(o.weight_bytes for o in xb) / max(p.dram_bytes_per_ns, 1e-9) / max(1, p.batch)
     if p.mode == "throughput":
@@ -130,7 +145,10 @@ def end_to_end_bound(p: BoundProblem) -> E2EBound:
 def _critical_path(p: BoundProblem) -> float:
     finish = [o.chunk_ns for o in p.ops]
     for u, v, _ in sorted(p.edges, key=lambda e: e[1]):
-        finish[v] = max(finish[v], finish[u] + p.ops[v].chunk_ns)
+        o = p.ops[v]
+        # a written MatMul's operand write waits only for the operand's producers
+        after = o.chunk_ns if u in o.operand_from else max(0.0, o.chunk_ns - o.operand_write_ns)
+        finish[v] = max(finish[v], finish[u] + after)
     return max(finish, default=0.0)
 
 
@@ -152,21 +170,39 @@ def bound_problem(graph: Graph, workload: Workload, target: Target, cm: CostMode
             ax = chunk_axis(graph, spec)
             per_row = ax.vectors_per_row if ax.axis != WHOLE else w.matrix.vectors
             writes = tuple(timing.write_task(target, t.rows_used, t.cols_used).latency_ns for t in cm.tiles(w))
+            wr, src = 0.0, ()
+            if w.written:
+                wr = timing.operand_write_task(target, cm.tiles(w)).latency_ns
+                src = tuple(index[p.name] for p in (graph.producer(spec.inputs[1]),) if p is not None)
             ops.append(BoundOp(w.name, "crossbar", c.latency_ns, c.fixed_ns + per_row * c.interval_ns, 1,
-                               c.crossbars, w.matrix.vectors, c.interval_ns, c.fixed_ns, w.weight_bytes, writes))
+                               c.crossbars, w.matrix.vectors, c.interval_ns, c.fixed_ns, w.weight_bytes, writes,
+                               w.written, wr, src))
+        elif candidate(graph, spec, target):
+            xw = as_written(graph, spec)
+            x = cm.op(xw, 1)
+            own = c.latency_ns if w.op_class is OpClass.HOST else _vector_row_ns(graph, spec, target, w)
+            # written, its write could overlap its left operand's producers: one row's MVM only
+            row = x.fixed_ns + x.interval_ns - timing.operand_write_task(target, cm.tiles(xw)).latency_ns
+            ops.append(BoundOp(w.name, "flexible", 0.0, min(own, max(0.0, row))))
         elif w.op_class is OpClass.HOST:
             ops.append(BoundOp(w.name, "host", c.latency_ns, c.latency_ns))
         else:
             vax = vector_chunk_axis(graph, spec)
-            nbytes = w.bytes_in + w.bytes_out
-            one = timing.vector_chunk_task(target, w.elements, w.ops, nbytes, 1, vax.rows).latency_ns
-            ops.append(BoundOp(w.name, "vector", c.latency_ns, one if vax.axis != WHOLE else c.latency_ns,
+            one = _vector_row_ns(graph, spec, target, w) if vax.axis != WHOLE else c.latency_ns
+            ops.append(BoundOp(w.name, "vector", c.latency_ns, one,
                                min(vax.rows, target.cores) if vax.axis != WHOLE else 1))
     edges = tuple(sorted({(index[a], index[b], n) for a, b, n in workload.edges}))
     ch = target.chip
     bisection = min(ch.mesh_rows, ch.mesh_cols) * ch.noc_link_bandwidth_bytes_per_ns * 2
     return BoundProblem(tuple(ops), edges, mode, target.total_crossbars, target.cores, bisection,
                         ch.dram_bandwidth_bytes_per_ns, batch)
+
+
+def _vector_row_ns(graph: Graph, spec: OpSpec, target: Target, w: WorkOp) -> float:
+    """A vector op's fastest task (ns): one row chunk, or the whole op when it has no rows."""
+    vax = vector_chunk_axis(graph, spec)
+    rows = 1 if vax.axis != WHOLE else vax.rows
+    return timing.vector_chunk_task(target, w.elements, w.ops, w.bytes_in + w.bytes_out, rows, vax.rows).latency_ns
 
 
 def summarise(bound: E2EBound, objective_ns: float) -> str:

@@ -3,8 +3,11 @@
 Each layer ``l`` that uses crossbars can be held in ``r_l >= 1`` copies; its input vectors are
 split across the copies, so its time per inference is
 
-    t_l(r) = fixed_ns + ceil(vectors / r) * interval_ns          (ns)
+    t_l(r) = fixed_ns + ceil(units / r) * granule * interval_ns          (ns)
 
+where a layer's ``vectors = units * granule`` are dealt to its copies in whole units of
+``granule`` vectors (a Conv's output rows: a chunk is a range of rows, `cimopt.ir.chunks`), so
+the busiest copy has ``ceil(units / r)`` of them;
 and the copies cost ``crossbars * r`` crossbars out of the chip's ``budget``.  Two objectives:
 
 - ``throughput``: minimise the pipeline bottleneck ``max_l t_l(r_l)`` (ns per inference);
@@ -14,7 +17,7 @@ Rules and preconditions:
 
 - ``layers`` are in topological order and every edge ``(u, v)`` has ``u < v``.
 - A layer with ``crossbars == 0`` (a vector or host op) holds no weights, so it has exactly one
-  copy; a crossbar layer has at most ``max_copies`` copies (``0`` means up to ``vectors``).
+  copy; a crossbar layer has at most ``max_copies`` copies (``0`` means up to ``vectors / granule``).
 - The sum of the one-copy crossbar needs must fit the budget; otherwise the model has to be cut
   into segments (see `cimopt.solver.segmentation`) and `solve` raises `CapacityError`.
 
@@ -46,9 +49,10 @@ class Layer:
     ``crossbars``: crossbars one copy of its weights needs (0 for vector/host ops);
     ``vectors``: input vectors per inference (batch x output positions), split across copies;
     ``interval_ns``: time per input vector on one copy (ns); ``fixed_ns``: per-inference time
-    that does not shrink with copies (ns); ``max_copies``: copy cap (0 = up to ``vectors``);
+    that does not shrink with copies (ns); ``max_copies``: copy cap (0 = up to ``vectors / granule``);
     ``program_ns``: time to write this layer's weights into its crossbars (ns; used only by
-    segmentation, where all copies of a segment are written in parallel).
+    segmentation, where all copies of a segment are written in parallel); ``granule``: vectors
+    dealt to one copy together (1: any split; a row-chunked op's vectors per output row).
     """
 
     name: str
@@ -58,11 +62,20 @@ class Layer:
     fixed_ns: float = 0.0
     max_copies: int = 0
     program_ns: float = 0.0
+    granule: int = 1
 
     def __post_init__(self) -> None:
         for field in ("crossbars", "vectors", "max_copies"):
             if getattr(self, field) < 0:
                 raise ValueError(f"layer {self.name!r}: {field} must be >= 0, got {getattr(self, field)}")
+        if self.granule < 1 or self.vectors % self.granule:
+            raise ValueError(f"layer {self.name!r}: granule must be >= 1 and divide vectors ({self.vectors}), "
+                             f"got {self.granule}")
+
+    @property
+    def units(self) -> int:
+        """Whole units of `granule` vectors the copies share (output rows for a row-chunked op)."""
+        return self.vectors // self.granule
         for field in ("interval_ns", "fixed_ns", "program_ns"):
             value = getattr(self, field)
             if not (math.isfinite(value) and value >= 0):
@@ -73,7 +86,7 @@ class Layer:
         """Most copies this layer may have, ignoring the budget: 1 for crossbar-free layers."""
         if self.crossbars == 0:
             return 1
-        useful = max(1, self.vectors)
+        useful = max(1, self.units)
         return min(self.max_copies, useful) if self.max_copies > 0 else useful
 
 
@@ -113,7 +126,7 @@ def layer_time(layer: Layer, copies: int) -> float:
     """Time of ``layer`` per inference with ``copies`` copies (ns)."""
     if copies < 1:
         raise ValueError(f"layer {layer.name!r}: copies must be >= 1, got {copies}")
-    return layer.fixed_ns + math.ceil(layer.vectors / copies) * layer.interval_ns
+    return layer.fixed_ns + math.ceil(layer.units / copies) * layer.granule * layer.interval_ns
 
 
 def crossbars_used(problem: ReplicationProblem, copies: tuple[int, ...] | list[int]) -> int:
@@ -186,15 +199,15 @@ def max_copies_alone(problem: ReplicationProblem) -> tuple[int, ...]:
 
 def next_useful(layer: Layer, copies: int) -> int | None:
     """Smallest copy count above ``copies`` that shortens the layer, or None if none helps."""
-    q = math.ceil(layer.vectors / copies)
+    q = math.ceil(layer.units / copies)
     if q <= 1 or layer.interval_ns == 0:
         return None
-    nxt = math.ceil(layer.vectors / (q - 1))
+    nxt = math.ceil(layer.units / (q - 1))
     return nxt if nxt <= layer.copy_cap else None
 
 
 def useful_copies(layer: Layer, limit: int) -> list[int]:
-    """Breakpoints: the copy counts in [1, limit] at which ``ceil(vectors / r)`` drops."""
+    """Breakpoints: the copy counts in [1, limit] at which ``ceil(units / r)`` drops."""
     out = [1]
     while True:
         nxt = next_useful(layer, out[-1])

@@ -3,7 +3,7 @@
 Model (per layer ``l``, per useful copy count ``r`` of that layer):
 
 - ``pick[l, k]``: layer ``l`` runs with ``choices[l][k]`` copies, exactly one per layer.  Only
-  the breakpoints of ``ceil(vectors / r)`` are offered (any other count costs more crossbars for
+  the breakpoints of ``ceil(units / r)`` are offered (any other count costs more crossbars for
   the same time), up to the most copies the layer could get alone; this keeps the model small.
 - crossbars: ``sum crossbars_l * r * pick[l, k] <= budget``.
 - throughput: ``dur_l <= T``, minimise ``T``; latency: ``start_v >= start_u + dur_u`` on every

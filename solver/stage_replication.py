@@ -86,11 +86,16 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
             if op.op_class is OpClass.CROSSBAR and op.matrix is not None:
                 tiles = ctx.tiles[op.name]
                 # crossbars are written in parallel: a copy's reprogramming time is its slowest crossbar
-                prog = max((timing.write_task(ctx.target, t.rows_used, t.cols_used).latency_ns for t in tiles),
-                           default=0.0)
+                # (a written operand is written per inference, in fixed_ns, not per segment)
+                prog = 0.0 if op.written else max(
+                    (timing.write_task(ctx.target, t.rows_used, t.cols_used).latency_ns for t in tiles), default=0.0)
                 ax = chunk_axis(graph, graph.op(op.name))
                 cap = 1 if ax.axis == WHOLE else ax.rows
-                layers.append(rp.Layer(op.name, len(tiles), op.matrix.vectors, c.interval_ns, c.fixed_ns, cap, prog))
+                # copies share whole output rows (`solver.tasks`): a copy's vectors come in rows
+                rows_whole = ax.axis != WHOLE and ax.rows * ax.vectors_per_row == op.matrix.vectors
+                granule = ax.vectors_per_row if rows_whole else 1
+                layers.append(rp.Layer(op.name, len(tiles), op.matrix.vectors, c.interval_ns, c.fixed_ns, cap, prog,
+                                       granule))
             elif op.op_class is OpClass.VECTOR:
                 # a vector op's row chunks run on several vector units at once
                 layers.append(rp.Layer(op.name, 0, 1, c.latency_ns / vector_parallelism(graph, graph.op(op.name),

@@ -1,7 +1,10 @@
 """The task graph of one inference (of one batch, `cimopt.batching`): op x replica x chunk of
 output rows, plus transfers, crossbar writes between segments and segment barriers, each on a
-unary resource.  Vector ops are chunked by rows too (`ir.vector_chunks`) and their chunks are
-spread over the cores' vector units (`cimopt.vector_cores`).
+unary resource.  A crossbar-written MatMul (`ir.written`) also has, per replica, an
+``operand_write`` task on that replica's resource: it reads the run-time operand (all of it) and
+writes it into the replica's crossbars, and every MVM chunk of the replica depends on it.
+Vector ops are chunked by rows too (`ir.vector_chunks`) and their chunks are spread over the
+cores' vector units (`cimopt.vector_cores`).
 
 Precedence comes from receptive fields: a chunk of a crossbar op waits only for the chunks of
 its producer that write the input rows it reads, so consecutive layers pipeline.  A
@@ -28,7 +31,7 @@ from .vector_cores import assign_vector_cores
 
 @dataclass
 class TaskInfo:
-    kind: str                    # mvm | vector | host | transfer | write | barrier
+    kind: str                    # mvm | vector | host | transfer | write | operand_write | barrier
     resource: str
     unit: str
     duration_ns: int
@@ -45,6 +48,7 @@ class TaskInfo:
     src_core: int = -1
     dst_core: int = -1
     tile: TileWrite | None = None
+    tiles: tuple[TileWrite, ...] = ()   # operand_write: the tile each crossbar of the replica receives
     rows_per_conversion: int = 0  # mvm: rows driven per ADC conversion (0: as many as the DACs drive)
     reads: list[tuple[str, int, int, int]] = field(default_factory=list)   # (tensor, axis, row0, row1)
     writes: list[tuple[str, int, int, int]] = field(default_factory=list)
@@ -90,6 +94,8 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
             barrier = tg.add(TaskInfo("barrier", "", "core0", 0, 0.0, segment=s))
             tg.edges.update((p, barrier) for p in prev_seg_tasks)
             for op in seg_ops:
+                if workload.op(op).written:
+                    continue   # written per inference by its operand_write tasks
                 for r in range(mapping.copies.get(op, 1)):
                     for core, x, t in mapping.where.get((op, r), []):
                         cost = timing.write_task(target, t.rows_used, t.cols_used)
@@ -103,6 +109,7 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
             wop = workload.op(name)
             op = graph.op(name)
             ids: list[int] = []
+            operand: list[int] = []    # a written op's operand_write tasks, by replica
             if wop.op_class is OpClass.CROSSBAR and wop.matrix is not None:
                 m = wop.matrix
                 ax = chunk_axis(graph, op)
@@ -110,15 +117,24 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                 # a multiple of the copies, taken round robin: each copy gets ceil(rows / copies) rows at most
                 per_copy = -(-max(1, min(chunks, ax.rows)) // r_count)
                 ranges = split_rows(ax.rows, min(ax.rows, r_count * per_copy)) if ax.axis != WHOLE else [(0, 1)]
+                operand = _operand_writes(tg, wop, mapping, target, s) if wop.written else []
+                seg_tasks.extend(operand)
+                if barrier >= 0:   # its crossbars held the previous segment's tiles
+                    tg.edges.update((barrier, w) for w in operand)
                 for i, (a, b) in enumerate(ranges):
                     rep = i % r_count
                     slots = mapping.where[(name, rep)]
                     vectors = (b - a) * ax.vectors_per_row if ax.axis != WHOLE else ax.vectors_per_row
                     cost = timing.mvm_cost(target, [t for _, _, t in slots], m, vectors, op.activation is not None,
-                                           rpc.get(name, 0))
+                                           rpc.get(name, 0), wop.output_stage_per_vector())
                     core = slots[0][0]
                     in_axis, lo, hi = needed_rows(graph, op, a, b) if ax.axis != WHOLE else (WHOLE, 0, 0)
-                    reads = [(wop.inputs[0], in_axis, lo, hi)] + [(t, WHOLE, 0, 0) for t in wop.inputs[1:]]
+                    # a written op's second input is in its crossbars, not read by its MVMs
+                    reads = [(wop.inputs[0], in_axis, lo, hi)] + [(t, WHOLE, 0, 0) for t in wop.inputs[1:]
+                                                                  if not wop.written and t not in op.extra_inputs()]
+                    # the epilogue's other operands (`ir.passes.epilogue_fusion`): the rows it writes
+                    reads += [(t, ax.axis, a, b) if ax.axis != WHOLE else (t, WHOLE, 0, 0)
+                              for t in op.extra_inputs() if t not in graph.constants]
                     out_axis = ax.axis
                     writes = [(wop.outputs[0], out_axis, a, b) if out_axis != WHOLE else (wop.outputs[0], WHOLE, 0, 0)]
                     tid = tg.add(TaskInfo("mvm", f"{name}#r{rep}", f"core{core}", timing.ns(cost), cost.energy.total,
@@ -126,6 +142,8 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                                           core=core, crossbars=tuple((cc, x) for cc, x, _ in slots),
                                           rows_per_conversion=rpc.get(name, 0), reads=reads, writes=writes))
                     tg.edges.update((w, tid) for w in writes_of.get((name, rep), []))
+                    if operand:
+                        tg.edges.add((operand[rep], tid))
                     ids.append(tid)
             else:
                 nbytes = wop.bytes_in + wop.bytes_out
@@ -140,7 +158,7 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
             tg.of_op[name] = ids
             seg_tasks.extend(ids)
             # data dependencies
-            for tid in ids:
+            for tid in ids + operand:
                 for tensor, axis, lo, hi in tg.tasks[tid].reads:
                     p = producer.get(tensor)
                     if p is None:
@@ -158,6 +176,23 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
     return tg
 
 
+def _operand_writes(tg: TaskGraph, wop: WorkOp, mapping: Mapping, target: Target, segment: int) -> list[int]:
+    """One ``operand_write`` task per replica of written op ``wop`` (on the replica's resource,
+    all its crossbars at once, `timing.operand_write_task`); their ids by replica."""
+    ids = []
+    for r in range(mapping.copies[wop.name]):
+        slots = mapping.where[(wop.name, r)]
+        cost = timing.operand_write_task(target, [t for _, _, t in slots])
+        core = slots[0][0]
+        info = TaskInfo("operand_write", f"{wop.name}#r{r}", f"core{core}", timing.ns(cost), cost.energy.total,
+                        op=wop.name, replica=r, segment=segment, core=core,
+                        crossbars=tuple((c, x) for c, x, _ in slots),
+                        tiles=tuple(tile_write(c, x, t, r, segment) for c, x, t in slots))
+        info.reads = [(wop.inputs[1], WHOLE, 0, 0)]
+        ids.append(tg.add(info))
+    return ids
+
+
 def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping, rpc: dict[str, int]) -> float:
     """The slowest crossbar op copy's MVM time per inference (ns), ignoring chunk fill."""
     worst = 0.0
@@ -167,7 +202,7 @@ def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping, r
             continue
         vectors = math.ceil(m.vectors / max(1, mapping.copies.get(wop.name, 1)))
         cost = timing.mvm_cost(target, [t for _, _, t in mapping.where[(wop.name, 0)]], m, vectors,
-                               bool(wop.activation), rpc.get(wop.name, 0))
+                               bool(wop.activation), rpc.get(wop.name, 0), wop.output_stage_per_vector())
         worst = max(worst, cost.latency_ns)
     return worst
 
@@ -222,7 +257,7 @@ def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
     new_edges: set[tuple[int, int]] = set()
     for a, b in sorted(tg.edges):
         ta, tb = tg.tasks[a], tg.tasks[b]
-        data = ta.kind in ("mvm", "vector") and tb.kind in ("mvm", "vector")
+        data = ta.kind in ("mvm", "vector") and tb.kind in ("mvm", "vector", "operand_write")
         if not data or ta.core < 0 or tb.core < 0 or ta.core == tb.core:
             new_edges.add((a, b))
             continue

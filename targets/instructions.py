@@ -158,6 +158,22 @@ def vector(target: Target, elements: int, ops_per_element: float) -> InstrCost:
     )
 
 
+def output_stage(target: Target, elements: int, ops_per_element: float) -> InstrCost:
+    """Work of the crossbar output stage's in-line vector units (``core.output_stage_ops``):
+    ``elements`` values, ``ops_per_element`` ops each, ``output_stage_width`` elements per
+    ``output_stage_latency_ns`` cycle; energy (pJ) ``elements x ops_per_element x
+    output_stage_energy_pj_per_op``, booked as ``vector``.  Zero elements or ops are free.
+    """
+    if elements < 0 or ops_per_element < 0:
+        raise ValueError(f"output_stage: elements = {elements} and ops_per_element = {ops_per_element} must be >= 0")
+    if elements == 0 or ops_per_element == 0:
+        return FREE
+    c = target.core
+    cycles = math.ceil(elements / c.output_stage_width) * ops_per_element
+    return InstrCost(cycles * c.output_stage_latency_ns,
+                     Energy(vector=elements * ops_per_element * c.output_stage_energy_pj_per_op))
+
+
 def buffer_access(target: Target, nbytes: int, space: str) -> InstrCost:
     """Read or write ``nbytes`` bytes of one memory space: ``"local"``, ``"global"`` or ``"dram"``.
 

@@ -4,7 +4,8 @@
   cells of ``--numerics int|analog`` are built by `targets.numerics_engine`).
 * `mvm_chunk`: a crossbar op's output rows ``row0:row1`` along its chunk axis
   (`cimopt.ir.chunks.chunk_axis`), computed only from crossbar blocks; bias, Gemm's ``C``,
-  ``alpha``/``beta`` and the fused activation come from the graph.
+  ``alpha``/``beta`` and the fused activation come from the graph (the epilogue, vector ops fused
+  into the output stage, is `targets.epilogue`'s).
 * `rows_view`: where a chunk's rows sit in the output tensor (axis 2, 0, FLAT or WHOLE).
 * `run_op`: a vector or host op through onnxruntime on a one-op model (`ir.export.to_onnx`);
   its inputs are the op's `dynamic_inputs`.
@@ -25,6 +26,7 @@ from ..ir.chunks import FLAT, WHOLE, chunk_axis, conv_pads
 from ..ir.graph import Activation, Graph, OpSpec
 from ..ir.program import TileWrite
 from ..ir.workload import matrix_of
+from ..ir.written import is_written, operand_group
 
 
 #: ``acc(inputs V x groups*K, K, out V x groups x N, blocks)`` adds every tile's partial products to ``out``
@@ -33,9 +35,14 @@ Accumulate = Callable[[np.ndarray, int, np.ndarray, Sequence[tuple[TileWrite, np
 
 # ---- weights ------------------------------------------------------------------------------
 def group_matrix(op: OpSpec, constants: Mapping[str, np.ndarray], group: int) -> np.ndarray:
-    """The K x N float32 weight matrix of ``group`` of a crossbar op (see `ir.workload.matrix_of`)."""
+    """The K x N float32 weight matrix of ``group`` of a crossbar op (see `ir.workload.matrix_of`).
+
+    ``constants`` maps the op's weight input to its value: the graph's constants, or for a
+    crossbar-written MatMul (`ir.written`) the run-time operand its write instruction read."""
     w = np.asarray(constants[op.inputs[1]], dtype=np.float32)
     t = op.op_type
+    if t == "MatMul" and w.ndim > 2:
+        return operand_group(w, w.shape[-2], w.shape[-1], group)
     if t == "Conv":
         g = int(op.attr("group", 1))
         n = w.shape[0] // g
@@ -134,7 +141,7 @@ def apply_activation(x: np.ndarray, act: Activation | None, constants: Mapping[s
 def _conv_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
                 blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
     w = graph.shape(op.inputs[1])
-    y = graph.shape(op.outputs[0])
+    y = graph.shape(op.mvm_output)
     groups = int(op.attr("group", 1))
     kernel = tuple(op.attr("kernel_shape", w[2:]))
     begin, end, strides, dil = conv_pads(graph, op)
@@ -191,7 +198,7 @@ def _convtranspose_pads(graph: Graph, op: OpSpec, x: tuple[int, ...], y: tuple[i
 def _convtranspose(graph: Graph, op: OpSpec, x: np.ndarray,
                    blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
     w = graph.shape(op.inputs[1])
-    y = graph.shape(op.outputs[0])
+    y = graph.shape(op.mvm_output)
     groups = int(op.attr("group", 1))
     kernel = tuple(op.attr("kernel_shape", w[2:]))
     nsp = len(kernel)
@@ -235,7 +242,7 @@ def _gemm_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     res = np.float32(op.attr("alpha", 1.0)) * out[:, 0, :]
     if len(op.inputs) > 2 and op.inputs[2]:
         cval = c if c is not None else graph.constants[op.inputs[2]]
-        y = graph.shape(op.outputs[0])
+        y = graph.shape(op.mvm_output)
         cfull = np.broadcast_to(np.asarray(cval, dtype=np.float32), y)
         res = res + np.float32(op.attr("beta", 1.0)) * cfull[row0:row1]
     return np.ascontiguousarray(apply_activation(res, op.activation, graph.constants), dtype=np.float32)
@@ -253,6 +260,20 @@ def _matmul_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     return np.ascontiguousarray(apply_activation(res, op.activation, graph.constants), dtype=np.float32)
 
 
+def _written_rows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
+                  blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
+    """Rows ``row0:row1`` (axis ndim - 2) of a crossbar-written MatMul of grouped operands
+    (`ir.written`): input vector m holds row m of every group's left operand side by side."""
+    mat = matrix_of(graph, op)
+    y = graph.shape(op.outputs[0])
+    a = np.asarray(x, dtype=np.float32).reshape(mat.groups, -1, mat.k)[:, row0:row1]
+    patches = np.ascontiguousarray(a.transpose(1, 0, 2).reshape(row1 - row0, mat.groups * mat.k))
+    out = np.zeros((row1 - row0, mat.groups, mat.n), dtype=np.float64)
+    acc(patches, mat.k, out, blocks)
+    res = out.transpose(1, 0, 2).reshape(*y[:-2], row1 - row0, mat.n)
+    return np.ascontiguousarray(apply_activation(res, op.activation, graph.constants), dtype=np.float32)
+
+
 def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
               blocks: Sequence[tuple[TileWrite, np.ndarray]], *, c: np.ndarray | None = None,
               acc: Accumulate | None = None) -> np.ndarray:
@@ -262,7 +283,8 @@ def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     each crossbar's `TileWrite` with the matrix it holds (`tile_block`); ``c`` is Gemm's C when it
     is not a constant.  Returns, by chunk axis: Conv ``(N, M, row1-row0, ...)``; Gemm
     ``(row1-row0, N)``; MatMul/Linear (FLAT) ``(row1-row0, N)`` rows of the output viewed as
-    (prod(leading dims), N); ConvTranspose (WHOLE) the whole output (rows ignored).
+    (prod(leading dims), N); a crossbar-written MatMul of grouped operands (axis ndim - 2)
+    ``(*leading dims, row1-row0, N)``; ConvTranspose (WHOLE) the whole output (rows ignored).
     Weight tiles missing from ``blocks`` contribute nothing.  ``acc`` replaces the float
     accumulation of partial products (`_accumulate`'s signature; the bit-true modes of
     `targets.numerics_engine` pass theirs).
@@ -278,6 +300,8 @@ def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
         return _gemm_rows(graph, op, x, row0, row1, blocks, c, a)
     if t in ("MatMul", "Linear") and ax.axis == FLAT:
         return _matmul_rows(graph, op, x, row0, row1, blocks, a)
+    if t == "MatMul" and is_written(graph, op) and ax.axis == len(graph.shape(op.outputs[0])) - 2:
+        return _written_rows(graph, op, x, row0, row1, blocks, a)
     raise ValueError(f"op {op.name}: {t} with chunk axis {ax.axis} has no crossbar kernel")
 
 
@@ -293,9 +317,10 @@ def rows_view(y: np.ndarray, axis: int, row0: int, row1: int) -> np.ndarray:
 
 # ---- vector and host ops -------------------------------------------------------------------
 def dynamic_inputs(graph: Graph, op: OpSpec) -> list[str]:
-    """The op's non-constant inputs, each once, in input order: what `run_op` takes."""
+    """The op's non-constant inputs (its epilogue's after its own), each once, in input order: what
+    `run_op` takes."""
     out: list[str] = []
-    for t in op.inputs:
+    for t in (*op.inputs, *op.extra_inputs()):
         if t and t not in graph.constants and t not in out:
             out.append(t)
     return out

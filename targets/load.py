@@ -12,7 +12,8 @@ Layout of a target file::
     [numerics]   # optional: see targets.numerics_spec
 
 Step 1 (structure and types): every table and field present, of the right type, no unknown field;
-counts, bits and sizes are integers, bandwidths and host throughput positive numbers, times,
+counts, bits and sizes are integers, ``core.output_stage_ops`` a list of distinct op types of
+`ir.passes.epilogue_fusion.FUSABLE`, bandwidths and host throughput positive numbers, times,
 energies and powers finite numbers >= 0, each inside its physical plausibility range
 (`field_range`: e.g. a mesh side 1..1024, 1..65536 crossbars a core, rows and columns 1..4096,
 ADC bits 1..32, latencies up to 1 s, bandwidths 1e-6..1e6 bytes/ns, a global buffer up to 1 TiB).
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..ir.errors import TargetError
+from ..ir.passes.epilogue_fusion import FUSABLE
 from .numerics_spec import parse_numerics
 from .spec import ChipSpec, CoreSpec, HostSpec, PrecisionSpec, Target
 
@@ -54,7 +56,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "mesh_rows": (1, 1024), "mesh_cols": (1, 1024), "crossbars": (1, 1 << 16),
     "crossbar_rows": (1, 4096), "crossbar_cols": (1, 4096), "cell_bits": (1, 8), "dac_bits": (1, 16),
     "dacs_per_crossbar": (1, 4096), "adcs_per_crossbar": (1, 4096), "adc_bits": (1, 32),
-    "vector_width": (1, 1 << 16), "local_buffer_bytes": (1, 1 << 36), "global_buffer_bytes": (1, 1 << 40),
+    "vector_width": (1, 1 << 16), "output_stage_width": (1, 1 << 16), "local_buffer_bytes": (1, 1 << 36), "global_buffer_bytes": (1, 1 << 40),
     "weight_bits": (1, 32), "activation_bits": (1, 32),
 }
 #: Plausibility ranges (inclusive) of the float fields, by how the name ends or what it holds.
@@ -211,9 +213,11 @@ def _build_table(table: object, key: str, cls: type, source: str) -> Any:
     return cls(**values)
 
 
-def _check_value(value: object, dotted: str, type_name: str, source: str) -> int | float | bool:
-    """Check one scalar against its declared type and the physical range its name implies."""
+def _check_value(value: object, dotted: str, type_name: str, source: str) -> int | float | bool | tuple[str, ...]:
+    """Check one value against its declared type and the physical range its name implies."""
     leaf = dotted.rsplit(".", 1)[-1]
+    if type_name == "tuple[str, ...]":
+        return _check_op_list(value, dotted, source)
     if type_name == "bool":
         if not isinstance(value, bool):
             raise _fail(source, dotted, "true or false", value)
@@ -241,6 +245,22 @@ def _check_value(value: object, dotted: str, type_name: str, source: str) -> int
             raise _fail(source, dotted, f"a number from {low:g} to {high:g} (physically plausible)", value)
         return float(value)
     raise TargetError(f"{source}: {dotted}: field of unsupported type {type_name}")  # spec.py changed
+
+
+def _check_op_list(value: object, dotted: str, source: str) -> tuple[str, ...]:
+    """A list of distinct ONNX op types the crossbar output stage can apply (`epilogue_fusion.FUSABLE`)."""
+    expected = f"a list of distinct op types from {', '.join(sorted(FUSABLE))}"
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(source, dotted, expected, value)
+    bad = [v for v in value if v not in FUSABLE]
+    if bad:
+        close = difflib.get_close_matches(bad[0], sorted(FUSABLE), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TargetError(f"{source}: {dotted}: {bad[0]!r} is not an op type the output stage can apply{hint}; "
+                          f"expected {expected}")
+    if len(set(value)) != len(value):
+        raise _fail(source, dotted, expected, value)
+    return tuple(value)
 
 
 # ---- step 2: cross-field checks ---------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 Functional model: one byte array per memory space (``program.spaces``); a tensor's data is the
 ndarray of its dtype and shape at its Access/BufferPlan offset.  Crossbars hold the blocks set by
-``program.programming`` (segment 0) and by ``write`` instructions (`kernels.tile_block`).
+``program.programming`` (segment 0) and by ``write`` instructions (`kernels.tile_block`); an
+``operand_write`` sets a replica's crossbars from the run-time operand it reads (`ir.written`).
 Instructions run in (start_ns, id) order: ``mvm`` computes its output rows from its crossbars'
-blocks and the input at its read address; ``vector``/``host`` run onnxruntime (a vector chunk keeps
+blocks and the input at its read address (then its op's fused epilogue, `targets.epilogue`);
+``vector``/``host`` run onnxruntime (a vector chunk keeps
 the output rows it writes, `ir.vector_chunks`); ``transfer`` and
 ``barrier`` move no data.  So a swapped tile, an overlapped buffer or a wrong address changes the
 outputs.  With ``numerics`` (`targets.numerics_engine`) crossbar and vector arithmetic is bit-true
@@ -33,11 +35,13 @@ import numpy as np
 from ..ir.chunks import WHOLE, chunk_axis
 from ..ir.errors import CimoptError
 from ..ir.graph import Graph, OpSpec
-from ..ir.program import Access, BufferPlan, Instruction, Program, TileWrite
+from ..ir.program import Access, BufferPlan, Instruction, Program
 from ..ir.vector_chunks import vector_chunk_axis
 from . import timing
 from .instructions import Energy, InstrCost, static_energy
-from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op, tile_block
+from .crossbar_state import CrossbarState
+from .epilogue import run_epilogue
+from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op
 from .machine_cost import crossbar_cover, instruction_cost
 from .machine_checks import Report, Violation, check_static, grid_mask, row_range_error, space_reach, \
     unwritten_outputs
@@ -78,8 +82,6 @@ class _Machine:
         self.iterations = max(1, iterations)
         self.rep = Report()
         self.space_size = dict(program.spaces)
-        self.xbar: dict[tuple[int, int], TileWrite] = {}
-        self.blocks: dict[tuple[int, int], np.ndarray] = {}
         self.by_id = {i.id: i for i in program.instructions}
         # per (tensor, space, offset): who wrote which rows, and the rows written so far
         self.writers: dict[tuple[str, str, int], list[tuple[int, Access]]] = defaultdict(list)
@@ -88,6 +90,8 @@ class _Machine:
         for b in program.buffers:
             self.plans[b.tensor].append(b)
         self.mem: dict[str, np.ndarray] = self.allocate() if functional else {}
+        self.xb = CrossbarState(graph, self.functional, self.rep)
+        self.xbar, self.blocks = self.xb.tiles, self.xb.blocks
         self.sessions: dict[str, object] = {}
         self.energy = Energy()
         self.timeline: list[tuple[int, int, int]] = []
@@ -188,14 +192,6 @@ class _Machine:
                 self.computed[acc.tensor] = np.array(raw.view(np.dtype(spec.dtype)).reshape(spec.shape))
 
     # ---- crossbars -------------------------------------------------------------------------
-    def program_crossbar(self, tw: TileWrite, where: str) -> None:
-        if tw.op not in self.g.dag:
-            self.rep.add("schema", f"{where}: tile of unknown op {tw.op!r}")
-            return
-        self.xbar[(tw.core, tw.crossbar)] = tw
-        if self.functional:
-            self.blocks[(tw.core, tw.crossbar)] = tile_block(self.g.op(tw.op), self.g.constants, tw)
-
     def tiles_of(self, ins: Instruction, op: OpSpec) -> list[tuple[int, int]]:
         """The (core, crossbar) pairs of ``ins`` that hold a tile of its op, checking cover."""
         ok, problems = crossbar_cover(self.g, ins, op, self.xbar)
@@ -230,7 +226,10 @@ class _Machine:
             self.check_read(ins, acc, allowed)
         tiles = self.tiles_of(ins, op) if ins.kind == "mvm" and op is not None else []
         if ins.kind == "write" and ins.tile is not None:
-            self.program_crossbar(ins.tile, f"instruction {ins.id}")
+            self.xb.program(ins.tile, f"instruction {ins.id}")
+        elif ins.kind == "operand_write" and op is not None:
+            acc = next((a for a in ins.reads if a.tensor in op.inputs[1:2]), None)
+            self.xb.write_operand(ins, op, acc is not None, self.view(acc, ins) if acc else None, self.num)
         try:
             c = self.cost(ins, op, tiles)
             self.timeline.append((ins.id, ins.start_ns, ins.start_ns + timing.ns(c)))
@@ -283,6 +282,10 @@ class _Machine:
         blocks = [(self.xbar[cx], self.blocks[cx]) for cx in tiles]
         acc = self.num.accumulator(op, ins) if self.num else None
         res = mvm_chunk(self.g, op, np.array(x), r0, r1, blocks, c=None if c is None else np.array(c), acc=acc)
+        if op.epilogue is not None:   # the fused vector ops, on this chunk's rows (`targets.epilogue`)
+            extra = {a.tensor: self.view(a, ins) for a in ins.reads if a.tensor in op.epilogue.inputs()}
+            res = run_epilogue(self.g, op, res, ax.axis, r0, r1, extra, self.sessions,
+                               self.num.finish_vector if self.num else None)
         rows_view(y, ax.axis, r0, r1)[...] = self.num.finish_mvm(op, ax.axis, r0, r1, res) if self.num else res
 
     def run_op(self, ins: Instruction, op: OpSpec) -> None:
@@ -357,7 +360,7 @@ class _Machine:
         for tw in seg0:
             if (tw.core, tw.crossbar) in self.xbar:
                 self.rep.add("crossbar", f"programming puts two tiles on crossbar {(tw.core, tw.crossbar)}")
-            self.program_crossbar(tw, "programming")
+            self.xb.program(tw, "programming")
         if self.functional:
             self.load_inputs(inputs)
         for ins in sorted(self.p.instructions, key=lambda i: (i.start_ns, i.id)):

@@ -122,7 +122,7 @@ def _overlaps(items: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
     return out
 
 
-KINDS = frozenset({"write", "mvm", "vector", "host", "transfer", "barrier"})
+KINDS = frozenset({"write", "operand_write", "mvm", "vector", "host", "transfer", "barrier"})
 
 
 def _check_fields(p: Program, rep: Report) -> None:
@@ -130,7 +130,8 @@ def _check_fields(p: Program, rep: Report) -> None:
     (`ir.program.from_json` runs the full JSON Schema on loaded files)."""
     if p.mode not in ("latency", "throughput") or p.initiation_interval_ns < 0 or p.segments < 1:
         rep.add("schema", f"mode {p.mode!r}, II {p.initiation_interval_ns} ns, {p.segments} segments")
-    tiles = [*p.programming, *(i.tile for i in p.instructions if i.tile is not None)]
+    tiles = [*p.programming, *(i.tile for i in p.instructions if i.tile is not None),
+             *(tw for i in p.instructions for tw in i.tiles)]
     for tw in tiles:
         if min(tw.core, tw.crossbar, tw.group0, tw.row0, tw.col0) < 0 or tw.ngroups < 1 or tw.row1 <= tw.row0 \
                 or tw.col1 <= tw.col0:
@@ -156,6 +157,7 @@ def check_indices(p: Program, t: Target, rep: Report) -> None:
     c = t.core
     tiles = [(f"programming tile {tw.tile} of {tw.op!r}", tw) for tw in p.programming]
     tiles += [(f"instruction {i.id} (write)", i.tile) for i in p.instructions if i.tile is not None]
+    tiles += [(f"instruction {i.id} (operand_write)", tw) for i in p.instructions for tw in i.tiles]
     for what, tw in tiles:
         _in_range(rep, what, tw.core, tw.crossbar, t)
         if tw.ngroups * (tw.row1 - tw.row0) > c.crossbar_rows or \

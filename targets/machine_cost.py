@@ -16,6 +16,11 @@ from .instructions import Energy, InstrCost
 from .spec import Target
 
 
+def _tile(t: Target, tw: TileWrite) -> Tile:
+    """The tile geometry a crossbar's `TileWrite` describes."""
+    return Tile(tw.op, tw.tile, tw.group0, tw.ngroups, tw.row0, tw.row1, tw.col0, tw.col1, t.weight_slices)
+
+
 def instruction_cost(t: Target, g: Graph, ins: Instruction, op: OpSpec | None,
                      tiles: Sequence[TileWrite]) -> InstrCost:
     """Latency (ns) and energy (pJ) of ``ins``; ``tiles`` are the tiles its crossbars hold."""
@@ -25,9 +30,9 @@ def instruction_cost(t: Target, g: Graph, ins: Instruction, op: OpSpec | None,
         acc = next((a for a in ins.writes if a.tensor == op.outputs[0]), None)
         rows = ax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
         vectors = ax.vectors_per_row if ax.axis == WHOLE else rows * ax.vectors_per_row
-        used = [Tile(tw.op, tw.tile, tw.group0, tw.ngroups, tw.row0, tw.row1, tw.col0, tw.col1, t.weight_slices)
-                for tw in tiles]
-        return timing.mvm_cost(t, used, m, vectors, op.activation is not None, ins.rows_per_conversion)
+        used = [_tile(t, tw) for tw in tiles]
+        stage = lower_op(g, op).output_stage_per_vector() if op.epilogue is not None else (0.0, 0.0)
+        return timing.mvm_cost(t, used, m, vectors, op.activation is not None, ins.rows_per_conversion, stage)
     if ins.kind in ("vector", "host") and op is not None:
         w = lower_op(g, op)
         if ins.kind == "vector":
@@ -36,6 +41,8 @@ def instruction_cost(t: Target, g: Graph, ins: Instruction, op: OpSpec | None,
             rows = vax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
             return timing.vector_chunk_task(t, w.elements, w.ops, w.bytes_in + w.bytes_out, rows, vax.rows)
         return timing.host_task(t, w.ops, w.bytes_in + w.bytes_out)
+    if ins.kind == "operand_write":
+        return timing.operand_write_task(t, [_tile(t, tw) for tw in ins.tiles])
     if ins.kind == "transfer":
         return timing.transfer_task(t, ins.nbytes, ins.src_core, ins.dst_core)
     if ins.kind == "write" and ins.tile is not None:

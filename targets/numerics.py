@@ -46,8 +46,9 @@ def quantize_weights(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """
     wf = np.asarray(w, dtype=np.float64)
     if not np.all(np.isfinite(wf)):
-        raise ModelError(f"a weight matrix holds {int(np.count_nonzero(~np.isfinite(wf)))} non-finite value(s) "
-                         f"(NaN or infinity); no crossbar cell can store them: fix the model's weights")
+        raise ModelError(f"a crossbar op's weight matrix (a model constant, or a crossbar-written MatMul's "
+                         f"operand at run time) holds {int(np.count_nonzero(~np.isfinite(wf)))} non-finite "
+                         f"value(s) (NaN or infinity); no crossbar cell can store them")
     qmax = 2 ** (bits - 1) - 1
     amax = np.abs(wf).max(axis=0) if w.size else np.zeros(w.shape[1])
     scale = amax / qmax

@@ -14,7 +14,9 @@ coordinates so the draw does not depend on execution order.
 
 Weight scales are derived from the model's weights (per matrix column, `quantize_weights`), not
 stored in the program: the program pins the model by hash, so they are a function of what it
-already records.  Rows per ADC conversion come from each instruction's ``rows_per_conversion``.
+already records.  A crossbar-written MatMul's operand (`ir.written`) is quantised the same way
+when its ``operand_write`` runs (`write_operand`), from the values it wrote.  Rows per ADC
+conversion come from each instruction's ``rows_per_conversion``.
 """
 from __future__ import annotations
 
@@ -89,14 +91,26 @@ class NumericsEngine:
         self._weights: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         self._cells: dict[tuple[TileWrite, ...], tuple[np.ndarray, list[np.ndarray]]] = {}
         self._scales: dict[str, np.ndarray] = {}
+        #: crossbar-written MatMuls (`ir.written`): op -> {its second input: the operand last written}
+        self._operands: dict[str, dict[str, np.ndarray]] = {}
         self.comp = noise.drift_compensation(self.spec.analog, config.drift_s) if config.mode == "analog" else 1.0
 
     # ---- weights and cells ---------------------------------------------------------------
+    def write_operand(self, op: OpSpec, value: np.ndarray) -> None:
+        """A crossbar-written MatMul's operand was written: its cells and per-column scales are
+        quantised from ``value`` from now on (symmetric per column, as constant weights are)."""
+        self._operands[op.name] = {op.inputs[1]: np.asarray(value, dtype=np.float32)}
+        self._weights = {k: v for k, v in self._weights.items() if k[0] != op.name}
+        self._cells = {k: v for k, v in self._cells.items() if not k or k[0].op != op.name}
+        self._scales.pop(op.name, None)
+
     def weights(self, op: OpSpec, group: int) -> tuple[np.ndarray, np.ndarray]:
-        """(codes K x N, scale per column) of one group of the op's weight matrix."""
+        """(codes K x N, scale per column) of one group of the op's weight matrix (a written
+        operand's: the value its last `write_operand` gave)."""
         key = (op.name, group)
         if key not in self._weights:
-            self._weights[key] = quantize_weights(group_matrix(op, self.g.constants, group), self.base.weight_bits)
+            src = self._operands.get(op.name, self.g.constants)
+            self._weights[key] = quantize_weights(group_matrix(op, src, group), self.base.weight_bits)
         return self._weights[key]
 
     def column_scales(self, op: OpSpec, groups: int) -> np.ndarray:

@@ -61,11 +61,20 @@ class CoreSpec:
     vector_latency_ns: float  # per vector-unit cycle
     vector_energy_pj_per_op: float
     vector_matmul: bool  # can the vector unit run a MatMul of two activations (attention's Q.K^T)?
+    #: vector ops (ONNX op types) the crossbar output stage applies in line to an MVM's outputs
+    #: (`ir.passes.epilogue_fusion`); empty: none, every vector op runs on the vector unit
+    output_stage_ops: tuple[str, ...]
+    output_stage_width: int  # elements per output-stage cycle
+    output_stage_latency_ns: float  # per output-stage cycle
+    output_stage_energy_pj_per_op: float
     local_buffer_bytes: int
     local_buffer_bandwidth_bytes_per_ns: float
     local_buffer_energy_pj_per_byte: float
     write_latency_ns_per_row: float  # weight programming
     write_energy_pj_per_cell: float
+    #: may a program write a run-time operand (an activation) into crossbars, at the programming
+    #: cost above, to run a MatMul of two activations there (`ir.written`)?
+    runtime_weight_writes: bool
 
 
 @dataclass(frozen=True)

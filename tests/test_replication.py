@@ -23,11 +23,13 @@ SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 def layers_and_edges(draw: st.DrawFn, max_layers: int = 4) -> tuple[tuple[rp.Layer, ...], tuple[tuple[int, int], ...]]:
     """Up to ``max_layers`` small layers (integral ns times) and a random DAG over them."""
     n = draw(st.integers(1, max_layers))
+    granules = [draw(st.integers(1, 3)) for _ in range(n)]
     layers = tuple(
         rp.Layer(
             name=f"l{i}",
             crossbars=draw(st.integers(0, 4)),
-            vectors=draw(st.integers(1, 8)),
+            vectors=granules[i] * draw(st.integers(1, 4)),
+            granule=granules[i],
             interval_ns=float(draw(st.integers(0, 10))),
             fixed_ns=float(draw(st.integers(0, 5))),
             max_copies=draw(st.integers(0, 4)),
@@ -46,8 +48,8 @@ def fitting_problems(draw: st.DrawFn) -> rp.ReplicationProblem:
     layers, edges = draw(layers_and_edges())
     need = sum(layer.crossbars for layer in layers)
     if need > 12:
-        layers = tuple(rp.Layer(x.name, min(x.crossbars, 3), x.vectors, x.interval_ns, x.fixed_ns, x.max_copies)
-                       for x in layers)
+        layers = tuple(rp.Layer(x.name, min(x.crossbars, 3), x.vectors, x.interval_ns, x.fixed_ns, x.max_copies,
+                                granule=x.granule) for x in layers)
         need = sum(layer.crossbars for layer in layers)
     budget = draw(st.integers(need, 12))
     mode = draw(st.sampled_from(rp.MODES))
@@ -112,6 +114,16 @@ def test_layer_time_and_breakpoints() -> None:
     assert all(times[r - 1] < times[r - 2] for r in points[1:])
     with pytest.raises(ValueError):
         rp.layer_time(layer, 0)
+
+
+def test_granule_deals_whole_rows() -> None:
+    # 7 rows of 4 vectors: 3 copies give the busiest copy 3 rows (12 vectors), not ceil(28 / 3) = 10
+    layer = rp.Layer("conv", crossbars=2, vectors=28, interval_ns=1.0, granule=4)
+    assert layer.units == 7 and layer.copy_cap == 7
+    assert [rp.layer_time(layer, r) for r in (1, 3, 4, 7)] == [28.0, 12.0, 8.0, 4.0]
+    assert rp.useful_copies(layer, 7) == [1, 2, 3, 4, 7]
+    with pytest.raises(ValueError, match="granule"):
+        rp.Layer("conv", crossbars=2, vectors=10, interval_ns=1.0, granule=4)
 
 
 @SETTINGS

@@ -98,3 +98,44 @@ def test_damaged_text_is_refused(tmp_path) -> None:  # noqa: ANN001
     path.write_bytes(raw[:i] + b"\xdc\xff\xfe\xfd" + raw[i + 4:])
     with pytest.raises(ModelError, match="not valid UTF-8"):
         load(str(path))
+
+
+def _gemm_with_big_weight(dtype: int = TensorProto.FLOAT) -> onnx.ModelProto:
+    """y = x @ W (W 128 x 64, larger than the skeleton's threshold) reshaped by a small shape constant."""
+    h = onnx.helper
+    w = onnx.numpy_helper.from_array(np.ones((128, 64), np.float32), "W")
+    shape = onnx.numpy_helper.from_array(np.array([1, 64], np.int64), "shape")
+    nodes = [h.make_node("MatMul", ["x", "W"], ["m"]), h.make_node("Reshape", ["m", "shape"], ["y"])]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", TensorProto.FLOAT, [1, 128])],
+                     [h.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])], [w, shape])
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+
+
+def test_skeleton_turns_large_weights_into_typed_inputs() -> None:
+    from cimopt.ir.skeleton import skeleton
+
+    m = _gemm_with_big_weight()
+    s = skeleton(m)
+    assert [t.name for t in s.graph.initializer] == ["shape"]
+    assert [i.name for i in s.graph.input] == ["x", "W"]
+    w_type = s.graph.input[1].type.tensor_type
+    assert [d.dim_value for d in w_type.shape.dim] == [128, 64] and w_type.elem_type == TensorProto.FLOAT
+    assert [n.op_type for n in s.graph.node] == ["MatMul", "Reshape"]
+    assert s.opset_import == m.opset_import and len(m.graph.initializer) == 2  # the original is unchanged
+    onnx.checker.check_model(s, full_check=True)
+
+
+def test_semantics_still_refused_with_large_weights() -> None:
+    m = _gemm_with_big_weight()
+    m.graph.initializer[1].CopyFrom(onnx.numpy_helper.from_array(np.array([1, 65], np.int64), "shape"))
+    with pytest.raises(ModelError, match="rejects the model"):
+        load(m)
+
+
+def test_large_integer_weight_with_short_data_is_refused() -> None:
+    m = _gemm_with_big_weight()
+    idx = onnx.numpy_helper.from_array(np.zeros((64, 80), np.int64), "idx")
+    idx.raw_data = idx.raw_data[:-8]
+    m.graph.initializer.append(idx)
+    with pytest.raises(ModelError, match="initializer 'idx' cannot be read"):
+        read_model(m)

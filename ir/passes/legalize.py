@@ -9,8 +9,13 @@ Rules, in order:
 3. VECTOR: elementwise ops, pooling, softmax, normalisations, resize, concat/split,
    reshape-like ops, reductions, embedding Gather; a MatMul of two activations (attention's
    Q.K^T) when the target's vector unit can run it (``vector_matmul``).
-4. HOST: every other standard op, when the target has a host; otherwise an
-   `UnsupportedOperatorError` listing every op no unit can run.
+4. HOST: every other standard op, when the target has a host;
+5. CROSSBAR: a MatMul of two activations neither the vector unit nor a host can run, when the
+   target may write run-time operands into crossbars (``runtime_writes``) and its shapes allow
+   it (`ir.written`); otherwise an `UnsupportedOperatorError` listing every op no unit can run.
+
+Where a MatMul of two activations finally runs (crossbars, vector units or host) is the cost
+model's choice after legalisation (`cimopt.cost.written`); these rules give every op a unit.
 
 Precondition: constants folded (weights are in ``graph.constants``).
 """
@@ -20,6 +25,7 @@ from dataclasses import replace
 
 from ..errors import UnsupportedOperatorError
 from ..graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpClass, OpSpec
+from ..written import written_geometry
 from .base import PassResult
 
 #: Ops a CIM core's vector unit runs (elementwise, pooling, normalisation, data movement).
@@ -60,7 +66,8 @@ def _crossbar(graph: Graph, op: OpSpec) -> bool:
     return False
 
 
-def classify(graph: Graph, op: OpSpec, *, vector_matmul: bool, has_host: bool) -> OpClass | None:
+def classify(graph: Graph, op: OpSpec, *, vector_matmul: bool, has_host: bool,
+             runtime_writes: bool = False) -> OpClass | None:
     """The unit that runs ``op``; None when no unit can (custom domain, or host op without a host)."""
     if op.domain not in STANDARD_DOMAINS and op.domain != CIMOPT_DOMAIN:
         return None
@@ -70,15 +77,17 @@ def classify(graph: Graph, op: OpSpec, *, vector_matmul: bool, has_host: bool) -
         return OpClass.VECTOR
     if op.domain in ("", "ai.onnx") and op.op_type == "MatMul" and vector_matmul:
         return OpClass.VECTOR
-    return OpClass.HOST if has_host else None
+    if has_host:
+        return OpClass.HOST
+    return OpClass.CROSSBAR if runtime_writes and written_geometry(graph, op) is not None else None
 
 
-def legalize(graph: Graph, *, vector_matmul: bool, has_host: bool) -> PassResult:
+def legalize(graph: Graph, *, vector_matmul: bool, has_host: bool, runtime_writes: bool = False) -> PassResult:
     """Set ``op_class`` on every op; raise UnsupportedOperatorError listing all ops nothing can run."""
     bad: list[OpSpec] = []
     modified = False
     for op in graph.ops():
-        cls = classify(graph, op, vector_matmul=vector_matmul, has_host=has_host)
+        cls = classify(graph, op, vector_matmul=vector_matmul, has_host=has_host, runtime_writes=runtime_writes)
         if cls is None:
             bad.append(op)
         elif cls is not op.op_class:
