@@ -11,8 +11,9 @@ run side by side; ``--plot-from`` merges the files of one model.)
 
 ``--model``: a light graph of the onnx package (seeded random weights, `cimopt.demo.randomised`)
 or ``encoder`` (`built_models.encoder`: BERT-base-sized, hidden 768, 12 heads, FFN 3072,
-sequence ``--seq``, ``--layers`` layers; on isaac the attention's activation x activation
-MatMuls run on the host in float32, so only the projections and the FFN see the ADC).
+sequence ``--seq``, ``--layers`` layers; where the compile writes the attention's activation x
+activation MatMuls into crossbars (`cost.written`) they see the ADC too, else they run on the
+host or vector units).
 
 ADC sweep: one heuristic compile (latency mode); per ADC resolution the program runs in
 ``--numerics int`` (all rows the DACs drive per conversion, as compiled) and the output SQNR vs
