@@ -6,7 +6,6 @@ Times in ns, sizes in bytes.
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,9 +18,6 @@ from ..ir.program import Access, BufferPlan, Program
 from .spec import Target
 
 MAX_PER_KIND = 50
-#: Most (inference x instruction) pairs the throughput replay checks; beyond it the program is
-#: reported, never passed unchecked.
-MAX_REPLAY_ITEMS = 4_000_000
 #: Slack a memory space may reserve beyond the end of its last buffer, in bytes.
 SPACE_SLACK_BYTES = 1 << 20
 
@@ -212,8 +208,8 @@ def _busy_over_ii(p: Program, ii: int, rep: Report) -> bool:
 
 def check_static(p: Program, t: Target, rep: Report, iterations: int) -> None:
     """Schema, target indices, capacity, and resource / crossbar / buffer overlaps (over replayed
-    inferences; in throughput mode first each unit's busy time against II, then a replay of at
-    most `MAX_REPLAY_ITEMS` instruction copies)."""
+    inferences; in throughput mode first each unit's busy time against II, then each unit's
+    intervals folded modulo II and each buffer's modulo II x iterations in flight)."""
     _check_fields(p, rep)
     check_indices(p, t, rep)
     check_makespan(p, rep)
@@ -233,8 +229,7 @@ def check_static(p: Program, t: Target, rep: Report, iterations: int) -> None:
         if b.offset + b.size_bytes > spaces.get(b.space, -1):
             rep.add("capacity", f"buffer of {b.tensor!r} (iteration {b.iteration}) at {b.space}+{b.offset}, "
                                 f"{b.size_bytes} B, ends beyond the space ({spaces.get(b.space, 'not reserved')} B)")
-    makespan = max((i.end_ns for i in p.instructions), default=0)
-    ii, reps = 0, 1
+    ii, reps, fold = 0, 1, False
     if p.mode == "throughput":
         ii = p.initiation_interval_ns
         if ii <= 0:
@@ -243,44 +238,85 @@ def check_static(p: Program, t: Target, rep: Report, iterations: int) -> None:
         elif _busy_over_ii(p, ii, rep):
             reps = iterations
         else:
-            reps = max(iterations, math.ceil(makespan / ii) + 1)
-            if reps * max(1, len(p.instructions) + len(p.buffers)) > MAX_REPLAY_ITEMS:
-                rep.add("schema", f"{reps} inferences in flight (makespan {makespan} ns / II {ii} ns) x "
-                                  f"{len(p.instructions)} instructions exceed what the machine replays "
-                                  f"({MAX_REPLAY_ITEMS}); the program cannot be checked")
-                reps = iterations
-    units: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
-    for k in range(reps):
-        for ins in p.instructions:
-            s, e = ins.start_ns + k * ii, ins.end_ns + k * ii
-            label = f"{ins.id}" + (f" (inference {k})" if reps > 1 else "")
-            if ins.resource:
-                units[("resource", ins.resource)].append((s, e, label))
-            xbars = set(ins.crossbars)
-            if ins.kind == "write" and ins.tile is not None:
-                xbars.add((ins.tile.core, ins.tile.crossbar))
-            for cx in xbars:
-                units[("crossbar", str(cx))].append((s, e, label))
+            # one inference's units folded modulo II, its buffers modulo II x iterations in flight
+            fold = True
+    units = _unit_items(p, ii, 2, True) if fold else _unit_items(p, ii, reps, False)
     for (kind, unit), items in sorted(units.items()):
         for a, b in _overlaps(items):
             rep.add(kind, f"instructions {a} and {b} overlap in time on {kind} {unit}")
-    check_buffers(p, rep, reps, ii)
+    check_buffers(p, rep, reps, ii, fold)
 
 
-def check_buffers(p: Program, rep: Report, reps: int, ii: int) -> None:
-    """Two buffers of one space live at once (inferences II apart) whose byte ranges overlap."""
+def _unit_items(p: Program, ii: int, reps: int, fold: bool) -> dict[tuple[str, str], list[tuple[int, int, str]]]:
+    """Per (kind, unit): the labelled busy intervals of ``reps`` inferences started ``ii`` ns apart.
+
+    ``fold``: each instruction's interval is first moved by whole IIs to start in [0, II) (its
+    copy in another inference), so two periods hold every pair of copies that can meet when
+    every interval is at most II long (`_busy_over_ii` holds): an exact check of the endless
+    stream at the cost of two inferences.  Labels name the inference, counted from the
+    earliest copy shown.
+    """
+    units: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
+    shift = max((i.start_ns // ii for i in p.instructions), default=0) if fold and ii > 0 else 0
+    for ins in p.instructions:
+        q = ins.start_ns // ii if fold and ii > 0 else 0
+        xbars = set(ins.crossbars)
+        if ins.kind == "write" and ins.tile is not None:
+            xbars.add((ins.tile.core, ins.tile.crossbar))
+        for k in range(reps):
+            s, e = ins.start_ns + (k - q) * ii, ins.end_ns + (k - q) * ii
+            label = f"{ins.id}" + (f" (inference {k - q + shift})" if reps > 1 else "")
+            if ins.resource:
+                units[("resource", ins.resource)].append((s, e, label))
+            for cx in xbars:
+                units[("crossbar", str(cx))].append((s, e, label))
+    return units
+
+
+def _buffer_items(p: Program, reps: int, ii: int, fold: bool) -> dict[str, list[tuple[int, int, int, int, str]]]:
+    """Per space: (start ns, end ns, first byte, end byte, label) of every live buffer copy.
+
+    A buffer of iteration ``i`` serves inferences ``k`` with ``k % iterations_in_flight == i``
+    (every inference when its tensor has iteration 0 only), at its times plus ``k * ii``.  Not
+    ``fold``: the copies of inferences ``0 .. reps - 1``.  ``fold``: the pattern repeats every
+    ``P = ii * iterations_in_flight`` ns, so each copy of one period is moved by whole periods to
+    start in [0, P) and shown with its copy a period later: two periods hold every pair that can
+    meet (a copy longer than P meets its own next copy, a real overlap).
+    """
+    flight = max(1, p.iterations_in_flight)
+    period = ii * flight
     plans: dict[str, list[BufferPlan]] = defaultdict(list)
     for b in p.buffers:
         plans[b.tensor].append(b)
+    copies: list[tuple[BufferPlan, int]] = []     # (buffer, inference)
+    for bs in plans.values():
+        shared = {b.iteration for b in bs} == {0}
+        for b in bs:
+            if b.size_bytes <= 0:
+                continue
+            ks = range(flight if fold else reps) if shared else (
+                [b.iteration] if fold else [k for k in range(reps) if b.iteration == k % flight])
+            copies.extend((b, k) for k in ks)
     live: dict[str, list[tuple[int, int, int, int, str]]] = defaultdict(list)
-    for k in range(reps):
-        for tensor, bs in plans.items():
-            shared = {b.iteration for b in bs} == {0}
-            for b in bs:
-                if b.size_bytes > 0 and (shared or b.iteration == k % max(1, p.iterations_in_flight)):
-                    label = f"{tensor!r} (iteration {b.iteration}" + (f", inference {k})" if reps > 1 else ")")
-                    live[b.space].append((b.start_ns + k * ii, b.end_ns + k * ii, b.offset,
-                                          b.offset + b.size_bytes, label))
+    if not fold:
+        for b, k in copies:
+            label = f"{b.tensor!r} (iteration {b.iteration}" + (f", inference {k})" if reps > 1 else ")")
+            live[b.space].append((b.start_ns + k * ii, b.end_ns + k * ii, b.offset, b.offset + b.size_bytes, label))
+        return live
+    shift = max(((b.start_ns + k * ii) // period for b, k in copies), default=0)
+    for b, k in copies:
+        q = (b.start_ns + k * ii) // period
+        for n in (0, 1):
+            s = b.start_ns + k * ii + (n - q) * period
+            label = f"{b.tensor!r} (iteration {b.iteration}, inference {k + (n - q + shift) * flight})"
+            live[b.space].append((s, s + b.end_ns - b.start_ns, b.offset, b.offset + b.size_bytes, label))
+    return live
+
+
+def check_buffers(p: Program, rep: Report, reps: int, ii: int, fold: bool = False) -> None:
+    """Two buffers of one space live at once (inferences II apart) whose byte ranges overlap
+    (`_buffer_items`: ``reps`` inferences, or one folded period when ``fold``)."""
+    live = _buffer_items(p, reps, ii, fold)
     for space, items in live.items():
         active: list[tuple[int, int, int, int, str]] = []
         for s, e, lo, hi, label in sorted(items):

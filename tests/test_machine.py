@@ -13,6 +13,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from cimopt.ir.chunks import chunk_axis, needed_rows, split_rows
@@ -370,3 +372,51 @@ def test_light_model_end_to_end(name: str) -> None:
     assert r.violations == ()
     for o, w in zip(g.outputs, want):
         np.testing.assert_allclose(r.outputs[o], w, rtol=1e-4, atol=1e-4 * float(np.abs(w).max()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 9), st.integers(0, 1)), min_size=1, max_size=6),
+       st.integers(1, 40))
+def test_folded_unit_check_equals_a_long_replay(spans: list[tuple[int, int, int]], extra: int) -> None:
+    """Folding one inference modulo II finds an overlap exactly when replaying every inference
+    in flight does (units busy at most II per inference, as `_busy_over_ii` leaves them)."""
+    from types import SimpleNamespace
+
+    from cimopt.targets.machine_checks import _overlaps, _unit_items
+
+    ins = [SimpleNamespace(id=i, start_ns=s, end_ns=s + d, resource=f"u{u}", crossbars=(), kind="vector", tile=None)
+           for i, (s, d, u) in enumerate(spans)]
+    busy = max(sum(i.end_ns - i.start_ns for i in ins if i.resource == r) for r in ("u0", "u1"))
+    ii = busy + extra % 5
+    prog = SimpleNamespace(instructions=ins)
+    reps = max(i.end_ns for i in ins) // ii + 3
+    folded = any(_overlaps(v) for v in _unit_items(prog, ii, 2, True).values())  # type: ignore[arg-type]
+    replay = any(_overlaps(v) for v in _unit_items(prog, ii, reps, False).values())  # type: ignore[arg-type]
+    assert folded == replay
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 30), st.integers(0, 3), st.integers(0, 2)),
+                min_size=1, max_size=6), st.integers(1, 3), st.integers(5, 40))
+def test_folded_buffer_check_equals_a_long_replay(bufs: list[tuple[int, int, int, int]], flight: int,
+                                                  ii: int) -> None:
+    """Buffers folded modulo II x iterations in flight overlap exactly when a replay of every
+    inference in flight does (iteration-0-only tensors serve every inference)."""
+    from types import SimpleNamespace
+
+    from cimopt.targets.machine_checks import _buffer_items
+
+    plans = [SimpleNamespace(tensor=f"t{j % 3}", iteration=it % flight, space="global", offset=8 * off,
+                             size_bytes=8, start_ns=s, end_ns=s + d)
+             for j, (s, d, off, it) in enumerate(bufs)]
+    prog = SimpleNamespace(buffers=plans, iterations_in_flight=flight)
+    reps = (max(b.end_ns for b in plans) // ii + 3) * flight + flight
+
+    def overlapping(live: dict) -> bool:
+        items = sorted(live["global"]) if live else []
+        return any(a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+                   for i, a in enumerate(items) for b in items[i + 1:])
+
+    folded = overlapping(_buffer_items(prog, 0, ii, True))  # type: ignore[arg-type]
+    replay = overlapping(_buffer_items(prog, reps, ii, False))  # type: ignore[arg-type]
+    assert folded == replay
