@@ -68,8 +68,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default="isaac")
     ap.add_argument("--budgets", type=float, nargs="+", default=[20.0, 30.0])
-    ap.add_argument("--graphs", nargs="+", default=list(LIGHT))
+    ap.add_argument("--graphs", nargs="+", default=list(LIGHT), help="light graph names, with or without light_")
     a = ap.parse_args()
+    a.graphs = [g if g.startswith("light_") else "light_" + g for g in a.graphs]
+    unknown = [g for g in a.graphs if g not in LIGHT]
+    if unknown:
+        ap.error(f"unknown light graph(s) {', '.join(unknown)}; known: {', '.join(LIGHT)}")
     print(f"| graph | budget dB | outcome | predicted dB | measured dB | result | s |")
     print("|---|---:|---|---:|---:|---|---:|")
     failed = 0
