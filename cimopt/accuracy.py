@@ -22,9 +22,12 @@ from cimopt.ir.program import Program
 from cimopt.ir.written import is_written
 from cimopt.targets.machine import MachineResult, execute
 from cimopt.targets.numerics import ActQuant
-from cimopt.targets.numerics_calib import float_trace
+from cimopt.targets.numerics_calib import calibrate, float_trace
 from cimopt.targets.numerics_engine import NumericsConfig
 from cimopt.targets.spec import Target
+
+from .calibration import calibration_samples
+from .inputs import random_inputs
 
 
 def sqnr_db(ours: np.ndarray, ref: np.ndarray) -> float:
@@ -36,6 +39,17 @@ def sqnr_db(ours: np.ndarray, ref: np.ndarray) -> float:
     if noise == 0:
         return math.inf
     return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
+
+
+def bit_true_sqnr_db(program: Program, graph: Graph, target: Target, seed: int = 0) -> float:
+    """The worst output's SQNR (dB) of ``program`` run ``--numerics int`` on seeded random inputs
+    (``seed``) against the float reference, calibrated as `compile --min-sqnr-db` is by default
+    (`cimopt.calibration.calibration_samples`, which never use the input of ``seed`` 0)."""
+    cal = calibrate(graph, calibration_samples(None, graph, 0), target.precision.activation_bits)
+    x = random_inputs(graph, seed)
+    ref = float_trace(graph, x)
+    outs = execute(program, graph, target, x, numerics=NumericsConfig("int", cal)).outputs
+    return min(sqnr_db(outs[k], ref[k]) for k in graph.outputs)
 
 
 def cosine(ours: np.ndarray, ref: np.ndarray) -> float:

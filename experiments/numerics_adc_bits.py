@@ -40,8 +40,7 @@ import time
 import onnx
 from built_models import encoder
 
-from cimopt.accuracy import errors, layer_signals, sqnr_db
-from cimopt.calibration import calibration_samples
+from cimopt.accuracy import bit_true_sqnr_db, errors, layer_signals
 from cimopt.compiler import compile_model
 from cimopt.cost.adc_error import AdcOption, options
 from cimopt.demo import light_graph, randomised
@@ -119,11 +118,7 @@ def pareto(model: onnx.ModelProto, t: Target, budgets: list[float]) -> list[dict
         g = res.frontend.graph
         key = tuple(sorted((i.op, i.rows_per_conversion) for i in res.program.instructions if i.kind == "mvm"))
         if key not in measured:
-            cal = calibrate(g, calibration_samples(None, g, 0), t.precision.activation_bits)
-            x = random_inputs(g, 0)
-            ref = float_trace(g, x)
-            outs = execute(res.program, g, t, x, numerics=NumericsConfig("int", cal)).outputs
-            measured[key] = min(sqnr_db(outs[k], ref[k]) for k in g.outputs)
+            measured[key] = bit_true_sqnr_db(res.program, g, t)
         meas = measured[key]
         rpc = [i.rows_per_conversion for i in res.program.instructions if i.kind == "mvm" and i.rows_per_conversion]
         pred = res.predicted_sqnr_db if res.predicted_sqnr_db is not None else math.nan

@@ -21,17 +21,12 @@ import time
 
 import onnx
 
-from cimopt.accuracy import sqnr_db
-from cimopt.calibration import calibration_samples
+from cimopt.accuracy import bit_true_sqnr_db
 from cimopt.compiler import compile_model
 from cimopt.demo import light_graph, randomised
-from cimopt.inputs import random_inputs
 from cimopt.options import CompileOptions
 from cimopt.solver.accuracy_budget import BudgetUnreachable
 from cimopt.targets.load import load_target
-from cimopt.targets.machine import execute
-from cimopt.targets.numerics_calib import calibrate, float_trace
-from cimopt.targets.numerics_engine import NumericsConfig
 
 LIGHT = ("light_squeezenet", "light_shufflenet", "light_inception_v1", "light_inception_v2", "light_resnet50",
          "light_densenet121", "light_bvlc_alexnet", "light_zfnet512", "light_vgg19")
@@ -54,11 +49,7 @@ def check(name: str, target_name: str, budgets: list[float]) -> list[tuple[float
         g = res.frontend.graph
         key = tuple(sorted((i.op, i.rows_per_conversion) for i in res.program.instructions if i.kind == "mvm"))
         if key not in measured:
-            cal = calibrate(g, calibration_samples(None, g, 0), target.precision.activation_bits)
-            x = random_inputs(g, 0)
-            ref = float_trace(g, x)
-            out = execute(res.program, g, target, x, numerics=NumericsConfig("int", cal)).outputs
-            measured[key] = min(sqnr_db(out[k], ref[k]) for k in g.outputs)
+            measured[key] = bit_true_sqnr_db(res.program, g, target)
         pred = res.predicted_sqnr_db if res.predicted_sqnr_db is not None else math.nan
         rows.append((budget, "compiled", pred, measured[key], measured[key] >= budget, time.perf_counter() - t0))
     return rows

@@ -146,16 +146,8 @@ def vector(target: Target, elements: int, ops_per_element: float) -> InstrCost:
     ``ceil(elements / vector_width) x ops_per_element x vector_latency_ns``; energy (pJ) is
     ``elements x ops_per_element x vector_energy_pj_per_op``.  Zero elements or ops are free.
     """
-    if elements < 0 or ops_per_element < 0:
-        raise ValueError(f"vector: elements = {elements} and ops_per_element = {ops_per_element} must be >= 0")
-    if elements == 0 or ops_per_element == 0:
-        return FREE
     c = target.core
-    cycles = math.ceil(elements / c.vector_width) * ops_per_element
-    return InstrCost(
-        cycles * c.vector_latency_ns,
-        Energy(vector=elements * ops_per_element * c.vector_energy_pj_per_op),
-    )
+    return _lanes("vector", elements, ops_per_element, c.vector_width, c.vector_latency_ns, c.vector_energy_pj_per_op)
 
 
 def output_stage(target: Target, elements: int, ops_per_element: float) -> InstrCost:
@@ -164,14 +156,21 @@ def output_stage(target: Target, elements: int, ops_per_element: float) -> Instr
     ``output_stage_latency_ns`` cycle; energy (pJ) ``elements x ops_per_element x
     output_stage_energy_pj_per_op``, booked as ``vector``.  Zero elements or ops are free.
     """
+    c = target.core
+    return _lanes("output_stage", elements, ops_per_element, c.output_stage_width, c.output_stage_latency_ns,
+                  c.output_stage_energy_pj_per_op)
+
+
+def _lanes(unit: str, elements: int, ops_per_element: float, width: int, cycle_ns: float,
+           pj_per_op: float) -> InstrCost:
+    """``elements`` x ``ops_per_element`` operations on ``width`` lanes: ``ceil(elements / width)
+    x ops_per_element`` cycles of ``cycle_ns``, ``pj_per_op`` each (booked as ``vector``)."""
     if elements < 0 or ops_per_element < 0:
-        raise ValueError(f"output_stage: elements = {elements} and ops_per_element = {ops_per_element} must be >= 0")
+        raise ValueError(f"{unit}: elements = {elements} and ops_per_element = {ops_per_element} must be >= 0")
     if elements == 0 or ops_per_element == 0:
         return FREE
-    c = target.core
-    cycles = math.ceil(elements / c.output_stage_width) * ops_per_element
-    return InstrCost(cycles * c.output_stage_latency_ns,
-                     Energy(vector=elements * ops_per_element * c.output_stage_energy_pj_per_op))
+    cycles = math.ceil(elements / width) * ops_per_element
+    return InstrCost(cycles * cycle_ns, Energy(vector=elements * ops_per_element * pj_per_op))
 
 
 def buffer_access(target: Target, nbytes: int, space: str) -> InstrCost:
