@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import onnx
 from onnx import TensorProto, helper
 
 import models
@@ -17,7 +18,9 @@ from cimopt.frontend import prepare
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.ir import program as prog
 from cimopt.ir.errors import UnsupportedOperatorError
+from cimopt.ir.graph import Graph
 from cimopt.ir.load import load as load_model
+from cimopt.ir.program import Program
 from cimopt.ir.written import written_geometry
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
@@ -45,6 +48,15 @@ def _matmul(a: list[int], b: list[int], y: list[int]) -> object:
                            helper.make_tensor_value_info("b", TensorProto.FLOAT, b)],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, y)])
     return load_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def _runs_and_matches(p: Program, graph: Graph, t: Target, model: onnx.ModelProto,
+                      inputs: dict[str, np.ndarray]) -> None:
+    """The machine runs ``p`` with no violation and its outputs match onnxruntime's."""
+    out = execute(p, graph, t, inputs)
+    assert not out.violations, out.violations[:3]
+    ok, errs = compare(out.outputs, reference_outputs(model, inputs, list(graph.outputs)))
+    assert ok, errs
 
 
 def test_geometry_of_written_matmuls() -> None:
@@ -129,10 +141,7 @@ def test_written_matmuls_match_onnxruntime(mode: str, tmp_path: object) -> None:
     again = prog.load(path)
     assert again.instructions == p.instructions
     inputs = random_inputs(graph, 0)
-    out = execute(again, graph, t, inputs)
-    assert not out.violations, out.violations[:3]
-    ok, errs = compare(out.outputs, reference_outputs(m, inputs, list(graph.outputs)))
-    assert ok, errs
+    _runs_and_matches(again, graph, t, m, inputs)
 
 
 def test_a_wrong_operand_changes_the_outputs() -> None:
@@ -190,10 +199,7 @@ def test_written_matmuls_in_a_segmented_model_without_host(mode: str) -> None:
         assert barriers[w.segment] in w.deps       # after the previous segment let go of its crossbars
     graph = res.frontend.graph
     inputs = random_inputs(graph, 1)
-    out = execute(p, graph, t, inputs)
-    assert not out.violations, out.violations[:3]
-    ok, errs = compare(out.outputs, reference_outputs(m, inputs, list(graph.outputs)))
-    assert ok, errs
+    _runs_and_matches(p, graph, t, m, inputs)
 
 
 def test_critical_path_lets_the_operand_write_overlap_the_left_operand() -> None:
