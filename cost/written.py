@@ -18,8 +18,8 @@ a run-time operand.  For each, in ns for one inference:
 The fastest unit wins.  Written operands take crossbars from the chip's budget: candidates that
 beat the host and the vector units are taken in decreasing order of the time they save, each one
 only while one copy of every static weight and of every written operand taken so far fits the
-crossbars the mapping may use (``total - cores``, the tiling stage's slack), so writing operands
-never makes a model segment.  A candidate that does not fit stays where it was (``reason``).
+chip's crossbars less one per core (``total - cores``: a margin for tiles the tiling stage packs
+beyond the cost model's count), so writing operands does not make a model segment.  A candidate that does not fit stays where it was (``reason``).
 """
 from __future__ import annotations
 

@@ -12,6 +12,12 @@ Rules (an op not covered is one WHOLE chunk):
 * MaxPool / AveragePool / LpPool (one output): rows along axis 2, reading the receptive field
   of the kernel, strides, pads and dilations along the input's axis 2.
 * GlobalAveragePool / GlobalMaxPool: rows along axis 1 (channels), reading those channels.
+* layout ops (Reshape, Flatten, Squeeze, Unsqueeze, Transpose: `LAYOUT`): rows along an output
+  dimension whose slices are exactly slices of one input dimension (a reshape keeps a dimension
+  when its extent and the product of the extents before it are unchanged; a transpose moves
+  every dimension).  Of those, the one on the axis its producer chunks (so a channel shuffle,
+  Reshape-Transpose-Reshape, keeps a convolution's rows all the way through), else the one on
+  the output's or the input's natural chunk axis.
 
 The chunk axis of a row-local op is axis 2 for tensors of rank 4 or more (the height a Conv
 chunks), FLAT (`ir.chunks`: rows of the (prod(leading dims), last) view) for ranks 2 and 3,
@@ -21,8 +27,8 @@ from __future__ import annotations
 
 import math
 
-from .chunks import FLAT, WHOLE, ChunkAxis
-from .graph import Graph, OpSpec
+from .chunks import FLAT, WHOLE, ChunkAxis, chunk_axis
+from .graph import Graph, OpClass, OpSpec
 
 #: Ops whose output element depends only on the input elements at the same position
 #: (after broadcasting).
@@ -38,6 +44,9 @@ ELEMENTWISE = frozenset({
 AXIS_OPS = {"Softmax": -1, "LogSoftmax": -1, "LayerNormalization": -1, "Concat": None}
 POOLS = frozenset({"MaxPool", "AveragePool", "LpPool"})
 GLOBAL_POOLS = frozenset({"GlobalAveragePool", "GlobalMaxPool"})
+#: Ops that only rearrange their first input's elements (the others are shapes or attributes).
+RESHAPES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
+LAYOUT = RESHAPES | {"Transpose"}
 
 
 def _row_axis(ndim: int) -> int:
@@ -65,6 +74,9 @@ def vector_chunk_axis(graph: Graph, op: OpSpec) -> ChunkAxis:
         return ChunkAxis(1, y[1], 1) if len(y) >= 3 else whole
     if t in POOLS:
         return ChunkAxis(2, y[2], 1) if len(y) >= 4 else whole
+    if t in LAYOUT:
+        pair = _layout_axes(graph, op)
+        return ChunkAxis(pair[1], y[pair[1]], 1) if pair is not None else whole
     if len(y) < 2:
         return whole
     axis = _row_axis(len(y))
@@ -81,6 +93,57 @@ def vector_chunk_axis(graph: Graph, op: OpSpec) -> ChunkAxis:
     elif t not in ELEMENTWISE and t != "MatMul":
         return whole
     return ChunkAxis(axis, _rows(y, axis), 1)
+
+
+def _layout_pairs(x: tuple[int, ...], y: tuple[int, ...], op: OpSpec) -> list[tuple[int, int]]:
+    """(input dim, output dim) pairs of a layout op whose output slices are input slices; neither
+    the last dimension (rows are slices of the leading dimensions, as the machine tracks them)."""
+    if op.op_type == "Transpose":
+        perm = op.attr("perm") or tuple(range(len(x) - 1, -1, -1))
+        if len(perm) != len(y):
+            return []
+        pairs = [(int(perm[d]), d) for d in range(len(y)) if y[d] > 1]
+    else:
+        pairs = [(i, o) for i in range(len(x)) for o in range(len(y))
+                 if x[i] == y[o] > 1 and math.prod(x[:i]) == math.prod(y[:o])]
+    return [(i, o) for i, o in pairs if i < len(x) - 1 and o < len(y) - 1]
+
+
+def _layout_axes(graph: Graph, op: OpSpec) -> tuple[int, int] | None:
+    """The (input dim, output dim) a layout op chunks along (see the module docstring), or None."""
+    if not op.inputs or not op.inputs[0] or len(op.outputs) != 1:
+        return None
+    x, y = graph.shape(op.inputs[0]), graph.shape(op.outputs[0])
+    pairs = _layout_pairs(tuple(x), tuple(y), op)
+    if not pairs:
+        return None
+    wanted = [_producer_dim(graph, op.inputs[0])]
+    if len(y) >= 4:
+        wanted.append(("out", 2))
+    if len(x) >= 4:
+        wanted.append(("in", 2))
+    for w in wanted:
+        if w is None:
+            continue
+        side, d = w
+        for i, o in pairs:
+            if (i if side == "in" else o) == d:
+                return i, o
+    return None
+
+
+def _producer_dim(graph: Graph, tensor: str) -> tuple[str, int] | None:
+    """("in", dim) of ``tensor`` its producer chunks along, when that is one dimension."""
+    p = graph.producer(tensor)
+    if p is None:
+        return None
+    if p.op_class is OpClass.CROSSBAR:
+        axis = chunk_axis(graph, p).axis
+    elif p.op_class is OpClass.VECTOR and tensor == p.outputs[0]:
+        axis = vector_chunk_axis(graph, p).axis
+    else:
+        return None
+    return ("in", axis) if axis >= 0 else None
 
 
 def _pool_window(graph: Graph, op: OpSpec) -> tuple[int, int, int, int]:
@@ -115,6 +178,9 @@ def vector_needed_rows(graph: Graph, op: OpSpec, tensor: str, row0: int, row1: i
         return 2, max(0, lo), min(x[2], hi)
     if op.op_type in GLOBAL_POOLS:
         return 1, row0, row1
+    if op.op_type in LAYOUT:
+        pair = _layout_axes(graph, op)
+        return (pair[0], row0, row1) if pair is not None and tensor == op.inputs[0] else (WHOLE, 0, 0)
     if op.op_type == "Concat":
         return ax.axis, row0, row1
     if op.op_type == "MatMul" and (tensor == op.inputs[1] or len(x) < 2):

@@ -1,7 +1,11 @@
 """The placement stage: which crossbars of which core hold every tile of every copy.
 
 Groups for placement are (op, replica, part): one copy of an op's tiles, cut into parts of at
-most one core's crossbars.  Traffic between groups follows the workload's data edges, with
+most one core's crossbars.  When best-fit decreasing cannot pack those parts although the chip
+has the crossbars (replication fills the chip), the parts it cannot place are cut again at the
+free space of a core (`packable_groups`), so every method solves the same, packable problem; the
+stats' note says how many parts were cut.  A copy cut over several cores runs as one unit
+(`solver.tasks`), as a copy larger than a core always has.  Traffic between groups follows the workload's data edges, with
 vector/host ops in between contracted (the data still flows from one crossbar op to the next);
 an edge's bytes flow between the groups whose shares of the data overlap (group i of an op
 with G groups holds the fraction [i/G, (i+1)/G) of its rows).  Each segment is placed on its
@@ -36,6 +40,7 @@ class PlacementInstance:
 
     problems: tuple[pl.PlacementProblem, ...]
     groups: tuple[tuple[Group, ...], ...]
+    cut: int = 0                      # parts cut again so that the groups pack (`packable_groups`)
 
 
 @dataclass(frozen=True)
@@ -76,16 +81,17 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
         assert m is not None, "replication has not run"
         per_core = ctx.target.core.crossbars
         chip = ctx.target.chip
-        problems, groups = [], []
+        problems, groups, cut = [], [], 0
         for seg_ops in m.segments:
-            gs = _groups(m, seg_ops, per_core)
+            gs, k = packable_groups(_groups(m, seg_ops, per_core), per_core, chip.mesh_rows, chip.mesh_cols)
             if not gs:
                 continue
+            cut += k
             problems.append(pl.PlacementProblem(tuple(n for *_, n in gs), _traffic(ctx.workload, set(seg_ops), gs),
                                                 chip.mesh_rows, chip.mesh_cols, per_core,
                                                 tuple(f"{op}#r{r}" for op, r, _, _ in gs)))
             groups.append(tuple(gs))
-        return PlacementInstance(tuple(problems), tuple(groups))
+        return PlacementInstance(tuple(problems), tuple(groups), cut)
 
     def solve(self, problem: PlacementInstance, method: str,
               options: SolverOptions) -> tuple[Placed, SolveStats]:
@@ -99,7 +105,10 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
             cores.append(placement.core_of)
         if not parts:
             return Placed(()), SolveStats(self.name, method, worst_status([]), 0.0, 0.0, 0.0, "no groups")
-        return Placed(tuple(cores)), _sum_stats(parts, time.perf_counter() - t0)
+        st = _sum_stats(parts, time.perf_counter() - t0)
+        if problem.cut:
+            st = replace(st, note=f"{st.note}; {problem.cut} groups cut at a core's free space to pack")
+        return Placed(tuple(cores)), st
 
     def apply(self, ctx: Context, solution: Placed) -> None:
         assert ctx.mapping is not None, "replication has not run"
@@ -166,6 +175,83 @@ def _sum_stats(parts: list[SolveStats], wall_s: float) -> SolveStats:
                    status=worst_status([s.status for s in parts]),
                    attempts=tuple(a for s in parts for a in s.attempts),
                    note=f"{len(parts)} segment(s)" + (f"; {parts[0].note}" if parts[0].note else ""))
+
+
+def packable_groups(groups: list[Group], per_core: int, mesh_rows: int,
+                    mesh_cols: int) -> tuple[list[Group], int]:
+    """``groups`` and 0 when best-fit decreasing (`placement.pack`) packs them, or when they need
+    more crossbars than the mesh has (placement then says so); otherwise the same tiles in pieces
+    that it packs, each piece a run of one group's tiles, pieces of a group adjacent and in tile
+    order, and the number of pieces added.
+
+    The pieces come from best-fit decreasing that cuts a group it cannot place at the largest
+    free space left; if best-fit decreasing does not pack those pieces again, the groups are cut
+    along first fit in core order instead, which `placement.inorder` packs by construction.
+    """
+    def packs(gs: list[Group], how: str) -> bool:
+        p = pl.PlacementProblem(tuple(n for *_, n in gs), (), mesh_rows, mesh_cols, per_core)
+        try:
+            pl.pack(p) if how == "pack" else pl.inorder(p)
+        except CapacityError:
+            return False
+        return True
+
+    if not groups or sum(n for *_, n in groups) > per_core * mesh_rows * mesh_cols or packs(groups, "pack"):
+        return groups, 0
+    cut = _split(groups, _bfd_pieces([n for *_, n in groups], per_core, mesh_rows * mesh_cols))
+    if not packs(cut, "pack"):
+        cut = _split(groups, _fill_pieces([n for *_, n in groups], per_core))
+    return cut, len(cut) - len(groups)
+
+
+def _bfd_pieces(sizes: list[int], per_core: int, n_cores: int) -> list[list[int]]:
+    """Piece sizes per group: best fit decreasing, a group that fits no core cut at the largest free space."""
+    free = [per_core] * n_cores
+    pieces: list[list[int]] = [[] for _ in sizes]
+    queue = sorted(((s, g) for g, s in enumerate(sizes)), key=lambda x: (-x[0], x[1]))
+    while queue:
+        s, g = queue.pop(0)
+        fits = [c for c in range(n_cores) if free[c] >= s]
+        if fits:
+            core = min(fits, key=lambda c: (free[c], c))
+            free[core] -= s
+            pieces[g].append(s)
+            continue
+        core = max(range(n_cores), key=lambda c: (free[c], -c))
+        part = free[core]
+        free[core] = 0
+        pieces[g].append(part)
+        rest = (s - part, g)
+        queue.insert(next((k for k, q in enumerate(queue) if (-q[0], q[1]) > (-rest[0], rest[1])), len(queue)), rest)
+    return pieces
+
+
+def _fill_pieces(sizes: list[int], per_core: int) -> list[list[int]]:
+    """Piece sizes per group: groups in order filling cores in order, cut at each core's end."""
+    pieces: list[list[int]] = []
+    room = per_core
+    for s in sizes:
+        mine: list[int] = []
+        while s > 0:
+            part = min(s, room)
+            mine.append(part)
+            s -= part
+            room -= part
+            if room == 0:
+                room = per_core
+        pieces.append(mine)
+    return pieces
+
+
+def _split(groups: list[Group], pieces: list[list[int]]) -> list[Group]:
+    """Each group replaced by its pieces (sizes summing to its tiles), in tile order."""
+    out: list[Group] = []
+    for (op, r, first, n), sizes in zip(groups, pieces):
+        assert sum(sizes) == n, (op, r, sizes, n)
+        for size in sizes:
+            out.append((op, r, first, size))
+            first += size
+    return out
 
 
 def _groups(mapping: Mapping, seg_ops: list[str], per_core: int) -> list[Group]:

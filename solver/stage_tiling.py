@@ -49,7 +49,5 @@ class TilingStage(Stage[TilingProblem, Tiling]):
                 raise CapacityError(f"op {op} needs {len(ts)} crossbars for one copy of its weights; the chip has "
                                     f"{total}: choose a larger target")
         ctx.tiles = dict(solution.tiles)
-        need = solution.total
-        # a little slack for placement (groups are cut at core boundaries and may not pack
-        # perfectly), but never so much that a model that fits gets segmented
-        ctx.budget = max(total - ctx.target.cores, min(need, total))
+        # every crossbar: placement cuts groups that do not pack (`stage_placement.packable_groups`)
+        ctx.budget = total

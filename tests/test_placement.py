@@ -11,8 +11,8 @@ from cimopt.ir.errors import CapacityError
 from cimopt.solver import placement_exact as px
 from cimopt.solver.placement import (HEURISTICS, Placement, PlacementProblem, ball_lp_bound,
                                      check, colocation_bound, cost, greedy, heuristic, inorder,
-                                     local_search, lower_bound, snake, snake_order)
-from cimopt.solver.stage_placement import solve_placement as solve
+                                     local_search, lower_bound, pack, snake, snake_order)
+from cimopt.solver.stage_placement import packable_groups, solve_placement as solve
 from cimopt.solver.stats import SolverOptions, Status
 
 FAST = SolverOptions(time_limit_s=5.0, seed=1, workers=8)
@@ -192,3 +192,44 @@ def test_against_brute_force(p: PlacementProblem) -> None:
         lns_placement = px.lns(p, start, FAST)
         check(p, lns_placement)
         assert cost(p, lns_placement) <= h_stats.objective + 1e-9
+
+
+def _cover(groups: list[tuple[str, int, int, int]]) -> dict[tuple[str, int], list[int]]:
+    """Tile indices per (op, replica), in group order."""
+    out: dict[tuple[str, int], list[int]] = {}
+    for op, r, first, n in groups:
+        out.setdefault((op, r), []).extend(range(first, first + n))
+    return out
+
+
+def test_groups_that_do_not_pack_are_cut_at_free_space() -> None:
+    # three groups of 3 on two cores of 4: 9 > 8 crossbars do not fit at all; 2 + 3 + 3 on two cores
+    # of 4 fit in total but best-fit decreasing puts 3 and 3 on separate cores and 2 fits nowhere
+    assert packable_groups([("a", 0, 0, 3)] * 3, 4, 1, 2)[1] == 0           # too big: left to placement
+    groups = [("a", 0, 0, 3), ("b", 0, 0, 3), ("c", 0, 0, 2)]
+    with pytest.raises(CapacityError):
+        pack(PlacementProblem((3, 3, 2), (), 1, 2, 4))
+    cut, added = packable_groups(groups, 4, 1, 2)
+    assert added == len(cut) - len(groups) > 0
+    assert _cover(cut) == _cover(groups)
+    check(PlacementProblem(tuple(n for *_, n in cut), (), 1, 2, 4),
+          pack(PlacementProblem(tuple(n for *_, n in cut), (), 1, 2, 4)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 8),
+       st.lists(st.integers(1, 8), min_size=1, max_size=14))
+def test_cut_groups_always_pack_when_the_chip_has_room(rows: int, cols: int, cap: int, sizes: list[int]) -> None:
+    groups = [(f"op{i}", 0, 0, min(s, cap)) for i, s in enumerate(sizes)]
+    cut, added = packable_groups(groups, cap, rows, cols)
+    assert _cover(cut) == _cover(groups) and added == len(cut) - len(groups)
+    assert all(n >= 1 for *_, n in cut)
+    p = PlacementProblem(tuple(n for *_, n in cut), (), rows, cols, cap)
+    if sum(n for *_, n in groups) > cap * rows * cols:
+        assert added == 0
+        return
+    try:
+        placed = pack(p)
+    except CapacityError:
+        placed = inorder(p)          # the fallback cut packs along first fit by construction
+    check(p, placed)

@@ -118,3 +118,52 @@ def test_dynamic_matmul_rows_read_all_of_the_right_operand() -> None:
     assert (vector_chunk_axis(g, g.op("mm")).axis, vector_chunk_axis(g, g.op("mm")).rows) == (2, 4)
     assert vector_needed_rows(g, g.op("mm"), "q", 1, 3) == (2, 1, 3)
     assert vector_needed_rows(g, g.op("mm"), "k", 1, 3) == (WHOLE, 0, 0)   # same shape, still read whole
+
+
+def _shuffle_model(seed: int = 0) -> onnx.ModelProto:
+    """Conv (8 channels) -> channel shuffle (Reshape to 2 x 4 groups, Transpose, Reshape back) ->
+    Conv -> Flatten of a (1, 8, 1, 1) global pool: ShuffleNet's structure."""
+    r = np.random.default_rng(seed)
+    inits = [helper.make_tensor(n, TensorProto.FLOAT, a.shape, a.ravel().tolist()) for n, a in (
+        ("w1", r.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32)),
+        ("w2", r.normal(0, 0.3, (8, 8, 1, 1)).astype(np.float32)))]
+    inits += [helper.make_tensor("s5", TensorProto.INT64, [5], [1, 2, 4, 16, 16]),
+              helper.make_tensor("s4", TensorProto.INT64, [4], [1, 8, 16, 16])]
+    n = helper.make_node
+    nodes = [
+        n("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        n("Reshape", ["c1", "s5"], ["g5"], name="split_groups"),
+        n("Transpose", ["g5"], ["t5"], perm=[0, 2, 1, 3, 4], name="shuffle"),
+        n("Reshape", ["t5", "s4"], ["sh"], name="join_groups"),
+        n("Conv", ["sh", "w2"], ["c2"], name="conv2"),
+        n("GlobalAveragePool", ["c2"], ["g"], name="gap"),
+        n("Flatten", ["g"], ["y"], name="flat"),
+    ]
+    g = helper.make_graph(nodes, "shuffle", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_layout_ops_chunk_along_the_rows_they_keep() -> None:
+    g = load_model(_shuffle_model())
+    # (1, 8, 16, 16) -> (1, 2, 4, 16, 16): the height moves from axis 2 to axis 3
+    assert (vector_chunk_axis(g, g.op("split_groups")).axis, vector_chunk_axis(g, g.op("split_groups")).rows) == (3, 16)
+    assert vector_needed_rows(g, g.op("split_groups"), "c1", 2, 5) == (2, 2, 5)
+    assert vector_needed_rows(g, g.op("split_groups"), "s5", 2, 5) == (WHOLE, 0, 0)   # the shape
+    # (1, 8, 1, 1) -> (1, 8) keeps only the channels, the last axis of its output: one task
+    assert vector_chunk_axis(g, g.op("flat")).axis == WHOLE
+
+
+def test_channel_shuffle_runs_in_row_chunks_and_matches() -> None:
+    m = _shuffle_model(2)
+    t = load_target("isaac")
+    for mode in ("latency", "throughput"):
+        res = compile_model(m, t, CompileOptions(mode=mode))
+        for op, axis in (("split_groups", 3), ("shuffle", 3), ("join_groups", 2)):
+            tasks = [i for i in res.program.instructions if i.kind == "vector" and i.op == op]
+            assert len(tasks) > 1 and all(i.writes[0].axis == axis for i in tasks), (op, tasks[:2])
+        inputs = random_inputs(res.frontend.graph, 0)
+        out = execute(res.program, res.frontend.graph, t, inputs)
+        assert not out.violations, out.violations[:3]
+        ok, errs = compare(out.outputs, reference_outputs(m, inputs, list(res.frontend.graph.outputs)))
+        assert ok, errs
