@@ -10,6 +10,8 @@ timeout rows count as done unless ``retry_errors``.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -67,7 +69,8 @@ def _in_pool(tasks: list[SweepTask], jobs: int) -> Iterator[Row]:
     """Rows as they finish, from a local pool of ``jobs`` processes."""
     if not tasks:
         return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(execute_task, t): t for t in tasks}
         try:
             for f in as_completed(futures):
@@ -75,6 +78,21 @@ def _in_pool(tasks: list[SweepTask], jobs: int) -> Iterator[Row]:
         finally:
             for f in futures:
                 f.cancel()
+
+
+#: seconds between a pool worker's checks that the sweep that started it is still alive
+PARENT_POLL_S = 1.0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Pool worker initialiser: exit when the sweep process ``parent`` dies (a killed sweep
+    otherwise leaves its workers blocked on the task queue for ever)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _connect(address: str) -> Any:

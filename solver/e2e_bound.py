@@ -4,10 +4,11 @@ Objective: latency mode, the makespan of one inference (ns); throughput mode, th
 inference in a stream (ns: initiation interval over inferences per interval).  Per resource class
 the work that must be done, over the units that can do it:
 
-* ``crossbar``: every input vector of a crossbar op passes through one copy of its weights, each
-  crossbar of the copy busy ``interval_ns`` per vector.  When the model fits, the water-filling
-  relaxation over copies under the chip's crossbars (`solver.replication.water_filling_bound`,
-  copy caps relaxed); otherwise the crossbar-ns of one copy of every op over all crossbars.
+* ``crossbar``: every input vector of a crossbar op passes through one whole copy of its weights,
+  each crossbar of the copy busy ``interval_ns`` per vector.  When the model fits, the least
+  bottleneck whose whole copies fit the chip's crossbars, vectors split between copies in any
+  proportion (`solver.replication_bounds.integer_copies_bound`; at least the water filling over
+  fractional copies); otherwise the crossbar-ns of one copy of every op over all crossbars.
 * throughput mode, ``crossbar-row``: a copy runs whole output rows (`ir.chunks`), so the copy that
   runs an op's slowest row is busy at least that row's time per batch.
 * ``vector``: vector ops run only on the cores' vector units (legalisation), so their summed time
@@ -53,6 +54,7 @@ from cimopt.cost.written import as_written, candidate
 from cimopt.targets.spec import Target
 
 from . import replication as rp
+from .replication_bounds import integer_copies_bound
 
 MODES = ("latency", "throughput")
 
@@ -118,7 +120,7 @@ def end_to_end_bound(p: BoundProblem) -> E2EBound:
     classes: dict[str, float] = {}
     if fits:
         layers = tuple(rp.Layer(o.name, o.crossbars, o.vectors, o.interval_ns, o.fixed_ns, 0, 0.0) for o in xb)
-        classes["crossbar"] = rp.water_filling_bound(rp.ReplicationProblem(layers, (), p.crossbars, "throughput"))
+        classes["crossbar"] = integer_copies_bound(rp.ReplicationProblem(layers, (), p.crossbars, "throughput"))
     else:
         work = sum(o.crossbars * o.vectors * o.interval_ns + sum(o.write_ns) * o.written for o in xb)
         classes["crossbar"] = work / max(1, p.crossbars)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from cimopt.ir.errors import CapacityError
 from cimopt.solver import replication as rp
 from cimopt.solver import segmentation as sg
+from cimopt.solver.replication_bounds import integer_copies_bound, water_filling_bound
 from cimopt.solver.stage_replication import solve_replication
 from cimopt.solver.stats import SolverOptions, Status
 
@@ -237,3 +238,30 @@ def test_deterministic() -> None:
         small = rp.ReplicationProblem(layers, edges, 6, mode)
         segs = [sg.segment(small, m, opts)[0] for m in sg.METHODS for _ in range(2)]
         assert segs[0::2] == segs[1::2]
+
+
+def _granule_one_uncapped(problem: rp.ReplicationProblem) -> rp.ReplicationProblem:
+    layers = tuple(rp.Layer(x.name, x.crossbars, x.vectors, x.interval_ns, x.fixed_ns, 0, x.program_ns)
+                   for x in problem.layers)
+    return rp.ReplicationProblem(layers, problem.edges, problem.budget, problem.mode)
+
+
+@SETTINGS
+@given(fitting_problems())
+def test_whole_copies_bound_between_water_filling_and_every_optimum(problem: rp.ReplicationProblem) -> None:
+    whole = integer_copies_bound(problem)
+    assert water_filling_bound(problem) <= whole + TOL
+    # below the optimum with the caps lifted and vectors dealt one at a time, hence below every optimum
+    free = _granule_one_uncapped(problem)
+    assert whole <= brute_replication(free) + TOL
+    assert whole <= brute_replication(problem) + TOL
+
+
+def test_whole_copies_bound_rounds_copies_up() -> None:
+    # 2 crossbars per copy, 8 on the chip; 1000 and 500 ns of work: fractional copies reach 375 ns,
+    # whole copies (3, 1) or (2, 2) only 500 ns
+    layers = (rp.Layer("a", 2, 10, 100.0), rp.Layer("b", 2, 10, 50.0))
+    p = rp.ReplicationProblem(layers, (), 8, "throughput")
+    assert water_filling_bound(p) == pytest.approx(375.0)
+    assert integer_copies_bound(p) == pytest.approx(500.0)
+    assert brute_replication(_granule_one_uncapped(p)) == pytest.approx(500.0)

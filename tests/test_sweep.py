@@ -164,6 +164,25 @@ def test_rerun_finishes_only_the_missing_rows(tmp_path: Path) -> None:
     assert run_sweep(spec, out).ran == 0
 
 
+def _stat(pid: int) -> list[str]:
+    """Fields of /proc/PID/stat after the command name (state first), [] when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def _state(pid: int) -> str:
+    fields = _stat(pid)
+    return fields[0] if fields else "X"
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    return [int(d) for d in os.listdir("/proc") if d.isdigit() and (f := _stat(int(d))) and int(f[1]) == pid]
+
+
 def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
     spec = _spec(tmp_path, 'models = ["cnn.onnx"]\ntargets = ["edge", "pimcomp", "puma"]\n')
     out = tmp_path / "R"
@@ -174,8 +193,13 @@ def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
     while proc.poll() is None and not (journal.exists() and journal.read_text().count("\n") >= 1) \
             and time.monotonic() < give_up:
         time.sleep(0.2)
+    workers = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # its pool workers notice and exit (`sweep._exit_with_parent`) instead of waiting for tasks for ever
+    while any(os.path.exists(f"/proc/{w}") and _state(w) != "Z" for w in workers) and time.monotonic() < give_up:
+        time.sleep(0.2)
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}") and _state(w) != "Z"]
     had = len(read_journal(out))
     assert 1 <= had < 3
     s = run_sweep(load_spec(spec), out, jobs=2)
