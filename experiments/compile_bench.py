@@ -3,7 +3,9 @@
 Usage: python experiments/compile_bench.py [MODEL.onnx] [--target isaac] [--mode latency]
 Default model: ResNet-50 from the onnx package's light graphs, with random weights.
 Prints time per compile stage, the machine's run time, and the output match.
-Targets for issue 3: compile < 10 s and run < 60 s on the 2-core machine.
+Targets: heuristic compile of ResNet-18 and ResNet-50 on isaac within 3 s (issue 11; issue 3 asked
+for 10 s) and a run within 60 s, on the 2-core machine. A light graph given as a file keeps its
+constant weights, so its outputs are degenerate and never count as a match: pass the randomised copy.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ def main() -> None:
     ok, errs = compare(out.outputs, reference_outputs(model, inputs, list(res.frontend.graph.outputs)))
     print(f"run: {run_s:.2f} s; makespan machine {out.makespan_ns} ns vs program {p.makespan_ns} ns; "
           f"{len(out.violations)} violations; match {ok}; max rel error {max(e[1] for e in errs.values()):.2e}")
-    print(f"ratios: compile / 10 s = {compile_s / 10:.2f}, run / 60 s = {run_s / 60:.2f}")
+    print(f"ratios: compile / 3 s = {compile_s / 3:.2f}, run / 60 s = {run_s / 60:.2f}")
 
 
 if __name__ == "__main__":
