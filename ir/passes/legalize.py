@@ -10,7 +10,9 @@ Rules, in order:
    reshape-like ops, reductions, embedding Gather; a MatMul of two activations (attention's
    Q.K^T) when the target's vector unit can run it (``vector_matmul``).
 4. HOST: every other standard op, when the target has a host;
-5. CROSSBAR: a MatMul of two activations neither the vector unit nor a host can run, when the
+5. A crossbar op's constant weight must be finite: a NaN or Inf is a `ModelError` naming the
+   tensor and the op (no crossbar cell holds it; elsewhere non-finite constants are legal).
+6. CROSSBAR: a MatMul of two activations neither the vector unit nor a host can run, when the
    target may write run-time operands into crossbars (``runtime_writes``) and its shapes allow
    it (`ir.written`); otherwise an `UnsupportedOperatorError` listing every op no unit can run.
 
@@ -23,8 +25,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..errors import UnsupportedOperatorError
+from ..errors import ModelError, UnsupportedOperatorError
 from ..graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpClass, OpSpec
+from ..validate import crossbar_weight_error
 from ..written import written_geometry
 from .base import PassResult
 
@@ -83,11 +86,16 @@ def classify(graph: Graph, op: OpSpec, *, vector_matmul: bool, has_host: bool,
 
 
 def legalize(graph: Graph, *, vector_matmul: bool, has_host: bool, runtime_writes: bool = False) -> PassResult:
-    """Set ``op_class`` on every op; raise UnsupportedOperatorError listing all ops nothing can run."""
+    """Set ``op_class`` on every op; raise UnsupportedOperatorError listing all ops nothing can run,
+    and ModelError for a crossbar op whose constant weight no crossbar cell can hold (NaN or Inf)."""
     bad: list[OpSpec] = []
     modified = False
     for op in graph.ops():
         cls = classify(graph, op, vector_matmul=vector_matmul, has_host=has_host, runtime_writes=runtime_writes)
+        if cls is OpClass.CROSSBAR and op.inputs[1] in graph.constants:
+            why = crossbar_weight_error(op, op.inputs[1], graph.constants[op.inputs[1]])
+            if why:
+                raise ModelError(why)
         if cls is None:
             bad.append(op)
         elif cls is not op.op_class:
