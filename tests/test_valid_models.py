@@ -3,6 +3,7 @@ optional inputs, old opsets, sequences, strings) compiles, runs on the machine a
 onnxruntime; a NaN or Inf that would become a crossbar weight is refused naming tensor and op."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +173,33 @@ def test_empty_graph_input_given_by_input_shape(tmp_path: Path, capsys: pytest.C
     g = load(m, {"x": (0,)})
     assert g.shape("x") == (0,)
     _compile_and_run(m, tmp_path, capsys, extra=["--input-shape", "x=0"])
+
+
+def _matrix_model(op: str, k: int, n: int) -> onnx.ModelProto:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, k])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, n])
+    inits = [helper.make_tensor("w", TensorProto.FLOAT, [k, n], np.ones(k * n)),
+             helper.make_tensor("b", TensorProto.FLOAT, [n], np.arange(n))]
+    node = helper.make_node(op, ["x", "w", "b"][:3 if op == "Gemm" else 2], ["y"], name="mm")
+    m = helper.make_model(helper.make_graph([node], "mm", [x], [y], inits[:2 if op == "Gemm" else 1]),
+                          opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+@pytest.mark.parametrize(("op", "k", "n"), [("Gemm", 0, 5), ("Gemm", 4, 0), ("MatMul", 4, 0), ("MatMul", 0, 3)])
+def test_empty_weight_matrix_runs_on_the_vector_unit(op: str, k: int, n: int, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty weight (K or N = 0) is legal ONNX: nothing to program, the output is the bias,
+    zeros or empty; no crossbar tile, no division by zero, no violation."""
+    m = _matrix_model(op, k, n)
+    _onnxruntime_runs(m)
+    g = load(m, {"x": (2, k)})
+    path, prog = tmp_path / "m.onnx", tmp_path / "p.json"
+    onnx.save(m, path)
+    assert main(["compile", str(path), "-o", str(prog), "--quiet", "--input-shape", f"x=2x{k}"]) == 0
+    assert "crossbars 0 of" in capsys.readouterr().out
+    main(["run", str(prog), str(path), "--json"])
+    res = json.loads(capsys.readouterr().out)
+    assert res["violations"] == [] and res["verdict"] != "mismatch", res
+    assert g.shape("y") == (2, n)
