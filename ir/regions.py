@@ -31,12 +31,25 @@ _NON_TENSOR = ("seq(", "optional(", "map(", "sparse_tensor(")
 
 
 @lru_cache(maxsize=None)
-def _may_output_non_tensor(op_type: str, domain: str, opset: int) -> bool:
+def _makes_non_tensor(op_type: str, domain: str, opset: int) -> bool:
+    """Whether the op has an output that is never a tensor (SequenceConstruct, Optional, ZipMap ...):
+    only such ops, and graph inputs, bring non-tensor values into a graph (Identity, If and Loop
+    pass on what they are given or what their bodies make)."""
     try:
         schema = onnx.defs.get_schema(op_type, opset, domain)
     except Exception:  # noqa: BLE001 - unknown op: the checker has already judged it
         return False
-    return any(t.startswith(_NON_TENSOR) for p in schema.outputs for t in p.types)
+    return any(p.types and all(t.startswith(_NON_TENSOR) for t in p.types) for p in schema.outputs)
+
+
+def _any_maker(g: onnx.GraphProto, opsets: dict[str, int]) -> bool:
+    for n in g.node:
+        if _makes_non_tensor(n.op_type, n.domain, opsets.get(n.domain, opsets.get("", 1))):
+            return True
+        subs = [sub for a in n.attribute for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs)]
+        if any(_any_maker(sub, opsets) for sub in subs):
+            return True
+    return False
 
 
 def _kind(vi: onnx.ValueInfoProto) -> str:
@@ -47,8 +60,7 @@ def non_tensor_values(proto: onnx.ModelProto) -> set[str]:
     """Names of the main graph's values whose type is not a tensor (inferred by ONNX shape inference)."""
     opsets = {o.domain: o.version for o in proto.opset_import}
     g = proto.graph
-    if not any(_kind(v) not in ("", "tensor_type") for v in g.input) and not any(
-            _may_output_non_tensor(n.op_type, n.domain, opsets.get(n.domain, opsets.get("", 1))) for n in g.node):
+    if not any(_kind(v) not in ("", "tensor_type") for v in g.input) and not _any_maker(g, opsets):
         return set()
     try:
         inferred = onnx.shape_inference.infer_shapes(skeleton(proto), check_type=False, strict_mode=False)
