@@ -11,6 +11,8 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 import models
 from cimopt.cli import main
@@ -20,8 +22,12 @@ from cimopt.ir.workload import Matrix
 from cimopt.options import CompileOptions
 from cimopt.solver import accuracy_budget as ab
 from cimopt.solver import exports, generators, instances, solutions
+from cimopt.solver import memory as mem
 from cimopt.solver import placement as pl
+from cimopt.solver import scheduling as sch
+from cimopt.solver.stage_memory import MemoryInstance
 from cimopt.solver.stage_replication import ReplicationInstance
+from cimopt.solver.stage_scheduling import SchedulingInstance
 from cimopt.solver.stage_tiling import TilingProblem
 from cimopt.solver.stages import STAGES, stage
 from cimopt.targets.load import load_target
@@ -213,7 +219,7 @@ def test_tiling_gaps_and_oversized_tiles_are_rejected(tmp_path: Path, capsys: py
     sol = tmp_path / "sol.json"
     assert _solve(capsys, inst, "block", sol)["objective"] == _check(capsys, inst, sol)[1]["objective"]
     _edit(sol, lambda s: s["tiles"]["fc"].pop())
-    assert any("tiles cover" in x for x in _violations(capsys, inst, sol))
+    assert any("weights are in no tile (first: groups 0:1, rows 256:300" in x for x in _violations(capsys, inst, sol))
     _edit(sol, lambda s: s["tiles"]["fc"].append({"group0": 0, "ngroups": 1, "row0": 0, "row1": 300,
                                                   "col0": 0, "col1": 100}))
     v = _violations(capsys, inst, sol)
@@ -371,3 +377,52 @@ def test_export_refuses_the_wrong_stage(tmp_path: Path, capsys: pytest.CaptureFi
     inst = _generated(tmp_path, capsys, "memory", 5, "latency")
     code, _, err = _cli(capsys, "export-instance", str(inst), "--format", "qaplib")
     assert code == 2 and "placement instances" in err and "its formats: dzn" in err
+
+
+# --- check against brute force on tiny instances ------------------------------------------------
+
+@settings(max_examples=150, deadline=None)
+@given(hs.data())
+def test_memory_check_agrees_with_an_address_time_grid(data: hs.DataObject) -> None:
+    n = data.draw(hs.integers(1, 5))
+    bufs = []
+    for i in range(n):
+        start = data.draw(hs.integers(0, 5))
+        bufs.append(mem.Buffer(f"b{i}", data.draw(hs.integers(0, 3)), start, start + data.draw(hs.integers(0, 3)),
+                               "global"))
+    problem = mem.MemoryProblem(tuple(bufs), {"global": 5, "dram": 100}, {"global": "dram", "dram": None}, 1)
+    space = [data.draw(hs.sampled_from(("global", "dram"))) for _ in bufs]
+    offset = [data.draw(hs.integers(0, 5)) for _ in bufs]
+    verdict = solutions.check(stage("memory"), MemoryInstance(problem, 1),
+                              {"stage": "memory", "solution": {"space": space, "offset_bytes": offset}})
+    feasible, total = True, 0
+    for s, cap in (("global", 5), ("dram", 100)):
+        mine = [i for i in range(n) if space[i] == s and bufs[i].size_bytes and bufs[i].end_ns > bufs[i].start_ns]
+        top = max((offset[i] + bufs[i].size_bytes for i in mine), default=0)
+        total += top
+        feasible &= top <= cap
+        for t in range(10):
+            for a in range(12):
+                feasible &= sum(1 for i in mine if bufs[i].start_ns <= t < bufs[i].end_ns
+                                and offset[i] <= a < offset[i] + bufs[i].size_bytes) <= 1
+    assert verdict.feasible == feasible and verdict.objective == total, verdict
+
+
+@settings(max_examples=150, deadline=None)
+@given(hs.data())
+def test_scheduling_check_agrees_with_a_time_grid(data: hs.DataObject) -> None:
+    n = data.draw(hs.integers(1, 5))
+    tasks = tuple(sch.Task(f"t{i}", data.draw(hs.integers(0, 3)), data.draw(hs.integers(-1, 1)),
+                           data.draw(hs.integers(0, 2))) for i in range(n))
+    edges = tuple((i, j, data.draw(hs.integers(0, 2))) for i in range(n) for j in range(i + 1, n)
+                  if data.draw(hs.booleans()))
+    problem = sch.SchedulingProblem(tasks, edges, ("r0", "r1"))
+    start = [data.draw(hs.integers(0, 8)) for _ in tasks]
+    verdict = solutions.check(stage("scheduling"), SchedulingInstance(problem, "latency"),
+                              {"stage": "scheduling", "solution": {"start_ns": start}})
+    end = [s + t.duration_ns for s, t in zip(start, tasks)]
+    feasible = all(s >= t.release_ns for s, t in zip(start, tasks)) and all(
+        start[j] >= end[i] + d for i, j, d in edges) and all(
+        sum(1 for i, t in enumerate(tasks) if t.resource == r and start[i] <= x < end[i]) <= 1
+        for r in (0, 1) for x in range(12))
+    assert verdict.feasible == feasible and verdict.objective == max(end), verdict
