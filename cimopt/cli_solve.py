@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from typing import Any
 
 from cimopt.ir.errors import UsageError
@@ -29,6 +30,8 @@ def _cmd_solve(a: argparse.Namespace) -> int:
     method = a.method or meta.get("method") or st.heuristic
     if a.time_limit <= 0 or not math.isfinite(a.time_limit):
         raise UsageError("--time-limit must be a positive number of seconds")
+    if a.output and not os.access(os.path.dirname(os.path.abspath(a.output)), os.W_OK):
+        raise UsageError(f"-o {a.output}: its folder does not exist or is not writable")
     solution, s = st.run(problem, method, SolverOptions(a.time_limit, a.seed, a.workers))
     if a.output:
         try:
