@@ -26,6 +26,7 @@ from cimopt.solver import memory as mem
 from cimopt.solver import placement as pl
 from cimopt.solver import scheduling as sch
 from cimopt.solver.stage_memory import MemoryInstance
+from cimopt.solver.stage_placement import PlacementInstance
 from cimopt.solver.stage_replication import ReplicationInstance
 from cimopt.solver.stage_scheduling import SchedulingInstance
 from cimopt.solver.stage_tiling import TilingProblem
@@ -426,3 +427,24 @@ def test_scheduling_check_agrees_with_a_time_grid(data: hs.DataObject) -> None:
         sum(1 for i, t in enumerate(tasks) if t.resource == r and start[i] <= x < end[i]) <= 1
         for r in (0, 1) for x in range(12))
     assert verdict.feasible == feasible and verdict.objective == max(end), verdict
+
+
+def test_two_segment_placement_checks_and_exports_per_segment(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = generators.layered_chain(9, 3, 3, 16, 1), generators.layered_chain(7, 3, 3, 16, 2)
+    problem = PlacementInstance((a, b), tuple(tuple((n, 0, 0, g) for n, g in zip(p.names, p.groups)) for p in (a, b)))
+    inst = tmp_path / "two.json"
+    instances.save(stage("placement"), problem, inst)
+    sol = tmp_path / "two.sol.json"
+    solved = _solve(capsys, inst, "pack+ls", sol)
+    code, checked = _check(capsys, inst, sol)
+    cores = json.loads(sol.read_text())["solution"]["cores"]
+    assert code == 0 and checked["objective"] == solved["objective"] == sum(
+        pl.cost(p, pl.Placement(tuple(c))) for p, c in zip((a, b), cores))
+    code, _, err = _cli(capsys, "export-instance", str(inst), "--format", "qaplib")
+    assert code == 2 and "--segment 0..1" in err
+    out = tmp_path / "seg1.dat"
+    assert _cli(capsys, "export-instance", str(inst), "--format", "qaplib", "--segment", "1", "-o", str(out))[0] == 0
+    flow, dist = _read_qaplib(out.read_text())
+    perm = np.array(exports.qap_assignment(b, cores[1]))
+    assert float((flow * dist[np.ix_(perm, perm)]).sum()) == pl.cost(b, pl.Placement(tuple(cores[1])))
