@@ -13,9 +13,10 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 import fastjsonschema
 
