@@ -45,12 +45,9 @@ from onnx import numpy_helper
 
 from cimopt.cli import main as cimopt_main
 
-try:  # onnxruntime logs each failing kernel at error level; the outcome table says what failed
-    import onnxruntime as _ort
+import onnxruntime
 
-    _ort.set_default_logger_severity(4)
-except ImportError:  # pragma: no cover - onnxruntime is a dependency
-    pass
+onnxruntime.set_default_logger_severity(4)  # it logs each failing kernel; the outcome table says what failed
 
 DATA = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")
 SUITES = ("pytorch-converted", "pytorch-operator", "simple")
@@ -118,10 +115,8 @@ def cases(suites: list[str], only: str) -> Iterator[Case]:
 
 def ort_runs(case: Case) -> tuple[bool, str]:
     """Can onnxruntime run the case, directly or after `onnx.version_converter` upgrades it?"""
-    import onnxruntime as ort
-
     proto = onnx.load(case.model)
-    so = ort.SessionOptions()
+    so = onnxruntime.SessionOptions()
     so.log_severity_level = 4
     last = ""
     for attempt in ("as is", "upgraded"):
@@ -132,7 +127,7 @@ def ort_runs(case: Case) -> tuple[bool, str]:
             except Exception as e:  # noqa: BLE001
                 return False, f"version converter: {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}"
         try:
-            sess = ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            sess = onnxruntime.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
             if case.inputs:
                 sess.run(None, case.inputs)
             return True, attempt
@@ -172,7 +167,7 @@ def _cli(argv: list[str], time_limit: float) -> tuple[int | str, str]:
 def _last_error(text: str) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     err = [ln for ln in lines if ln.startswith("cimopt: error:")]
-    return (err[-1][len("cimopt: error: "):] if err else (lines[-1] if lines else ""))[:200]
+    return err[-1][len("cimopt: error: "):] if err else (lines[-1] if lines else "")
 
 
 def run_case(case: Case, target: str, tmp: str, time_limit: float) -> tuple[str, str]:
@@ -186,9 +181,9 @@ def run_case(case: Case, target: str, tmp: str, time_limit: float) -> tuple[str,
         argv += ["--input-shape", s]
     code, text = _cli(argv, time_limit)
     if code == 2:
-        return "refused", _last_error(text)
+        return "refused", _last_error(text).replace(f"{case.model}: ", "")[:300]
     if code != 0:
-        return "failure", f"compile {code}: {_last_error(text)}"
+        return "failure", f"compile {code}: {_last_error(text)[:300]}"
     ins = os.path.join(tmp, f"{case.suite}-{case.name}-in.npz")
     outs = os.path.join(tmp, f"{case.suite}-{case.name}-out.npz")
     argv = ["run", prog, case.model, "--outputs", outs]
@@ -198,11 +193,11 @@ def run_case(case: Case, target: str, tmp: str, time_limit: float) -> tuple[str,
         argv += ["--inputs", ins]
     code, text = _cli(argv, time_limit)
     if code == 2:
-        return "refused", "run: " + _last_error(text)
+        return "refused", "run: " + _last_error(text)[:300]
     if code not in (0, 1) or not os.path.exists(outs):
-        return "failure", f"run {code}: {_last_error(text)}"
+        return "failure", f"run {code}: {_last_error(text)[:300]}"
     if "violation(s)" in text and " 0 violation(s)" not in text:
-        return "failure", "run: " + _last_error(text)
+        return "failure", "run: " + _last_error(text)[:300]
     got = np.load(outs)
     names = list(onnx.load(case.model, load_external_data=False).graph.output)
     for i, (o, want) in enumerate(zip(names, case.outputs)):
@@ -244,7 +239,7 @@ def main() -> int:
                 if runs:
                     outcome = "refused-valid"
                 else:
-                    reasons[detail.split(":")[0][:60]] += 1
+                    reasons[detail[:110]] += 1
             if outcome in ("failure", "refused-valid"):
                 failed += 1
             counts[outcome] += 1
@@ -253,6 +248,10 @@ def main() -> int:
     print(f"\n{'outcome':<14} cases")
     for k in ("match", "refused", "skipped", "refused-valid", "failure"):
         print(f"{k:<14} {counts[k]}")
+    if reasons:
+        print("\nrefused (onnxruntime cannot run these either), by reason:")
+        for why, n in reasons.most_common():
+            print(f"  {n:>3}  {why}")
     print(f"{sum(counts.values())} cases on {a.target} in {time.perf_counter() - t0:.0f} s: "
           f"{counts['match']} match, {counts['refused'] + counts['skipped']} refused where onnxruntime cannot run "
           f"them either, {failed} failure(s)")

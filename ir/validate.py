@@ -25,6 +25,7 @@ where an op is put on the crossbars), naming the tensor, the op and the reason.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -39,6 +40,11 @@ from .skeleton import skeleton
 
 #: Largest tensor cimopt accepts, in elements (2^31: 8 GiB of float32).
 MAX_ELEMENTS = 1 << 31
+
+#: onnxruntime's source location and C++ signature in its messages ("/onnxruntime_src/x.cc:235
+#: ns::f(args)::<lambda()> "): where in its code, not what is wrong with the model
+_ORT_SOURCE = re.compile(r"/onnxruntime_src/\S+:\d+ (?:[\w:&<>,*~ ]+?\([^)]*\)(?:::<lambda\(\)>)?(?: const)? )?")
+
 
 def _first_line(e: BaseException, limit: int = 240) -> str:
     text = str(e).strip()
@@ -88,7 +94,10 @@ def check_weights(proto: onnx.ModelProto, where: str) -> None:
     for who, t in _constants(proto.graph):
         dims = [int(d) for d in t.dims]
         if _elements(dims) > MAX_ELEMENTS:
-            raise ShapeError(f"{where}: {who} has {_elements(dims)} elements, more than the {MAX_ELEMENTS} "
+            readers = [f"{n.name or f'#{i}'} ({n.op_type})" for i, n in enumerate(proto.graph.node)
+                       if t.name and t.name in n.input]
+            used = f", read by node {', '.join(readers[:3])}," if readers else ""
+            raise ShapeError(f"{where}: {who}{used} has {_elements(dims)} elements, more than the {MAX_ELEMENTS} "
                              "cimopt handles")
         if t.HasField("data_location") and t.data_location == onnx.TensorProto.EXTERNAL:
             continue
@@ -158,7 +167,7 @@ def check_semantics(proto: onnx.ModelProto, where: str) -> None:
     try:
         ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types
-        msg = _first_line(e, 400)
+        msg = _ORT_SOURCE.sub("", _first_line(e, 600))
         for marker in ("failed:", "FAIL : "):
             if marker in msg:
                 msg = msg.split(marker)[-1].strip()
