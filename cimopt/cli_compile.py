@@ -7,6 +7,7 @@ import math
 import time
 from typing import Any
 
+from cimopt.ir import units
 from cimopt.ir.errors import CimoptError, ProgramError, UsageError
 from cimopt.solver.stages import STAGES
 
@@ -143,8 +144,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
                           "energy_pj": float(res.energy.total), "program_makespan_ns": float(p.makespan_ns),
                           **verdict_json(v), "run_s": run_s}))
     else:
-        print(f"ran {res.instructions} instructions in {run_s:.1f} s; machine makespan {res.makespan_ns / 1e3:.2f} us "
-              f"(program says {p.makespan_ns / 1e3:.2f} us), energy {res.energy.total / 1e6:.3f} uJ")
+        print(f"ran {res.instructions} instructions in {run_s:.1f} s; machine makespan {units.time(res.makespan_ns, 6)} "
+              f"(program says {units.time(p.makespan_ns, 6)}), energy {units.energy(res.energy.total)}")
         for line in verdict_lines(v):
             print(line)
         for x in viol[:20]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from cimopt.ir import units
 from cimopt.plot_sweep import compare_table, stages
 from cimopt.sweep_results import read_table
 
@@ -26,8 +27,8 @@ def _num(x: Any, pct: bool = False) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
     if pct:
-        return f"{100 * x:.2f} %"
-    return f"{x:.6g}" if isinstance(x, float) else str(x)
+        return units.percent(x, 2)
+    return units.count(x, 6) if isinstance(x, float) else str(x)
 
 
 def _markdown(df: pd.DataFrame, right: set[str]) -> str:
@@ -54,7 +55,8 @@ def comparison(df: pd.DataFrame) -> str:
         "heuristic": [_num(x) for x in t["heuristic_objective"]], "exact": [_num(x) for x in t["exact_objective"]],
         "heuristic gap": [_num(x, True) for x in t["heuristic_gap"]],
         "exact gap": [_num(x, True) for x in t["exact_gap"]],
-        "exact / heuristic": [f"{x:.4f}" for x in t["exact_over_heuristic"]]})
+        "exact / heuristic": ["n/a" if x != x else f"{x:.4f}" for x in t["exact_over_heuristic"]],
+        "instance": ["same" if not d else f"other (after {d})" for d in t["differs_after"]]})
     return _markdown(out, {"heuristic", "exact", "heuristic gap", "exact gap", "exact / heuristic"})
 
 
@@ -62,9 +64,9 @@ def per_task(df: pd.DataFrame) -> str:
     ok = df[df["status"] == "ok"]
     cols = {"model": ok["model"], "target": ok["target"], "mode": ok["mode"], "solver": ok["solver"],
             "seed": ok["seed"], "tasks": [_num(x) for x in ok["tasks"]],
-            "makespan us": [f"{x / 1e3:.1f}" for x in ok["makespan_ns"]],
-            "energy uJ": [f"{x / 1e6:.1f}" for x in ok["energy_pj"]],
-            "memory MiB": [f"{x / (1 << 20):.2f}" for x in ok["memory_peak_bytes"]]}
+            "makespan": [units.time(x) for x in ok["makespan_ns"]],
+            "energy": [units.energy(x) for x in ok["energy_pj"]],
+            "memory peak": [units.nbytes(x) for x in ok["memory_peak_bytes"]]}
     for st in stages(ok):
         if f"{st}.wall_s" in ok:
             cols[f"{st} s"] = [f"{x:.2f}" for x in ok[f"{st}.wall_s"]]
