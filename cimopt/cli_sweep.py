@@ -3,30 +3,44 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from .sweep_task import Row
 
 
-def _bar(enabled: bool) -> Callable[[int, int, Row], None]:
-    """A one-line progress bar on stderr (redrawn in place), or nothing."""
-    t0 = time.perf_counter()
-    errors = 0
+#: seconds between redraws of the progress bar while no task finishes (its clock keeps moving)
+REFRESH_S = 1.0
 
-    def show(done: int, total: int, row: Row) -> None:
-        nonlocal errors
-        errors += row.get("status") != "ok"
+
+def _bar(enabled: bool) -> Callable[[int, int, Row | None], None]:
+    """A tqdm progress bar on stderr (tasks done of those to run, error rows, elapsed time and
+    an estimate of the time left), redrawn every `REFRESH_S` while tasks run; or nothing."""
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {"bar": None, "errors": 0, "stop": threading.Event()}
+
+    def refresh(bar: Any, stop: threading.Event) -> None:
+        while not stop.wait(REFRESH_S):
+            bar.refresh()
+
+    def show(done: int, total: int, row: Row | None) -> None:
+        if row is not None:
+            state["errors"] += row.get("status") != "ok"
         if not enabled:
             return
-        width = 30
-        fill = int(width * done / max(1, total))
-        sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} tasks, {errors} error(s), "
-                         f"{time.perf_counter() - t0:.0f} s")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        bar = state["bar"]
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, file=sys.stderr, unit="task", dynamic_ncols=True,
+                                      desc="sweep", mininterval=0.2)
+            threading.Thread(target=refresh, args=(bar, state["stop"]), name="sweep-progress", daemon=True).start()
+        if row is not None:
+            bar.set_postfix_str(f"{state['errors']} error(s)", refresh=False)
+            bar.update(done - bar.n)
+        if done >= total:
+            state["stop"].set()
+            bar.close()
     return show
 
 
