@@ -2,7 +2,7 @@
 
 Internal units are those of the field names (`_ns`, `_pj`, `_bytes`); these functions pick the
 prefix that keeps the figure between 1 and 1000 (bytes: between 1 and 1024, binary prefixes), and
-print ``sig`` significant digits, never an exponent ("11.7 mJ", not "1.17e+04 uJ").  The
+print ``sig`` significant digits, never an exponent ("11.70 mJ", not "1.17e+04 uJ").  The
 ``*_scale`` functions give a plot axis one unit for all its data: ``(divisor, unit)``.
 
 It lives in ``ir`` (the bottom of the import order) so that every layer formats the same way.
@@ -30,15 +30,12 @@ def _pick(value: float, units: tuple[tuple[float, str], ...]) -> tuple[float, st
 
 
 def _digits(x: float, sig: int, grouped: bool = False) -> str:
-    """``x`` with ``sig`` significant digits in positional notation (no exponent, no trailing
-    zeros; ``grouped``: thousands separated by commas)."""
+    """``x`` with ``sig`` significant digits in positional notation (no exponent; trailing zeros
+    kept, they are significant; ``grouped``: thousands separated by commas)."""
     if x == 0:
         return "0"
     decimals = max(0, sig - 1 - math.floor(math.log10(abs(x))))
-    text = f"{x:,.{decimals}f}" if grouped else f"{x:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+    return f"{x:,.{decimals}f}" if grouped else f"{x:.{decimals}f}"
 
 
 def _quantity(value: float, units: tuple[tuple[float, str], ...], sig: int) -> str:
@@ -48,10 +45,10 @@ def _quantity(value: float, units: tuple[tuple[float, str], ...], sig: int) -> s
         return ("-" if value < 0 else "") + "inf " + units[-1][1]
     f, u = _pick(value, units)
     text = _digits(value / f, sig)
-    if abs(float(text)) >= 1000 and f != units[0][0]:  # rounding carried into the next unit (999.96 us)
-        bigger = units[[x for x, _ in units].index(f) - 1]
-        f, u = bigger
-        text = _digits(value / f, sig)
+    if abs(float(text.replace(",", ""))) >= 1000 and f != units[0][0]:  # rounding carried into the next unit (999.96 us)
+        rounded = float(text.replace(",", "")) * f
+        f, u = units[[x for x, _ in units].index(f) - 1]
+        text = _digits(rounded / f, sig)
     return f"{text} {u}"
 
 
