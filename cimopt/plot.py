@@ -6,6 +6,7 @@ Each axis takes one unit for all its data, chosen by `cimopt.ir.units` (ns/us/ms
 """
 from __future__ import annotations
 
+import colorsys
 import math
 import os
 import re
@@ -51,15 +52,15 @@ def save(fig: Figure, path: str | os.PathLike[str]) -> None:
 def _resource_rows(program: Program) -> list[str]:
     """Resources ordered by core, then crossbar groups, vector unit, writes; NoC ports; host."""
     def order(r: str) -> tuple[int, int, str]:
-        ins_unit = units[r]
+        ins_unit = unit_of[r]
         m = re.fullmatch(r"core(\d+)", ins_unit)
         core = int(m.group(1)) if m else (10**6 if ins_unit == "noc" else 10**6 + 1)
         kind = 2 if r.startswith("xbar") else 1 if r.endswith(".vector") else 0
         return core, kind, r
-    units = {}
+    unit_of: dict[str, str] = {}
     for i in program.instructions:
-        units.setdefault(i.resource or f"{i.kind}s", i.unit)
-    return sorted(units, key=order)
+        unit_of.setdefault(i.resource or f"{i.kind}s", i.unit)
+    return sorted(unit_of, key=order)
 
 
 def gantt_figure(program: Program, max_labels: int = 40) -> Figure:
@@ -149,7 +150,8 @@ def memory_figure(program: Program, target: Target, spaces: int = 4) -> Figure:
     bottom.axhline(100, color="black", ls="--", lw=0.8, label="capacity")
     bottom.set_ylim(0, 105)
     unbounded = sorted(sp for sp in steps if sp not in bounded)
-    bottom.set_title(f"the {len(busiest)} fullest buffers against their own capacity"
+    bottom.set_title(f"the {len(busiest)} fullest memory space{'' if len(busiest) == 1 else 's'} with a capacity, "
+                     "each against its own"
                      + (f" ({', '.join(unbounded)}: no capacity limit, not drawn)" if unbounded else ""),
                      fontsize=8, loc="left")
     bottom.set_xlim(0, program.makespan_ns / tf)
@@ -207,13 +209,13 @@ def core_shape(n: int) -> tuple[int, int]:
 
 
 def op_colours(n: int) -> list[tuple[float, float, float]]:
-    """``n`` distinct colours: the 60 of tab20, tab20b and tab20c, then evenly spaced hues at
-    three lightness levels (every op its own colour)."""
-    base = [matplotlib.colormaps[m](k)[:3] for m in ("tab20", "tab20b", "tab20c") for k in range(20)]
+    """``n`` distinct colours: the 54 coloured ones of tab20, tab20b and tab20c (their greys are
+    left out: grey means an empty crossbar), then evenly spaced hues at three lightness levels
+    (every op its own colour)."""
+    base = [c for m in ("tab20", "tab20b", "tab20c") for k in range(20)
+            for c in [matplotlib.colormaps[m](k)[:3]] if colorsys.rgb_to_hls(*c)[2] > 0.15]
     if n <= len(base):
         return base[:n]
-    import colorsys
-
     return [colorsys.hls_to_rgb(k / n, (0.35, 0.55, 0.75)[k % 3], 0.8) for k in range(n)]
 
 
