@@ -76,8 +76,8 @@ def _table(cmd: str, a: argparse.Namespace, seconds: float, lines: list[str], e2
     partial = "" if done == total else f" ({done} of {total} model x preset pairs so far)"
     return "\n".join([f"Made by `{cmd.strip()}` in {seconds:.0f} s on the 2-core machine{partial} "
                       f"({a.mode} mode, {a.time_limit:g} s per exact stage, seed 0, 8 workers).", "",
-                      "Per stage, on the heuristic pipeline's own instance (units: tiling crossbars, replication and "
-                      "scheduling ns, placement byte-hops per inference, memory bytes):", "", *lines, "",
+                      "Per stage, on the heuristic pipeline's own instance (each figure with its unit; placement in "
+                      "byte-hops per inference):", "", *lines, "",
                       "End to end (the exact pipeline's program against the heuristic one):", "", *e2e_lines])
 
 

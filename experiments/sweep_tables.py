@@ -50,14 +50,27 @@ def settings(df: pd.DataFrame) -> str:
 
 def comparison(df: pd.DataFrame) -> str:
     t = compare_table(df)
+    unit = {st: ("ns" if st == "end_to_end" else _stage_unit(st)) for st in set(t["stage"])}
     out = pd.DataFrame({
-        "model": t["model"], "target": t["target"], "stage": t["stage"],
-        "heuristic": [_num(x) for x in t["heuristic_objective"]], "exact": [_num(x) for x in t["exact_objective"]],
+        "model": t["model"], "target": t["target"], "seed": [_num(x) if x != x else int(x) for x in t["seed"]], "stage": t["stage"],
+        "heuristic": [units.by_unit(x, unit[s]) for x, s in zip(t["heuristic_objective"], t["stage"])],
+        "exact": [units.by_unit(x, unit[s]) for x, s in zip(t["exact_objective"], t["stage"])],
         "heuristic gap": [_num(x, True) for x in t["heuristic_gap"]],
         "exact gap": [_num(x, True) for x in t["exact_gap"]],
         "exact / heuristic": ["n/a" if x != x else f"{x:.4f}" for x in t["exact_over_heuristic"]],
         "instance": ["same" if not d else f"other (after {d})" for d in t["differs_after"]]})
     return _markdown(out, {"heuristic", "exact", "heuristic gap", "exact gap", "exact / heuristic"})
+
+
+def _stage_unit(name: str) -> str:
+    """The unit of a stage's objective ('' for a stage this version does not have)."""
+    from cimopt.ir.errors import UsageError
+    from cimopt.solver.stages import stage
+
+    try:
+        return stage(name).unit
+    except UsageError:
+        return ""
 
 
 def per_task(df: pd.DataFrame) -> str:
@@ -87,9 +100,10 @@ def section(name: str, df: pd.DataFrame, compare: bool) -> str:
     parts = [f"Spec `experiments/sweeps/{name}.toml`, table `experiments/results/{name}/results.csv`. "
              + settings(df) + "."]
     if compare:
-        parts += ["Per stage, mean over seeds (units: tiling crossbars, replication and scheduling ns, placement "
-                  "byte-hops per inference, memory bytes; end_to_end: makespan ns). Gap = (objective - bound) / "
-                  "objective against the stage's own lower bound:", comparison(df)]
+        parts += ["Per stage and seed (nothing averaged; end_to_end: the makespan). A stage's gaps are compared "
+                  "only where both programs solved the same stage instance (every earlier stage the same method and "
+                  "objective); gap = (objective - bound) / objective against the larger of the two bounds:",
+                  comparison(df)]
     parts += ["Per task:", per_task(df)]
     if (df["status"] != "ok").any():
         parts += ["Error rows:", errors(df)]
