@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,20 @@ from .sweep_task import Row
 
 #: seconds between redraws of the progress bar while no task finishes (its clock keeps moving)
 REFRESH_S = 1.0
+
+
+def _lines() -> Callable[[int, int, Row | None], None]:
+    """Progress for a log (stderr not a terminal): a line when the sweep starts and one per task."""
+    t0 = time.perf_counter()
+
+    def show(done: int, total: int, row: Row | None) -> None:
+        if row is None:
+            print(f"sweep: {total} task(s) to run", file=sys.stderr, flush=True)
+            return
+        what = " ".join(str(row.get(k, "")) for k in ("model", "target", "mode", "solver"))
+        status = row.get("status", "?") + (f" ({str(row.get('error', ''))[:120]})" if row.get("status") != "ok" else "")
+        print(f"[{done}/{total}, {time.perf_counter() - t0:.0f} s] {what}: {status}", file=sys.stderr, flush=True)
+    return show
 
 
 def _bar(enabled: bool) -> Callable[[int, int, Row | None], None]:
@@ -49,7 +64,8 @@ def _cmd_sweep(a: argparse.Namespace) -> int:
     from .sweep_spec import load_spec
 
     spec = load_spec(a.spec)
-    s = run_sweep(spec, a.output, jobs=a.jobs, scheduler=a.scheduler, progress=_bar(sys.stderr.isatty()),
+    progress = _bar(not a.quiet) if sys.stderr.isatty() else (_bar(False) if a.quiet else _lines())
+    s = run_sweep(spec, a.output, jobs=a.jobs, scheduler=a.scheduler, progress=progress,
                   retry_errors=a.retry_errors)
     print(f"{s.tasks} task(s): {s.ran} run now, {s.skipped} already in {a.output}; {s.errors} row(s) with an error")
     print(f"tables written to {s.csv} and {s.parquet}")
@@ -66,4 +82,6 @@ def register(sub: Any) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the tasks on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--retry-errors", action="store_true", help="also rerun tasks whose row has an error")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr (default: a progress bar on a "
+                                                         "terminal, a line per task otherwise)")
     p.set_defaults(func=_cmd_sweep)
