@@ -21,7 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from cimopt.ir import units  # noqa: E402
 from cimopt.ir.errors import UsageError  # noqa: E402
-from cimopt.ir.program import Program  # noqa: E402
+from cimopt.ir.program import Program, TileWrite  # noqa: E402
 from cimopt.targets.spec import Target  # noqa: E402
 
 from .trace import live_bytes  # noqa: E402
@@ -176,7 +176,7 @@ def op_order(program: Program) -> dict[str, int]:
     return {op: k for k, (_, _, op) in enumerate(sorted(first.values()))}
 
 
-def _tiles(program: Program, segment: int) -> tuple:
+def _tiles(program: Program, segment: int) -> tuple[TileWrite, ...]:
     """The tiles the crossbars hold in ``segment``: the programming map (segment 0) or the segment's writes."""
     if segment == 0:
         return program.programming
