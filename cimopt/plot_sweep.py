@@ -116,14 +116,12 @@ def compare_figure(df: Any) -> Figure:
             ax.bar(x - 0.2, 100 * s["heuristic_gap"], 0.4, label="heuristic", color="tab:orange")
             ax.bar(x + 0.2, 100 * s["exact_gap"], 0.4, label="exact", color="tab:blue")
             ax.set_ylabel("gap to bound %", fontsize=7)
-            for xi, d in zip(x, s["differs_after"]):
+            for xi, d, hg, xg in zip(x, s["differs_after"], s["heuristic_gap"], s["exact_gap"]):
                 if d:
                     ax.text(xi, 0, f"other instance\n(after {d})", ha="center", va="bottom", fontsize=7,
                             color="grey")
-            same = s[s["differs_after"] == ""]
-            if not same.empty and not (same[["heuristic_gap", "exact_gap"]].fillna(0) > 0).to_numpy().any():
-                ax.text(0.5, 0.5, "gap 0 % on every instance both solved", transform=ax.transAxes, ha="center",
-                        fontsize=8)
+                elif hg == 0 and xg == 0:
+                    ax.text(xi, 0, "both 0 %", ha="center", va="bottom", fontsize=7)
         ax.set_title(st, fontsize=8, loc="left")
     axes[0, 0].legend(fontsize=7)
     axes[-1, 0].set_xticks(x)
