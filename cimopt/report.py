@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from cimopt.solver.stages import stage
-from cimopt.solver.stats import SolveStats
+from cimopt.solver.stats import SolveStats, relative_gap
 
 from .compiler import CompileResult
 
@@ -25,7 +25,11 @@ def _bytes(n: float) -> str:
 
 
 def stats_line(s: SolveStats) -> str:
-    return (f"{s.stage:<12} {s.method:<16} {s.status.value:<20} objective {s.objective:<14.6g} "
+    """One stage's line: the method asked for (``method*`` when a fallback produced the solution:
+    `compile_summary` names it below), its kind, status, objective, bound (as the solver proved
+    it, never clamped), gap, wall time."""
+    method = f"{s.method}*" if s.produced_by else s.method
+    return (f"{s.stage:<12} {method:<16} {s.kind or '':<12} {s.status.value:<20} objective {s.objective:<14.6g} "
             f"bound {s.bound:<14.6g} gap {100 * s.gap:6.2f} %  {s.wall_s:7.2f} s  ({s.bound_kind})")
 
 
@@ -50,7 +54,9 @@ def compile_summary(res: CompileResult) -> str:
         limited = dict(p.extra).get("e2e_limited_by", "?")
         lines.append(f"  end to end: {100 * m['e2e_bound_ns'] / max(m['e2e_objective_ns'], 1e-9):.1f} % of the bound "
                      f"({_time(m['e2e_bound_ns'])} per inference), limited by {limited}; "
-                     f"physical limit {_time(m['physical_limit_ns'])} (ratio {m['physical_limit_ratio']:.3f})")
+                     f"physical limit {_time(m['physical_limit_ns'])} (ratio {m['physical_limit_ratio']:.3f})"
+                     + (f"; this program's MVMs hold the crossbars {_time(m['program_crossbar_ns'])} per inference"
+                        if "program_crossbar_ns" in m else ""))
     matmuls = [(k[len("matmul."):], v) for k, v in p.extra if k.startswith("matmul.")]
     if matmuls:
         lines.append("  MatMuls of two activations (estimates per inference):")
@@ -58,6 +64,8 @@ def compile_summary(res: CompileResult) -> str:
     lines.append("  stages:")
     for k, s in res.stats.items():
         lines.append("    " + stats_line(s))
+        if s.produced_by:
+            lines.append(f"      * solution from {s.produced_by} (fallback for {s.method})")
         for a in s.attempts:
             lines.append(f"      fallback: {a}")
     if res.exact_path:
@@ -75,7 +83,12 @@ def compile_summary(res: CompileResult) -> str:
 
 
 def compare_rows(h: CompileResult, x: CompileResult) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Per stage, heuristic vs exact on the heuristic pipeline's own instance; end to end, both programs."""
+    """Per stage, heuristic vs exact on the heuristic pipeline's own instance; end to end, both programs.
+
+    ``exact`` is the best objective among the compared methods, ``bound`` the largest bound any
+    method ran on that instance proved (each is a lower bound of the instance, so the largest is
+    one too; it is printed as it is, never clamped to an objective), ``bound_method`` the method
+    that proved it."""
     rows = []
     for k, hs in h.stats.items():
         others = h.compare.get(k, {})
@@ -83,11 +96,12 @@ def compare_rows(h: CompileResult, x: CompileResult) -> tuple[list[dict[str, Any
             continue
         xs = min(others.values(), key=lambda s: s.objective)
         exact = xs.objective  # hinted with the heuristic (Stage.run): never worse than it
-        bound = min(max(xs.bound, hs.bound), exact)
-        rows.append({"stage": k, "unit": stage(k).unit, "heuristic": hs.objective, "exact": exact, "bound": bound,
-                     "gap": (exact - bound) / exact if exact else 0.0, "heuristic_s": hs.wall_s, "exact_s": xs.wall_s,
+        bs = max([hs, *others.values()], key=lambda s: s.bound)
+        rows.append({"stage": k, "unit": stage(k).unit, "heuristic": hs.objective, "exact": exact, "bound": bs.bound,
+                     "gap": relative_gap(exact, bs.bound), "heuristic_s": hs.wall_s, "exact_s": xs.wall_s,
                      "status": xs.status.value, "heuristic_method": hs.method, "exact_method": xs.method,
-                     "bound_kind": xs.bound_kind})
+                     "exact_kind": stage(k).method(xs.method).kind if _known(k, xs.method) else "",
+                     "bound_kind": bs.bound_kind, "bound_method": bs.method})
     e2e = {}
     for name, r in (("heuristic", h), ("exact", x)):
         m = dict(r.program.metrics)
@@ -98,6 +112,10 @@ def compare_rows(h: CompileResult, x: CompileResult) -> tuple[list[dict[str, Any
                      "e2e_gap": m.get("e2e_gap", 0.0), "physical_limit_ns": m.get("physical_limit_ns", 0.0),
                      "e2e_limited_by": dict(r.program.extra).get("e2e_limited_by", "")}
     return rows, e2e
+
+
+def _known(stage_name: str, method: str) -> bool:
+    return any(m.name == method for m in stage(stage_name).methods)
 
 
 def compare_text(rows: list[dict[str, Any]], e2e: dict[str, Any]) -> str:

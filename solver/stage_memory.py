@@ -19,6 +19,7 @@ from cimopt.targets.spec import Target
 
 from . import memory as mem
 from .context import Context
+from .memory_exact import FULL_MODEL_MAX
 from .stage import Method, Stage
 from .stats import SolveStats, SolverOptions
 from .tasks import TaskGraph
@@ -92,8 +93,9 @@ class MemoryResult:
 class MemoryStage(Stage[MemoryInstance, MemoryResult]):
     name = "memory"
     methods = (
-        Method("greedy", False, "interval colouring for slots, greedy-by-size offsets, spills down the chain"),
-        Method("cpsat", True, "CP-SAT NoOverlap2D per space, decomposed at idle points, hinted with greedy-by-size"),
+        Method("greedy", "heuristic", "interval colouring for slots, greedy-by-size offsets"),
+        Method("cpsat", "exact/LNS", "CP-SAT NoOverlap2D per space, decomposed at idle points, hinted with "
+                                     f"greedy-by-size: whole segments up to {FULL_MODEL_MAX} buffers, LNS on larger ones"),
     )
     heuristic = "greedy"
     exact = "cpsat"

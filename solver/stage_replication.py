@@ -60,14 +60,16 @@ def solve_replication(p: rp.ReplicationProblem, method: str,
 class ReplicationStage(Stage[ReplicationInstance, Replicated]):
     name = "replication"
     methods = (
-        Method("none", False, "one copy of every layer (PUMA-like)"),
-        Method("uniform", False, "the largest common copy count that fits"),
-        Method("balance", False, "copies to the bottleneck layer while crossbars remain (PIMCOMP-like)"),
-        Method("cpsat", True, "CP-SAT over useful copy counts, hinted with balance"),
-        Method("segment-greedy", False, "first-fit segments in topological order, balance inside"),
-        Method("segment-dp-balance", False, "DP over cuts of the topological order, balance inside each segment"),
-        Method("segment-dp", True, "DP over cuts of the topological order, CP-SAT replication inside"),
-        Method("segment-cpsat", True, "CP-SAT over layer-to-segment assignment and copies, hinted with the DP"),
+        Method("none", "heuristic", "one copy of every layer (PUMA-like)"),
+        Method("uniform", "heuristic", "the largest common copy count that fits"),
+        Method("balance", "heuristic", "copies to the bottleneck layer while crossbars remain (PIMCOMP-like)"),
+        Method("cpsat", "exact", "CP-SAT over useful copy counts, hinted with balance"),
+        Method("segment-greedy", "heuristic", "first-fit segments in topological order, balance inside"),
+        Method("segment-dp-balance", "heuristic", "DP over cuts of the topological order, balance inside each segment"),
+        Method("segment-dp", "heuristic", "DP over cuts of the topological order, CP-SAT replication inside "
+                                         "(exact when the graph is a chain, its only order)"),
+        Method("segment-cpsat", "exact", "CP-SAT over layer-to-segment assignment and copies, hinted with the DP "
+                                            f"(graphs of at most {sg.MAX_CPSAT_LAYERS} layers)"),
     )
     heuristic = "balance"
     exact = "cpsat"
