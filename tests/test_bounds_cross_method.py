@@ -58,11 +58,11 @@ def test_scheduling(tasks: int, mode: str, seed: int) -> None:
     _check(_every_method(SchedulingStage(), SchedulingInstance(generators.scheduling_instance(tasks, seed), mode)))
 
 
-@pytest.mark.parametrize("groups", [6, 14, 30])
+@pytest.mark.parametrize(("groups", "mesh"), [(6, 3), (14, 4), (30, 6)])
 @given(seed=st.integers(0, 10_000))
 @PROPERTY
-def test_placement(groups: int, seed: int) -> None:
-    p = generators.layered_chain(groups, 3, 3, 16, seed)
+def test_placement(groups: int, mesh: int, seed: int) -> None:
+    p = generators.layered_chain(groups, mesh, mesh, 16, seed)  # about 9 crossbars a group: room for all
     inst = PlacementInstance((p,), (tuple((n, 0, 0, g) for n, g in zip(p.names, p.groups)),))
     _check(_every_method(PlacementStage(), inst))
 
