@@ -2,11 +2,14 @@
 
 A stage is a small registered object (STYLE.md 11, 12):
 
-- ``name`` and ``methods``: each `Method` by name, heuristic or exact, with one line of help;
+- ``name`` and ``methods``: each `Method` by name, with its kind (`KINDS`: exact only when it
+  proves optimality of every instance given time) and one line of help;
   ``heuristic`` and ``exact`` name the methods ``--solver heuristic|exact`` choose;
 - ``build(context) -> problem``: the stage's instance, made only from what the context holds
   (the front end's graph and workload, the target, and what earlier stages decided);
-- ``solve(problem, method, options) -> (solution, SolveStats)``: pure, no context;
+- ``solve(problem, method, options) -> (solution, SolveStats)``: pure, no context; the stats'
+  bound is a lower bound of the instance whatever method runs (a choice that would make it
+  depend on the method belongs in ``build``, as the memory stage's spill rule does);
 - ``apply(context, solution)``: records the decision in the context for the stages after it;
 - ``retry(context, error) -> str | None``: when this stage cannot be solved as built, may change
   the context (e.g. a smaller crossbar budget) and name the earlier stage to resume from; the
