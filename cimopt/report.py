@@ -124,7 +124,8 @@ def compare_text(rows: list[dict[str, Any]], e2e: dict[str, Any]) -> str:
     for r in rows:
         lines.append(f"{r['stage']:<12} {r['heuristic']:>14.6g} {r['exact']:>14.6g} {r['bound']:>14.6g} "
                      f"{100 * r['gap']:>7.2f}% {r['heuristic_s']:>7.2f} {r['exact_s']:>8.2f}  {r['status']} "
-                     f"({r['unit']}; {r['exact_method']} vs {r['heuristic_method']})")
+                     f"({r['unit']}; {r['exact_method']}" + (f" [{r['exact_kind']}]" if r.get("exact_kind") else "")
+                     + f" vs {r['heuristic_method']}; bound from {r.get('bound_method', '?')})")
     h, x = e2e["heuristic"], e2e["exact"]
     lines.append("")
     lines.append(f"end to end      {'heuristic':>14} {'exact':>14}")
