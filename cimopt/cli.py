@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 
 from cimopt.ir.errors import CimoptError
 
-from . import cli_compile, cli_demo, cli_plot, cli_solve, cli_sweep, cli_trace, json_safe
+from . import cli_check, cli_compile, cli_demo, cli_plot, cli_solve, cli_sweep, cli_trace, json_safe
 from .cli_args import Parser, add_model_args
 
 #: modules that add commands: each has ``register(subparsers)``; a new command is a module and a line here
-COMMAND_MODULES = (cli_compile, cli_demo, cli_solve, cli_sweep, cli_trace, cli_plot)
+COMMAND_MODULES = (cli_compile, cli_demo, cli_solve, cli_check, cli_sweep, cli_trace, cli_plot)
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:

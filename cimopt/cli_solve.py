@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from typing import Any
 
 from cimopt.ir.errors import UsageError
-from cimopt.solver import generators, instances
+from cimopt.solver import generators, instances, solutions
 from cimopt.solver.stages import STAGES, stage
 from cimopt.solver.stats import SolverOptions
 
@@ -30,7 +31,14 @@ def _cmd_solve(a: argparse.Namespace) -> int:
     method = a.method or meta.get("method") or st.heuristic
     if a.time_limit <= 0 or not math.isfinite(a.time_limit):
         raise UsageError("--time-limit must be a positive number of seconds")
-    _, s = st.run(problem, method, SolverOptions(a.time_limit, a.seed, a.workers))
+    if a.output and not os.access(os.path.dirname(os.path.abspath(a.output)), os.W_OK):
+        raise UsageError(f"-o {a.output}: its folder does not exist or is not writable")
+    solution, s = st.run(problem, method, SolverOptions(a.time_limit, a.seed, a.workers))
+    if a.output:
+        try:
+            solutions.save(solutions.document(st, problem, solution, method, s.objective), a.output)
+        except OSError as e:
+            raise UsageError(f"-o {a.output}: cannot write ({e.strerror or e})") from None
     if a.json:
         print(json.dumps(_stats_json(s)))
     else:
@@ -38,6 +46,8 @@ def _cmd_solve(a: argparse.Namespace) -> int:
               f"({s.bound_kind}), gap {100 * s.gap:.2f} %, {s.wall_s:.2f} s" + (f"; {s.note}" if s.note else ""))
         for att in s.attempts:
             print(f"  fallback: {att}")
+        if a.output:
+            print(f"solution written to {a.output} (verify it with: cimopt check {a.instance} {a.output})")
     return 0
 
 
@@ -66,6 +76,8 @@ def register(sub: Any) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, default=8, help="CP-SAT workers (default 8)")
     s.add_argument("--json", action="store_true")
+    s.add_argument("-o", "--output", metavar="SOLUTION.json",
+                   help="write the solution (format cimopt.solution/1; `cimopt check --schema STAGE`)")
     s.add_argument("--schema", metavar="STAGE", help="print the JSON Schema of STAGE's instance files instead")
     s.set_defaults(func=_cmd_solve)
     g = sub.add_parser("instances", help="generate the random stage instances the benchmarks use")

@@ -50,7 +50,8 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
     # where each MatMul of two activations runs, and the estimates the cost model compared
     if fe.matmuls:
         metrics["matmuls_crossbar_written"] = float(sum(d.unit == CROSSBAR_WRITTEN for d in fe.matmuls))
-    extra = e2e.extra + tuple(("warning", w) for w in ctx.warnings) + \
+    extra = e2e.extra + tuple(("model_note", n) for n in fe.graph.notes) + \
+        tuple(("warning", w) for w in ctx.warnings) + \
         tuple((f"matmul.{d.op}", d.describe()) for d in fe.matmuls)
     program = Program(
         model=fe.workload.name, model_hash=model_hash, target=ctx.target.name, target_hash=ctx.target.digest(),

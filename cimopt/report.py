@@ -37,6 +37,7 @@ def compile_summary(res: CompileResult) -> str:
     p = res.program
     m = dict(p.metrics)
     lines = [f"{p.model} on {p.target}, {p.mode} mode: {int(m['tasks'])} tasks, {p.segments} segment(s)"]
+    lines.extend(f"  model: {n}" for k, n in p.extra if k == "model_note")
     if p.mode == "throughput":
         lines.append(f"  initiation interval {_time(p.initiation_interval_ns)} -> {m['inferences_per_s']:.4g} "
                      f"inferences/s; one inference takes {_time(p.makespan_ns)}")

@@ -105,7 +105,8 @@ def test_host_op_without_host_is_an_error() -> None:
 
 def test_parse_input_shapes() -> None:
     assert parse_input_shapes(["a=1x3x8x8,b=2x5", "c=7"]) == {"a": (1, 3, 8, 8), "b": (2, 5), "c": (7,)}
-    for bad in ["a=1xbananax3", "noequals", "a=0x3", "=1x2"]:
+    assert parse_input_shapes(["e=0x3"]) == {"e": (0, 3)}  # an empty dim, as ONNX allows
+    for bad in ["a=1xbananax3", "noequals", "a=-1x3", "=1x2"]:
         with pytest.raises(UsageError):
             parse_input_shapes([bad])
 
