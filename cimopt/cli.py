@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from cimopt.ir import units
 from cimopt.ir.errors import CimoptError
 
 from . import cli_check, cli_compile, cli_demo, cli_plot, cli_solve, cli_sweep, cli_trace, json_safe
@@ -37,8 +38,8 @@ def _cmd_targets(args: argparse.Namespace) -> int:
         interval = isa.mvm_interval(t, c.crossbar_rows, c.crossbar_cols)
         macs_per_mvm = c.crossbar_rows * (c.crossbar_cols // t.weight_slices)
         tops = 2 * macs_per_mvm * t.total_crossbars / interval / 1e3
-        print(f"{t.name:<10} {t.cores:>6} {t.total_crossbars:>10} {t.weight_capacity / 1e6:>10.2f} M "
-              f"{mvm.latency_ns:>6.0f} ns {tops:>10.2f} {'yes' if t.host else 'no ':<5} {t.description}")
+        print(f"{t.name:<10} {t.cores:>6} {units.count(t.total_crossbars):>10} {units.si_count(t.weight_capacity):>12} "
+              f"{units.time(mvm.latency_ns):>9} {tops:>10.2f} {'yes' if t.host else 'no ':<5} {t.description}")
     return 0
 
 

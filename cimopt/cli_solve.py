@@ -7,6 +7,7 @@ import math
 import os
 from typing import Any
 
+from cimopt.ir import units
 from cimopt.ir.errors import UsageError
 from cimopt.solver import generators, instances, solutions
 from cimopt.solver.stages import STAGES, stage
@@ -42,13 +43,21 @@ def _cmd_solve(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(_stats_json(s)))
     else:
-        print(f"{s.stage} {s.method} ({s.kind})" + (f" -> {s.produced_by}" if s.produced_by else "") + f": {s.status.value}, objective {s.objective:.6g} {st.unit}, bound {s.bound:.6g} "
-              f"({s.bound_kind}), gap {100 * s.gap:.2f} %, {s.wall_s:.2f} s" + (f"; {s.note}" if s.note else ""))
+        print(f"{s.stage} {s.method} ({s.kind})" + (f" -> {s.produced_by}" if s.produced_by else "")
+              + f": {s.status.value}, objective {_exact(s.objective, st.unit)}, "
+              f"bound {_exact(s.bound, st.unit)} ({s.bound_kind}), gap {100 * s.gap:.2f} %, {s.wall_s:.2f} s"
+              + (f"; {s.note}" if s.note else ""))
         for att in s.attempts:
             print(f"  fallback: {att}")
         if a.output:
             print(f"solution written to {a.output} (verify it with: cimopt check {a.instance} {a.output})")
     return 0
+
+
+def _exact(value: float, unit: str) -> str:
+    """``value`` (in ``unit``) readable and exact: "4.28 MiB (4,484,096 bytes)", "4,226,530 byte-hops"."""
+    text = units.by_unit(value, unit)
+    return text if text.endswith(f" {unit}") else f"{text} ({units.count(value, 9)} {unit})"
 
 
 def _cmd_instances(a: argparse.Namespace) -> int:

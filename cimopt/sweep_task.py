@@ -114,6 +114,7 @@ def _compute(task: SweepTask, out: Row) -> None:
     import onnx
 
     from cimopt.ir.errors import ModelError
+    from cimopt.ir.load import model_name
     from cimopt.targets.load import load_target
 
     from .compiler import compile_model
@@ -129,6 +130,7 @@ def _compute(task: SweepTask, out: Row) -> None:
     model: str | onnx.ModelProto = task.model_path
     if task.random_weights:
         model = randomised(onnx.load_from_string(data), 0)
+        model.graph.name = model_name(task.model_path)   # the model's one name, as without random weights
         data = model.SerializeToString()
     out["model_sha256"] = hashlib.sha256(data).hexdigest()
     opts = CompileOptions(mode=task.mode, solver=task.solver, seed=task.seed, time_limit_s=task.time_limit_s,

@@ -73,7 +73,8 @@ class Verdict:
             if not bad:
                 return "match: uninformative (the model has no output to compare)"
             return (f"match: uninformative (the reference output {bad[0].name!r} is {bad[0].reason}, so agreeing "
-                    "with it shows nothing; try other --inputs or --seed)")
+                    "with it shows nothing; if the model's weights are constants, as in the onnx light graphs, compile "
+                    "and run with --random-weights; else try other --inputs or --seed)")
         where = f"; first diverging tensor {self.first_divergence!r}" if self.first_divergence else ""
         worst = next((v for v in (*self.outputs, *self.intermediates) if v.status == MISMATCH), None)
         what = f"{worst.name!r}: {worst.reason}" if worst else ""

@@ -47,6 +47,15 @@ def parse_input_shapes(specs: Sequence[str]) -> dict[str, tuple[int, ...]]:
     return out
 
 
+def model_name(model: str | os.PathLike[str] | onnx.ModelProto) -> str:
+    """A model's one name in programs, summaries and tables: its file's name without ``.onnx``
+    (``light_resnet50``); for a proto its graph's name (a proto made from a file, e.g. batched or
+    with random weights, carries the file's name there)."""
+    if isinstance(model, onnx.ModelProto):
+        return model.graph.name or "model"
+    return os.path.splitext(os.path.basename(os.fspath(model)))[0]
+
+
 def read_model(model: str | os.PathLike[str] | onnx.ModelProto, missing_data: str = "random") -> onnx.ModelProto:
     """Read and check an ONNX model; any problem becomes a `ModelError` naming the file.
 
@@ -77,7 +86,7 @@ def read_model(model: str | os.PathLike[str] | onnx.ModelProto, missing_data: st
         missing = external_data.resolve(proto, folder, where)
         if missing and missing_data == "refuse":
             raise ModelError(f"{where}: {external_data.missing_text(missing)}; the weights are needed to run: put "
-                             "the data file beside the model, or pass --random-weights")
+                             "the data file beside the model, or compile and run with --random-weights")
         external_data.load_present(proto, folder, missing, where)
         external_data.fill_random(proto, missing)
     if not proto.graph.node and not proto.graph.output:
@@ -189,8 +198,7 @@ def load(model: str | os.PathLike[str] | onnx.ModelProto,
     validate.check_input_sizes(proto_copy, where)
     validate.check_semantics(proto_copy, where)
     proto_copy = regions.contract(proto_copy, where)
-    name = os.path.splitext(os.path.basename(os.fspath(model)))[0] if not isinstance(model, onnx.ModelProto) \
-        else (proto.graph.name or "model")
+    name = model_name(model)
     graph = from_onnx(proto_copy, name)
     graph.name = name
     old = opset.upgraded_from(proto_copy)
@@ -207,4 +215,4 @@ def load(model: str | os.PathLike[str] | onnx.ModelProto,
     return graph
 
 
-__all__ = ["load", "read_model", "from_onnx", "parse_input_shapes", "MISSING_DATA_POLICIES", "np"]
+__all__ = ["load", "read_model", "model_name", "from_onnx", "parse_input_shapes", "MISSING_DATA_POLICIES", "np"]

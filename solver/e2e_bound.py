@@ -49,6 +49,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cimopt.ir import units
 from cimopt.ir.chunks import WHOLE, chunk_axis
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.vector_chunks import vector_chunk_axis
@@ -226,6 +227,6 @@ def _vector_row_ns(graph: Graph, spec: OpSpec, target: Target, w: WorkOp) -> flo
 
 
 def summarise(bound: E2EBound, objective_ns: float) -> str:
-    """'x % of the bound, limited by ...': how far ``objective_ns`` is from the bound."""
-    pct = 100.0 * bound.value_ns / objective_ns if objective_ns > 0 else 100.0
-    return f"{pct:.1f} % of the bound ({bound.value_ns / 1e3:.1f} us), limited by {bound.limited_by}"
+    """'time / bound 1.04 (bound 961.4 us, limited by ...)': how far ``objective_ns`` is from the bound."""
+    ratio = units.count(objective_ns / bound.value_ns, 3) if bound.value_ns > 0 else "n/a"
+    return f"time / bound {ratio} (bound {units.time(bound.value_ns)}, limited by {bound.limited_by})"

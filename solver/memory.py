@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from cimopt.ir.units import nbytes as format_bytes
 from cimopt.ir.errors import CapacityError
 from cimopt.solver import memory_exact
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
@@ -201,10 +202,7 @@ def peak_bytes(buffers: Sequence[Buffer], offsets: Sequence[int], alignment: int
 
 
 def _fmt(size_bytes: int) -> str:
-    if size_bytes < 1024:
-        return f"{size_bytes} B"
-    kib = size_bytes / 1024
-    return f"{kib:.0f} KiB" if kib == int(kib) else f"{kib:.1f} KiB"
+    return format_bytes(size_bytes, 4)
 
 
 def check(problem: MemoryProblem, plan: MemoryPlan) -> list[str]:

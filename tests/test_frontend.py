@@ -136,7 +136,7 @@ def test_tiles_cover_the_matrix_exactly(k: int, n: int, groups: int) -> None:
 def test_light_graph_inspect_macs(light_dir: str) -> None:
     path = os.path.join(light_dir, "light_squeezenet.onnx")
     fe = prepare(path, load_target("edge"))
-    assert fe.workload.macs == 349_151_936  # shared/checks/macs.py counts the same
+    assert fe.workload.macs == 349_151_936  # experiments/checks/macs.py counts the same
 
 
 def test_castlike_bias_folds_and_conv_stays_on_crossbars() -> None:
