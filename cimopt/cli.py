@@ -67,13 +67,18 @@ def _cmd_methods(args: argparse.Namespace) -> int:
 
     if args.json:
         print(json.dumps([{"stage": st.name, "heuristic": st.heuristic, "exact": st.exact,
-                           "methods": [{"name": m.name, "exact": m.exact, "help": m.help} for m in st.methods]}
+                           "methods": [{"name": m.name, "kind": m.kind, "exact": m.exact, "help": m.help}
+                                       for m in st.methods]}
                           for st in STAGES], indent=2))
         return 0
     for st in STAGES:
         print(f"{st.name}  (--solver heuristic: {st.heuristic}; --solver exact: {st.exact})")
         for m in st.methods:
-            print(f"  {m.name:<16} {'exact    ' if m.exact else 'heuristic'}  {m.help}")
+            print(f"  {m.name:<18} {m.kind:<12}  {m.help}")
+    print("\nkinds: exact proves optimality of every instance given time; exact/LNS is exact up to the size its "
+          "line names, LNS above;\nLNS re-solves neighbourhoods exactly without a proof for the whole; local search "
+          "moves until none improves;\nheuristic constructs a solution.  Any method reports OPTIMAL only when its "
+          "objective meets a valid bound.")
     print("\nchoose one per stage with --method STAGE=METHOD[,STAGE=METHOD...]")
     return 0
 

@@ -17,7 +17,8 @@ from cimopt.solver.stats import SolverOptions
 def _stats_json(s: Any) -> dict[str, Any]:
     return {"stage": s.stage, "method": s.method, "status": s.status.value, "objective": s.objective,
             "bound": s.bound, "gap": s.gap if math.isfinite(s.gap) else None, "wall_s": s.wall_s,
-            "bound_kind": s.bound_kind, "exact": s.exact, "note": s.note,
+            "bound_kind": s.bound_kind, "exact": s.exact, "kind": s.kind, "produced_by": s.produced_by,
+            "note": s.note,
             "attempts": [str(a) for a in s.attempts]}
 
 
@@ -42,8 +43,10 @@ def _cmd_solve(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(_stats_json(s)))
     else:
-        print(f"{s.stage} {s.method}: {s.status.value}, objective {_exact(s.objective, st.unit)}, "
-              f"bound {_exact(s.bound, st.unit)} ({s.bound_kind}), gap {100 * s.gap:.2f} %, {s.wall_s:.2f} s" + (f"; {s.note}" if s.note else ""))
+        print(f"{s.stage} {s.method} ({s.kind})" + (f" -> {s.produced_by}" if s.produced_by else "")
+              + f": {s.status.value}, objective {_exact(s.objective, st.unit)}, "
+              f"bound {_exact(s.bound, st.unit)} ({s.bound_kind}), gap {100 * s.gap:.2f} %, {s.wall_s:.2f} s"
+              + (f"; {s.note}" if s.note else ""))
         for att in s.attempts:
             print(f"  fallback: {att}")
         if a.output:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from cimopt.solver.stages import stage
-from cimopt.solver.stats import SolveStats
+from cimopt.solver.stats import SolveStats, relative_gap
 
 from cimopt.ir import units
 from cimopt.ir.errors import UsageError
@@ -22,8 +22,13 @@ def _bytes(n: float) -> str:
 
 
 def stats_line(s: SolveStats) -> str:
+    """One stage's line: the method asked for (``method*`` when a fallback produced the solution:
+    `compile_summary` names it below), its kind, status, objective, bound (as the solver proved
+    it, never clamped), gap, wall time."""
     unit = _unit_of(s.stage)
-    return (f"{s.stage:<12} {s.method:<16} {s.status.value:<20} objective {units.by_unit(s.objective, unit):<20} "
+    method = f"{s.method}*" if s.produced_by else s.method
+    return (f"{s.stage:<12} {method:<16} {s.kind or '':<12} {s.status.value:<20} "
+            f"objective {units.by_unit(s.objective, unit):<20} "
             f"bound {units.by_unit(s.bound, unit):<20} gap {100 * s.gap:6.2f} %  {s.wall_s:7.2f} s  ({s.bound_kind})")
 
 
@@ -63,7 +68,9 @@ def compile_summary(res: CompileResult) -> str:
         what = "makespan" if p.mode == "latency" else "time per inference"
         lines.append(f"  end to end ({what}): {_time(obj)}; bound {_time(bound)}, limited by {limited} "
                      f"(time / bound {_ratio(obj, bound)}); physical limit {_time(limit)} "
-                     f"(time / physical limit {_ratio(obj, limit)})")
+                     f"(time / physical limit {_ratio(obj, limit)})"
+                     + (f"; this program's MVMs hold the crossbars {_time(m['program_crossbar_ns'])}"
+                        if "program_crossbar_ns" in m else ""))
     matmuls = [(k[len("matmul."):], v) for k, v in p.extra if k.startswith("matmul.")]
     if matmuls:
         lines.append("  MatMuls of two activations (estimates per inference):")
@@ -71,6 +78,8 @@ def compile_summary(res: CompileResult) -> str:
     lines.append("  stages:")
     for k, s in res.stats.items():
         lines.append("    " + stats_line(s))
+        if s.produced_by:
+            lines.append(f"      * solution from {s.produced_by} (fallback for {s.method})")
         for a in s.attempts:
             lines.append(f"      fallback: {a}")
     if res.exact_path:
@@ -93,7 +102,12 @@ def _ratio(time_ns: float, reference_ns: float) -> str:
 
 
 def compare_rows(h: CompileResult, x: CompileResult) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Per stage, heuristic vs exact on the heuristic pipeline's own instance; end to end, both programs."""
+    """Per stage, heuristic vs exact on the heuristic pipeline's own instance; end to end, both programs.
+
+    ``exact`` is the best objective among the compared methods, ``bound`` the largest bound any
+    method ran on that instance proved (each is a lower bound of the instance, so the largest is
+    one too; it is printed as it is, never clamped to an objective), ``bound_method`` the method
+    that proved it."""
     rows = []
     for k, hs in h.stats.items():
         others = h.compare.get(k, {})
@@ -101,11 +115,12 @@ def compare_rows(h: CompileResult, x: CompileResult) -> tuple[list[dict[str, Any
             continue
         xs = min(others.values(), key=lambda s: s.objective)
         exact = xs.objective  # hinted with the heuristic (Stage.run): never worse than it
-        bound = min(max(xs.bound, hs.bound), exact)
-        rows.append({"stage": k, "unit": stage(k).unit, "heuristic": hs.objective, "exact": exact, "bound": bound,
-                     "gap": (exact - bound) / exact if exact else 0.0, "heuristic_s": hs.wall_s, "exact_s": xs.wall_s,
+        bs = max([hs, *others.values()], key=lambda s: s.bound)
+        rows.append({"stage": k, "unit": stage(k).unit, "heuristic": hs.objective, "exact": exact, "bound": bs.bound,
+                     "gap": relative_gap(exact, bs.bound), "heuristic_s": hs.wall_s, "exact_s": xs.wall_s,
                      "status": xs.status.value, "heuristic_method": hs.method, "exact_method": xs.method,
-                     "bound_kind": xs.bound_kind})
+                     "exact_kind": stage(k).method(xs.method).kind if _known(k, xs.method) else "",
+                     "bound_kind": bs.bound_kind, "bound_method": bs.method})
     e2e = {}
     for name, r in (("heuristic", h), ("exact", x)):
         m = dict(r.program.metrics)
@@ -118,6 +133,10 @@ def compare_rows(h: CompileResult, x: CompileResult) -> tuple[list[dict[str, Any
     return rows, e2e
 
 
+def _known(stage_name: str, method: str) -> bool:
+    return any(m.name == method for m in stage(stage_name).methods)
+
+
 def compare_text(rows: list[dict[str, Any]], e2e: dict[str, Any]) -> str:
     head = f"{'stage':<12} {'heuristic':>14} {'exact':>14} {'bound':>14} {'gap':>8} {'heur s':>7} {'exact s':>8}  status"
     lines = [head, "-" * len(head)]
@@ -126,7 +145,8 @@ def compare_text(rows: list[dict[str, Any]], e2e: dict[str, Any]) -> str:
         lines.append(f"{r['stage']:<12} {units.by_unit(r['heuristic'], u):>14} {units.by_unit(r['exact'], u):>14} "
                      f"{units.by_unit(r['bound'], u):>14} "
                      f"{100 * r['gap']:>7.2f}% {r['heuristic_s']:>7.2f} {r['exact_s']:>8.2f}  {r['status']} "
-                     f"({r['exact_method']} vs {r['heuristic_method']})")
+                     f"({r['exact_method']}" + (f" [{r['exact_kind']}]" if r.get("exact_kind") else "")
+                     + f" vs {r['heuristic_method']}; bound from {r.get('bound_method', '?')})")
     h, x = e2e["heuristic"], e2e["exact"]
     lines.append("")
     lines.append(f"end to end      {'heuristic':>14} {'exact':>14}")

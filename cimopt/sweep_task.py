@@ -11,7 +11,8 @@ Row columns: the task's inputs (``key``, ``model``, ``model_path``, ``model_sha2
 ``target``, ``target_hash``, ``mode``, ``solver``, ``methods``, ``seed``, ``time_limit_s``,
 ``workers``, ``chunks``, ``run``, ``random_weights``, ``budget_s``, ``sweep``, versions
 ``v_cimopt``, ``v_ortools``, ``v_onnx``, ``v_numpy``, ``v_python``); per stage
-``<stage>.method``, ``.status``, ``.objective``, ``.bound``, ``.gap``, ``.wall_s`` (objective
+``<stage>.method``, ``.kind`` (`cimopt methods`), ``.produced_by`` (the fallback method that
+produced the solution, empty when ``.method`` did), ``.status``, ``.objective``, ``.bound``, ``.gap``, ``.wall_s`` (objective
 units per stage as `cimopt compile` prints them, wall time s); end to end ``makespan_ns``,
 ``initiation_interval_ns``, ``inferences_per_s``, ``energy_pj``, ``memory_peak_bytes``,
 ``memory_bound_bytes``, ``tasks``, ``crossbars_used``, ``compile_s``; with ``run``:
@@ -136,7 +137,8 @@ def _compute(task: SweepTask, out: Row) -> None:
                           workers=task.workers, chunks=task.chunks, methods=task.methods)
     res = compile_model(model, target, opts, None, None, progress=None)
     for stage, s in res.stats.items():
-        out.update({f"{stage}.method": s.method, f"{stage}.status": s.status.value,
+        out.update({f"{stage}.method": s.method, f"{stage}.kind": s.kind, f"{stage}.produced_by": s.produced_by,
+                    f"{stage}.status": s.status.value,
                     f"{stage}.objective": _num(s.objective), f"{stage}.bound": _num(s.bound),
                     f"{stage}.gap": _num(s.gap), f"{stage}.wall_s": s.wall_s})
     p = res.program

@@ -10,7 +10,8 @@ mappings and why each preserves the objective):
   its first (lead) unit carrying the group's traffic, the others tied to the lead by a flow M
   larger than any placement's byte-hops, so a QAP optimum never splits a group and its value is
   the byte-hops; dummy facilities fill the rest.
-* memory -> MiniZinc data ``.dzn`` (dynamic storage allocation with spill chains; sizes and
+* memory -> MiniZinc data ``.dzn`` (dynamic storage allocation, each buffer in the space the
+  instance plans it in; sizes and
   capacities in alignment units).
 
 Every writer returns the file's text; `ExportError` when the instance has no form in the format.
@@ -171,9 +172,11 @@ def dzn(inst: MemoryInstance) -> str:
         ("size_units", _dzn_ints([mem.units(b.size_bytes, a) for b in p.buffers])),
         ("start_ns", _dzn_ints([b.start_ns for b in p.buffers])),
         ("end_ns", _dzn_ints([b.end_ns for b in p.buffers])),
-        ("home", _dzn_ints([index[b.space] for b in p.buffers])),
+        # the space the instance plans each buffer in (the spill rule is part of the instance)
+        ("home", _dzn_ints([index[b.space] for b in mem.assign_spaces(p)[0].buffers])),
     ]
-    head = ("% cimopt memory instance: dynamic storage allocation with spill chains (docs/instances.md)\n"
+    head = ("% cimopt memory instance: dynamic storage allocation per space, each buffer in its home "
+            "space (docs/instances.md)\n"
             "% minimise alignment * sum over spaces s of max(offset + size_units) over buffers placed in s\n")
     return head + "".join(f"{k} = {v};\n" for k, v in fields)
 

@@ -16,9 +16,11 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
                             "columns."),
     "replication": ("ns", "Layer time t(r) = fixed_ns + ceil(units / r) * granule * interval_ns with units = "
                           "vectors / granule, for r copies (1 <= r <= the layer's copy cap). Latency mode: the "
-                          "longest path of the layer DAG weighted by t; throughput mode: max t. Without "
-                          "reprogramming (one segment) the copies use at most 'budget' crossbars and the "
-                          "objective is that value; with reprogramming, segments run in turn, each within the "
+                          "longest path of the layer DAG weighted by t; throughput mode: max t. The instance "
+                          "fixes which of two problems it is. When one copy of every layer fits 'budget' "
+                          "crossbars: one segment without reprogramming, the copies use at most 'budget' "
+                          "crossbars and the objective is that value. Otherwise, with reprogramming: segments "
+                          "run in turn, each within the "
                           "budget, and the objective is the sum over segments of the segment's value plus its "
                           "largest program_ns. Minimised, in ns per inference."),
     "placement": ("byte-hops", "Minimise the NoC load per inference: the sum over segments and over traffic "
@@ -34,8 +36,9 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
                          "disjoint modulo II."),
     "memory": ("bytes", "Minimise the sum over memory spaces of the space's peak: max(offset + size rounded up "
                         "to the alignment) over the buffers placed in it (a buffer of size 0 or an empty "
-                        "lifetime occupies nothing), bytes. Each buffer sits in its home space or one it spills "
-                        "to (spill_to chain) at a non-negative multiple of the alignment; buffers of one space "
+                        "lifetime occupies nothing), bytes. Each buffer sits in its space (the instance's: the spill "
+                        "rule, solver/memory.assign_spaces, applied when it was built; an exported instance holds "
+                        "it already) at a non-negative multiple of the alignment; buffers of one space "
                         "live at the same time [start_ns, end_ns) do not overlap in address; every peak is at "
                         "most the space's capacity."),
 }

@@ -379,8 +379,7 @@ def heuristic_stats(problem: PlacementProblem, placement: Placement, method: str
                     wall_s: float) -> SolveStats:
     """Stats for a placement found without a proof: objective, the cheap lower bound, status."""
     obj = cost(problem, placement)
-    bound, kind = lower_bound(problem)
-    bound = min(bound, obj)
+    bound, kind = lower_bound(problem)  # valid for the instance: never clamped to this method's value
     status = Status.OPTIMAL if obj - bound <= _EPS * max(1.0, obj) else Status.FEASIBLE
     return SolveStats(STAGE, method, status, obj, bound, wall_s, bound_kind=kind,
                       exact=False)

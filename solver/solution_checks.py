@@ -125,7 +125,13 @@ def _mem_verify(inst: MemoryInstance, body: dict[str, Any]) -> Verdict:
         for i, c in zip(members, mem.colour_slots([p.buffers[i] for i in members])):
             slot[i] = c
     plan = mem.MemoryPlan(tuple(spaces), tuple(offsets), tuple(slot), peak)
-    return Verdict(float(plan.total_peak), tuple(mem.check(p, plan)))
+    # the spill choice is part of the instance (`memory.assign_spaces`, which `build` applies):
+    # a buffer moved elsewhere would change the problem, and the bound would not hold for it
+    assigned = mem.assign_spaces(p)[0].buffers
+    moved = [f"buffer {b.name}: in {spaces[i]}, the instance plans it in {assigned[i].space} (the spill rule "
+             "is part of the instance)" for i, b in enumerate(p.buffers)
+             if spaces[i] != assigned[i].space and spaces[i] in p.capacity]
+    return Verdict(float(plan.total_peak), tuple(mem.check(p, plan)) + tuple(moved))
 
 
 # --- replication ------------------------------------------------------------------------------
@@ -153,7 +159,11 @@ def _rep_verify(inst: ReplicationInstance, body: dict[str, Any]) -> Verdict:
         used = sum(p.layers[i].crossbars * copies[i] for i in seg)
         if used > p.budget:
             out.append(f"segment {k}: its copies use {used} crossbars, the budget is {p.budget}")
-    if not body["reprogrammed"] and len(segments) != 1:
+    if body["reprogrammed"] == inst.fits:
+        out.append("one copy of every layer fits the budget: one segment without reprogramming (\"reprogrammed\": "
+                   "false)" if inst.fits else "one copy of every layer does not fit the budget: the model runs in "
+                   "segments with reprogramming (\"reprogrammed\": true)")
+    elif not body["reprogrammed"] and len(segments) != 1:
         out.append(f"{len(segments)} segments without reprogramming: segments other than one need "
                    "\"reprogrammed\": true")
     if out:

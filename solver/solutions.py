@@ -26,7 +26,6 @@ from .solution_checks import STAGE_CODECS, SolutionError, Verdict
 from .stage import Stage
 
 FORMAT = "cimopt.solution/1"
-SEGMENT_PREFIX = "segment-"
 
 
 @lru_cache(maxsize=1)
@@ -61,11 +60,12 @@ def digest(problem: Any) -> str:
 def document(stage: Stage[Any, Any], problem: Any, solution: Any, method: str, claimed: float) -> dict[str, Any]:
     """The solution file's content for ``solution`` of ``problem``, found by ``method``.
 
-    Replication: ``reprogrammed`` is true when the stage segmented (a ``segment-*`` method, or a
-    model whose one copy does not fit, which every method segments)."""
+    Replication: ``reprogrammed`` is true when one copy of the model does not fit, which every
+    method segments; a model that fits is one segment whatever method ran
+    (`cimopt.solver.stage_replication`: one objective per instance)."""
     if stage.name not in STAGE_CODECS:
         raise SolutionError(f"stage {stage.name}: no solution format")
-    reprogrammed = method.startswith(SEGMENT_PREFIX) or not getattr(problem, "fits", True)
+    reprogrammed = not getattr(problem, "fits", True)
     body = STAGE_CODECS[stage.name][0](problem, solution, reprogrammed)
     return {"format": FORMAT, "stage": stage.name, "instance_sha256": digest(problem), "method": method,
             "objective": claimed if math.isfinite(claimed) else None, "solution": body}

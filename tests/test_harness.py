@@ -396,7 +396,9 @@ def test_memory_check_agrees_with_an_address_time_grid(data: hs.DataObject) -> N
     offset = [data.draw(hs.integers(0, 5)) for _ in bufs]
     verdict = solutions.check(stage("memory"), MemoryInstance(problem, 1),
                               {"stage": "memory", "solution": {"space": space, "offset_bytes": offset}})
-    feasible, total = True, 0
+    # the spill rule is part of the instance: every buffer where `assign_spaces` plans it
+    planned = [b.space for b in mem.assign_spaces(problem)[0].buffers]
+    feasible, total = space == planned, 0
     for s, cap in (("global", 5), ("dram", 100)):
         mine = [i for i in range(n) if space[i] == s and bufs[i].size_bytes and bufs[i].end_ns > bufs[i].start_ns]
         top = max((offset[i] + bufs[i].size_bytes for i in mine), default=0)

@@ -3,6 +3,9 @@
 The physical limit: every crossbar busy all the time, so the best possible time per inference is
 (sum over MVM instructions of duration x crossbars used) / (inferences in the program) / crossbars on
 the chip. The ratio is that limit over the program's time per inference (1 / inferences_per_s).
+(This is the program's own MVM crossbar time, its metric ``program_crossbar_ns``; the program's
+``physical_limit_ns`` is the model's crossbar work with one pipeline fill per op, a limit of every
+mapping and at most this figure: see the README glossary.)
 
 Usage: python experiments/checks/limit_check.py [--target isaac] [--min-geomean 0.3] [--min-resnet50 0.45]
 Compiles every light graph in throughput mode; last line: the figure; exit 0 when both bars hold.
