@@ -162,17 +162,24 @@ def save(stage: Stage[Any, Any], problem: Any, path: str | os.PathLike[str], met
         json.dump(doc, f, separators=(",", ":"))
 
 
-def load(path: str | os.PathLike[str], stages: tuple[Stage[Any, Any], ...]) -> tuple[Stage[Any, Any], Any, dict[str, Any]]:
-    """(stage, problem, meta) read from an instance file."""
+def read_document(path: str | os.PathLike[str], what: str, fmt: str, error: type[Exception]) -> dict[str, Any]:
+    """The JSON object in ``path`` whose ``format`` is ``fmt``; ``error`` (naming the file and ``what``
+    it should hold) when it is absent, unreadable, not JSON or of another format."""
     try:
         with open(path) as f:
             doc = json.load(f)
     except FileNotFoundError:
-        raise InstanceError(f"{path}: no such instance file") from None
+        raise error(f"{path}: no such {what} file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InstanceError(f"{path}: not a readable JSON instance ({e})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InstanceError(f"{path}: not a cimopt instance (expected \"format\": \"{FORMAT}\")")
+        raise error(f"{path}: not a readable JSON {what} ({e})") from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise error(f"{path}: not a cimopt {what} (expected \"format\": \"{fmt}\")")
+    return doc
+
+
+def load(path: str | os.PathLike[str], stages: tuple[Stage[Any, Any], ...]) -> tuple[Stage[Any, Any], Any, dict[str, Any]]:
+    """(stage, problem, meta) read from an instance file."""
+    doc = read_document(path, "instance", FORMAT, InstanceError)
     by_name = {s.name: s for s in stages}
     st = by_name.get(doc.get("stage"))
     if st is None:

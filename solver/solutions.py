@@ -79,15 +79,7 @@ def save(doc: dict[str, Any], path: str | os.PathLike[str]) -> None:
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A solution document read from ``path`` and checked against the schema (`SolutionError`)."""
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-    except FileNotFoundError:
-        raise SolutionError(f"{path}: no such solution file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SolutionError(f"{path}: not a readable JSON solution ({e})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise SolutionError(f"{path}: not a cimopt solution (expected \"format\": \"{FORMAT}\")")
+    doc = instances.read_document(path, "solution", FORMAT, SolutionError)
     try:
         _validator()(doc)
     except fastjsonschema.JsonSchemaValueException as e:
