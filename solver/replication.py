@@ -274,8 +274,39 @@ def _critical_layers(times: list[float], edges: tuple[tuple[int, int], ...]) -> 
 
 
 #: latency-mode balance evaluates exactly (a full critical-path pass) only this many candidates per
-#: step, the ones whose own time drops most per extra crossbar
+#: step, the ones whose own time drops most per extra crossbar (single layers, then cuts)
 _LATENCY_CANDIDATES = 4
+
+
+def _critical_cuts(times: list[float], finish: list[float], critical: list[int],
+                   tol: float) -> list[tuple[int, ...]]:
+    """The distinct sets of critical layers running at one instant (sorted, first seen first).
+
+    A critical layer starts at ``finish - time`` and has no slack, so on every longest path the
+    layers' intervals tile [0, length]: at an instant strictly inside a layer's interval exactly
+    one layer of each longest path runs, and the set of critical layers running then is a cut of
+    every longest path.  Shortening all its layers is the joint step parallel branches need."""
+    events: list[tuple[float, int, int]] = []  # (time, 0 = end / 1 = start, layer)
+    for v in critical:
+        if times[v] > tol:
+            events.append((finish[v] - times[v], 1, v))
+            events.append((finish[v], 0, v))
+    events.sort()
+    active: set[int] = set()
+    cuts: list[tuple[int, ...]] = []
+    seen: set[tuple[int, ...]] = set()
+    for k, (at, kind, v) in enumerate(events):
+        if kind == 1:
+            active.add(v)
+        else:
+            active.discard(v)
+        nxt = events[k + 1][0] if k + 1 < len(events) else at
+        if active and nxt - at > tol:
+            cut = tuple(sorted(active))
+            if cut not in seen:
+                seen.add(cut)
+                cuts.append(cut)
+    return cuts
 
 
 def _balance_latency(problem: ReplicationProblem) -> list[int]:
@@ -287,38 +318,52 @@ def _balance_latency(problem: ReplicationProblem) -> list[int]:
     for u, v in edges:
         preds[v].append(u)
 
-    def length_with(index: int, new_time: float, finish: list[float]) -> float:
-        """Critical path with layer ``index`` at ``new_time``: only its suffix is recomputed."""
-        f = finish[:index]
-        for v in range(index, len(times)):
-            t = new_time if v == index else times[v]
-            f.append(max((f[u] for u in preds[v]), default=0.0) + t)
+    def length_with(new: dict[int, float], finish: list[float]) -> float:
+        """Critical path with the layers of ``new`` at their new times: only the suffix from the
+        first of them is recomputed."""
+        first = min(new)
+        f = finish[:first]
+        for v in range(first, len(times)):
+            f.append(max((f[u] for u in preds[v]), default=0.0) + new.get(v, times[v]))
         return max(f)
+
+    def step(index: int) -> tuple[int, float, int] | None:
+        """(copies, time, extra crossbars) of ``index``'s next breakpoint, None if none helps."""
+        nxt = next_useful(layers[index], copies[index])
+        if nxt is None:
+            return None
+        return nxt, layer_time(layers[index], nxt), layers[index].crossbars * (nxt - copies[index])
 
     while layers:
         finish = finish_times(times, edges)
         current = max(finish)
-        local: list[tuple[float, int, int, float, int]] = []  # (own time saved per crossbar, layer, copies, time, extra)
-        for index in _critical_layers(times, edges):
-            nxt = next_useful(layers[index], copies[index])
-            if nxt is None:
-                continue
-            extra = layers[index].crossbars * (nxt - copies[index])
-            if used + extra > problem.budget:
-                continue
-            new_time = layer_time(layers[index], nxt)
-            local.append(((times[index] - new_time) / max(extra, 1), index, nxt, new_time, extra))
-        local.sort(key=lambda c: (-c[0], c[1]))
-        best: tuple[float, int, int, float] | None = None  # (gain per crossbar, layer, copies, time)
-        for _, index, nxt, new_time, extra in local[:_LATENCY_CANDIDATES]:
-            gain = (current - length_with(index, new_time, finish)) / max(extra, 1)
-            if gain > 0 and (best is None or gain > best[0]):
-                best = (gain, index, nxt, new_time)
+        critical = _critical_layers(times, edges)
+        steps = {v: s for v in critical if (s := step(v)) is not None}
+        # single layers first, then cuts of parallel critical paths (every layer of the cut steps)
+        options: list[list[tuple[float, tuple[int, ...]]]] = [
+            [((times[v] - s[1]) / max(s[2], 1), (v,)) for v, s in steps.items()], []]
+        for cut in _critical_cuts(times, finish, critical, _REL_TOL * max(current, 1.0)):
+            if len(cut) > 1 and all(v in steps for v in cut):
+                extra = sum(steps[v][2] for v in cut)
+                options[1].append((min(times[v] - steps[v][1] for v in cut) / max(extra, 1), cut))
+        best: tuple[float, tuple[int, ...]] | None = None  # (gain per crossbar, layers)
+        for group in options:
+            fitting = [(own, cut) for own, cut in group
+                       if used + sum(steps[v][2] for v in cut) <= problem.budget]
+            fitting.sort(key=lambda c: (-c[0], c[1]))
+            for _, cut in fitting[:_LATENCY_CANDIDATES]:
+                extra = sum(steps[v][2] for v in cut)
+                gain = (current - length_with({v: steps[v][1] for v in cut}, finish)) / max(extra, 1)
+                if gain > 0 and (best is None or gain > best[0]):
+                    best = (gain, cut)
+            if best is not None:
+                break
         if best is None:
             return copies
-        _, index, nxt, new_time = best
-        used += layers[index].crossbars * (nxt - copies[index])
-        copies[index], times[index] = nxt, new_time
+        for v in best[1]:
+            nxt, new_time, extra = steps[v]
+            used += extra
+            copies[v], times[v] = nxt, new_time
     return copies
 
 
@@ -330,8 +375,12 @@ def balance_copies(problem: ReplicationProblem) -> tuple[int, ...]:
     With this step rule the greedy is optimal for the throughput objective (every layer it
     grows must grow at least that much in any better solution).  Latency: among the layers on a
     critical path, take the few whose own time drops most per extra crossbar, and give the next
-    breakpoint to the one whose step shortens the critical path most per extra crossbar; stop when no step fits or shortens it (a local optimum: parallel
-    critical paths need joint steps the greedy does not take).
+    breakpoint to the one whose step shortens the critical path most per extra crossbar.  When
+    no single layer's step shortens it (parallel critical paths, e.g. the two expand branches
+    of every SqueezeNet fire module), step every layer of a cut of the critical paths together
+    (the critical layers running at one instant, `_critical_cuts`), the cut that shortens the
+    critical path most per extra crossbar among the few cheapest.  Stop when no single step
+    and no cut step fits the budget and shortens the critical path (a local optimum).
     """
     if problem.mode == "throughput":
         return tuple(_balance_throughput(problem))
