@@ -250,13 +250,15 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
 
     Groups are visited in an order shuffled with ``options.seed``; for each, the best move to a
     core with room is applied if it gains, else the best swap with a group on another core whose
-    sizes still fit.  The work is counted, not timed, in every mode: each group visited costs
-    `LOCAL_SEARCH_VISIT_S` deterministic s out of ``options.time_limit_s``, so the result depends
-    only on the instance, the seed and the limit.  ``budget``: a budget the work is charged to as
-    well (the caller's, so its other steps see what is left).
+    sizes still fit.  In deterministic mode the work is counted, not timed: each group visited
+    costs `LOCAL_SEARCH_VISIT_S` deterministic s out of ``options.time_limit_s``, so the result
+    depends only on the instance, the seed and the limit; otherwise it stops on the wall clock
+    (``options.time_limit_s``, cut to the options' deadline).  ``budget``: a budget the work is
+    charged to as well (the caller's, so its other steps see what is left).
     """
     check(problem, start)
-    work = Budget.counted(options.time_limit_s, parent=budget)
+    work = (Budget.counted(options.time_limit_s, parent=budget) if options.deterministic
+            else Budget.of(options))
     rng = np.random.default_rng(options.seed)
     n, hop = problem.n_groups, problem.hop_matrix().astype(float)
     sizes = np.array(problem.groups, dtype=np.int64)

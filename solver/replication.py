@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 
 from cimopt.ir.errors import CapacityError
+from cimopt.solver.budget import HEURISTIC_LAYER_S, Budget
 from cimopt.solver.replication_bounds import water_filling_bound
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
@@ -236,11 +237,19 @@ def uniform_copies(problem: ReplicationProblem) -> tuple[int, ...]:
     return fill(lo)
 
 
-def _balance_throughput(problem: ReplicationProblem) -> list[int]:
+def _out_of_time(budget: Budget | None, problem: ReplicationProblem) -> bool:
+    """Charge one greedy step (`HEURISTIC_LAYER_S` per layer) and say whether ``budget`` is spent."""
+    if budget is None:
+        return False
+    budget.spend(len(problem.layers) * HEURISTIC_LAYER_S)
+    return budget.expired
+
+
+def _balance_throughput(problem: ReplicationProblem, budget: Budget | None = None) -> list[int]:
     layers = problem.layers
     copies = [1] * len(layers)
     used = problem.one_copy_crossbars
-    while layers:
+    while layers and not _out_of_time(budget, problem):
         times = [layer_time(layer, r) for layer, r in zip(layers, copies)]
         worst = max(times)
         steps: list[tuple[int, int]] = []
@@ -309,7 +318,7 @@ def _critical_cuts(times: list[float], finish: list[float], critical: list[int],
     return cuts
 
 
-def _balance_latency(problem: ReplicationProblem) -> list[int]:
+def _balance_latency(problem: ReplicationProblem, budget: Budget | None = None) -> list[int]:
     layers, edges = problem.layers, problem.edges
     copies = [1] * len(layers)
     used = problem.one_copy_crossbars
@@ -334,7 +343,7 @@ def _balance_latency(problem: ReplicationProblem) -> list[int]:
             return None
         return nxt, layer_time(layers[index], nxt), layers[index].crossbars * (nxt - copies[index])
 
-    while layers:
+    while layers and not _out_of_time(budget, problem):
         finish = finish_times(times, edges)
         current = max(finish)
         critical = _critical_layers(times, edges)
@@ -367,7 +376,7 @@ def _balance_latency(problem: ReplicationProblem) -> list[int]:
     return copies
 
 
-def balance_copies(problem: ReplicationProblem) -> tuple[int, ...]:
+def balance_copies(problem: ReplicationProblem, budget: Budget | None = None) -> tuple[int, ...]:
     """PIMCOMP-style greedy from one copy each.
 
     Throughput: give the bottleneck layer (all tied bottleneck layers together) the fewest extra
@@ -381,10 +390,14 @@ def balance_copies(problem: ReplicationProblem) -> tuple[int, ...]:
     (the critical layers running at one instant, `_critical_cuts`), the cut that shortens the
     critical path most per extra crossbar among the few cheapest.  Stop when no single step
     and no cut step fits the budget and shortens the critical path (a local optimum).
+
+    ``budget``: a time budget asked before every step (each step charged `HEURISTIC_LAYER_S` per
+    layer in deterministic mode); when it runs out the copies so far are returned (check
+    ``budget.expired`` to tell).
     """
     if problem.mode == "throughput":
-        return tuple(_balance_throughput(problem))
-    return tuple(_balance_latency(problem))
+        return tuple(_balance_throughput(problem, budget))
+    return tuple(_balance_latency(problem, budget))
 
 
 def lower_bound(problem: ReplicationProblem) -> tuple[float, str]:
@@ -404,14 +417,15 @@ def lower_bound(problem: ReplicationProblem) -> tuple[float, str]:
     return alone, alone_kind
 
 
-def heuristic_copies(problem: ReplicationProblem, method: str) -> tuple[int, ...]:
-    """Copies chosen by heuristic ``method`` (none | uniform | balance)."""
+def heuristic_copies(problem: ReplicationProblem, method: str,
+                     budget: Budget | None = None) -> tuple[int, ...]:
+    """Copies chosen by heuristic ``method`` (none | uniform | balance; ``budget`` limits balance)."""
     if method == "none":
         return none_copies(problem)
     if method == "uniform":
         return uniform_copies(problem)
     if method == "balance":
-        return balance_copies(problem)
+        return balance_copies(problem, budget)
     raise ValueError(f"unknown heuristic {method!r}; expected none, uniform or balance")
 
 
@@ -426,7 +440,9 @@ def solve(
     check_fits(problem)
     options = options or SolverOptions()
     start = time.perf_counter()
-    rep = Replication(heuristic_copies(problem, method))
+    budget = Budget.of(options)
+    rep = Replication(heuristic_copies(problem, method, budget))
+    stopped = method == "balance" and budget.expired
     value = objective(problem, rep)
     bound, kind = lower_bound(problem)
     bound = min(bound, value)
@@ -440,6 +456,8 @@ def solve(
         wall_s=time.perf_counter() - start,
         bound_kind=kind,
         exact=False,
-        note=f"mode={problem.mode}; {crossbars_used(problem, rep.copies)}/{problem.budget} crossbars",
+        note=f"mode={problem.mode}; {crossbars_used(problem, rep.copies)}/{problem.budget} crossbars"
+        + (f"; stopped by the {'deterministic ' if budget.deterministic else ''}time limit of "
+           f"{budget.total:.3g} s: copies so far" if stopped else ""),
     )
     return rep, stats

@@ -82,12 +82,14 @@ class Stage(ABC, Generic[P, S]):
     def run(self, problem: P, method: str, options: SolverOptions,
             hint: tuple[S, SolveStats] | None = None) -> tuple[S, SolveStats]:
         """`solve` with the stats named for the stage and the method as chosen (the solver's
-        own name for what it ran, e.g. ``cpsat-rolling-window``, goes first in the note).
+        own name for what it ran, e.g. ``cpsat-rolling-window``, goes first in the note), under
+        a wall-clock deadline of ``options.time_limit_s`` from now (`SolverOptions.with_deadline`).
 
         ``hint``: a solution of the same instance (the heuristic's) and its stats.  An exact
         method is never worse than it: when the method ends worse, the hint is returned, its
         objective reported, the better of the two bounds kept, and the note says so.
         """
+        options = options.with_deadline()  # wall mode: the whole call ends by the time limit
         solution, s = self.solve(problem, self.method(method).name, options)
         if s.method != method or s.stage != self.name:
             detail = s.method if s.method != method else ""
