@@ -29,6 +29,16 @@ def stats_line(s: SolveStats) -> str:
             f"bound {s.bound:<14.6g} gap {100 * s.gap:6.2f} %  {s.wall_s:7.2f} s  ({s.bound_kind})")
 
 
+def idle_crossbars_note(used: int, total: int, limited_by: str) -> str:
+    """The warning of a program that leaves more than half the chip's crossbars idle while its
+    end-to-end bound is set by the crossbar class (work over every crossbar), else ""."""
+    if limited_by != "crossbar" or total <= 0 or 2 * used >= total:
+        return ""
+    return (f"{total - used} of {total} crossbars ({100 * (total - used) / total:.1f} %) hold no weights while "
+            "the end-to-end bound is set by the crossbar class (the work spread over every crossbar): the "
+            "program cannot come near that bound without them; try --replication cpsat or --solver exact")
+
+
 def compile_summary(res: CompileResult) -> str:
     p = res.program
     m = dict(p.metrics)
@@ -51,6 +61,9 @@ def compile_summary(res: CompileResult) -> str:
         lines.append(f"  end to end: {100 * m['e2e_bound_ns'] / max(m['e2e_objective_ns'], 1e-9):.1f} % of the bound "
                      f"({_time(m['e2e_bound_ns'])} per inference), limited by {limited}; "
                      f"physical limit {_time(m['physical_limit_ns'])} (ratio {m['physical_limit_ratio']:.3f})")
+        idle = idle_crossbars_note(int(m["crossbars_used"]), int(m["crossbars_total"]), limited)
+        if idle:
+            lines.append(f"  note: {idle}")
     matmuls = [(k[len("matmul."):], v) for k, v in p.extra if k.startswith("matmul.")]
     if matmuls:
         lines.append("  MatMuls of two activations (estimates per inference):")
