@@ -348,15 +348,18 @@ def _balance_latency(problem: ReplicationProblem, budget: Budget | None = None) 
         current = max(finish)
         critical = _critical_layers(times, edges)
         steps = {v: s for v in critical if (s := step(v)) is not None}
-        # single layers first, then cuts of parallel critical paths (every layer of the cut steps)
-        options: list[list[tuple[float, tuple[int, ...]]]] = [
-            [((times[v] - s[1]) / max(s[2], 1), (v,)) for v, s in steps.items()], []]
-        for cut in _critical_cuts(times, finish, critical, _REL_TOL * max(current, 1.0)):
-            if len(cut) > 1 and all(v in steps for v in cut):
-                extra = sum(steps[v][2] for v in cut)
-                options[1].append((min(times[v] - steps[v][1] for v in cut) / max(extra, 1), cut))
+        # single layers first; cuts of parallel critical paths (every layer of the cut steps)
+        # only when no single step shortens the critical path
         best: tuple[float, tuple[int, ...]] | None = None  # (gain per crossbar, layers)
-        for group in options:
+        for phase in (0, 1):
+            if phase == 0:
+                group = [((times[v] - s[1]) / max(s[2], 1), (v,)) for v, s in steps.items()]
+            else:
+                group = []
+                for cut in _critical_cuts(times, finish, critical, _REL_TOL * max(current, 1.0)):
+                    if len(cut) > 1 and all(v in steps for v in cut):
+                        extra = sum(steps[v][2] for v in cut)
+                        group.append((min(times[v] - steps[v][1] for v in cut) / max(extra, 1), cut))
             fitting = [(own, cut) for own, cut in group
                        if used + sum(steps[v][2] for v in cut) <= problem.budget]
             fitting.sort(key=lambda c: (-c[0], c[1]))
