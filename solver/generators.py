@@ -1,9 +1,14 @@
-"""Random stage instances of the shapes the benchmarks use (`cimopt instances` writes them).
+"""The benchmark instances: random stage instances (`cimopt instances` writes them, the
+benchmarks in experiments/ run them; docs/instances.md describes them).
 
 Scheduling: layered CNN-like task graphs (`layered_instance`); placement: layered chains of
-crossbar groups (`layered_chain`); memory: random buffer lifetimes (`random_buffers`);
-replication: random layer chains with skips (`random_layers`).  Every generator is seeded and
-deterministic; sizes are in the units the problems use (ns, bytes, crossbars).
+crossbar groups (`layered_chain`) on a mesh scaled to them (`placement_instance`); memory:
+random buffer lifetimes (`random_buffers`); replication: random layer chains with skips
+(`random_layers`).  Every generator scales its machine with the size, so that every instance
+is feasible at every size: a resource per replica (scheduling), cores for 1.5x the crossbars
+(placement), an unbounded memory space (memory), a crossbar budget of 3x one copy
+(replication).  Every generator is seeded and deterministic; sizes are in the units the
+problems use (ns, bytes, crossbars).
 """
 from __future__ import annotations
 
