@@ -130,7 +130,7 @@ def _dp(
     prefix = [0]
     for layer in problem.layers:
         prefix.append(prefix[-1] + layer.crossbars)
-    intervals = [(i, j) for j in range(1, n + 1) for i in range(j - 1, -1, -1)
+    intervals = [(i, j) for j in range(1, n + 1) for i in range(j)
                  if prefix[j] - prefix[i] <= problem.budget]
     cost: dict[tuple[int, int], float] = {}
     low: dict[tuple[int, int], float] = {}
