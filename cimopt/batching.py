@@ -22,7 +22,7 @@ from onnx import numpy_helper
 from cimopt.cost.model import CostModel
 from cimopt.ir.errors import ShapeError
 from cimopt.ir.graph import OpClass
-from cimopt.ir.load import read_model
+from cimopt.ir.load import model_name, read_model
 from cimopt.ir.workload import Workload
 from cimopt.targets import timing
 
@@ -52,6 +52,7 @@ def batched_model(model: str | os.PathLike[str] | onnx.ModelProto, batch: int) -
     that start with the batch of 1; raises ShapeError when the model's batch is not 1."""
     proto = onnx.ModelProto()
     proto.CopyFrom(read_model(model))
+    proto.graph.name = model_name(model)   # the model's one name, batched or not
     g = proto.graph
     inits = {i.name: i for i in g.initializer}
     for vi in (*[i for i in g.input if i.name not in inits], *g.output):

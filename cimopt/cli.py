@@ -7,13 +7,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from cimopt.ir import units
 from cimopt.ir.errors import CimoptError
 
-from . import cli_compile, cli_demo, cli_plot, cli_solve, cli_sweep, cli_trace, json_safe
+from . import cli_check, cli_compile, cli_demo, cli_plot, cli_solve, cli_sweep, cli_trace, json_safe
 from .cli_args import Parser, add_model_args
 
 #: modules that add commands: each has ``register(subparsers)``; a new command is a module and a line here
-COMMAND_MODULES = (cli_compile, cli_demo, cli_solve, cli_sweep, cli_trace, cli_plot)
+COMMAND_MODULES = (cli_compile, cli_demo, cli_solve, cli_check, cli_sweep, cli_trace, cli_plot)
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:
@@ -37,8 +38,8 @@ def _cmd_targets(args: argparse.Namespace) -> int:
         interval = isa.mvm_interval(t, c.crossbar_rows, c.crossbar_cols)
         macs_per_mvm = c.crossbar_rows * (c.crossbar_cols // t.weight_slices)
         tops = 2 * macs_per_mvm * t.total_crossbars / interval / 1e3
-        print(f"{t.name:<10} {t.cores:>6} {t.total_crossbars:>10} {t.weight_capacity / 1e6:>10.2f} M "
-              f"{mvm.latency_ns:>6.0f} ns {tops:>10.2f} {'yes' if t.host else 'no ':<5} {t.description}")
+        print(f"{t.name:<10} {t.cores:>6} {units.count(t.total_crossbars):>10} {units.si_count(t.weight_capacity):>12} "
+              f"{units.time(mvm.latency_ns):>9} {tops:>10.2f} {'yes' if t.host else 'no ':<5} {t.description}")
     return 0
 
 
@@ -66,13 +67,18 @@ def _cmd_methods(args: argparse.Namespace) -> int:
 
     if args.json:
         print(json.dumps([{"stage": st.name, "heuristic": st.heuristic, "exact": st.exact,
-                           "methods": [{"name": m.name, "exact": m.exact, "help": m.help} for m in st.methods]}
+                           "methods": [{"name": m.name, "kind": m.kind, "exact": m.exact, "help": m.help}
+                                       for m in st.methods]}
                           for st in STAGES], indent=2))
         return 0
     for st in STAGES:
         print(f"{st.name}  (--solver heuristic: {st.heuristic}; --solver exact: {st.exact})")
         for m in st.methods:
-            print(f"  {m.name:<16} {'exact    ' if m.exact else 'heuristic'}  {m.help}")
+            print(f"  {m.name:<18} {m.kind:<12}  {m.help}")
+    print("\nkinds: exact proves optimality of every instance given time; exact/LNS is exact up to the size its "
+          "line names, LNS above;\nLNS re-solves neighbourhoods exactly without a proof for the whole; local search "
+          "moves until none improves;\nheuristic constructs a solution.  Any method reports OPTIMAL only when its "
+          "objective meets a valid bound.")
     print("\nchoose one per stage with --method STAGE=METHOD[,STAGE=METHOD...]")
     return 0
 

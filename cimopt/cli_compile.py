@@ -7,6 +7,7 @@ import math
 import time
 from typing import Any
 
+from cimopt.ir import units
 from cimopt.ir.errors import CimoptError, ProgramError, UsageError
 from cimopt.solver.stages import STAGES
 
@@ -49,8 +50,22 @@ def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
         from dataclasses import replace
         opts = replace(opts, solver=solver)
     measured = read_costs(a.costs) if a.costs else None
-    return compile_model(a.model, target, opts, parse_input_shapes(a.input_shape), measured,
+    return compile_model(_model(a), target, opts, parse_input_shapes(a.input_shape), measured,
                          progress(not getattr(a, "quiet", False)))
+
+
+#: Program.extra key: the seed of `--random-weights` the program was compiled with
+RANDOM_WEIGHTS_KEY = "random_weights_seed"
+
+
+def _model(a: argparse.Namespace) -> Any:
+    """The model file, or with ``--random-weights`` its copy with seeded random weights
+    (`ir.random_weights`, seed ``--weight-seed``)."""
+    if not getattr(a, "random_weights", False):
+        return a.model
+    from cimopt.ir.random_weights import randomised_file
+
+    return randomised_file(a.model, a.weight_seed)
 
 
 def _cmd_compile(a: argparse.Namespace) -> int:
@@ -61,17 +76,22 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     from .report import compile_summary
 
     res = _compile(a)
-    p = replace(res.program, extra=res.program.extra + (("target_ref", a.target),))
+    seed = ((RANDOM_WEIGHTS_KEY, str(a.weight_seed)),) if a.random_weights else ()
+    p = replace(res.program, extra=res.program.extra + (("target_ref", a.target),) + seed)
     prog.save(p, a.output)
     print(compile_summary(res))
     print(f"program written to {a.output}")
     return 0
 
 
-def _machine_setup(prog_path: str, model: str, target_ref: str | None, missing_data: str = "random") -> Any:
+def _machine_setup(prog_path: str, model: str, target_ref: str | None, missing_data: str = "random",
+                   weight_seed: int | None = None) -> Any:
     """The program, its target and the model's front end, each checked before use: the model
     file readable (``missing_data`` as in `ir.load.read_model`), the target the one the program
-    was compiled for, the model the one it was compiled from."""
+    was compiled for, the model the one it was compiled from.  ``weight_seed``: run on the
+    model's copy with seeded random weights (`ir.random_weights`), which the program must have
+    been compiled from (``compile --random-weights`` with the same ``--weight-seed``): the
+    machine's crossbars and onnxruntime then hold the very weights the program was compiled for."""
     from cimopt.ir import program as prog
     from cimopt.ir.load import read_model
     from cimopt.targets.load import load_target
@@ -81,19 +101,52 @@ def _machine_setup(prog_path: str, model: str, target_ref: str | None, missing_d
     from .frontend import prepare
 
     p = prog.load(prog_path)
-    proto = read_model(model, missing_data)
+    _check_weight_seed(p, prog_path, weight_seed)
+    if weight_seed is None:
+        proto = read_model(model, missing_data)
+    else:
+        from cimopt.ir.random_weights import randomised_file
+
+        proto = randomised_file(model, weight_seed)
     ref = target_ref or dict(p.extra).get("target_ref") or p.target
     target = load_target(ref)
     if target.digest() != p.target_hash:
         raise ProgramError(f"{prog_path}: compiled for target {p.target} ({p.target_hash}), but {ref} is "
                            f"{target.digest()}; pass the same target with --target")
-    if model_hash(model) != p.model_hash:
+    if model_hash(model if weight_seed is None else proto) != p.model_hash:
         raise ProgramError(f"{prog_path}: compiled from a different model than {model} (hash {p.model_hash}); "
                            "recompile or pass the model it was compiled from")
     batch = int(p.metric("batch", 1) or 1)
     # a batched program (`cimopt.batching`) was compiled from the model with batch B
-    fe = prepare(batched_model(model, batch) if batch > 1 else model, target, dict(p.input_shapes))
+    source = model if weight_seed is None else proto
+    fe = prepare(batched_model(source, batch) if batch > 1 else source, target, dict(p.input_shapes))
     return p, target, fe, proto
+
+
+def recorded_weight_seed(p: Any, prog_path: str) -> int | None:
+    """The ``--weight-seed`` the program was compiled with (None: the model's own weights)."""
+    seed = dict(p.extra).get(RANDOM_WEIGHTS_KEY)
+    if seed is None:
+        return None
+    try:
+        return int(seed)
+    except ValueError:
+        raise ProgramError(f"{prog_path}: extra {RANDOM_WEIGHTS_KEY} is {seed!r}, not a seed (an integer); "
+                           "recompile the program") from None
+
+
+def _check_weight_seed(p: Any, prog_path: str, weight_seed: int | None) -> None:
+    """`ProgramError` unless the run's ``--random-weights`` agrees with the program's compile."""
+    compiled = recorded_weight_seed(p, prog_path)
+    if compiled is None and weight_seed is not None:
+        raise ProgramError(f"{prog_path}: compiled from the model's own weights; to run on random weights, "
+                           f"compile with --random-weights --weight-seed {weight_seed} first")
+    if compiled is not None and weight_seed is None:
+        raise ProgramError(f"{prog_path}: compiled with --random-weights --weight-seed {compiled}; "
+                           f"run it with the same flags")
+    if compiled is not None and compiled != weight_seed:
+        raise ProgramError(f"{prog_path}: compiled with --weight-seed {compiled}, not {weight_seed}; "
+                           "run it with the seed it was compiled with")
 
 
 def _check_shapes(given: list[str], p: Any) -> None:
@@ -116,8 +169,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from .inputs import random_inputs, read_inputs
     from .run_report import save_outputs, verdict, verdict_json, verdict_lines
 
-    p, target, fe, proto = _machine_setup(a.program, a.model, a.target,
-                                          "random" if a.random_weights else "refuse")
+    p, target, fe, proto = _machine_setup(a.program, a.model, a.target, "refuse",
+                                          a.weight_seed if a.random_weights else None)
     _check_shapes(a.input_shape, p)
     inputs = read_inputs(a.inputs, fe.graph) if a.inputs else random_inputs(fe.graph, a.seed)
     if a.numerics != "float":
@@ -142,8 +195,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
                           "energy_pj": float(res.energy.total), "program_makespan_ns": float(p.makespan_ns),
                           **verdict_json(v), "run_s": run_s}))
     else:
-        print(f"ran {res.instructions} instructions in {run_s:.1f} s; machine makespan {res.makespan_ns / 1e3:.2f} us "
-              f"(program says {p.makespan_ns / 1e3:.2f} us), energy {res.energy.total / 1e6:.3f} uJ")
+        print(f"ran {res.instructions} instructions in {run_s:.1f} s; machine makespan {units.time(res.makespan_ns, 6)} "
+              f"(program says {units.time(p.makespan_ns, 6)}), energy {units.energy(res.energy.total)}")
         for line in verdict_lines(v):
             print(line)
         for x in viol[:20]:
@@ -158,7 +211,10 @@ def _cmd_validate(a: argparse.Namespace) -> int:
     from cimopt.targets.machine import validate
 
     if a.model:
-        p, target, fe, _proto = _machine_setup(a.program, a.model, a.target)
+        from cimopt.ir import program as prog
+
+        seed = recorded_weight_seed(prog.load(a.program), a.program)   # validate checks no values
+        p, target, fe, _proto = _machine_setup(a.program, a.model, a.target, weight_seed=seed)
         _check_shapes(a.input_shape, p)
         viol = validate(p, fe.graph, target)
     else:
@@ -196,6 +252,16 @@ def _cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
+def add_weight_args(p: argparse.ArgumentParser) -> None:
+    """``--random-weights`` and ``--weight-seed``, the same on compile, compare and run."""
+    p.add_argument("--random-weights", action="store_true",
+                   help="replace every weight of the model by seeded random values (for models whose weights "
+                        "are constants, like the onnx light graphs, or whose external weight file is absent); "
+                        "compile and run must both be given it, with the same --weight-seed")
+    p.add_argument("--weight-seed", type=int, default=0, metavar="N",
+                   help="seed of --random-weights (default 0)")
+
+
 def register(sub: Any) -> None:
     """Add compile, run, validate and compare to the ``cimopt`` subparsers."""
     def compile_args(p: argparse.ArgumentParser) -> None:
@@ -217,6 +283,7 @@ def register(sub: Any) -> None:
                             "output SQNR is at least DB (see `cimopt run --numerics int`)")
         p.add_argument("--calibrate", metavar="X.npz", help="calibration inputs for --min-sqnr-db "
                                                             "(default: seeded random inputs)")
+        add_weight_args(p)
         p.add_argument("--batch", type=int, default=0,
                        help="inferences per reprogramming of a model in several segments (default: chosen "
                             "in throughput mode, 1 in latency mode)")
@@ -242,9 +309,7 @@ def register(sub: Any) -> None:
     r.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0xD1x...",
                    help="accepted for symmetry with compile: must equal the sizes the program was compiled for")
     r.add_argument("--outputs", metavar="OUT.npz", help="write the machine's outputs to this .npz")
-    r.add_argument("--random-weights", action="store_true",
-                   help="a model whose external weight file is absent runs on seeded random weights "
-                        "(the same as compile stood in) instead of being refused")
+    add_weight_args(r)
     r.add_argument("--json", action="store_true")
     cli_numerics.add_args(r)
     r.add_argument("--trace", metavar="T.json", help="write the machine's timeline as Chrome trace-event JSON")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cimopt.ir import units
 from cimopt.ir.errors import UsageError
 from cimopt.ir.graph import Graph
 from .calibration import CALIBRATION_SAMPLES, calibration_samples
@@ -67,8 +68,8 @@ def run(a: argparse.Namespace, program: Any, target: Any, graph: Graph, inputs: 
                           "run_s": run_s, "numerics": nr.as_json()}))
     else:
         print(f"ran {res.instructions} instructions x {a.trials} trial(s) in {run_s:.1f} s ({a.numerics} numerics); "
-              f"machine makespan {res.makespan_ns / 1e3:.2f} us (program says {program.makespan_ns / 1e3:.2f} us), "
-              f"energy {res.energy.total / 1e6:.3f} uJ")
+              f"machine makespan {units.time(res.makespan_ns, 6)} (program says {units.time(program.makespan_ns, 6)}), "
+              f"energy {units.energy(res.energy.total)}")
         for line in report_lines(nr):
             print(line)
         for v in viol[:20]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cimopt.ir import units
+
 
 def _cmd_trace(a: argparse.Namespace) -> int:
     from cimopt.ir import program as prog
@@ -13,7 +15,7 @@ def _cmd_trace(a: argparse.Namespace) -> int:
     p = prog.load(a.program)
     trace = build_trace(p)
     write_trace(trace, a.output)
-    print(f"{len(p.instructions)} instructions, makespan {p.makespan_ns / 1e3:.2f} us: trace written to {a.output} "
+    print(f"{len(p.instructions)} instructions, makespan {units.time(p.makespan_ns, 6)}: trace written to {a.output} "
           "(open it in the Perfetto UI or chrome://tracing)")
     return 0
 

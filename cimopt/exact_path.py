@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cimopt.ir import units
 from cimopt.solver.context import Context
 from cimopt.solver.stage import Stage
 from cimopt.solver.stats import SolveStats
@@ -71,8 +72,8 @@ def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
         key = _key(cand)
         kept = key < _key(best)
         trail.append(Candidate(tuple(trial.items()), st.name, key[0], key[1], kept))
-        say(f"exact path: {st.name}={st.exact} gives {key[0]:.0f} ns, {'kept' if kept else 'dropped'} "
-            f"(best {_key(best)[0]:.0f} ns)")
+        say(f"exact path: {st.name}={st.exact} gives {units.time(key[0], 6)}, {'kept' if kept else 'dropped'} "
+            f"(best {units.time(_key(best)[0], 6)})")
         if kept:
             best, best_stats, methods, snaps, sols = cand, cand_stats, trial, trial_snaps, cand_sols
     # task granularity: finer row chunks pipeline consecutive layers more closely, at the cost

@@ -15,7 +15,7 @@ from .verdict import judge
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     """One array per graph input: standard normal floats; integers in the range their use allows
-    (indices into a Gather's data stay inside its first axis)."""
+    (indices into a Gather's data stay inside its first axis); strings as short random words."""
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
     for t in graph.inputs:
@@ -26,6 +26,10 @@ def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
             out[t] = rng.standard_normal(shape).astype(dt)
         elif dt == np.bool_:
             out[t] = rng.integers(0, 2, shape).astype(bool)
+        elif dt == np.dtype(object):   # ONNX strings: short lowercase words
+            letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+            words = ["".join(rng.choice(letters, int(rng.integers(1, 9)))) for _ in range(int(np.prod(shape)))]
+            out[t] = np.array(words, dtype=object).reshape(shape)
         else:
             high = 2
             for c in graph.consumers(t):
@@ -51,7 +55,8 @@ def read_inputs(path: str | os.PathLike[str], graph: Graph) -> dict[str, np.ndar
         want = graph.shape(t)
         if tuple(data[t].shape) != tuple(want):
             raise UsageError(f"{p}: input {t} has shape {data[t].shape}, the program was compiled for {want}")
-    return {t: data[t] for t in graph.inputs}
+    # strings arrive as fixed-width text (an .npz of objects would need pickle): as ONNX strings
+    return {t: data[t].astype(object) if graph.spec(t).dtype == "object" else data[t] for t in graph.inputs}
 
 
 def reference_outputs(model: str | os.PathLike[str] | onnx.ModelProto, inputs: Mapping[str, np.ndarray],
@@ -76,7 +81,7 @@ def reference_outputs(model: str | os.PathLike[str] | onnx.ModelProto, inputs: M
     try:
         src = model.SerializeToString() if isinstance(model, onnx.ModelProto) else os.fspath(model)
         so = ort.SessionOptions()
-        so.log_severity_level = 3
+        so.log_severity_level = 4  # a failure is raised below with its message
         sess = ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
         feeds = {i.name: inputs[i.name] for i in sess.get_inputs() if i.name in inputs}
         batch = {np.shape(feeds[i.name])[0] for i in sess.get_inputs() if i.name in feeds and i.shape

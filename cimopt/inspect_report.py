@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cimopt.cost.model import CostModel, OpCost
+from cimopt.ir import units
 from cimopt.ir.workload import WorkOp, Workload
 from cimopt.targets.spec import Target
 
@@ -54,17 +55,11 @@ def to_json(workload: Workload, target: Target, rows: list[InspectRow]) -> dict[
 
 
 def _si(x: float, unit: str) -> str:
-    for f, p in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= f:
-            return f"{x / f:.3g} {p}{unit}"
-    return f"{x:.3g} {unit}"
+    return units.si_count(x, unit)
 
 
 def _time(ns: float) -> str:
-    for f, u in ((1e9, "s"), (1e6, "ms"), (1e3, "us")):
-        if ns >= f:
-            return f"{ns / f:.3g} {u}"
-    return f"{ns:.3g} ns"
+    return units.time(ns, 3)
 
 
 def to_text(workload: Workload, target: Target, rows: list[InspectRow]) -> str:
@@ -77,12 +72,12 @@ def to_text(workload: Workload, target: Target, rows: list[InspectRow]) -> str:
         typ = "+".join((r.op.op_type, *((r.op.activation,) if r.op.activation else ()), *r.op.epilogue))
         lines.append(f"{r.op.name[:32]:<32} {typ[:18]:<18} {r.op.op_class.value:<8} {mat:>20} "
                      f"{r.cost.crossbars or '':>6} {_si(r.op.macs, '') if r.op.macs else '':>9} "
-                     f"{_time(r.cost.latency_ns):>10} {_si(r.cost.energy_pj * 1e-12, 'J'):>10}")
+                     f"{_time(r.cost.latency_ns):>10} {units.energy(r.cost.energy_pj, 3):>10}")
     t = js["totals"]
     lines.append("-" * len(head))
     lines.append(f"total: {_si(t['macs'], 'MAC')}, {t['crossbars']} crossbars for one copy "
                  f"({t['weights']:,} weights), {_time(t['latency_ns'])} summed op latency, "
-                 f"{_si(t['energy_pj'] * 1e-12, 'J')}")
+                 f"{units.energy(t['energy_pj'], 3)}")
     cap = js["capacity"]
     if js["fits"]:
         lines.append(f"fits: yes - {t['crossbars']} of {cap['crossbars']} crossbars "

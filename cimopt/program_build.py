@@ -50,7 +50,8 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
     # where each MatMul of two activations runs, and the estimates the cost model compared
     if fe.matmuls:
         metrics["matmuls_crossbar_written"] = float(sum(d.unit == CROSSBAR_WRITTEN for d in fe.matmuls))
-    extra = e2e.extra + tuple(("warning", w) for w in ctx.warnings) + \
+    extra = e2e.extra + tuple(("model_note", n) for n in fe.graph.notes) + \
+        tuple(("warning", w) for w in ctx.warnings) + \
         tuple((f"matmul.{d.op}", d.describe()) for d in fe.matmuls)
     program = Program(
         model=fe.workload.name, model_hash=model_hash, target=ctx.target.name, target_hash=ctx.target.digest(),
@@ -69,7 +70,9 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
 
 def solver_record(stats: dict[str, SolveStats], options: CompileOptions) -> dict[str, str]:
     """What ran per stage, from the stats themselves: method, status and note; then the limits."""
-    out = {k: f"{s.method} ({'exact' if s.exact else 'heuristic'}, {s.status.value})" + (f"; {s.note}" if s.note else "")
+    out = {k: f"{s.method} ({s.kind or ('exact' if s.exact else 'heuristic')}, {s.status.value})"
+              + (f"; solution from {s.produced_by} (fallback)" if s.produced_by else "")
+              + "".join(f"; fallback: {a}" for a in s.attempts) + (f"; {s.note}" if s.note else "")
            for k, s in stats.items()}
     out["limits"] = f"time_limit_s={options.time_limit_s}, seed={options.seed}, workers={options.workers}"
     return out

@@ -56,10 +56,12 @@ def verdict(graph: Graph, proto: onnx.ModelProto, inputs: Mapping[str, np.ndarra
 
 
 def save_outputs(path: str, outputs: Mapping[str, np.ndarray]) -> None:
-    """Write the machine's outputs to ``path`` (.npz, one array per graph output)."""
+    """Write the machine's outputs to ``path`` (.npz, one array per graph output; strings as
+    fixed-width text, which `numpy.load` reads without pickle)."""
     try:
         with open(path, "wb") as f:
-            np.savez(f, **{k: np.asarray(v) for k, v in outputs.items()})
+            np.savez(f, **{k: np.asarray(v).astype(str) if np.asarray(v).dtype == object else np.asarray(v)
+                           for k, v in outputs.items()})
     except OSError as e:
         raise UsageError(f"--outputs {path}: cannot write ({e.strerror or e})") from None
 

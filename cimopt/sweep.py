@@ -24,8 +24,9 @@ from .sweep_results import Journal, read_journal, write_tables
 from .sweep_spec import SweepSpec, SweepTask
 from .sweep_task import Row, execute_task, input_columns
 
-#: progress callback: (tasks done, tasks to do, the row just finished)
-Progress = Callable[[int, int, Row], None]
+#: progress callback: (tasks done, tasks to do, the row just finished); called once with
+#: (0, tasks to do, None) before the first task starts
+Progress = Callable[[int, int, Row | None], None]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int = 1, s
     client = _connect(scheduler) if scheduler else None
     journal = Journal(out_dir)
     ran = 0
+    if progress:
+        progress(0, len(todo), None)
     try:
         rows = _on_dask(todo, client) if client is not None else _in_pool(todo, jobs)
         for row in rows:

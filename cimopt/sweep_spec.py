@@ -22,7 +22,9 @@ Keys of a spec file (lists are grid axes; every combination is one task)::
                                               # past it the task is killed and its row says timeout
     name = "heuristic_vs_exact"               # optional label copied into every row
 
-Every problem raises `SpecError` naming the file and the key.  A task is plain data
+Every problem raises `SpecError` naming the file, the key and the value, before any task runs:
+`load_spec` also checks that every model file exists (``light:NAME`` among the onnx package's
+light graphs), every target loads, and every stage and method in ``methods`` exists.  A task is plain data
 (`SweepTask`, picklable) with a stable ``key``: the sha256 of its combination, so a rerun of the
 same spec finds the rows it already has.
 """
@@ -108,7 +110,44 @@ def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
         raise SpecError(f"{where}: cannot read the sweep spec ({e})") from None
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{where}: not valid TOML ({e})") from None
-    return SweepSpec(where, expand(raw, Path(where).resolve().parent, where))
+    tasks = expand(raw, Path(where).resolve().parent, where)
+    check_tasks(tasks, where)
+    return SweepSpec(where, tasks)
+
+
+def check_tasks(tasks: tuple[SweepTask, ...], where: str = "spec") -> None:
+    """Refuse (`SpecError`) a spec whose grid names a model file that does not exist, a target
+    that does not load, or a stage or method that does not exist: each is named, with the
+    choices where there are few (light graphs, stages, methods)."""
+    from cimopt.ir.errors import CimoptError
+    from cimopt.solver.stage import check_overrides
+    from cimopt.solver.stages import STAGES
+    from cimopt.targets.load import load_target
+
+    seen: set[str] = set()
+    for t in tasks:
+        if t.model in seen:
+            continue
+        seen.add(t.model)
+        if t.model.startswith(LIGHT_PREFIX) and not os.path.isfile(t.model_path):
+            names = sorted(f[len("light_"):-len(".onnx")] for f in os.listdir(os.path.dirname(t.model_path))
+                           if f.startswith("light_") and f.endswith(".onnx")) \
+                if os.path.isdir(os.path.dirname(t.model_path)) else []
+            raise SpecError(f"{where}: models: {t.model!r}: no such light graph; the onnx package has "
+                            + ", ".join(LIGHT_PREFIX + n for n in names))
+        if not os.path.isfile(t.model_path):
+            raise SpecError(f"{where}: models: {t.model!r}: no such model file ({t.model_path}; paths are "
+                            "relative to the spec's folder)")
+    for ref, name in dict.fromkeys((t.target_ref, t.target) for t in tasks):
+        try:
+            load_target(ref)
+        except CimoptError as e:
+            raise SpecError(f"{where}: targets: {name!r}: {e}") from None
+    for methods in dict.fromkeys(t.methods for t in tasks):
+        try:
+            check_overrides(STAGES, dict(methods))
+        except CimoptError as e:
+            raise SpecError(f"{where}: methods: {dict(methods)}: {e}") from None
 
 
 def expand(raw: dict[str, Any], base: Path, where: str = "spec") -> tuple[SweepTask, ...]:
@@ -151,8 +190,8 @@ def expand(raw: dict[str, Any], base: Path, where: str = "spec") -> tuple[SweepT
 
 
 def _model_path(model: str, base: Path) -> str:
-    """light:NAME -> the onnx package's light_NAME.onnx; anything else a path relative to the spec.
-    A missing file is not an error here: its task becomes a row with the error."""
+    """light:NAME -> the onnx package's light_NAME.onnx; anything else a path relative to the spec
+    (whether it exists is `check_tasks`'s question)."""
     if model.startswith(LIGHT_PREFIX):
         import onnx
 

@@ -11,7 +11,8 @@ Row columns: the task's inputs (``key``, ``model``, ``model_path``, ``model_sha2
 ``target``, ``target_hash``, ``mode``, ``solver``, ``methods``, ``seed``, ``time_limit_s``,
 ``workers``, ``chunks``, ``run``, ``random_weights``, ``budget_s``, ``sweep``, ``deterministic``, versions
 ``v_cimopt``, ``v_ortools``, ``v_onnx``, ``v_numpy``, ``v_python``); per stage
-``<stage>.method``, ``.status``, ``.objective``, ``.bound``, ``.gap``, ``.wall_s`` (objective
+``<stage>.method``, ``.kind`` (`cimopt methods`), ``.produced_by`` (the fallback method that
+produced the solution, empty when ``.method`` did), ``.status``, ``.objective``, ``.bound``, ``.gap``, ``.wall_s`` (objective
 units per stage as `cimopt compile` prints them, wall time s); end to end ``makespan_ns``,
 ``initiation_interval_ns``, ``inferences_per_s``, ``energy_pj``, ``memory_peak_bytes``,
 ``memory_bound_bytes``, ``tasks``, ``crossbars_used``, ``compile_s``; with ``run``:
@@ -113,6 +114,7 @@ def _compute(task: SweepTask, out: Row) -> None:
     import onnx
 
     from cimopt.ir.errors import ModelError
+    from cimopt.ir.load import model_name
     from cimopt.targets.load import load_target
 
     from .compiler import compile_model
@@ -128,6 +130,7 @@ def _compute(task: SweepTask, out: Row) -> None:
     model: str | onnx.ModelProto = task.model_path
     if task.random_weights:
         model = randomised(onnx.load_from_string(data), 0)
+        model.graph.name = model_name(task.model_path)   # the model's one name, as without random weights
         data = model.SerializeToString()
     out["model_sha256"] = hashlib.sha256(data).hexdigest()
     opts = CompileOptions(mode=task.mode, solver=task.solver, seed=task.seed, time_limit_s=task.time_limit_s,
@@ -135,7 +138,8 @@ def _compute(task: SweepTask, out: Row) -> None:
                           deterministic=bool(task.deterministic))
     res = compile_model(model, target, opts, None, None, progress=None)
     for stage, s in res.stats.items():
-        out.update({f"{stage}.method": s.method, f"{stage}.status": s.status.value,
+        out.update({f"{stage}.method": s.method, f"{stage}.kind": s.kind, f"{stage}.produced_by": s.produced_by,
+                    f"{stage}.status": s.status.value,
                     f"{stage}.objective": _num(s.objective), f"{stage}.bound": _num(s.bound),
                     f"{stage}.gap": _num(s.gap), f"{stage}.wall_s": s.wall_s})
     p = res.program

@@ -10,6 +10,8 @@ Per tensor (`judge_tensor`), with ``scale = max|reference|`` and ``error = max|o
   for tensors of more than one element);
 * ``match`` otherwise.
 
+String tensors (ONNX ``string``) match when every element is equal.
+
 Graph outputs and intermediate tensors (every tensor the machine computed that the original
 model also names) are compared end to end; one that differs is judged again on its own (`judge_local`): its producing op is re-run in onnxruntime on the machine's own
 inputs of that op, and it diverges only if that fails as well, so rounding that both
@@ -71,7 +73,8 @@ class Verdict:
             if not bad:
                 return "match: uninformative (the model has no output to compare)"
             return (f"match: uninformative (the reference output {bad[0].name!r} is {bad[0].reason}, so agreeing "
-                    "with it shows nothing; try other --inputs or --seed)")
+                    "with it shows nothing; if the model's weights are constants, as in the onnx light graphs, compile "
+                    "and run with --random-weights; else try other --inputs or --seed)")
         where = f"; first diverging tensor {self.first_divergence!r}" if self.first_divergence else ""
         worst = next((v for v in (*self.outputs, *self.intermediates) if v.status == MISMATCH), None)
         what = f"{worst.name!r}: {worst.reason}" if worst else ""
@@ -84,6 +87,11 @@ def judge_tensor(name: str, ours: np.ndarray | None, ref: np.ndarray, rtol: floa
         return TensorVerdict(name, MISMATCH, float("inf"), 0.0, "missing from the machine's results")
     if ours.shape != ref.shape:
         return TensorVerdict(name, MISMATCH, float("inf"), 0.0, f"shape {ours.shape}, reference {ref.shape}")
+    if ref.dtype.kind in "OSU":   # strings: equal or not
+        differ = int(np.sum(np.asarray(ours, dtype=object) != np.asarray(ref, dtype=object)))
+        if differ:
+            return TensorVerdict(name, MISMATCH, float("inf"), 0.0, f"{differ} of {ref.size} string(s) differ")
+        return TensorVerdict(name, MATCH if ref.size else UNINFORMATIVE, 0.0, 0.0, "equal" if ref.size else "empty")
     r = np.asarray(ref, dtype=np.float64)
     o = np.asarray(ours, dtype=np.float64)
     fin = np.isfinite(r)
@@ -122,7 +130,7 @@ def judge(ours: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], outputs
     def one(t: str) -> TensorVerdict:
         v = judge_tensor(t, ours.get(t), ref[t])
         if v.status == MISMATCH and local is not None and ours.get(t) is not None and ours[t].shape == ref[t].shape \
-                and np.isfinite(np.asarray(ours[t], dtype=np.float64)).all():
+                and ref[t].dtype.kind not in "OSU" and np.isfinite(np.asarray(ours[t], dtype=np.float64)).all():
             again = local(t, verified)
             if again is not None and again.status != MISMATCH:
                 v = TensorVerdict(t, MATCH, v.max_abs_error, v.scale,

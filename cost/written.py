@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from cimopt.ir.units import time as format_time
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.vector_chunks import vector_chunk_axis
 from cimopt.ir.chunks import WHOLE, chunk_axis
@@ -60,7 +61,7 @@ class MatMulDecision:
     def describe(self) -> str:
         """One line for the compile summary and the program: the unit, the figures, why."""
         def us(x: float) -> str:
-            return "n/a" if math.isinf(x) else f"{x / 1e3:.1f} us"
+            return "n/a" if math.isinf(x) else format_time(x)
         return (f"{self.unit}: crossbars {us(self.crossbar_ns)} (write {us(self.write_ns)} + MVMs "
                 f"{us(self.mvm_ns)}, {self.copies} copies x {self.crossbars} crossbars), vector {us(self.vector_ns)}, "
                 f"host {us(self.host_ns)}; {self.reason}")

@@ -30,14 +30,15 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=10.0)
     ap.add_argument("--models", default="", help="comma-separated light graph names (default: all)")
     a = ap.parse_args()
-    names = sorted(f[6:-5] for f in os.listdir(LIGHT) if f.endswith(".onnx"))
+    names = sorted(f[:-5] for f in os.listdir(LIGHT) if f.endswith(".onnx"))   # file names: light_resnet50
     if a.models:
-        names = [n for n in names if n in a.models.split(",")]
+        want = {m if m.startswith("light_") else "light_" + m for m in a.models.split(",")}
+        names = [n for n in names if n in want]
     print("| model | target | mode | heuristic | exact | exact / heuristic | bound | exact gap | kept |")
     print("|---|---|---|---:|---:|---:|---:|---:|---|")
     no_worse = better = rows = 0
     for name in names:
-        path = os.path.join(LIGHT, f"light_{name}.onnx")
+        path = os.path.join(LIGHT, f"{name}.onnx")
         for preset in a.presets.split(","):
             t = load_target(preset)
             for mode in a.modes.split(","):

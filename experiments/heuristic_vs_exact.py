@@ -17,6 +17,7 @@ import time
 import onnx
 
 from cimopt.compiler import compile_model
+from cimopt.ir import units
 from cimopt.options import CompileOptions
 from cimopt.report import compare_rows
 from cimopt.targets.load import load_target
@@ -35,17 +36,17 @@ def main() -> None:
     light = os.path.join(os.path.dirname(onnx.__file__), "backend/test/data/light")
     paths = sorted(glob.glob(os.path.join(light, "*.onnx")))
     if a.models:
-        want = set(a.models.split(","))
-        paths = [p for p in paths if os.path.basename(p)[6:-5] in want]
+        want = {m if m.startswith("light_") else "light_" + m for m in a.models.split(",")}
+        paths = [p for p in paths if os.path.basename(p)[:-5] in want]
     lines = ["| model | preset | stage | heuristic | exact | bound | gap | heur s | exact s | status |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
-    e2e_lines = ["| model | preset | makespan heur (us) | makespan exact (us) | inf/s heur | inf/s exact | exact/heur latency |",
+    e2e_lines = ["| model | preset | makespan heur | makespan exact | inf/s heur | inf/s exact | exact/heur latency |",
                  "|---|---|---:|---:|---:|---:|---:|"]
     t_all = time.perf_counter()
     cmd = "python experiments/heuristic_vs_exact.py " + " ".join(sys.argv[1:])
     done = 0
     for path in paths:
-        name = os.path.basename(path)[6:-5]
+        name = os.path.basename(path)[:-5]   # the model's one name: its file's
         for preset in a.presets.split(","):
             t = load_target(preset)
             base = CompileOptions(mode=a.mode, time_limit_s=a.time_limit)
@@ -53,12 +54,13 @@ def main() -> None:
             x = compile_model(path, t, CompileOptions(**{**base.__dict__, "solver": "exact"}))
             rows, e2e = compare_rows(h, x)
             for r in rows:
-                lines.append(f"| {name} | {preset} | {r['stage']} | {r['heuristic']:.6g} | {r['exact']:.6g} | "
-                             f"{r['bound']:.6g} | {100 * r['gap']:.2f} % | {r['heuristic_s']:.2f} | "
+                u = r["unit"]
+                lines.append(f"| {name} | {preset} | {r['stage']} | {units.by_unit(r['heuristic'], u)} | "
+                             f"{units.by_unit(r['exact'], u)} | {units.by_unit(r['bound'], u)} | {units.percent(r['gap'], 2)} | {r['heuristic_s']:.2f} | "
                              f"{r['exact_s']:.2f} | {r['status']} |")
             eh, ex = e2e["heuristic"], e2e["exact"]
-            e2e_lines.append(f"| {name} | {preset} | {eh['makespan_ns'] / 1e3:.1f} | {ex['makespan_ns'] / 1e3:.1f} | "
-                             f"{eh['inferences_per_s']:.4g} | {ex['inferences_per_s']:.4g} | "
+            e2e_lines.append(f"| {name} | {preset} | {units.time(eh['makespan_ns'])} | {units.time(ex['makespan_ns'])} | "
+                             f"{units.rate(eh['inferences_per_s'])} | {units.rate(ex['inferences_per_s'])} | "
                              f"{ex['makespan_ns'] / max(1, eh['makespan_ns']):.3f} |")
             print("\n".join(lines[-len(rows):]), flush=True)
             done += 1
@@ -74,8 +76,8 @@ def _table(cmd: str, a: argparse.Namespace, seconds: float, lines: list[str], e2
     partial = "" if done == total else f" ({done} of {total} model x preset pairs so far)"
     return "\n".join([f"Made by `{cmd.strip()}` in {seconds:.0f} s on the 2-core machine{partial} "
                       f"({a.mode} mode, {a.time_limit:g} s per exact stage, seed 0, 8 workers).", "",
-                      "Per stage, on the heuristic pipeline's own instance (units: tiling crossbars, replication and "
-                      "scheduling ns, placement byte-hops per inference, memory bytes):", "", *lines, "",
+                      "Per stage, on the heuristic pipeline's own instance (each figure with its unit; placement in "
+                      "byte-hops per inference):", "", *lines, "",
                       "End to end (the exact pipeline's program against the heuristic one):", "", *e2e_lines])
 
 

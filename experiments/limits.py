@@ -27,7 +27,7 @@ from cimopt.targets.load import load_target
 
 def _names() -> list[str]:
     d = os.path.dirname(light_graph("light_resnet50"))
-    return sorted(os.path.basename(p)[6:-5] for p in glob.glob(os.path.join(d, "light_*.onnx")))
+    return sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(d, "light_*.onnx")))
 
 
 def main() -> None:
@@ -35,8 +35,9 @@ def main() -> None:
     ap.add_argument("--targets", default="isaac,puma,pimcomp")
     ap.add_argument("--models", default="")
     a = ap.parse_args()
-    names = a.models.split(",") if a.models else _names()
-    print(f"{'model':<14} {'target':<8} {'II us':>9} {'per inf us':>10} {'bound us':>9} {'limited by':<13} "
+    # a model's one name is its file's (light_resnet50); the short form (resnet50) is accepted
+    names = [m if m.startswith("light_") else "light_" + m for m in a.models.split(",")] if a.models else _names()
+    print(f"{'model':<20} {'target':<8} {'II us':>9} {'per inf us':>10} {'bound us':>9} {'limited by':<13} "
           f"{'limit us':>9} {'bnd/time':>8} {'lim/time':>8} {'compile s':>9}  busiest")
     for tname in a.targets.split(","):
         t = load_target(tname)
@@ -44,9 +45,9 @@ def main() -> None:
         for name in names:
             t0 = time.perf_counter()
             try:
-                p = compile_model(light_graph("light_" + name), t, CompileOptions(mode="throughput")).program
+                p = compile_model(light_graph(name), t, CompileOptions(mode="throughput")).program
             except CimoptError as e:
-                print(f"{name:<14} {tname:<8} does not compile: {str(e)[:90]}")
+                print(f"{name:<20} {tname:<8} does not compile: {str(e)[:90]}")
                 continue
             wall = time.perf_counter() - t0
             per = p.metric("e2e_objective_ns")
@@ -57,7 +58,7 @@ def main() -> None:
                     load[i.resource] += i.end_ns - i.start_ns
             busy = "%s %.0f us" % (load.most_common(1)[0][0], load.most_common(1)[0][1] / 1e3) if load else "-"
             ratios.append(lim / per)
-            print(f"{name:<14} {tname:<8} {p.initiation_interval_ns / 1e3:>9.1f} {per / 1e3:>10.1f} "
+            print(f"{name:<20} {tname:<8} {p.initiation_interval_ns / 1e3:>9.1f} {per / 1e3:>10.1f} "
                   f"{bound / 1e3:>9.1f} {dict(p.extra).get('e2e_limited_by', '?'):<13} {lim / 1e3:>9.1f} "
                   f"{bound / per:>8.3f} {lim / per:>8.3f} {wall:>9.2f}  {busy}"
                   + (f" ({p.segments} segments, mode {p.mode})" if p.segments > 1 else ""), flush=True)

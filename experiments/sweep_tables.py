@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from cimopt.ir import units
 from cimopt.plot_sweep import compare_table, stages
 from cimopt.sweep_results import read_table
 
@@ -26,8 +27,8 @@ def _num(x: Any, pct: bool = False) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
     if pct:
-        return f"{100 * x:.2f} %"
-    return f"{x:.6g}" if isinstance(x, float) else str(x)
+        return units.percent(x, 2)
+    return units.count(x, 6) if isinstance(x, float) else str(x)
 
 
 def _markdown(df: pd.DataFrame, right: set[str]) -> str:
@@ -49,22 +50,36 @@ def settings(df: pd.DataFrame) -> str:
 
 def comparison(df: pd.DataFrame) -> str:
     t = compare_table(df)
+    unit = {st: ("ns" if st == "end_to_end" else _stage_unit(st)) for st in set(t["stage"])}
     out = pd.DataFrame({
-        "model": t["model"], "target": t["target"], "stage": t["stage"],
-        "heuristic": [_num(x) for x in t["heuristic_objective"]], "exact": [_num(x) for x in t["exact_objective"]],
+        "model": t["model"], "target": t["target"], "seed": [_num(x) if x != x else int(x) for x in t["seed"]], "stage": t["stage"],
+        "heuristic": [units.by_unit(x, unit[s]) for x, s in zip(t["heuristic_objective"], t["stage"])],
+        "exact": [units.by_unit(x, unit[s]) for x, s in zip(t["exact_objective"], t["stage"])],
         "heuristic gap": [_num(x, True) for x in t["heuristic_gap"]],
         "exact gap": [_num(x, True) for x in t["exact_gap"]],
-        "exact / heuristic": [f"{x:.4f}" for x in t["exact_over_heuristic"]]})
+        "exact / heuristic": ["n/a" if x != x else f"{x:.4f}" for x in t["exact_over_heuristic"]],
+        "instance": ["same" if not d else f"other (after {d})" for d in t["differs_after"]]})
     return _markdown(out, {"heuristic", "exact", "heuristic gap", "exact gap", "exact / heuristic"})
+
+
+def _stage_unit(name: str) -> str:
+    """The unit of a stage's objective ('' for a stage this version does not have)."""
+    from cimopt.ir.errors import UsageError
+    from cimopt.solver.stages import stage
+
+    try:
+        return stage(name).unit
+    except UsageError:
+        return ""
 
 
 def per_task(df: pd.DataFrame) -> str:
     ok = df[df["status"] == "ok"]
     cols = {"model": ok["model"], "target": ok["target"], "mode": ok["mode"], "solver": ok["solver"],
             "seed": ok["seed"], "tasks": [_num(x) for x in ok["tasks"]],
-            "makespan us": [f"{x / 1e3:.1f}" for x in ok["makespan_ns"]],
-            "energy uJ": [f"{x / 1e6:.1f}" for x in ok["energy_pj"]],
-            "memory MiB": [f"{x / (1 << 20):.2f}" for x in ok["memory_peak_bytes"]]}
+            "makespan": [units.time(x) for x in ok["makespan_ns"]],
+            "energy": [units.energy(x) for x in ok["energy_pj"]],
+            "memory peak": [units.nbytes(x) for x in ok["memory_peak_bytes"]]}
     for st in stages(ok):
         if f"{st}.wall_s" in ok:
             cols[f"{st} s"] = [f"{x:.2f}" for x in ok[f"{st}.wall_s"]]
@@ -85,9 +100,10 @@ def section(name: str, df: pd.DataFrame, compare: bool) -> str:
     parts = [f"Spec `experiments/sweeps/{name}.toml`, table `experiments/results/{name}/results.csv`. "
              + settings(df) + "."]
     if compare:
-        parts += ["Per stage, mean over seeds (units: tiling crossbars, replication and scheduling ns, placement "
-                  "byte-hops per inference, memory bytes; end_to_end: makespan ns). Gap = (objective - bound) / "
-                  "objective against the stage's own lower bound:", comparison(df)]
+        parts += ["Per stage and seed (nothing averaged; end_to_end: the makespan). A stage's gaps are compared "
+                  "only where both programs solved the same stage instance (every earlier stage the same method and "
+                  "objective); gap = (objective - bound) / objective against the larger of the two bounds:",
+                  comparison(df)]
     parts += ["Per task:", per_task(df)]
     if (df["status"] != "ok").any():
         parts += ["Error rows:", errors(df)]

@@ -2,7 +2,8 @@
 
 cimopt-only constructs are expanded into standard ONNX: a fused activation becomes its own
 node after the producing op, a crossbar op's epilogue its fused ops after it, and
-``ai.cimopt::Linear`` (X, W[, B]) becomes MatMul (+ Add).
+``ai.cimopt::Linear`` (X, W[, B]) becomes MatMul (+ Add), and an ``ai.cimopt::HostRegion``
+(`ir.regions`) its member nodes.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from onnx import helper, numpy_helper
 
 from .graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
 from .onnx_attrs import make_attr, onnx_elem_type
+from .regions import REGION_OP
 from .subgraphs import node_input_count
 
 
@@ -34,6 +36,8 @@ def op_nodes(op: OpSpec) -> list[onnx.NodeProto]:
     if act is not None:
         outputs[0] = pre
     nodes: list[onnx.NodeProto] = []
+    if op.domain == CIMOPT_DOMAIN and op.op_type == REGION_OP:  # `ir.regions`: its member nodes
+        return list(op.attr("body").node)
     if op.domain == CIMOPT_DOMAIN and op.op_type == "Linear":
         x, w = op.inputs[0], op.inputs[1]
         b = op.inputs[2] if len(op.inputs) > 2 and op.inputs[2] else ""

@@ -153,6 +153,8 @@ class Graph:
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     opsets: dict[str, int] = field(default_factory=dict)
+    #: what the front end changed about the model as given, for the user (an opset upgrade)
+    notes: list[str] = field(default_factory=list)
     _producer: dict[str, str] = field(default_factory=dict, repr=False)
     _consumers: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _order: dict[str, int] = field(default_factory=dict, repr=False)
@@ -279,7 +281,7 @@ class Graph:
 
     def copy(self) -> Graph:
         g = Graph(self.name, self.dag.copy(), dict(self.tensors), dict(self.constants), list(self.inputs),
-                  list(self.outputs), dict(self.opsets))
+                  list(self.outputs), dict(self.opsets), list(self.notes))
         g._producer = dict(self._producer)
         g._consumers = {k: set(v) for k, v in self._consumers.items()}
         g._order = dict(self._order)

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from . import external_data, validate
+from . import external_data, opset, regions, validate
 from .errors import ModelError, ShapeError, UnsupportedOperatorError, UsageError
 from .graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpSpec, TensorSpec, build_graph, freeze_attrs
 from .onnx_attrs import attr_value
@@ -23,7 +23,10 @@ MISSING_DATA_POLICIES = ("random", "refuse")
 
 
 def parse_input_shapes(specs: Sequence[str]) -> dict[str, tuple[int, ...]]:
-    """Parse ``NAME=1x3x224x224`` items (each may hold several, comma-separated) into a dict."""
+    """Parse ``NAME=1x3x224x224`` items (each may hold several, comma-separated) into a dict.
+
+    A dim may be 0 (an empty tensor, which ONNX allows); in a model's own dims a 0 means "dynamic"
+    (`ir.value_info.static_dim`), so an empty input is given here."""
     out: dict[str, tuple[int, ...]] = {}
     for spec in specs:
         for item in spec.split(","):
@@ -36,12 +39,21 @@ def parse_input_shapes(specs: Sequence[str]) -> dict[str, tuple[int, ...]]:
             try:
                 shape = tuple(int(d) for d in dims.lower().split("x"))
             except ValueError:
-                raise UsageError(f"--input-shape {item!r}: dimensions must be positive integers "
+                raise UsageError(f"--input-shape {item!r}: dimensions must be integers >= 0 "
                                  "separated by 'x', e.g. input=1x3x224x224") from None
-            if any(d <= 0 for d in shape):
-                raise UsageError(f"--input-shape {item!r}: dimensions must be positive integers")
+            if any(d < 0 for d in shape):
+                raise UsageError(f"--input-shape {item!r}: dimensions must be integers >= 0 (0: an empty dim)")
             out[name] = shape
     return out
+
+
+def model_name(model: str | os.PathLike[str] | onnx.ModelProto) -> str:
+    """A model's one name in programs, summaries and tables: its file's name without ``.onnx``
+    (``light_resnet50``); for a proto its graph's name (a proto made from a file, e.g. batched or
+    with random weights, carries the file's name there)."""
+    if isinstance(model, onnx.ModelProto):
+        return model.graph.name or "model"
+    return os.path.splitext(os.path.basename(os.fspath(model)))[0]
 
 
 def read_model(model: str | os.PathLike[str] | onnx.ModelProto, missing_data: str = "random") -> onnx.ModelProto:
@@ -50,7 +62,8 @@ def read_model(model: str | os.PathLike[str] | onnx.ModelProto, missing_data: st
     External data is read from the model's folder after every reference is checked (see
     `ir.external_data`); a tensor whose file is absent gets seeded random values when
     ``missing_data`` is "random" and raises `ModelError` naming the tensor and the file when it
-    is "refuse".  Then the model's structure and weights are checked (`ir.validate`).
+    is "refuse".  Then the model's structure and weights are checked (`ir.validate`), and a model
+    below the opset onnxruntime supports is upgraded (`ir.opset.upgrade`, which marks the copy).
     """
     if missing_data not in MISSING_DATA_POLICIES:
         raise ValueError(f"missing_data must be one of {MISSING_DATA_POLICIES}")
@@ -73,7 +86,7 @@ def read_model(model: str | os.PathLike[str] | onnx.ModelProto, missing_data: st
         missing = external_data.resolve(proto, folder, where)
         if missing and missing_data == "refuse":
             raise ModelError(f"{where}: {external_data.missing_text(missing)}; the weights are needed to run: put "
-                             "the data file beside the model, or pass --random-weights")
+                             "the data file beside the model, or compile and run with --random-weights")
         external_data.load_present(proto, folder, missing, where)
         external_data.fill_random(proto, missing)
     if not proto.graph.node and not proto.graph.output:
@@ -86,7 +99,7 @@ def read_model(model: str | os.PathLike[str] | onnx.ModelProto, missing_data: st
     except Exception as e:  # noqa: BLE001
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"{where}: the ONNX checker rejects the model: {msg[:200]}") from None
-    return proto
+    return opset.upgrade(proto, where)
 
 
 def _check_domains(proto: onnx.ModelProto) -> None:
@@ -169,7 +182,8 @@ def load(model: str | os.PathLike[str] | onnx.ModelProto,
 
     Reads and checks the model (`read_model`, ``missing_data`` as there), gives the graph inputs
     the sizes in ``input_shapes`` (name -> dims), raises `ShapeError` naming any input left with
-    symbolic dims or too large, validates the model's semantics (`ir.validate.check_semantics`)
+    symbolic dims or too large, validates the model's semantics (`ir.validate.check_semantics`),
+    contracts the ops joined by values that are not tensors into host regions (`ir.regions`)
     and infers every shape.
     """
     proto = read_model(model, missing_data)
@@ -183,10 +197,16 @@ def load(model: str | os.PathLike[str] | onnx.ModelProto,
     where = "model" if isinstance(model, onnx.ModelProto) else os.fspath(model)
     validate.check_input_sizes(proto_copy, where)
     validate.check_semantics(proto_copy, where)
-    name = os.path.splitext(os.path.basename(os.fspath(model)))[0] if not isinstance(model, onnx.ModelProto) \
-        else (proto.graph.name or "model")
+    proto_copy = regions.contract(proto_copy, where)
+    name = model_name(model)
     graph = from_onnx(proto_copy, name)
     graph.name = name
+    old = opset.upgraded_from(proto_copy)
+    if old is not None:
+        graph.notes.append(f"the model's ONNX opset {old} is older than onnxruntime supports: upgraded to opset "
+                           f"{opset.default_opset(proto_copy)} with onnx.version_converter")
+    for t, dims in (input_shapes or {}).items():  # as given: a 0 in a model's dims means "dynamic", here "empty"
+        graph.tensors[t] = TensorSpec(t, tuple(int(d) for d in dims), graph.spec(t).dtype)
     for t in graph.inputs:
         if not graph.spec(t).known:
             raise ShapeError(f"input {t!r} has no static shape; give one with --input-shape {t}=D0xD1x...")
@@ -195,4 +215,4 @@ def load(model: str | os.PathLike[str] | onnx.ModelProto,
     return graph
 
 
-__all__ = ["load", "read_model", "from_onnx", "parse_input_shapes", "MISSING_DATA_POLICIES", "np"]
+__all__ = ["load", "read_model", "model_name", "from_onnx", "parse_input_shapes", "MISSING_DATA_POLICIES", "np"]

@@ -62,11 +62,13 @@ def row_tiles(m: Matrix, rows: int) -> int:
 
 @lru_cache(maxsize=4096)
 def _blocks(m: Matrix, rows: int, cols: int, slices: int) -> tuple[tuple[int, int, int, int, int, int, int, int], ...]:
-    """(index, group0, ngroups, row0, row1, col0, col1, slices) of each tile."""
+    """(index, group0, ngroups, row0, row1, col0, col1, slices) of each tile (none for an empty matrix)."""
     wcols = cols // slices
     if wcols < 1:
         raise ValueError(f"a {slices}-slice weight does not fit a {cols}-column crossbar")
     out: list[tuple[int, int, int, int, int, int, int, int]] = []
+    if m.k <= 0 or m.n <= 0 or m.groups <= 0:  # an empty matrix (legal ONNX) holds no weight: no tile
+        return ()
     if m.k <= rows and m.n <= wcols:
         per = min(rows // m.k, wcols // m.n)
         for g0 in range(0, m.groups, per):

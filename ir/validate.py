@@ -1,12 +1,12 @@
 """Semantic validation of an ONNX model before cimopt builds anything from it.
 
-`check_text`, `check_structure`, `check_weights`, `check_input_sizes` and `check_semantics` refuse, with a `ModelError` (or `ShapeError` for sizes) naming the node or tensor
-and the reason, what would otherwise crash later or compute nonsense:
+`check_text`, `check_structure`, `check_weights`, `check_input_sizes` and `check_semantics`
+refuse, with a `ModelError` (or `ShapeError` for sizes) naming the node or tensor and the
+reason, what would otherwise crash later or compute nonsense:
 
 * a name or string that is not valid UTF-8 (a damaged file);
 * a graph with no outputs; an opset newer than the installed onnx knows;
-* a graph input of type string (the machine holds numeric and bool tensors only);
-* an initialiser or Constant with a zero-sized dim, or with NaN / Inf values;
+* an initialiser or Constant whose data cannot be read (a size that disagrees with its dims);
 * a graph input or initialiser larger than `MAX_ELEMENTS` elements (checked before any shape
   inference, which would otherwise try to materialise it);
 * what the full ONNX checker, strict ONNX shape inference and an onnxruntime session reject
@@ -15,9 +15,17 @@ and the reason, what would otherwise crash later or compute nonsense:
 `check_ops` then checks, on the shape-inferred graph, what none of those catch before running:
 weights inconsistent with the input of the crossbar ops (Conv channels and groups, Gemm/MatMul
 inner dims).
+
+The line between the two sides is the one onnxruntime draws: what the ONNX spec and onnxruntime
+accept is accepted.  An empty tensor (a dim of 0: Resize's "no roi", an unused Constant) and a
+NaN or Inf constant (``-inf`` as the identity of Max, an attention mask, Clip's open bounds)
+are legal ONNX and pass.  What the chip cannot hold is refused where it is used: a NaN or Inf
+that would become a crossbar weight (`crossbar_weight_error`, asked by legalisation, which is
+where an op is put on the crossbars), naming the tensor, the op and the reason.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -33,7 +41,9 @@ from .skeleton import skeleton
 #: Largest tensor cimopt accepts, in elements (2^31: 8 GiB of float32).
 MAX_ELEMENTS = 1 << 31
 
-_REFUSED_INPUT_TYPES = {onnx.TensorProto.STRING: "string"}
+#: onnxruntime's source location and C++ signature in its messages ("/onnxruntime_src/x.cc:235
+#: ns::f(args)::<lambda()> "): where in its code, not what is wrong with the model
+_ORT_SOURCE = re.compile(r"/onnxruntime_src/\S+:\d+ (?:[\w:&<>,*~ ]+?\([^)]*\)(?:::<lambda\(\)>)?(?: const)? )?")
 
 
 def _first_line(e: BaseException, limit: int = 240) -> str:
@@ -50,7 +60,7 @@ def _elements(dims: Iterable[int]) -> int:
 
 
 def check_structure(proto: onnx.ModelProto, where: str) -> None:
-    """Outputs present, opsets known, no string graph input (raises `ModelError`)."""
+    """Outputs present, opsets known (raises `ModelError`)."""
     g = proto.graph
     if not g.output:
         raise ModelError(f"{where}: the graph has no outputs; export the model with its output tensors")
@@ -59,14 +69,6 @@ def check_structure(proto: onnx.ModelProto, where: str) -> None:
         if o.domain in ("", "ai.onnx") and o.version > known:
             raise ModelError(f"{where}: the model imports ONNX opset {o.version}, newer than the {known} the "
                              f"installed onnx knows; export with opset <= {known}")
-    inits = {i.name for i in g.initializer}
-    for vi in g.input:
-        if vi.name in inits or not vi.type.HasField("tensor_type"):
-            continue
-        kind = _REFUSED_INPUT_TYPES.get(vi.type.tensor_type.elem_type)
-        if kind is not None:
-            raise ModelError(f"{where}: graph input {vi.name!r} is of type {kind}; cimopt's machine holds numeric "
-                             "and bool tensors only: encode it as numbers before the model")
 
 
 def _constants(g: onnx.GraphProto) -> Iterable[tuple[str, onnx.TensorProto]]:
@@ -84,16 +86,18 @@ def _constants(g: onnx.GraphProto) -> Iterable[tuple[str, onnx.TensorProto]]:
 
 
 def check_weights(proto: onnx.ModelProto, where: str) -> None:
-    """No constant with a zero-sized dim, more than `MAX_ELEMENTS` elements or NaN / Inf values.
+    """Every constant is readable (its data agrees with its dims) and has at most `MAX_ELEMENTS`
+    elements.  Empty and non-finite constants are legal ONNX and pass (see the module docstring).
 
     Tensors whose data lives in an external file not loaded are checked for their dims only.
     """
     for who, t in _constants(proto.graph):
         dims = [int(d) for d in t.dims]
-        if any(d == 0 for d in dims) and dims:
-            raise ModelError(f"{where}: {who} has a zero-sized dim (shape {dims}); a weight needs every dim >= 1")
         if _elements(dims) > MAX_ELEMENTS:
-            raise ShapeError(f"{where}: {who} has {_elements(dims)} elements, more than the {MAX_ELEMENTS} "
+            readers = [f"{n.name or f'#{i}'} ({n.op_type})" for i, n in enumerate(proto.graph.node)
+                       if t.name and t.name in n.input]
+            used = f", read by node {', '.join(readers[:3])}," if readers else ""
+            raise ShapeError(f"{where}: {who}{used} has {_elements(dims)} elements, more than the {MAX_ELEMENTS} "
                              "cimopt handles")
         if t.HasField("data_location") and t.data_location == onnx.TensorProto.EXTERNAL:
             continue
@@ -103,14 +107,20 @@ def check_weights(proto: onnx.ModelProto, where: str) -> None:
             arr = numpy_helper.to_array(t)
         except Exception as e:  # noqa: BLE001 - onnx raises several types for malformed tensors
             raise ModelError(f"{where}: {who} cannot be read: {_first_line(e)}") from None
-        if t.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
-                               onnx.TensorProto.BFLOAT16):
-            continue
-        bad = ~np.isfinite(arr.astype(np.float32, copy=False))
-        if bad.any():
-            idx = np.unravel_index(int(np.argmax(bad)), arr.shape) if arr.ndim else ()
-            raise ModelError(f"{where}: {who} holds {int(bad.sum())} non-finite value(s) (NaN or Inf, the first at "
-                             f"index {tuple(int(i) for i in idx)}); fix or re-export the weights")
+
+
+def crossbar_weight_error(op: OpSpec, weight: str, value: np.ndarray) -> str | None:
+    """Why ``value`` (the constant ``weight`` of ``op``) cannot be programmed into crossbar cells,
+    or None when it can: a cell holds a finite conductance, so a NaN or Inf cannot be a weight."""
+    if value.dtype.kind not in "fc":
+        return None
+    bad = ~np.isfinite(value)
+    if not bad.any():
+        return None
+    idx = np.unravel_index(int(np.argmax(bad)), value.shape) if value.ndim else ()
+    return (f"{_where(op)}: its weight {weight!r} holds {int(bad.sum())} non-finite value(s) (NaN or Inf, the first "
+            f"at index {tuple(int(i) for i in idx)}); a crossbar cell holds a finite conductance, so this op cannot "
+            "run on the crossbars: fix or re-export the weights")
 
 
 def check_input_sizes(proto: onnx.ModelProto, where: str) -> None:
@@ -157,7 +167,7 @@ def check_semantics(proto: onnx.ModelProto, where: str) -> None:
     try:
         ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types
-        msg = _first_line(e, 400)
+        msg = _ORT_SOURCE.sub("", _first_line(e, 600))
         for marker in ("failed:", "FAIL : "):
             if marker in msg:
                 msg = msg.split(marker)[-1].strip()

@@ -5,10 +5,15 @@ inference in a stream (ns: initiation interval over inferences per interval).  P
 the work that must be done, over the units that can do it:
 
 * ``crossbar``: every input vector of a crossbar op passes through one whole copy of its weights,
-  each crossbar of the copy busy ``interval_ns`` per vector.  When the model fits, the least
-  bottleneck whose whole copies fit the chip's crossbars, vectors split between copies in any
-  proportion (`solver.replication_bounds.integer_copies_bound`; at least the water filling over
-  fractional copies); otherwise the crossbar-ns of one copy of every op over all crossbars.
+  each crossbar of the copy busy ``interval_ns`` per vector, and every op runs at least one MVM
+  instruction, whose pipeline fill (``fixed_ns`` less a written operand's write) holds the
+  crossbars of its copy too: `crossbar_work_ns`, the *physical limit* (every crossbar busy all
+  the time on that work).  When the model fits, also the least bottleneck whose whole copies fit
+  the chip's crossbars, vectors split between copies in any proportion
+  (`solver.replication_bounds.integer_copies_bound`; at least the water filling over fractional
+  copies).  A program's own MVM instructions hold their crossbars longer than the physical limit
+  says by one fill per extra row chunk and by rounding to whole ns: those are its chunking's
+  cost, which a bound for every chunking cannot count.
 * throughput mode, ``crossbar-row``: a copy runs whole output rows (`ir.chunks`), so the copy that
   runs an op's slowest row is busy at least that row's time per batch.
 * ``vector``: vector ops run only on the cores' vector units (legalisation), so their summed time
@@ -44,6 +49,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cimopt.ir import units
 from cimopt.ir.chunks import WHOLE, chunk_axis
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.vector_chunks import vector_chunk_axis
@@ -118,12 +124,12 @@ def end_to_end_bound(p: BoundProblem) -> E2EBound:
     need = sum(o.crossbars for o in xb)
     fits = need <= p.crossbars
     classes: dict[str, float] = {}
+    classes["crossbar"] = crossbar_work_ns(p)
     if fits:
         layers = tuple(rp.Layer(o.name, o.crossbars, o.vectors, o.interval_ns, o.fixed_ns, 0, 0.0) for o in xb)
-        classes["crossbar"] = integer_copies_bound(rp.ReplicationProblem(layers, (), p.crossbars, "throughput"))
+        classes["crossbar"] = max(classes["crossbar"], integer_copies_bound(
+            rp.ReplicationProblem(layers, (), p.crossbars, "throughput")))
     else:
-        work = sum(o.crossbars * o.vectors * o.interval_ns + sum(o.write_ns) * o.written for o in xb)
-        classes["crossbar"] = work / max(1, p.crossbars)
         writes = sorted(w for o in xb if not o.written for w in o.write_ns)
         classes["reprogram"] = sum(writes[:need - p.crossbars]) / p.crossbars / max(1, p.batch)
         dram = sum(o.weight_bytes for o in xb) / max(p.dram_bytes_per_ns, 1e-9) / max(1, p.batch)
@@ -144,6 +150,18 @@ def end_to_end_bound(p: BoundProblem) -> E2EBound:
     return E2EBound(classes[name], name, tuple(sorted(classes.items())))
 
 
+def crossbar_work_ns(p: BoundProblem) -> float:
+    """The physical limit (ns): the crossbar-ns every mapping spends, over all crossbars.
+
+    Per crossbar op: its vectors at ``interval_ns`` each and one pipeline fill (``fixed_ns`` less a
+    written operand's write, which is no MVM), on each crossbar of one copy; a written MatMul also
+    writes its weights into the crossbars of at least one copy per inference (``write_ns``).
+    """
+    work = sum(o.crossbars * (o.vectors * o.interval_ns + max(0.0, o.fixed_ns - o.operand_write_ns))
+               + sum(o.write_ns) * o.written for o in p.ops if o.unit == "crossbar")
+    return work / max(1, p.crossbars)
+
+
 def _critical_path(p: BoundProblem) -> float:
     finish = [o.chunk_ns for o in p.ops]
     for u, v, _ in sorted(p.edges, key=lambda e: e[1]):
@@ -154,9 +172,10 @@ def _critical_path(p: BoundProblem) -> float:
     return max(finish, default=0.0)
 
 
-def physical_limit_ns(mvms: Iterable[tuple[int, int]], crossbars: int, inferences: int = 1) -> float:
-    """Every crossbar busy all the time: the summed (duration ns x crossbars) of the program's MVM
-    instructions ``mvms`` per inference, over the chip's ``crossbars`` (`limit_check.py`)."""
+def program_crossbar_ns(mvms: Iterable[tuple[int, int]], crossbars: int, inferences: int = 1) -> float:
+    """A program's own MVM time: the summed (duration ns x crossbars) of its MVM instructions
+    ``mvms`` per inference, over the chip's ``crossbars`` (the "limit" of `limit_check.py`).  At
+    least the physical limit (`crossbar_work_ns`): its row chunks add fills and whole-ns rounding."""
     return sum(d * n for d, n in mvms) / max(1, inferences) / max(1, crossbars)
 
 
@@ -208,6 +227,6 @@ def _vector_row_ns(graph: Graph, spec: OpSpec, target: Target, w: WorkOp) -> flo
 
 
 def summarise(bound: E2EBound, objective_ns: float) -> str:
-    """'x % of the bound, limited by ...': how far ``objective_ns`` is from the bound."""
-    pct = 100.0 * bound.value_ns / objective_ns if objective_ns > 0 else 100.0
-    return f"{pct:.1f} % of the bound ({bound.value_ns / 1e3:.1f} us), limited by {bound.limited_by}"
+    """'time / bound 1.04 (bound 961.4 us, limited by ...)': how far ``objective_ns`` is from the bound."""
+    ratio = units.count(objective_ns / bound.value_ns, 3) if bound.value_ns > 0 else "n/a"
+    return f"time / bound {ratio} (bound {units.time(bound.value_ns)}, limited by {bound.limited_by})"

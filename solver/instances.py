@@ -20,6 +20,7 @@ from typing import Any
 from cimopt.ir.errors import CimoptError
 
 from .memory import FrozenMap
+from .objectives import objective
 from .stage import Stage
 
 FORMAT = "cimopt.instance/1"
@@ -145,8 +146,10 @@ def json_schema(tp: Any) -> dict[str, Any]:
 
 
 def schema(stage: Stage[Any, Any]) -> dict[str, Any]:
-    """The JSON Schema of a stage's instance file."""
+    """The JSON Schema of a stage's instance file; its ``description`` defines the objective."""
+    unit, text = objective(stage.name)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"cimopt {stage.name} instance",
+            "description": f"Objective ({unit}): {text}" if text else "",
             "type": "object", "required": ["format", "stage", "problem"],
             "properties": {"format": {"const": FORMAT}, "stage": {"const": stage.name},
                            "problem": json_schema(stage.problem_type)}}

@@ -15,11 +15,16 @@ Lower bound per space: *max-live*, the largest sum of aligned sizes live at one 
 Slots: the interval graph of lifetimes is coloured by a start-ordered sweep that reuses the smallest
 freed colour; for interval graphs this uses exactly max-clique colours, which is optimal.
 
-Spilling: when a space's peak exceeds its capacity, buffers move to ``spill_to[space]`` (core local ->
-global -> dram).  First, while the live bytes at some instant exceed the capacity, the buffer live at
+Spilling is part of the instance, not of a method (`assign_spaces`): when a space is full,
+buffers move to ``spill_to[space]`` (core local -> global -> dram) by one fixed rule, before any
+method runs.  First, while the live bytes at some instant exceed the capacity, the buffer live at
 the worst instant with the largest size x lifetime (bytes x ns) moves: it relieves the most pressure
-over time per spill.  Then, if the placement still overflows (fragmentation), buffers whose top is
-above the capacity move, and each is put back (largest first) if a gap below the capacity fits it.
+over time per spill.  Then, while greedy-by-size cannot pack the rest below the capacity
+(fragmentation), the buffers it cannot place even in a gap below the capacity move.  Every method
+then places the same buffers in the same spaces, so the bound (sum over spaces of max-live) is a
+lower bound of the instance whatever method runs.  (A bound valid over *every* spill choice would be
+the max-live of all buffers in one space: moving every buffer to DRAM is feasible and never raises
+the sum of peaks, so spill choices are not something to optimise this objective over.)
 With no next level, `CapacityError` names the space, the need, the shortfall and the buffer.
 """
 from __future__ import annotations
@@ -27,9 +32,10 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from cimopt.ir.units import nbytes as format_bytes
 from cimopt.ir.errors import CapacityError
 from cimopt.solver import memory_exact
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
@@ -196,10 +202,7 @@ def peak_bytes(buffers: Sequence[Buffer], offsets: Sequence[int], alignment: int
 
 
 def _fmt(size_bytes: int) -> str:
-    if size_bytes < 1024:
-        return f"{size_bytes} B"
-    kib = size_bytes / 1024
-    return f"{kib:.0f} KiB" if kib == int(kib) else f"{kib:.1f} KiB"
+    return format_bytes(size_bytes, 4)
 
 
 def check(problem: MemoryProblem, plan: MemoryPlan) -> list[str]:
@@ -266,17 +269,87 @@ def _shortfall(space: str, need_bytes: int, t_ns: int, cap: int, name: str) -> C
                          f"(short by {_fmt(need_bytes - cap)}); buffer {name}")
 
 
+def _greedy_fit(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int], members: Sequence[int],
+                cap_u: int) -> tuple[dict[int, int], list[int], int]:
+    """Greedy-by-size offsets (units) of ``members`` below ``cap_u`` units.
+
+    Largest first at the lowest free offset; buffers whose top ends above the capacity are taken
+    out and put back (largest first) into a gap below it where one fits.  Returns (offsets of the
+    placed buffers, the buffers that found no gap, the plain greedy-by-size peak in units).
+    """
+    order = sorted(members, key=lambda i: (-sizes[i], starts[i] - ends[i], starts[i], i))
+    first = memory_exact.first_fit(sizes, starts, ends, order)
+    placed = {i: int(first[i] or 0) for i in members}
+    peak = max((placed[i] + sizes[i] for i in members if sizes[i]), default=0)
+    over = [i for i in members if sizes[i] and placed[i] + sizes[i] > cap_u]
+    if not over:
+        return placed, [], peak
+    keep = {i: placed[i] for i in members if i not in set(over)}
+    refill = memory_exact.first_fit(sizes, starts, ends, sorted(over, key=lambda i: (-sizes[i], i)), keep, cap_u)
+    unplaced = [i for i in over if refill[i] is None]
+    return {**keep, **{i: int(refill[i] or 0) for i in over if refill[i] is not None}}, unplaced, peak
+
+
+def assign_spaces(problem: MemoryProblem) -> tuple[MemoryProblem, tuple[tuple[str, str, int], ...]]:
+    """The spill rule (module docstring): ``problem`` with every buffer in the space it is planned
+    in, and the moves made, as (from space, to space, buffers).
+
+    Method-independent and idempotent: the result is its own assignment, so the instance a stage
+    exports already holds it.  Raises `CapacityError` when a full space has nowhere to spill.
+    """
+    bufs, align = problem.buffers, problem.alignment
+    sizes, starts, ends = _arrays(bufs, align)
+    where = [b.space for b in bufs]
+    moves: list[tuple[str, str, int]] = []
+    for space in sorted(problem.capacity, key=lambda s: (-len(problem.chain(s)), s)):
+        cap = int(problem.capacity[space])
+        cap_u = cap // align
+        nxt = problem.spill_to.get(space)
+        members = [i for i in range(len(bufs)) if where[i] == space]
+        moved = 0
+        while True:  # live bytes above capacity at some instant
+            need, when = _worst_instant(sizes, starts, ends, members)
+            if need <= cap_u:
+                break
+            live = [i for i in members if starts[i] <= when < ends[i] and sizes[i]]
+            victim = max(live, key=lambda i: (sizes[i] * (ends[i] - starts[i]), -i))
+            if nxt is None:
+                raise _shortfall(space, need * align, when, cap, bufs[victim].name)
+            where[victim] = str(nxt)
+            members.remove(victim)
+            moved += 1
+        while True:  # fragmentation: what greedy-by-size cannot pack below the capacity
+            _, unplaced, peak = _greedy_fit(sizes, starts, ends, members, cap_u)
+            if not unplaced:
+                break
+            if nxt is None:
+                raise _shortfall(space, peak * align, starts[unplaced[0]], cap, bufs[unplaced[0]].name)
+            for i in unplaced:
+                where[i] = str(nxt)
+                members.remove(i)
+                moved += 1
+        if moved:
+            moves.append((space, str(nxt), moved))
+    assigned = tuple(b if b.space == w else Buffer(b.name, b.size_bytes, b.start_ns, b.end_ns, w)
+                     for b, w in zip(bufs, where))
+    return MemoryProblem(assigned, problem.capacity, problem.spill_to, align), tuple(moves)
+
+
 def _allocate(sizes: list[int], starts: list[int], ends: list[int], members: list[int],
-              method: Method, options: SolverOptions, space: str,
+              method: Method, options: SolverOptions, space: str, cap: int,
               align: int) -> tuple[dict[int, int], SolveStats]:
-    """Offsets (units) of ``members`` of one space by ``method``, with that space's stats."""
+    """Offsets (units) of ``members`` of one space of ``cap`` bytes by ``method``, with that
+    space's stats (objective: peak, bound: max-live of ``members``, bytes)."""
     t0 = time.perf_counter()
+    placed, unplaced, _ = _greedy_fit(sizes, starts, ends, members, cap // align)
+    if unplaced:  # `assign_spaces` moved such buffers: only a caller that skipped it gets here
+        raise CapacityError(f"{space}: greedy-by-size cannot pack {len(unplaced)} buffer(s) below its capacity "
+                            f"{_fmt(cap)}; take the spaces from `assign_spaces`")
     sub = [sizes[i] for i in members], [starts[i] for i in members], [ends[i] for i in members]
-    hint = memory_exact.first_fit(*sub, _size_order(*sub))
-    greedy = [int(hint[k] or 0) for k in range(len(members))]
+    greedy = [placed[i] for i in members]
     bound = memory_exact.max_live_units(*sub)
     if method == "greedy":
-        peak = max((greedy[k] + sub[0][k] for k in range(len(members))), default=0)
+        peak = max((greedy[k] + sub[0][k] for k in range(len(members)) if sub[0][k]), default=0)
         stats = SolveStats(STAGE, "greedy-by-size", Status.OPTIMAL if peak <= bound
                            else Status.FEASIBLE, float(peak * align), float(bound * align),
                            time.perf_counter() - t0, "max-live", False, space)
@@ -290,61 +363,29 @@ def _allocate(sizes: list[int], starts: list[int], ends: list[int], members: lis
 
 def plan_spaces(problem: MemoryProblem, method: Method = "greedy",
                 options: SolverOptions = SolverOptions()) -> tuple[MemoryPlan, dict[str, SolveStats]]:
-    """Plan every space (spilling where a space is full); stats per space (peak and bound in bytes).
+    """Plan every space; stats per space (peak and bound in bytes).
 
-    A space's bound is the max-live of the buffers that end up in it, so it holds for the spill
-    decisions taken.  Raises `CapacityError` when a space overflows and has nowhere to spill.
+    The spaces are those of `assign_spaces` (the spill rule, the same for every method), so a
+    space's bound, the max-live of its buffers, holds whatever method runs.  Raises
+    `CapacityError` when a space overflows and has nowhere to spill.
     """
     if method not in ("greedy", "exact"):
         raise ValueError(f"memory method must be 'greedy' or 'exact', got {method!r}")
-    bufs, align = problem.buffers, problem.alignment
+    assigned, moves = assign_spaces(problem)
+    bufs, align = assigned.buffers, assigned.alignment
     sizes, starts, ends = _arrays(bufs, align)
     where = [b.space for b in bufs]
+    moved = {src: f"{n} buffers spilled to {dst}" for src, dst, n in moves}
     offset = [0] * len(bufs)
     stats: dict[str, SolveStats] = {}
     for space in sorted(problem.capacity, key=lambda s: (-len(problem.chain(s)), s)):
-        cap = int(problem.capacity[space])
-        cap_u = cap // align
-        nxt = problem.spill_to.get(space)
         members = [i for i in range(len(bufs)) if where[i] == space]
-        spilled = 0
-        while True:  # phase A: live bytes above capacity at some instant
-            need, when = _worst_instant(sizes, starts, ends, members)
-            if need <= cap_u:
-                break
-            live = [i for i in members if starts[i] <= when < ends[i] and sizes[i]]
-            victim = max(live, key=lambda i: (sizes[i] * (ends[i] - starts[i]), -i))
-            if nxt is None:
-                raise _shortfall(space, need * align, when, cap, bufs[victim].name)
-            where[victim] = str(nxt)
-            members.remove(victim)
-            spilled += 1
-        placed, st = _allocate(sizes, starts, ends, members, method, options, space, align)
-        over = [i for i in members if sizes[i] and placed[i] + sizes[i] > cap_u]
-        if over:  # phase B: fragmentation; keep what fits below capacity, refill the rest
-            keep = {i: placed[i] for i in members if i not in set(over)}
-            refill = memory_exact.first_fit(sizes, starts, ends,
-                                            sorted(over, key=lambda i: (-sizes[i], i)), keep, cap_u)
-            for i in over:
-                if refill[i] is not None:
-                    placed[i] = int(refill[i] or 0)
-                    continue
-                if nxt is None:
-                    need = max(placed[j] + sizes[j] for j in members) * align
-                    raise _shortfall(space, need, starts[i], cap, bufs[i].name)
-                where[i] = str(nxt)
-                spilled += 1
-            members = [i for i in members if where[i] == space]
-            peak = max((placed[i] + sizes[i] for i in members if sizes[i]), default=0)
-            bound = memory_exact.max_live_units(*_arrays([bufs[i] for i in members], align))
-            st = SolveStats(STAGE, st.method, Status.OPTIMAL if peak <= bound else Status.FEASIBLE,
-                            float(peak * align), float(bound * align), st.wall_s, st.bound_kind,
-                            st.exact, st.note)
+        placed, st = _allocate(sizes, starts, ends, members, method, options, space,
+                               int(problem.capacity[space]), align)
         for i in members:
             offset[i] = placed[i] * align
-        note = f"{st.note or space}; {spilled} buffers spilled to {nxt}" if spilled else st.note
-        stats[space] = SolveStats(st.stage, st.method, st.status, st.objective, st.bound,
-                                  st.wall_s, st.bound_kind, st.exact, note or space)
+        note = f"{st.note}; {moved[space]}" if space in moved else st.note
+        stats[space] = replace(st, note=note or space)
     slot = [0] * len(bufs)
     for space in problem.capacity:
         members = [i for i in range(len(bufs)) if where[i] == space]

@@ -351,7 +351,7 @@ def solve_offsets(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[in
     if budget.stop_note():
         notes.append(budget.stop_note())
     peak = _peak(sizes, offsets, range(n))
-    bound = min(peak, max(seg_bounds))
+    bound = max(seg_bounds)
     status = Status.OPTIMAL if peak <= bound or proven else Status.FEASIBLE
     if status is Status.OPTIMAL:
         bound = peak

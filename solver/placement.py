@@ -392,8 +392,7 @@ def heuristic_stats(problem: PlacementProblem, placement: Placement, method: str
     """Stats for a placement found without a proof: objective, the cheap lower bound (its ball
     LP cut by ``budget``), status."""
     obj = cost(problem, placement)
-    bound, kind = lower_bound(problem, budget)
-    bound = min(bound, obj)
+    bound, kind = lower_bound(problem, budget)  # valid for the instance: never clamped to this method's value
     status = Status.OPTIMAL if obj - bound <= _EPS * max(1.0, obj) else Status.FEASIBLE
     return SolveStats(STAGE, method, status, obj, bound, wall_s, bound_kind=kind,
                       exact=False)

@@ -421,7 +421,6 @@ def solve_exact(problem: PlacementProblem, method: str,
         note += f"; {budget.stop_note(0.05)}"
     check(problem, placement)
     objective = cost(problem, placement)
-    bound = min(bound, objective)
     status = Status.OPTIMAL if within_tolerance(objective, bound) else Status.FEASIBLE
     stats = SolveStats(STAGE, method, status, objective, bound, time.perf_counter() - t0,
                        bound_kind=kind, exact=exact, note=note)

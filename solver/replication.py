@@ -447,8 +447,7 @@ def solve(
     rep = Replication(heuristic_copies(problem, method, budget))
     stopped = method == "balance" and budget.expired
     value = objective(problem, rep)
-    bound, kind = lower_bound(problem)
-    bound = min(bound, value)
+    bound, kind = lower_bound(problem)  # valid for the instance: never clamped to this method's value
     proven = value - bound <= _REL_TOL * max(abs(value), 1.0)
     stats = SolveStats(
         stage=STAGE,

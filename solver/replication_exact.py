@@ -16,8 +16,8 @@ not integral in those units a model optimum can be worse than the true optimum b
 rounding (``layers / scale`` ns), which ``note`` states.  The model is hinted with the
 ``balance`` solution, solved by `cimopt.solver.cpsat.solve_model`, and the better of the two in
 float is returned, so exact is never worse than it; when CP-SAT finds nothing in time the hint is
-returned as FEASIBLE and ``note`` says so.  The status is OPTIMAL when CP-SAT proves the rounded
-model optimal or the bound meets the objective within the runner's tolerance.
+returned as FEASIBLE and ``note`` says so.  The status is OPTIMAL only when the bound meets the
+objective within the runner's tolerance (a rounded model proved optimal is not enough).
 """
 from __future__ import annotations
 
@@ -162,9 +162,10 @@ def solve_exact(
         note = res.kept_note() + "; "
     note += f"{res.limit_note()}; " if res.limit_note() else ""
     cp_bound = res.bound / scale
-    bound = min(max(analytic, cp_bound), value)
-    # OPTIMAL: CP-SAT proved the (rounded) model optimal, or the bound meets the value
-    status = Status.OPTIMAL if res.status is Status.OPTIMAL or within_tolerance(value, bound) else Status.FEASIBLE
+    bound = max(analytic, cp_bound)  # each bounds the instance; not clamped to the value
+    # OPTIMAL only when the bound meets the value: a rounded model proved optimal may still be
+    # above the real optimum by its rounding (then FEASIBLE, the gap at most that rounding)
+    status = Status.OPTIMAL if within_tolerance(value, bound) else Status.FEASIBLE
     if cp_bound >= analytic:
         kind = "cp_sat"
     if scale != 1 or not all(float(t).is_integer() for row in real for t in row):

@@ -214,7 +214,7 @@ def segment(
     if method == "greedy":
         seg, inner_stats = _assemble(problem, list(range(n)), first_fit(problem), "balance", options)
         value = evaluate(problem, seg)
-        bound = min(global_bound(problem), value)
+        bound = global_bound(problem)
         stats = SolveStats(
             stage=STAGE, method="greedy", status=Status.FEASIBLE, objective=value, bound=bound,
             wall_s=time.perf_counter() - start, bound_kind="global_max_copies_plus_program", exact=False,
@@ -238,9 +238,9 @@ def segment(
     chain = is_chain(problem)
     if method == "dp":
         if chain:
-            bound, kind = min(max(order_bound, global_bound(problem)), value), "dp_over_interval_bounds"
+            bound, kind = max(order_bound, global_bound(problem)), "dp_over_interval_bounds"
         else:
-            bound, kind = min(global_bound(problem), value), "global_max_copies_plus_program"
+            bound, kind = global_bound(problem), "global_max_copies_plus_program"
         optimal = proven and chain and inner == "exact"
         note = f"{too_big}; " if too_big else ""
         note += f"mode={problem.mode}; {len(cuts)} segments; {inner} replication inside; "
@@ -265,14 +265,14 @@ def segment(
                 f"time limit ran out before CP-SAT: the DP's segmentation is returned")
         note += f"; dp: {short}" if short else ""
         stats = SolveStats(stage=STAGE, method="cpsat", status=Status.FEASIBLE, objective=value,
-                           bound=min(global_bound(problem), value), wall_s=time.perf_counter() - start,
+                           bound=global_bound(problem), wall_s=time.perf_counter() - start,
                            bound_kind="global_max_copies_plus_program", exact=True, note=note)
         return seg, stats
     sub_options = options.limited(left)
     best, status, value, bound, note = assignment(problem, seg, sub_options)
     note += f"; dp hint: {short}" if short else ""
     stats = SolveStats(
-        stage=STAGE, method="cpsat", status=status, objective=value, bound=max(bound, min(global_bound(problem), value)),
+        stage=STAGE, method="cpsat", status=status, objective=value, bound=max(bound, global_bound(problem)),
         wall_s=time.perf_counter() - start, bound_kind="cp_sat", exact=True, note=note,
     )
     return best, stats

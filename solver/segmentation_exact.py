@@ -158,7 +158,8 @@ def assignment(
     if scale != 1:
         note += f"times rounded down to 1/{scale} ns in the model; "
     note += f"{len(best.segments)} segments"
-    bound = min(res.bound / scale, value)
-    # OPTIMAL: CP-SAT proved the (rounded) model optimal, or the bound meets the value
-    status = Status.OPTIMAL if res.status is Status.OPTIMAL or within_tolerance(value, bound) else Status.FEASIBLE
+    bound = res.bound / scale  # of the model with times rounded down: a bound of the instance
+    # OPTIMAL only when the bound meets the value: a rounded model proved optimal may still be
+    # above the real optimum by its rounding
+    status = Status.OPTIMAL if within_tolerance(value, bound) else Status.FEASIBLE
     return best, status, value, bound, note

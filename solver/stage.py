@@ -2,11 +2,14 @@
 
 A stage is a small registered object (STYLE.md 11, 12):
 
-- ``name`` and ``methods``: each `Method` by name, heuristic or exact, with one line of help;
+- ``name`` and ``methods``: each `Method` by name, with its kind (`KINDS`: exact only when it
+  proves optimality of every instance given time) and one line of help;
   ``heuristic`` and ``exact`` name the methods ``--solver heuristic|exact`` choose;
 - ``build(context) -> problem``: the stage's instance, made only from what the context holds
   (the front end's graph and workload, the target, and what earlier stages decided);
-- ``solve(problem, method, options) -> (solution, SolveStats)``: pure, no context;
+- ``solve(problem, method, options) -> (solution, SolveStats)``: pure, no context; the stats'
+  bound is a lower bound of the instance whatever method runs (a choice that would make it
+  depend on the method belongs in ``build``, as the memory stage's spill rule does);
 - ``apply(context, solution)``: records the decision in the context for the stages after it;
 - ``retry(context, error) -> str | None``: when this stage cannot be solved as built, may change
   the context (e.g. a smaller crossbar budget) and name the earlier stage to resume from; the
@@ -41,13 +44,38 @@ class StageInfeasible(CimoptError):
         self.attempts = attempts
 
 
+#: what a method is, in `cimopt methods`, summaries, programs and sweeps:
+#: ``exact`` proves optimality of every instance given time;
+#: ``exact/LNS`` is the whole CP-SAT model up to a size its help names (exact there), large-
+#: neighbourhood search above it (no proof);
+#: ``LNS`` large-neighbourhood search (sub-problems re-solved exactly, no proof of the whole);
+#: ``local search`` moves from a starting solution until none improves;
+#: ``heuristic`` a construction (or a DP over a restricted space), optimal only when its
+#: objective meets the bound.
+KINDS = ("exact", "exact/LNS", "LNS", "local search", "heuristic")
+
+
 @dataclass(frozen=True)
 class Method:
-    """One way to solve a stage: its name, whether it is exact (proves a bound), one line of help."""
+    """One way to solve a stage: its name, its kind (one of `KINDS`), one line of help."""
 
     name: str
-    exact: bool
+    kind: str
     help: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"method {self.name}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+    @property
+    def exact(self) -> bool:
+        """Proves optimality of every instance given time."""
+        return self.kind == "exact"
+
+    @property
+    def improves(self) -> bool:
+        """Starts from (or is hinted with) a heuristic's solution and never ends worse than it."""
+        return self.kind in ("exact", "exact/LNS", "LNS")
 
 
 class Stage(ABC, Generic[P, S]):
@@ -82,25 +110,35 @@ class Stage(ABC, Generic[P, S]):
     def run(self, problem: P, method: str, options: SolverOptions,
             hint: tuple[S, SolveStats] | None = None) -> tuple[S, SolveStats]:
         """`solve` with the stats named for the stage and the method as chosen (the solver's
-        own name for what it ran, e.g. ``cpsat-rolling-window``, goes first in the note), under
-        a wall-clock deadline of ``options.time_limit_s`` from now (`SolverOptions.with_deadline`).
+        own name for what it ran, e.g. ``cpsat-rolling-window``, goes first in the note), its
+        kind, and ``produced_by``: the stage's other methods that produced the solution (a
+        fallback), empty when the chosen method did; all under a wall-clock deadline of
+        ``options.time_limit_s`` from now (`SolverOptions.with_deadline`).
 
-        ``hint``: a solution of the same instance (the heuristic's) and its stats.  An exact
-        method is never worse than it: when the method ends worse, the hint is returned, its
+        ``hint``: a solution of the same instance (the heuristic's) and its stats.  A method
+        that `Method.improves` is never worse than it: when the method ends worse, the hint is returned, its
         objective reported, the better of the two bounds kept, and the note says so.
         """
         options = options.with_deadline()  # wall mode: the whole call ends by the time limit
-        solution, s = self.solve(problem, self.method(method).name, options)
+        chosen = self.method(method)
+        solution, s = self.solve(problem, chosen.name, options)
+        names = {m.name for m in self.methods}
+        produced_by = s.produced_by
         if s.method != method or s.stage != self.name:
             detail = s.method if s.method != method else ""
+            ran = sorted({x for x in s.method.split("/") if x in names} - {method})
+            if ran and not produced_by:  # a fallback method of this stage produced (part of) the solution
+                produced_by, detail = "/".join(ran), ""
             s = replace(s, stage=self.name, method=method, note="; ".join(x for x in (detail, s.note) if x))
-        if hint is not None and self.method(method).exact and s.objective > hint[1].objective + _tol(hint[1].objective):
+        s = replace(s, kind=chosen.kind, produced_by=produced_by)
+        if hint is not None and chosen.improves and s.objective > hint[1].objective + _tol(hint[1].objective):
             kept, hs = hint
-            bound = min(max(s.bound, hs.bound), hs.objective)
+            bound = max(s.bound, hs.bound)  # both bound the instance: no clamping to an objective
             status = Status.OPTIMAL if hs.objective - bound <= _tol(hs.objective) else Status.FEASIBLE
             note = (f"{method} ended at {s.objective:.6g} {self.unit}, worse than the hint's {hs.objective:.6g} "
                     f"({hs.method}); hint kept" + (f"; {s.note}" if s.note else ""))
-            return kept, replace(s, objective=hs.objective, bound=bound, status=status, note=note)
+            return kept, replace(s, objective=hs.objective, bound=bound, status=status, note=note,
+                                 produced_by=hs.method)
         return solution, s
 
     def retry(self, ctx: Context, error: StageInfeasible) -> str | None:

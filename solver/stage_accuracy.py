@@ -17,9 +17,10 @@ from .stats import SolveStats, SolverOptions, Status
 class AccuracyStage(Stage[ab.AccuracyProblem, ab.Choice]):
     name = "accuracy"
     methods = (
-        Method("greedy", False, "cheapest rows per conversion, upgraded by least cost per error removed until "
+        Method("greedy", "heuristic", "cheapest rows per conversion, upgraded by least cost per error removed until "
                                 "the SQNR budget holds"),
-        Method("dp", True, "dynamic programming over the budget (errors rounded up), the greedy kept when cheaper"),
+        Method("dp", "heuristic", "dynamic programming over the budget with errors rounded up (optimal for the rounded "
+                               "instance, not proven for the real one), the greedy kept when cheaper"),
     )
     heuristic = "greedy"
     exact = "dp"

@@ -1,20 +1,25 @@
 """The memory stage: every dynamic tensor's buffer in a memory space at a byte offset.
 
-Lifetimes come from the schedule; a tensor lives in its producer's core's local buffer (graph
-inputs and host outputs in the global buffer) and spills down the chain local -> global ->
-DRAM when a space is full.  In throughput mode ``copies`` inferences are in flight, each with
+Lifetimes come from the schedule; a tensor's home is its producer's core's local buffer (graph
+inputs and host outputs the global buffer).  ``build`` applies the spill rule
+(`cimopt.solver.memory.assign_spaces`: when a space is full, buffers move down the chain local ->
+global -> DRAM), so the instance holds every buffer in the space it is planned in: the spill
+choice is part of the instance, every method places the same buffers in the same spaces, and the
+bound (the sum over spaces of max-live) is valid whatever method runs.  The objective is the sum
+of the spaces' peaks, bytes.  In throughput mode ``copies`` inferences are in flight, each with
 its own region, so every space offers 1/copies of its capacity to one inference's plan.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cimopt.ir.graph import Graph
 from cimopt.targets.spec import Target
 
 from . import memory as mem
 from .context import Context
+from .memory_exact import FULL_MODEL_MAX
 from .stage import Method, Stage
 from .stats import SolveStats, SolverOptions
 from .tasks import TaskGraph
@@ -35,10 +40,13 @@ def copies_in_flight(makespan_ns: int, interval_ns: int) -> int:
 
 @dataclass(frozen=True)
 class MemoryInstance:
-    """Buffers of one inference with their spaces' capacities, and the inferences in flight."""
+    """Buffers of one inference, each in the space it is planned in, with the spaces' capacities
+    (bytes); the inferences in flight; the spill rule's moves from the buffers' homes, as (from
+    space, to space, buffers)."""
 
     problem: mem.MemoryProblem
     copies: int
+    spilled: tuple[tuple[str, str, int], ...] = ()
 
 
 def buffer_problem(graph: Graph, tg: TaskGraph, start: tuple[int, ...] | list[int], makespan: int, target: Target,
@@ -85,8 +93,9 @@ class MemoryResult:
 class MemoryStage(Stage[MemoryInstance, MemoryResult]):
     name = "memory"
     methods = (
-        Method("greedy", False, "interval colouring for slots, greedy-by-size offsets, spills down the chain"),
-        Method("cpsat", True, "CP-SAT NoOverlap2D per space, decomposed at idle points, hinted with greedy-by-size"),
+        Method("greedy", "heuristic", "interval colouring for slots, greedy-by-size offsets"),
+        Method("cpsat", "exact/LNS", "CP-SAT NoOverlap2D per space, decomposed at idle points, hinted with "
+                                     f"greedy-by-size: whole segments up to {FULL_MODEL_MAX} buffers, LNS on larger ones"),
     )
     heuristic = "greedy"
     exact = "cpsat"
@@ -96,13 +105,20 @@ class MemoryStage(Stage[MemoryInstance, MemoryResult]):
     def build(self, ctx: Context) -> MemoryInstance:
         assert ctx.tasks is not None and ctx.schedule is not None, "scheduling has not run"
         copies = copies_in_flight(ctx.makespan_ns, ctx.interval_ns)
-        problem = buffer_problem(ctx.graph, ctx.tasks, ctx.schedule.start_ns, ctx.makespan_ns, ctx.target, copies)
-        return MemoryInstance(problem, copies)
+        homes = buffer_problem(ctx.graph, ctx.tasks, ctx.schedule.start_ns, ctx.makespan_ns, ctx.target, copies)
+        problem, moves = mem.assign_spaces(homes)
+        return MemoryInstance(problem, copies, moves)
 
     def solve(self, problem: MemoryInstance, method: str,
               options: SolverOptions) -> tuple[MemoryResult, SolveStats]:
         self.method(method)
         plan, stats = mem.plan(problem.problem, "exact" if method == "cpsat" else "greedy", options)
+        if problem.spilled:
+            to: dict[str, int] = {}
+            for _, dst, n in problem.spilled:
+                to[dst] = to.get(dst, 0) + n
+            moved = ", ".join(f"{n} to {dst}" for dst, n in sorted(to.items()))
+            stats = replace(stats, note=f"the instance's spill rule moved buffers: {moved}; {stats.note}")
         return MemoryResult(problem, plan), stats
 
     def apply(self, ctx: Context, solution: MemoryResult) -> None:

@@ -58,18 +58,19 @@ EXACT_FALLBACK = "exact"
 class PlacementStage(Stage[PlacementInstance, Placed]):
     name = "placement"
     methods = (
-        Method("inorder", False, "first fit in core order (PUMA-like)"),
-        Method("snake", False, "first fit along a boustrophedon path (MNSIM-like)"),
-        Method("greedy", False, "communication-greedy: heaviest traffic first, nearest free core"),
-        Method("pack", False, "best-fit decreasing bin packing along the snake order"),
-        Method("inorder+ls", False, "inorder, then pairwise-swap local search"),
-        Method("snake+ls", False, "snake, then pairwise-swap local search"),
-        Method("greedy+ls", False, "greedy, then pairwise-swap local search"),
-        Method("pack+ls", False, "pack, then pairwise-swap local search"),
-        Method("exact", True, "LNS from the best heuristic, then CP-SAT to prove or improve (small meshes)"),
-        Method("cpsat", True, "CP-SAT over group-to-core, hinted with the best heuristic"),
-        Method("hungarian", True, "linear assignments of independent groups (Hungarian method) from the best heuristic"),
-        Method("lns", True, "large-neighbourhood search with CP-SAT sub-problems from the best heuristic"),
+        Method("inorder", "heuristic", "first fit in core order (PUMA-like)"),
+        Method("snake", "heuristic", "first fit along a boustrophedon path (MNSIM-like)"),
+        Method("greedy", "heuristic", "communication-greedy: heaviest traffic first, nearest free core"),
+        Method("pack", "heuristic", "best-fit decreasing bin packing along the snake order"),
+        Method("inorder+ls", "local search", "inorder, then pairwise-swap local search"),
+        Method("snake+ls", "local search", "snake, then pairwise-swap local search"),
+        Method("greedy+ls", "local search", "greedy, then pairwise-swap local search"),
+        Method("pack+ls", "local search", "pack, then pairwise-swap local search"),
+        Method("exact", "exact/LNS", "LNS from the best heuristic, then CP-SAT to prove or improve when groups x "
+                                     f"cores <= {px.CPSAT_MAX_VARS}; LNS alone above"),
+        Method("cpsat", "exact", "CP-SAT over group-to-core, hinted with the best heuristic"),
+        Method("hungarian", "local search", "linear assignments of independent groups (Hungarian method) from the best heuristic"),
+        Method("lns", "LNS", "large-neighbourhood search with CP-SAT sub-problems from the best heuristic"),
     )
     heuristic = "greedy+ls"
     exact = "exact"
@@ -100,12 +101,15 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
         parts: list[SolveStats] = []
         cores = []
         for k, p in enumerate(problem.problems):
-            placement, st = _solve_with_fallbacks(p, method, options, k, self.method(method).exact)
+            placement, st = _solve_with_fallbacks(p, method, options, k, self.method(method).improves)
             parts.append(st)
             cores.append(placement.core_of)
         if not parts:
             return Placed(()), SolveStats(self.name, method, worst_status([]), 0.0, 0.0, 0.0, "no groups")
         st = _sum_stats(parts, time.perf_counter() - t0)
+        other = [(k, s.method) for k, s in enumerate(parts) if s.method != method]
+        if other:  # a fallback placed these segments (`_solve_with_fallbacks`)
+            st = replace(st, produced_by=", ".join(f"segment {k}: {m}" if len(parts) > 1 else m for k, m in other))
         if problem.cut:
             st = replace(st, note=f"{st.note}; {problem.cut} groups cut at a core's free space to pack")
         return Placed(tuple(cores)), st

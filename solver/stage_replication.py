@@ -2,9 +2,16 @@
 copy of everything does not fit the budget, segments reprogrammed in turn (`segmentation`).
 
 Methods ``none``, ``uniform``, ``balance`` and ``cpsat`` replicate a model that fits; the
-``segment-*`` methods cut it into segments.  A model that does not fit is segmented whatever
-method was asked for (``segment-dp-balance`` for a heuristic, ``segment-dp`` for an exact
-method), and the stats say so.
+``segment-*`` methods cut it into segments.  The instance fixes which: a model that fits is one
+segment (its weights stay on the chip; objective the bottleneck or critical path), a model that
+does not is segmented (objective the segments' values plus their reprogramming).  So a model that
+does not fit is segmented whatever method was asked for (``segment-dp-balance`` for a heuristic,
+``segment-dp`` for an exact method), a model that fits is replicated whatever segment method was
+asked for (``cpsat`` for ``segment-dp`` and ``segment-cpsat``, ``balance`` for the others), and
+the stats name the method that ran (``produced_by``).  One objective per instance keeps every
+method's bound valid for every other: segmenting a model that fits (reprogramming every
+inference, each segment with the whole chip) is another problem, whose solutions the
+replication bounds do not bound.
 """
 from __future__ import annotations
 
@@ -60,14 +67,16 @@ def solve_replication(p: rp.ReplicationProblem, method: str,
 class ReplicationStage(Stage[ReplicationInstance, Replicated]):
     name = "replication"
     methods = (
-        Method("none", False, "one copy of every layer (PUMA-like)"),
-        Method("uniform", False, "the largest common copy count that fits"),
-        Method("balance", False, "copies to the bottleneck layer while crossbars remain (PIMCOMP-like)"),
-        Method("cpsat", True, "CP-SAT over useful copy counts, hinted with balance"),
-        Method("segment-greedy", False, "first-fit segments in topological order, balance inside"),
-        Method("segment-dp-balance", False, "DP over cuts of the topological order, balance inside each segment"),
-        Method("segment-dp", True, "DP over cuts of the topological order, CP-SAT replication inside"),
-        Method("segment-cpsat", True, "CP-SAT over layer-to-segment assignment and copies, hinted with the DP"),
+        Method("none", "heuristic", "one copy of every layer (PUMA-like)"),
+        Method("uniform", "heuristic", "the largest common copy count that fits"),
+        Method("balance", "heuristic", "copies to the bottleneck layer while crossbars remain (PIMCOMP-like)"),
+        Method("cpsat", "exact", "CP-SAT over useful copy counts, hinted with balance"),
+        Method("segment-greedy", "heuristic", "first-fit segments in topological order, balance inside"),
+        Method("segment-dp-balance", "heuristic", "DP over cuts of the topological order, balance inside each segment"),
+        Method("segment-dp", "heuristic", "DP over cuts of the topological order, CP-SAT replication inside "
+                                         "(exact when the graph is a chain, its only order)"),
+        Method("segment-cpsat", "exact", "CP-SAT over layer-to-segment assignment and copies, hinted with the DP "
+                                            f"(graphs of at most {sg.MAX_CPSAT_LAYERS} layers)"),
     )
     heuristic = "balance"
     exact = "cpsat"
@@ -110,9 +119,12 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
               options: SolverOptions) -> tuple[Replicated, SolveStats]:
         chosen = self.method(method)
         p = problem.problem
-        if problem.fits and method not in _SEGMENT:
-            rep, st = solve_replication(p, method, options)
-            return Replicated(rep.copies, (tuple(range(len(p.layers))),)), replace(st, method=method)
+        if problem.fits:
+            ran = method if method not in _SEGMENT else ("cpsat" if _SEGMENT[method][1] == "exact" else "balance")
+            rep, st = solve_replication(p, ran, options)
+            note = "" if ran == method else f"the model fits: one segment, replicated by {ran} instead of {method}"
+            return Replicated(rep.copies, (tuple(range(len(p.layers))),)), replace(
+                st, method=ran, note="; ".join(x for x in (note, st.note) if x))
         seg_method = method
         note = ""
         if method not in _SEGMENT:

@@ -37,9 +37,10 @@ def solve_schedule(p: sch.SchedulingProblem, mode: str, method: str,
 class SchedulingStage(Stage[SchedulingInstance, sch.Schedule]):
     name = "scheduling"
     methods = (
-        Method("list", False, "list scheduling, bottom-level and two other priorities, best kept; "
+        Method("list", "heuristic", "list scheduling, bottom-level and two other priorities, best kept; "
                               "modulo placement in throughput mode"),
-        Method("cpsat", True, "CP-SAT interval model hinted with the list schedule; rolling windows on large graphs"),
+        Method("cpsat", "exact/LNS", f"CP-SAT interval model hinted with the list schedule, up to {sx.FULL_MODEL_MAX_TASKS} tasks; "
+                                     "rolling windows above (throughput mode: II = max load, optimal)"),
     )
     heuristic = "list"
     exact = "cpsat"

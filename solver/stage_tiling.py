@@ -26,7 +26,7 @@ class TilingProblem:
 
 class TilingStage(Stage[TilingProblem, Tiling]):
     name = "tiling"
-    methods = (Method("block", True, "row/column blocks, small groups packed block-diagonally "
+    methods = (Method("block", "heuristic", "row/column blocks, small groups packed block-diagonally "
                                      "(exact for each op's block structure; cell-area bound)"),)
     heuristic = exact = "block"
     problem_type = TilingProblem

@@ -41,7 +41,8 @@ class Attempt:
 class SolveStats:
     """What a solve found: method, status, objective (lower is better), best bound, gap, wall time.
 
-    For a heuristic ``bound`` is the problem's lower bound (which bound is said in ``bound_kind``);
+    ``bound`` is a lower bound of the instance, valid whatever method runs (which bound is said in
+    ``bound_kind``); OPTIMAL only when ``objective`` meets a valid bound or the method proved it;
     ``gap = (objective - bound) / objective`` (0 when objective is 0).  ``note`` names, for
     INFEASIBLE, the resource that makes it so; ``attempts`` lists what was tried and failed.
     """
@@ -57,6 +58,11 @@ class SolveStats:
     note: str = ""
     #: every fallback and retry, in order (the time each took is part of ``wall_s``)
     attempts: tuple[Attempt, ...] = ()
+    #: the method's kind (`cimopt.solver.stage.KINDS`), set by `Stage.run`
+    kind: str = ""
+    #: the stage methods that produced the solution when the one in ``method`` did not (a
+    #: fallback), e.g. ``pack+ls`` or ``segment 1: pack+ls``; empty when ``method`` did
+    produced_by: str = ""
 
     @property
     def gap(self) -> float:

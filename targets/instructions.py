@@ -4,7 +4,7 @@ Units: latencies in ns, energies in pJ, sizes in bytes, powers in mW (mW x ns = 
 Every function is pure: it reads the target and its arguments and returns a frozen cost.
 
 Crossbar MVM follows the pipelined front/back-stage model of cycle-level CIM simulators
-(pimsim-nn; see shared/CIM_REFERENCE.md):
+(pimsim-nn; see docs/hardware.md):
 
 - ``input_passes = ceil(activation_bits / dac_bits)`` bit-serial input passes,
   ``row_groups = ceil(rows_used / dacs_per_crossbar)`` crossbar reads per pass,

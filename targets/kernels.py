@@ -311,7 +311,7 @@ def rows_view(y: np.ndarray, axis: int, row0: int, row1: int) -> np.ndarray:
     if axis == WHOLE or y.ndim == 0 or (axis == FLAT and y.ndim < 2) or axis >= y.ndim:
         return y
     if axis == FLAT:
-        return y.reshape(-1, y.shape[-1])[row0:row1]
+        return y.reshape(math.prod(y.shape[:-1]), y.shape[-1])[row0:row1]  # not -1: an empty y is ambiguous
     return y[(slice(None),) * axis + (slice(row0, row1),)]
 
 

@@ -56,7 +56,7 @@ def make_model(nodes: Sequence[onnx.NodeProto], inputs: Mapping[str, Sequence[in
 def randomized_light(name: str, seed: int = 0) -> onnx.ModelProto:
     """The light graph ``name`` with random weights as initializers and logits as outputs.
 
-    Same idea as shared/checks/randomize.py: ConstantOfShape weights become He-scaled random
+    Same idea as experiments/checks/randomize.py: ConstantOfShape weights become He-scaled random
     arrays (BatchNorm scale and variance in [0.5, 1.5]) and a final Softmax becomes Identity,
     so that arithmetic errors show in the outputs.
     """

@@ -176,7 +176,7 @@ def test_validate_without_model(tmp_path: Path, capsys: pytest.CaptureFixture[st
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["light_resnet50", "light_densenet121", "light_shufflenet", "light_inception_v2"])
 def test_light_graphs_random_weights(name: str, light_dir: str, tmp_path: Path) -> None:
-    """The onnx package's real graphs with random weights (as shared/checks/randomize.py makes them)."""
+    """The onnx package's real graphs with random weights (as experiments/checks/randomize.py makes them)."""
     m = randomised(onnx.load(os.path.join(light_dir, name + ".onnx")))
     res = compile_model(m, load_target("isaac"), CompileOptions())
     out, ok, errs = _run(res, m)

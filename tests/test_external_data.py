@@ -1,5 +1,5 @@
 """ir.external_data and the CLI on architecture-only models: every refusal names the tensor, the
-path and the reason; compile needs only shapes; run needs the weights or --random-weights."""
+path and the reason; compile needs only shapes; run needs the weights, or compile and run with --random-weights."""
 from __future__ import annotations
 
 import os
@@ -93,6 +93,12 @@ def test_architecture_only_compile_and_run(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert "tensor 'w'" in err and "model.data" in err and "--random-weights" in err
     out_npz = str(tmp_path / "out.npz")
+    # random weights are the model's for compile and run alike: a program compiled from the
+    # stand-in weights is refused, one compiled with --random-weights runs
+    assert main(["run", prog, path, "--random-weights"]) == 2
+    assert "compile with --random-weights" in capsys.readouterr().err
+    assert main(["compile", path, "--target", "edge", "-o", prog, "--quiet", "--random-weights"]) == 0
+    capsys.readouterr()
     assert main(["run", prog, path, "--random-weights", "--outputs", out_npz]) == 0
     assert "match: yes" in capsys.readouterr().out
     assert np.load(out_npz)["y"].shape == (1, 8, 8, 8)

@@ -13,6 +13,7 @@ import light_program
 from cimopt import plot, plot_sweep
 from cimopt.cli import main
 from cimopt.ir import program as prog
+from cimopt.ir import units
 from cimopt.targets.load import load_target
 
 
@@ -26,10 +27,12 @@ def test_gantt_spans_the_makespan(tmp_path: Path) -> None:
     p = light_program.squeezenet()[1].program
     fig = plot.gantt_figure(p)
     ax = fig.axes[0]
-    assert ax.get_xlim() == (0.0, p.makespan_ns / 1e3)
+    tf, tu = units.time_scale(p.makespan_ns)
+    assert ax.get_xlabel() == f"time ({tu})"
+    assert ax.get_xlim() == (0.0, p.makespan_ns / tf)
     ends = [v[:, 0].max() for c in ax.collections for path in c.get_paths() for v in [path.vertices]]
     starts = [v[:, 0].min() for c in ax.collections for path in c.get_paths() for v in [path.vertices]]
-    assert max(ends) == pytest.approx(p.makespan_ns / 1e3) and min(starts) == pytest.approx(0.0)
+    assert max(ends) == pytest.approx(p.makespan_ns / tf) and min(starts) == pytest.approx(0.0)
     assert sum(len(c.get_paths()) for c in ax.collections) == len(p.instructions)
     plot.save(fig, tmp_path / "g.png")
     _not_blank(tmp_path / "g.png")
@@ -43,9 +46,14 @@ def test_memory_against_capacity_and_bound(tmp_path: Path) -> None:
     total = top.lines[0].get_ydata()
     bound = top.lines[1].get_ydata()[0]
     assert max(total) <= bound + 1e-9 and max(total) > 0          # never above the max-live bound
-    assert bound == p.metric("memory_bound_bytes") / (1 << 20)
-    caps = {line.get_label(): line.get_ydata()[0] for line in bottom.lines if line.get_label().endswith("capacity")}
-    assert caps["global capacity"] == target.chip.global_buffer_bytes / (1 << 20)
+    bf, bu = units.bytes_scale(max(max(total), bound, p.metric("memory_peak_bytes")) * 1.0)
+    assert top.get_ylabel() in ("MiB", "KiB", "B", "GiB")
+    # the bottom panel: each space in % of its own capacity, all below the 100 % line
+    spaces = [line for line in bottom.lines if "(capacity" in str(line.get_label())]
+    assert spaces and all(max(line.get_ydata()) <= 100 + 1e-9 for line in spaces)
+    assert any(str(line.get_label()).startswith("global (capacity "
+                                                + units.nbytes(target.chip.global_buffer_bytes)) for line in spaces)
+    assert [line.get_ydata()[0] for line in bottom.lines if line.get_label() == "capacity"] == [100]
     plot.save(fig, tmp_path / "m.svg")
     assert (tmp_path / "m.svg").read_text().lstrip().startswith("<?xml")
     plot.save(plot.memory_figure(p, target), tmp_path / "m.png")
@@ -59,8 +67,22 @@ def test_crossbar_map_holds_the_programming(tmp_path: Path) -> None:
     assert int((grid > 0).sum()) == len(p.programming)
     for t in p.programming[:50]:
         assert ops[grid[t.core, t.crossbar] - 1] == t.op
-    plot.save(plot.crossbars_figure(p, target), tmp_path / "x.png")
+    order = plot.op_order(p)
+    assert [order[op] for op in ops] == sorted(order[op] for op in ops)   # legend in graph order, not by name
+    fig = plot.crossbars_figure(p, target)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ops                                                    # every op, none cut
+    assert len(set(map(tuple, plot.op_colours(len(ops))))) == len(ops)     # each its own colour
+    plot.save(fig, tmp_path / "x.png")
     _not_blank(tmp_path / "x.png")
+
+
+def test_core_shape_draws_only_real_crossbars() -> None:
+    assert plot.core_shape(96) == (8, 12) and plot.core_shape(64) == (8, 8) and plot.core_shape(12) == (3, 4)
+    for n in range(1, 200):
+        r, c = plot.core_shape(n)
+        assert r * c >= n and (r - 1) * c < n        # no empty row: at most c - 1 missing cells
+        assert len({tuple(x) for x in plot.op_colours(n)}) == n
 
 
 def _table() -> pd.DataFrame:
@@ -88,6 +110,12 @@ def test_compare_and_scaling_from_a_table(tmp_path: Path) -> None:
     e2e = t[t["stage"] == "end_to_end"]
     assert len(e2e) == 2 and np.allclose(e2e["exact_over_heuristic"], 0.9)
     assert set(t["stage"]) == {*light_program.squeezenet()[1].stats, "end_to_end"}
+    # every stage's objective differs (x 0.9), so only the first stage is the same instance in both rows
+    names = plot_sweep.stages(df)
+    first = t[t["stage"] == names[0]]
+    assert (first["differs_after"] == "").all() and first["heuristic_gap"].notna().all()
+    later = t[t["stage"] == names[1]]
+    assert (later["differs_after"] == names[0]).all() and later["heuristic_gap"].isna().all()
     for kind in ("compare", "scaling"):
         assert main(["plot", kind, str(tmp_path / "results.csv"), "-o", str(tmp_path / f"{kind}.png")]) == 0
         _not_blank(tmp_path / f"{kind}.png")

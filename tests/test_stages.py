@@ -89,7 +89,7 @@ def test_method_overrides_reach_the_stages() -> None:
     res = compile_model(models.small_cnn(), load_target("pimcomp"), opts)
     assert res.stats["placement"].method == "snake+ls"
     assert res.stats["memory"].method == "cpsat" and res.stats["memory"].exact
-    assert dict(res.program.solvers)["placement"].startswith("snake+ls (heuristic")
+    assert dict(res.program.solvers)["placement"].startswith("snake+ls (local search")
 
 
 @pytest.mark.parametrize("bad,match", [(["placement=nope"], "no method 'nope'"), (["packing=greedy"], "no stage"),
@@ -128,7 +128,7 @@ class _Counter(Stage[int, int]):
     """Stage 'count': increments the budget it sees; its solution is the budget."""
 
     name = "count"
-    methods = (Method("plain", False, "the budget as it is"),)
+    methods = (Method("plain", "heuristic", "the budget as it is"),)
     heuristic = exact = "plain"
 
     def __init__(self, log: _Log) -> None:

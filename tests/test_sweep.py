@@ -51,6 +51,14 @@ def _spec(tmp: Path, text: str, name: str = "spec.toml") -> Path:
     ("models = ['a.onnx']\ntargets = ['isaac']\nrun = 'yes'", "run: expected true or false"),
     ("models = ['a.onnx', 'a.onnx']\ntargets = ['isaac']", "same combination twice"),
     ("models = [", "not valid TOML"),
+    # names that do not exist are refused before any task runs, each named
+    ("models = ['nowhere.onnx']\ntargets = ['isaac']", "models: 'nowhere.onnx': no such model file"),
+    ("models = ['light:squeezenett']\ntargets = ['isaac']", "'light:squeezenett': no such light graph"),
+    ("models = ['light:squeezenett']\ntargets = ['isaac']", "light:squeezenet,"),   # the choices are listed
+    ("models = ['cnn.onnx']\ntargets = ['isacc']", "targets: 'isacc'"),
+    ("models = ['cnn.onnx']\ntargets = ['isaac', 'my.toml']", "targets: 'my.toml'"),
+    ("models = ['cnn.onnx']\ntargets = ['isaac']\nmethods = [{placment = 'lns'}]", "no stage 'placment'"),
+    ("models = ['cnn.onnx']\ntargets = ['isaac']\nmethods = [{}, {placement = 'lnss'}]", "no method 'lnss'"),
 ])
 def test_bad_spec_names_the_key(tmp_path: Path, text: str, needle: str) -> None:
     with pytest.raises(SpecError, match=None) as e:
@@ -130,29 +138,41 @@ def test_dask_grid_heuristic_and_exact(tmp_path: Path) -> None:
                                                                         "scheduling.method"].iloc[0]).all()
 
 
-def test_missing_model_and_short_budget_are_error_rows(tmp_path: Path) -> None:
+def test_short_budget_is_a_timeout_row(tmp_path: Path) -> None:
     spec = load_spec(_spec(tmp_path, """
-models = ["nowhere.onnx", "light:squeezenet"]
+models = ["light:squeezenet"]
 targets = ["pimcomp"]
 budget_s = 0.3
 """))
     s = run_sweep(spec, tmp_path / "R", jobs=2)
-    assert (s.tasks, s.ran, s.errors) == (2, 2, 2)
+    assert (s.tasks, s.ran, s.errors) == (1, 1, 1)
     df = pd.read_csv(s.csv)
     by_model = df.set_index("model")
     assert by_model.loc["light:squeezenet", "status"] == "timeout"
     assert "budget of 0.3 s" in by_model.loc["light:squeezenet", "error"]
-    assert by_model.loc["nowhere.onnx", "status"] in ("error", "timeout")
-    assert len(pd.read_parquet(s.parquet)) == 2
+    assert len(pd.read_parquet(s.parquet)) == 1
 
 
-def test_missing_model_row_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = _spec(tmp_path, 'models = ["nowhere.onnx"]\ntargets = ["pimcomp"]\n')
+def test_missing_model_is_refused_before_any_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path, 'models = ["cnn.onnx", "nowhere.onnx"]\ntargets = ["pimcomp"]\n')
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "R")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "nowhere.onnx" in err and "no such model file" in err
+    assert not (tmp_path / "R" / "results.csv").exists()          # nothing ran
+
+
+def test_unreadable_model_is_an_error_row_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    spec = _spec(tmp_path, 'models = ["bad.onnx"]\ntargets = ["pimcomp"]\n')
     assert main(["sweep", str(spec), "-o", str(tmp_path / "R")]) == 0
     out, err = capsys.readouterr()
-    assert err == "" and "1 row(s) with an error" in out          # no progress bar when stderr is not a terminal
+    assert "1 row(s) with an error" in out
+    # stderr is not a terminal here: a line at the start and one per task, naming it
+    assert err.splitlines()[0] == "sweep: 1 task(s) to run" and "[1/1, " in err and "bad.onnx" in err
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "R2"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
     row = pd.read_csv(tmp_path / "R" / "results.csv").iloc[0]
-    assert row["status"] == "error" and "ModelError" in row["error"] and "nowhere.onnx" in row["error"]
+    assert row["status"] == "error" and "bad.onnx" in row["error"]
     assert row["target_hash"] and row["v_ortools"] and row["v_onnx"] and row["v_cimopt"]
 
 
@@ -221,8 +241,19 @@ def test_progress_bar_counts_tasks_and_errors(capsys: pytest.CaptureFixture[str]
     from cimopt.cli_sweep import _bar
 
     show = _bar(True)
+    show(0, 3, None)                                  # drawn before the first task ends
+    assert "0/3" in capsys.readouterr().err
     for k, status in enumerate(("ok", "error", "ok"), 1):
         show(k, 3, {"status": status})
     err = capsys.readouterr().err
-    assert err.count("\r") == 3 and err.endswith("\n")
-    assert "3/3 tasks, 1 error(s)" in err.rsplit("\r", 1)[1]
+    assert err.endswith("\n")                         # closed after the last task
+    assert "3/3" in err and "1 error(s)" in err.rsplit("\r", 1)[-1]
+
+
+def test_no_progress_bar_when_disabled(capsys: pytest.CaptureFixture[str]) -> None:
+    from cimopt.cli_sweep import _bar
+
+    show = _bar(False)
+    show(0, 1, None)
+    show(1, 1, {"status": "ok"})
+    assert capsys.readouterr().err == ""

@@ -24,7 +24,7 @@ def test_sections_are_written_and_replaced(tmp_path: Path) -> None:
     assert sweep_tables.main(argv) == 0
     text = readme.read_text()
     assert "old" not in text and text.startswith("# Experiments\n\nbefore") and text.rstrip().endswith("after")
-    assert "| light:squeezenet | pimcomp | end_to_end |" in text and "0.9000" in text
+    assert "| light:squeezenet | pimcomp | 0 | end_to_end |" in text and "0.9000" in text
     assert "5 rows (1 with an error)" in text and "- missing.onnx on isaac, exact: error" in text
     assert sweep_tables.main(argv) == 0 and readme.read_text() == text     # rerunning changes nothing
     assert len(pd.read_csv(tmp_path / "hve" / "results.csv")) == 5

@@ -3,14 +3,18 @@
 Rules, in order:
 1. An op outside the standard ONNX domains (and not cimopt's own) is an error that lists
    every such op and type.
-2. CROSSBAR: Conv and ConvTranspose with a constant weight; Gemm with a constant B and a
+2. VECTOR: a matrix op with an empty weight or no output element (nothing to program into
+   a crossbar: its output is its bias, zeros or empty).
+3. CROSSBAR: Conv and ConvTranspose with a constant weight; Gemm with a constant B and a
    dynamic A; MatMul with a constant 2-D right operand; cimopt's Linear; in each case any bias
    (third input) constant too.
-3. VECTOR: elementwise ops, pooling, softmax, normalisations, resize, concat/split,
+4. VECTOR: elementwise ops, pooling, softmax, normalisations, resize, concat/split,
    reshape-like ops, reductions, embedding Gather; a MatMul of two activations (attention's
    Q.K^T) when the target's vector unit can run it (``vector_matmul``).
-4. HOST: every other standard op, when the target has a host;
-5. CROSSBAR: a MatMul of two activations neither the vector unit nor a host can run, when the
+5. HOST: every other standard op, when the target has a host;
+6. A crossbar op's constant weight must be finite: a NaN or Inf is a `ModelError` naming the
+   tensor and the op (no crossbar cell holds it; elsewhere non-finite constants are legal).
+7. CROSSBAR: a MatMul of two activations neither the vector unit nor a host can run, when the
    target may write run-time operands into crossbars (``runtime_writes``) and its shapes allow
    it (`ir.written`); otherwise an `UnsupportedOperatorError` listing every op no unit can run.
 
@@ -23,8 +27,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..errors import UnsupportedOperatorError
+from ..errors import ModelError, UnsupportedOperatorError
 from ..graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpClass, OpSpec
+from ..validate import crossbar_weight_error
 from ..written import written_geometry
 from .base import PassResult
 
@@ -66,11 +71,23 @@ def _crossbar(graph: Graph, op: OpSpec) -> bool:
     return False
 
 
+def _empty_product(graph: Graph, op: OpSpec) -> bool:
+    """A matrix op with nothing to multiply: an empty constant weight, or no output element
+    (legal ONNX: its output is its bias broadcast, zeros, or empty, as the vector unit writes it)."""
+    if op.op_type not in ("Conv", "ConvTranspose", "Gemm", "MatMul", "Linear") or len(op.inputs) < 2:
+        return False
+    w = graph.constants.get(op.inputs[1])
+    outs = [graph.spec(t) for t in op.outputs if t]
+    return (w is not None and w.size == 0) or any(s.known and s.elements == 0 for s in outs)
+
+
 def classify(graph: Graph, op: OpSpec, *, vector_matmul: bool, has_host: bool,
              runtime_writes: bool = False) -> OpClass | None:
     """The unit that runs ``op``; None when no unit can (custom domain, or host op without a host)."""
     if op.domain not in STANDARD_DOMAINS and op.domain != CIMOPT_DOMAIN:
         return None
+    if _empty_product(graph, op):
+        return OpClass.VECTOR
     if _crossbar(graph, op):
         return OpClass.CROSSBAR
     if op.domain in ("", "ai.onnx") and op.op_type in VECTOR_OPS:
@@ -83,11 +100,16 @@ def classify(graph: Graph, op: OpSpec, *, vector_matmul: bool, has_host: bool,
 
 
 def legalize(graph: Graph, *, vector_matmul: bool, has_host: bool, runtime_writes: bool = False) -> PassResult:
-    """Set ``op_class`` on every op; raise UnsupportedOperatorError listing all ops nothing can run."""
+    """Set ``op_class`` on every op; raise UnsupportedOperatorError listing all ops nothing can run,
+    and ModelError for a crossbar op whose constant weight no crossbar cell can hold (NaN or Inf)."""
     bad: list[OpSpec] = []
     modified = False
     for op in graph.ops():
         cls = classify(graph, op, vector_matmul=vector_matmul, has_host=has_host, runtime_writes=runtime_writes)
+        if cls is OpClass.CROSSBAR and op.inputs[1] in graph.constants:
+            why = crossbar_weight_error(op, op.inputs[1], graph.constants[op.inputs[1]])
+            if why:
+                raise ModelError(why)
         if cls is None:
             bad.append(op)
         elif cls is not op.op_class:
