@@ -68,7 +68,9 @@ class CompileOptions:
                              export_dir=self.export_models, deterministic=self.deterministic)
 
 
-TIME_HELP = "wall seconds per stage (default 10); every method returns within 10 %% + 1 s of it"
+TIME_HELP = ("wall seconds per stage (default 10): every method stops on the clock and returns its best so far "
+             "(within 10 %% + 1 s on the benchmark instances, experiments/time_limits.py; one constructive "
+             "heuristic or model build cannot be interrupted)")
 DETERMINISTIC_HELP = ("limit every stage to SECONDS of *deterministic* time instead of --time-limit: CP-SAT's "
                       "deterministic time plus counted work, so results are reproducible whatever the "
                       "machine's load; NOT a wall-clock limit (wall time may be many times SECONDS on a "
