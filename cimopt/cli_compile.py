@@ -14,7 +14,7 @@ from cimopt.solver.stages import STAGES
 from . import cli_numerics, json_safe
 from .cli_args import add_model_args, progress
 from .cli_trace import write_machine_trace
-from .options import MODES, SOLVERS, CompileOptions, parse_methods
+from .options import DETERMINISTIC_HELP, MODES, SOLVERS, TIME_HELP, CompileOptions, parse_methods, time_limits
 
 
 def _finite_or_none(x: float | None, flag: str) -> float | None:
@@ -24,13 +24,12 @@ def _finite_or_none(x: float | None, flag: str) -> float | None:
 
 
 def _options(a: argparse.Namespace) -> CompileOptions:
-    if a.time_limit <= 0 or not math.isfinite(a.time_limit):
-        raise CimoptError("--time-limit must be a positive number of seconds")
+    limit, deterministic = time_limits(a.time_limit, a.deterministic_time)
     if getattr(a, "batch", 0) < 0:
         raise CimoptError("--batch must be 0 (chosen) or a number of inferences >= 1")
     shorthands = [f"{stage}={m}" for stage, m in (("replication", a.replication), ("placement", a.placement)) if m]
     return CompileOptions(mode=a.mode, solver=getattr(a, "solver", "heuristic"), seed=a.seed,
-                          time_limit_s=a.time_limit, workers=a.workers, chunks=a.chunks,
+                          time_limit_s=limit, deterministic=deterministic, workers=a.workers, chunks=a.chunks,
                           compare=getattr(a, "compare", ""), methods=parse_methods(shorthands + a.method),
                           export_instances=getattr(a, "export_instances", None),
                           export_models=getattr(a, "export_models", None),
@@ -275,7 +274,8 @@ def register(sub: Any) -> None:
         p.add_argument("--replication", metavar="METHOD", help="shorthand for --method replication=METHOD")
         p.add_argument("--placement", metavar="METHOD", help="shorthand for --method placement=METHOD")
         p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--time-limit", type=float, default=10.0, help="seconds per exact stage (default 10)")
+        p.add_argument("--time-limit", type=float, help=TIME_HELP)
+        p.add_argument("--deterministic-time", type=float, metavar="SECONDS", help=DETERMINISTIC_HELP)
         p.add_argument("--workers", type=int, default=8, help="CP-SAT workers (default 8)")
         p.add_argument("--chunks", type=int, default=4, help="output-row chunks per crossbar op (default 4)")
         p.add_argument("--min-sqnr-db", type=float, metavar="DB",

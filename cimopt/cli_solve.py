@@ -13,6 +13,8 @@ from cimopt.solver import generators, instances, solutions
 from cimopt.solver.stages import STAGES, stage
 from cimopt.solver.stats import SolverOptions
 
+from .options import DETERMINISTIC_HELP, TIME_HELP, time_limits
+
 
 def _stats_json(s: Any) -> dict[str, Any]:
     return {"stage": s.stage, "method": s.method, "status": s.status.value, "objective": s.objective,
@@ -30,11 +32,10 @@ def _cmd_solve(a: argparse.Namespace) -> int:
         raise UsageError("cimopt solve: give an INSTANCE.json (or --schema STAGE)")
     st, problem, meta = instances.load(a.instance, STAGES)
     method = a.method or meta.get("method") or st.heuristic
-    if a.time_limit <= 0 or not math.isfinite(a.time_limit):
-        raise UsageError("--time-limit must be a positive number of seconds")
+    limit, deterministic = time_limits(a.time_limit, a.deterministic_time)
     if a.output and not os.access(os.path.dirname(os.path.abspath(a.output)), os.W_OK):
         raise UsageError(f"-o {a.output}: its folder does not exist or is not writable")
-    solution, s = st.run(problem, method, SolverOptions(a.time_limit, a.seed, a.workers))
+    solution, s = st.run(problem, method, SolverOptions(limit, a.seed, a.workers, deterministic=deterministic))
     if a.output:
         try:
             solutions.save(solutions.document(st, problem, solution, method, s.objective), a.output)
@@ -81,7 +82,8 @@ def register(sub: Any) -> None:
     s.add_argument("instance", nargs="?", help="instance JSON file")
     s.add_argument("--method", help="method name (default: the one the instance was solved with, else the "
                                     "stage's heuristic; see `cimopt methods`)")
-    s.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
+    s.add_argument("--time-limit", type=float, help=TIME_HELP.replace("per stage ", ""))
+    s.add_argument("--deterministic-time", type=float, metavar="SECONDS", help=DETERMINISTIC_HELP)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, default=8, help="CP-SAT workers (default 8)")
     s.add_argument("--json", action="store_true")

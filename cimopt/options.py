@@ -1,6 +1,7 @@
 """Options of one compilation."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from cimopt.ir.errors import UsageError
@@ -17,7 +18,8 @@ class CompileOptions:
 
     ``solver`` picks every stage's default method: its heuristic, or its exact method (each
     exact method builds its own starting solution from the stage's heuristics; see
-    `cimopt methods`), each exact solve limited to ``time_limit_s`` seconds.  ``methods``
+    `cimopt methods`), each stage's solve limited to ``time_limit_s`` wall seconds (deterministic
+    seconds with ``deterministic``).  ``methods``
     overrides the choice for single stages.  ``chunks``: output-row chunks per crossbar op (at
     least one per replica) for layer pipelining.  ``compare``: also solve each stage's instance
     with its exact method ("exact") or with every method ("all"), for `cimopt compare`.
@@ -43,6 +45,9 @@ class CompileOptions:
     #: inferences per reprogramming of a model in several segments (`cimopt.batching`); 0: chosen
     #: in throughput mode (1 in latency mode), >= 1: as given
     batch: int = 0
+    #: ``time_limit_s`` in deterministic seconds, not wall seconds (`--deterministic-time`; see
+    #: `cimopt.solver.stats.SolverOptions`): reproducible whatever the load, but not a wall limit
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -60,7 +65,29 @@ class CompileOptions:
 
     def solver_options(self) -> SolverOptions:
         return SolverOptions(time_limit_s=self.time_limit_s, seed=self.seed, workers=self.workers,
-                             export_dir=self.export_models)
+                             export_dir=self.export_models, deterministic=self.deterministic)
+
+
+TIME_HELP = ("wall seconds per stage (default 10): every method stops on the clock and returns its best so far "
+             "(within 10 %% + 1 s on the benchmark instances, experiments/time_limits.py; one constructive "
+             "heuristic or model build cannot be interrupted)")
+DETERMINISTIC_HELP = ("limit every stage to SECONDS of *deterministic* time instead of --time-limit: CP-SAT's "
+                      "deterministic time plus counted work, so results are reproducible whatever the "
+                      "machine's load; NOT a wall-clock limit (wall time may be many times SECONDS on a "
+                      "loaded machine; CP-SAT's safety net is 100 x SECONDS + 10 s)")
+
+
+def time_limits(time_limit: float | None, deterministic_time: float | None) -> tuple[float, bool]:
+    """(limit, deterministic) from ``--time-limit`` and ``--deterministic-time`` (at most one given)."""
+    if time_limit is not None and deterministic_time is not None:
+        raise UsageError("give --time-limit (wall seconds) or --deterministic-time (deterministic "
+                         "seconds), not both")
+    limit = deterministic_time if deterministic_time is not None else time_limit
+    flag = "--deterministic-time" if deterministic_time is not None else "--time-limit"
+    limit = 10.0 if limit is None else limit
+    if not (limit > 0 and math.isfinite(limit)):
+        raise UsageError(f"{flag} must be a positive number of seconds")
+    return limit, deterministic_time is not None
 
 
 def parse_methods(items: list[str]) -> tuple[tuple[str, str], ...]:

@@ -40,6 +40,16 @@ def _unit_of(name: str) -> str:
         return ""
 
 
+def idle_crossbars_note(used: int, total: int, limited_by: str) -> str:
+    """The warning of a program that leaves more than half the chip's crossbars idle while its
+    end-to-end bound is set by the crossbar class (work over every crossbar), else ""."""
+    if limited_by != "crossbar" or total <= 0 or 2 * used >= total:
+        return ""
+    return (f"{total - used} of {total} crossbars ({100 * (total - used) / total:.1f} %) hold no weights while "
+            "the end-to-end bound is set by the crossbar class (the work spread over every crossbar): the "
+            "program cannot come near that bound without them; try --replication cpsat or --solver exact")
+
+
 def compile_summary(res: CompileResult) -> str:
     p = res.program
     m = dict(p.metrics)
@@ -71,6 +81,9 @@ def compile_summary(res: CompileResult) -> str:
                      f"(time / physical limit {_ratio(obj, limit)})"
                      + (f"; this program's MVMs hold the crossbars {_time(m['program_crossbar_ns'])}"
                         if "program_crossbar_ns" in m else ""))
+        idle = idle_crossbars_note(int(m["crossbars_used"]), int(m["crossbars_total"]), limited)
+        if idle:
+            lines.append(f"  note: {idle}")
     matmuls = [(k[len("matmul."):], v) for k, v in p.extra if k.startswith("matmul.")]
     if matmuls:
         lines.append("  MatMuls of two activations (estimates per inference):")

@@ -14,6 +14,9 @@ Keys of a spec file (lists are grid axes; every combination is one task)::
     random_weights = false                    # compile each model with random weights, seed 0 (default false)
     workers = 1                               # CP-SAT workers per solve (default 1: a solve that ends
                                               # before its time limit is then reproducible)
+    deterministic = true                      # time_limit_s in deterministic seconds (CP-SAT's plus counted
+                                              # work): every row reproducible, but NOT a wall-clock limit
+                                              # (default: true with workers = 1, as before; false: wall s)
     chunks = 4                                # output-row chunks per crossbar op (default 4)
     budget_s = 600                            # wall budget of one task (its process start included), seconds;
                                               # past it the task is killed and its row says timeout
@@ -44,7 +47,7 @@ from .options import MODES, SOLVERS
 LIGHT_PREFIX = "light:"
 
 _KEYS = ("models", "targets", "modes", "solvers", "methods", "seeds", "time_limit_s", "run",
-         "random_weights", "workers", "chunks", "budget_s", "name")
+         "random_weights", "workers", "chunks", "budget_s", "name", "deterministic")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,12 @@ class SweepTask:
     random_weights: bool
     budget_s: float
     sweep: str = ""
+    #: time_limit_s in deterministic seconds (`--deterministic-time`); None: ``workers == 1``
+    deterministic: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.deterministic is None:
+            object.__setattr__(self, "deterministic", self.workers == 1)
 
     @property
     def key(self) -> str:
@@ -73,6 +82,8 @@ class SweepTask:
         d = asdict(self)
         for k in ("model_path", "target_ref", "budget_s", "sweep"):
             d.pop(k)
+        if self.deterministic == (self.workers == 1):  # the implied choice: keys as before the key
+            d.pop("deterministic")
         d["methods"] = [list(m) for m in self.methods]
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -159,6 +170,7 @@ def expand(raw: dict[str, Any], base: Path, where: str = "spec") -> tuple[SweepT
     random_weights = _bool(raw, "random_weights", where, False)
     workers = _ints({"workers": [raw.get("workers", 1)]}, "workers", where, [1], minimum=1)[0]
     chunks = _ints({"chunks": [raw.get("chunks", 4)]}, "chunks", where, [4], minimum=1)[0]
+    deterministic = _bool(raw, "deterministic", where, workers == 1)
     budget = raw.get("budget_s", 600.0)
     if not _positive(budget):
         raise SpecError(f"{where}: budget_s: expected a positive number of seconds, got {budget!r}")
@@ -169,7 +181,8 @@ def expand(raw: dict[str, Any], base: Path, where: str = "spec") -> tuple[SweepT
     for m, t, mode, solver, meth, seed, lim in itertools.product(models, targets, modes, solvers, methods,
                                                                   seeds, limits):
         tasks.append(SweepTask(m, _model_path(m, base), t, _target_ref(t, base), mode, solver, meth, seed,
-                               float(lim), workers, chunks, run, random_weights, float(budget), name))
+                               float(lim), workers, chunks, run, random_weights, float(budget), name,
+                               deterministic))
     keys = [x.key for x in tasks]
     if len(set(keys)) != len(keys):
         raise SpecError(f"{where}: the grid names the same combination twice (a repeated value in a list)")

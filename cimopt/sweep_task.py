@@ -9,7 +9,7 @@ A task that fails, crashes or exceeds its budget is still a row: ``status`` is `
 
 Row columns: the task's inputs (``key``, ``model``, ``model_path``, ``model_sha256``,
 ``target``, ``target_hash``, ``mode``, ``solver``, ``methods``, ``seed``, ``time_limit_s``,
-``workers``, ``chunks``, ``run``, ``random_weights``, ``budget_s``, ``sweep``, versions
+``workers``, ``chunks``, ``run``, ``random_weights``, ``budget_s``, ``sweep``, ``deterministic``, versions
 ``v_cimopt``, ``v_ortools``, ``v_onnx``, ``v_numpy``, ``v_python``); per stage
 ``<stage>.method``, ``.kind`` (`cimopt methods`), ``.produced_by`` (the fallback method that
 produced the solution, empty when ``.method`` did), ``.status``, ``.objective``, ``.bound``, ``.gap``, ``.wall_s`` (objective
@@ -134,7 +134,8 @@ def _compute(task: SweepTask, out: Row) -> None:
         data = model.SerializeToString()
     out["model_sha256"] = hashlib.sha256(data).hexdigest()
     opts = CompileOptions(mode=task.mode, solver=task.solver, seed=task.seed, time_limit_s=task.time_limit_s,
-                          workers=task.workers, chunks=task.chunks, methods=task.methods)
+                          workers=task.workers, chunks=task.chunks, methods=task.methods,
+                          deterministic=bool(task.deterministic))
     res = compile_model(model, target, opts, None, None, progress=None)
     for stage, s in res.stats.items():
         out.update({f"{stage}.method": s.method, f"{stage}.kind": s.kind, f"{stage}.produced_by": s.produced_by,

@@ -1,20 +1,23 @@
-"""Placement benchmark: heuristics vs exact on a random layered chain on a 6×6 mesh.
+"""Placement benchmark: heuristics vs exact on the generated placement instance (docs/instances.md).
 
-Instance: 60 groups of 1–16 crossbars in layers of 3–8 groups, 64 crossbars per core; every
-group sends 100–1000 bytes per inference to each group of the next layer.  Prints, per method,
-the NoC load (bytes × hops per inference), wall time, bound and gap, then exact / best heuristic.
+Instance: `cimopt.solver.generators.placement_instance` (what ``cimopt instances --stage
+placement`` writes): ``--groups`` groups (default 60) of 1–16 crossbars in layers of 3–8 groups,
+every group sending 100–1000 bytes per inference to each group of the next layer, on a mesh of
+64-crossbar cores scaled to hold 1.5× the crossbars plus one core (60 groups: 3×5).  Prints, per
+method, the NoC load (bytes × hops per inference), wall time, bound and gap, then exact / best
+heuristic.
 
-Run: ``python experiments/placement_bench.py [--time-limit 20] [--seed 0]``.
+Run: ``python experiments/placement_bench.py [--groups 60] [--time-limit 20] [--seed 0]``.
 """
 from __future__ import annotations
 
 import argparse
 
-from cimopt.solver.generators import layered_chain
+from cimopt.solver.generators import placement_instance
 from cimopt.solver.stage_placement import PlacementStage, solve_placement as solve
+from cimopt.solver.stats import SolverOptions
 
 METHODS = tuple(m.name for m in PlacementStage.methods)
-from cimopt.solver.stats import SolverOptions
 
 
 def main() -> None:
@@ -22,8 +25,9 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per method")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--groups", type=int, default=60)
     args = parser.parse_args()
-    problem = layered_chain(60, 6, 6, 64, args.seed)
+    problem = placement_instance(args.groups, args.seed)
     options = SolverOptions(time_limit_s=args.time_limit, seed=args.seed, workers=args.workers)
     print(f"instance: {problem.n_groups} groups, {sum(problem.groups)} crossbars, "
           f"{len(problem.traffic)} traffic pairs, {problem.mesh_rows}×{problem.mesh_cols} mesh × "
@@ -33,7 +37,7 @@ def main() -> None:
           f"{'status':<9} bound kind / note")
     results = {}
     for method in METHODS:  # every placement method the stage has
-        _, stats = solve(problem, method, options)
+        _, stats = solve(problem, method, options.with_deadline())  # the limit per method
         results[method] = stats
         print(f"{method:<11} {stats.objective:>11.0f} {stats.wall_s:>7.2f} {stats.bound:>10.0f} "
               f"{stats.gap:>6.1%}  {stats.status.value:<9} {stats.bound_kind}"

@@ -10,7 +10,7 @@ never the wall clock, whether to go on:
   the same point whatever the machine's load.
 * **wall**: ``total`` is in seconds of ``time.perf_counter()`` from the budget's creation;
   `Budget.spend` does nothing (the clock counts by itself).  This is the behaviour without
-  deterministic mode.
+  deterministic mode; `Budget.of` cuts ``total`` to the options' ``deadline``.
 
 The per-unit costs are a stopping rule, not a measurement: the placement ones are the wall time
 the work took on the shared 2-core development machine at load average 14-18, where one CP-SAT
@@ -58,8 +58,8 @@ class Budget:
     @classmethod
     def of(cls, options: SolverOptions, total: float | None = None) -> Budget:
         """A budget of ``total`` (default ``options.time_limit_s``) on the options' clock."""
-        return cls(options.time_limit_s if total is None else total,
-                   deterministic=options.deterministic)
+        total = options.time_limit_s if total is None else total
+        return cls(options.wall_left(total), deterministic=options.deterministic)
 
     @classmethod
     def counted(cls, total: float, parent: Budget | None = None) -> Budget:

@@ -4,7 +4,8 @@ Build, solve, extract are separate steps: a stage builds a ``CpModel`` (and adds
 ``add_hint``), `solve_model` solves it and maps the outcome once, and the stage reads its solution
 back through `CpResult.value` / `CpResult.boolean_value`.  Rules of `solve_model`:
 
-1. The solver gets the time limit (``time_limit_s`` or ``options.time_limit_s``, at least 10 ms),
+1. The solver gets the time limit (``time_limit_s`` or ``options.time_limit_s``, cut to what is
+   left before ``options.deadline`` in wall mode, at least 10 ms),
    the seed, the worker count and the logging switch of the options, and the one optimality
    tolerance (`REL_TOL`, `ABS_TOL`) as its gap limits.  With ``options.deterministic`` the limit
    is CP-SAT's deterministic time (``max_deterministic_time``, deterministic s), the wall limit
@@ -153,7 +154,8 @@ def solve_model(model: cp_model.CpModel, options: SolverOptions, *, name: str,
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"CP-SAT model name {name!r} must be letters, digits, '_' or '-'")
-    limit = max(MIN_TIME_LIMIT_S, options.time_limit_s if time_limit_s is None else time_limit_s)
+    limit = max(MIN_TIME_LIMIT_S, options.wall_left(options.time_limit_s if time_limit_s is None
+                                                    else time_limit_s))
     solver = cp_model.CpSolver()
     params = solver.parameters
     if options.deterministic:

@@ -1,9 +1,14 @@
-"""Random stage instances of the shapes the benchmarks use (`cimopt instances` writes them).
+"""The benchmark instances: random stage instances (`cimopt instances` writes them, the
+benchmarks in experiments/ run them; docs/instances.md describes them).
 
 Scheduling: layered CNN-like task graphs (`layered_instance`); placement: layered chains of
-crossbar groups (`layered_chain`); memory: random buffer lifetimes (`random_buffers`);
-replication: random layer chains with skips (`random_layers`).  Every generator is seeded and
-deterministic; sizes are in the units the problems use (ns, bytes, crossbars).
+crossbar groups (`layered_chain`) on a mesh scaled to them (`placement_instance`); memory:
+random buffer lifetimes (`random_buffers`); replication: random layer chains with skips
+(`random_layers`).  Every generator scales its machine with the size, so that every instance
+is feasible at every size: a resource per replica (scheduling), cores for 1.5x the crossbars
+(placement), an unbounded memory space (memory), a crossbar budget of 3x one copy
+(replication).  Every generator is seeded and deterministic; sizes are in the units the
+problems use (ns, bytes, crossbars).
 """
 from __future__ import annotations
 
@@ -88,6 +93,33 @@ def layered_chain(n_groups: int, rows: int, cols: int, crossbars_per_core: int,
     return PlacementProblem(tuple(groups), traffic, rows, cols, crossbars_per_core, names)
 
 
+#: crossbars per core of the generated placement instances (PIMCOMP's evaluation chip)
+PLACEMENT_CORE_CROSSBARS = 64
+#: cores of a generated placement instance hold at least this many times its crossbars
+PLACEMENT_SLACK = 1.5
+
+
+def placement_mesh(crossbars: int, crossbars_per_core: int = PLACEMENT_CORE_CROSSBARS,
+                   slack: float = PLACEMENT_SLACK) -> tuple[int, int]:
+    """(rows, cols) of the smallest square-ish mesh whose cores hold ``slack`` times ``crossbars``
+    plus one core.  Groups of at most a quarter of a core (`layered_chain`'s 1-16 crossbars in 64)
+    then always fit with first fit in any order: a core that refuses a group is more than 3/4
+    full, so first fit needs at most crossbars / (3/4 core) + 1 cores, fewer than 1.5x + 1."""
+    cores = math.ceil(slack * crossbars / crossbars_per_core) + 1
+    rows = max(1, math.isqrt(cores))
+    cols = math.ceil(cores / rows)
+    return rows, cols
+
+
+def placement_instance(groups: int, seed: int) -> PlacementProblem:
+    """`layered_chain` of ``groups`` groups on a mesh of `PLACEMENT_CORE_CROSSBARS`-crossbar cores
+    scaled to the instance (`placement_mesh`): feasible at every size (60 groups: ~510 crossbars
+    on a 3x5 mesh; 1000 groups: ~8,350 crossbars on a 14x15 mesh)."""
+    probe = layered_chain(groups, 1, 1, PLACEMENT_CORE_CROSSBARS, seed)
+    rows, cols = placement_mesh(sum(probe.groups))
+    return layered_chain(groups, rows, cols, PLACEMENT_CORE_CROSSBARS, seed)
+
+
 def random_buffers(n: int, seed: int) -> tuple[Buffer, ...]:
     """``n`` buffers with random start (0 - 100 us), lifetime (0.1 - 10 us) and size (64 B - 64 KiB)."""
     rng = random.Random(seed)
@@ -128,7 +160,7 @@ def instance(stage: str, size: int, seed: int, mode: str = "latency") -> object:
     if stage == "scheduling":
         return SchedulingInstance(scheduling_instance(size, seed), mode)
     if stage == "placement":
-        p = layered_chain(size, 6, 6, 16, seed)
+        p = placement_instance(size, seed)
         return PlacementInstance((p,), (tuple((n, 0, 0, g) for n, g in zip(p.names, p.groups)),))
     if stage == "memory":
         return MemoryInstance(memory_instance(size, seed), 1)

@@ -37,6 +37,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from cimopt.solver.budget import ROUND_ITEM_S, Budget
@@ -111,21 +112,38 @@ def first_fit(sizes: Sequence[int], starts: Sequence[int], ends: Sequence[int],
     """
     placed: dict[int, int] = dict(fixed or {})
     result: dict[int, int | None] = {}
+    # the placed buffers with a size, as arrays (numpy: the overlap test is O(placed) per buffer)
+    cap = len(placed) + len(order)
+    p_start, p_end = np.zeros(cap, dtype=np.int64), np.zeros(cap, dtype=np.int64)
+    p_lo, p_hi = np.zeros(cap, dtype=np.int64), np.zeros(cap, dtype=np.int64)
+    n = 0
+
+    def add(j: int, offset: int) -> None:
+        nonlocal n
+        if sizes[j] > 0:
+            p_start[n], p_end[n], p_lo[n], p_hi[n] = starts[j], ends[j], offset, offset + sizes[j]
+            n += 1
+
+    for j, offset in placed.items():
+        add(j, offset)
     for i in order:
         if not _live(sizes, starts, ends, i):
             result[i] = 0
             continue
-        busy = sorted((placed[j], placed[j] + sizes[j]) for j in placed
-                      if starts[j] < ends[i] and starts[i] < ends[j] and sizes[j] > 0)
-        offset = 0
-        for lo, hi in busy:
-            if lo >= offset + sizes[i]:
-                break
-            offset = max(offset, hi)
+        hit = (p_start[:n] < ends[i]) & (starts[i] < p_end[:n])
+        lo_hit, hi_hit = p_lo[:n][hit], p_hi[:n][hit]
+        rank = np.lexsort((hi_hit, lo_hit))  # by offset, then top: as sorted (lo, hi) pairs
+        lo_s, top = lo_hit[rank], np.maximum.accumulate(hi_hit[rank]) if len(rank) else hi_hit
+        # scanning upwards, the offset before busy interval k is the highest top below it (or 0);
+        # the buffer goes into the first gap it fits, else above every busy interval
+        before = np.concatenate(([0], np.maximum(top[:-1], 0))) if len(rank) else top
+        gap = np.flatnonzero(lo_s >= before + sizes[i])
+        offset = int(before[gap[0]]) if len(gap) else max(0, int(top[-1]) if len(rank) else 0)
         if limit is not None and offset + sizes[i] > limit:
             result[i] = None
             continue
         placed[i] = offset
+        add(i, offset)
         result[i] = offset
     return result
 

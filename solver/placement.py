@@ -24,7 +24,7 @@ import numpy as np
 from cimopt.ir.errors import CapacityError
 
 from .budget import LOCAL_SEARCH_VISIT_S, Budget
-from .placement_bounds import ball_lp_bound, colocation_bound
+from .placement_bounds import ball_lp, ball_lp_bound, colocation_bound
 from .stats import SolveStats, SolverOptions, Status
 
 STAGE = "placement"
@@ -149,10 +149,13 @@ def cost(problem: PlacementProblem, placement: Placement) -> float:
     return float(sum(w * problem.hops(core[a], core[b]) for a, b, w in problem.traffic))
 
 
-def lower_bound(problem: PlacementProblem) -> tuple[float, str]:
-    """The larger of the colocation and ball-LP bounds, in byte-hops, and which one it is."""
-    co, ball = colocation_bound(problem), ball_lp_bound(problem)
-    return (ball, "ball LP bound") if ball >= co else (co, "colocation bound")
+def lower_bound(problem: PlacementProblem, budget: Budget | None = None) -> tuple[float, str]:
+    """The larger of the colocation and ball-LP bounds, in byte-hops, and which one it is;
+    ``budget`` cuts the ball LP's radii (the kind then says so)."""
+    co, (ball, complete) = colocation_bound(problem), ball_lp(problem, budget)
+    if ball >= co:
+        return ball, "ball LP bound" if complete else "ball LP bound (radii cut by the time limit)"
+    return co, "colocation bound"
 
 
 def _first_fit(problem: PlacementProblem, core_order: list[int], method: str) -> Placement:
@@ -250,13 +253,15 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
 
     Groups are visited in an order shuffled with ``options.seed``; for each, the best move to a
     core with room is applied if it gains, else the best swap with a group on another core whose
-    sizes still fit.  The work is counted, not timed, in every mode: each group visited costs
-    `LOCAL_SEARCH_VISIT_S` deterministic s out of ``options.time_limit_s``, so the result depends
-    only on the instance, the seed and the limit.  ``budget``: a budget the work is charged to as
-    well (the caller's, so its other steps see what is left).
+    sizes still fit.  In deterministic mode the work is counted, not timed: each group visited
+    costs `LOCAL_SEARCH_VISIT_S` deterministic s out of ``options.time_limit_s``, so the result
+    depends only on the instance, the seed and the limit; otherwise it stops on the wall clock
+    (``options.time_limit_s``, cut to the options' deadline).  ``budget``: a budget the work is
+    charged to as well (the caller's, so its other steps see what is left).
     """
     check(problem, start)
-    work = Budget.counted(options.time_limit_s, parent=budget)
+    work = (Budget.counted(options.time_limit_s, parent=budget) if options.deterministic
+            else Budget.of(options))
     rng = np.random.default_rng(options.seed)
     n, hop = problem.n_groups, problem.hop_matrix().astype(float)
     sizes = np.array(problem.groups, dtype=np.int64)
@@ -317,19 +322,25 @@ def _byte_hops(weight: np.ndarray, hop_to: np.ndarray) -> np.ndarray:
     sweep's instances and keep the golden programs; a product with many more groups × cores can
     still be split."""
     out = np.zeros((weight.shape[0], hop_to.shape[1]))
-    for lo in range(0, weight.shape[0], _ROWS_PER_PRODUCT):
-        out[lo:lo + _ROWS_PER_PRODUCT] = weight[lo:lo + _ROWS_PER_PRODUCT] @ hop_to
+    rows = np.flatnonzero(weight.any(axis=1))  # groups with traffic (the rest stay 0)
+    for lo in range(0, len(rows), _ROWS_PER_PRODUCT):
+        block = rows[lo:lo + _ROWS_PER_PRODUCT]
+        cols = np.flatnonzero(weight[block].any(axis=0))  # their partners only: the rest add 0
+        out[block] = weight[np.ix_(block, cols)] @ hop_to[cols]
     return out
 
 
-def best_heuristic(problem: PlacementProblem) -> tuple[Placement, str]:
-    """The cheapest of inorder, snake and greedy that finds a placement, and its name.
+def best_heuristic(problem: PlacementProblem, budget: Budget | None = None) -> tuple[Placement, str]:
+    """The cheapest of the heuristics that finds a placement, and its name; once ``budget`` is
+    spent no further heuristic is tried after the first placement found.
 
     Raises ``CapacityError`` (from the last heuristic) when none of them can pack the groups.
     """
     best: tuple[float, Placement, str] | None = None
     errors: list[CapacityError] = []
     for name in HEURISTICS:
+        if best is not None and budget is not None and budget.expired:
+            break
         try:
             p = _HEURISTIC[name](problem)
         except CapacityError as exc:
@@ -372,14 +383,16 @@ def solve(problem: PlacementProblem, method: str,
     if method.endswith("+ls"):
         placement = local_search(problem, placement, options)
     check(problem, placement)
-    return placement, heuristic_stats(problem, placement, method, time.perf_counter() - t0)
+    return placement, heuristic_stats(problem, placement, method, time.perf_counter() - t0,
+                                      Budget.of(options))
 
 
 def heuristic_stats(problem: PlacementProblem, placement: Placement, method: str,
-                    wall_s: float) -> SolveStats:
-    """Stats for a placement found without a proof: objective, the cheap lower bound, status."""
+                    wall_s: float, budget: Budget | None = None) -> SolveStats:
+    """Stats for a placement found without a proof: objective, the cheap lower bound (its ball
+    LP cut by ``budget``), status."""
     obj = cost(problem, placement)
-    bound, kind = lower_bound(problem)  # valid for the instance: never clamped to this method's value
+    bound, kind = lower_bound(problem, budget)  # valid for the instance: never clamped to this method's value
     status = Status.OPTIMAL if obj - bound <= _EPS * max(1.0, obj) else Status.FEASIBLE
     return SolveStats(STAGE, method, status, obj, bound, wall_s, bound_kind=kind,
                       exact=False)

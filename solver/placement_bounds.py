@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from ortools.linear_solver import pywraplp
 
 if TYPE_CHECKING:  # annotations only: placement builds on this module
+    from .budget import Budget
     from .placement import PlacementProblem
 
 
@@ -16,6 +17,11 @@ def colocation_bound(problem: PlacementProblem) -> float:
 
 
 def ball_lp_bound(problem: PlacementProblem) -> float:
+    """`ball_lp` over every radius (no time limit), in byte-hops."""
+    return ball_lp(problem)[0]
+
+
+def ball_lp(problem: PlacementProblem, budget: Budget | None = None) -> tuple[float, bool]:
     """Distance-ball LP bound, in byte-hops.
 
     hops(a, b) = Σ_{d=0}^{D-1} [hops(a, b) > d].  For each radius d, the partners of g within d
@@ -23,10 +29,13 @@ def ball_lp_bound(problem: PlacementProblem) -> float:
     mesh): Σ_h size_h · u_gh ≤ B_d × capacity − size_g, with u_gh ∈ [0, 1] standing for
     [hops ≤ d], and u = 0 at d = 0 for pairs too big to share a core.  With U_d the LP maximum of
     Σ bytes × u, every placement costs ≥ Σ_d (Σ bytes − U_d).  U_d is bounded from above through
-    the LP duals (weak duality), so the bound holds whatever GLOP's tolerances.
+    the LP duals (weak duality), so the bound holds whatever GLOP's tolerances.  ``budget``:
+    asked before each radius; the radii left out once it is spent add nothing (every radius's
+    term is >= 0, so the sum of the radii done is still a bound).  Returns (bound, every radius
+    done).
     """
     if not problem.traffic:
-        return 0.0
+        return 0.0, True
     cap, sizes, traffic = problem.crossbars_per_core, problem.groups, problem.traffic
     hop = problem.hop_matrix()
     total = sum(w for _, _, w in traffic)
@@ -40,6 +49,8 @@ def ball_lp_bound(problem: PlacementProblem) -> float:
         incident[b].append((a, b))
     bound = 0.0
     for d in range(int(hop.max())):
+        if budget is not None and budget.expired:
+            return bound, False
         ball = int((hop <= d).sum(axis=1).max())
         room = [max(0, ball * cap - s) for s in sizes]
         tight = [g for g in range(problem.n_groups) if nbr_size[g] > room[g]]
@@ -58,4 +69,4 @@ def ball_lp_bound(problem: PlacementProblem) -> float:
             if u[a, b].ub() > 0:
                 upper += max(0.0, w - sizes[b] * y.get(a, 0.0) - sizes[a] * y.get(b, 0.0))
         bound += max(0.0, total - upper)
-    return bound
+    return bound, True

@@ -55,14 +55,23 @@ def weight_scale(weights: Sequence[float], max_hops: int) -> float:
     return 2.0 ** min(k, 0) if integral else 2.0 ** k
 
 
+class _NoTimeToBuild(Exception):
+    """The time limit ran out while building a CP-SAT model."""
+
+
 def _build(problem: PlacementProblem, free: Sequence[int], cores: Sequence[int],
-           core_of: Sequence[int], scale: float, hinted: bool = True,
+           core_of: Sequence[int], scale: float, hinted: bool = True, budget: Budget | None = None,
            ) -> tuple[cp_model.CpModel, dict[tuple[int, int], cp_model.IntVar]]:
     """CP-SAT model placing the ``free`` groups on ``cores``, all other groups fixed at ``core_of``.
 
     Objective: Σ floor(bytes × scale) × hops over pairs touching a free group (pairs between two
     fixed groups are a constant and left out).  ``hinted``: hint the free groups at ``core_of``.
+    ``budget`` (wall mode): raise `_NoTimeToBuild` once it is spent during the build.
     """
+    def out_of_time() -> None:
+        if budget is not None and not budget.deterministic and budget.expired:
+            raise _NoTimeToBuild()
+
     model = cp_model.CpModel()
     free_set = set(free)
     cap = problem.crossbars_per_core
@@ -72,6 +81,7 @@ def _build(problem: PlacementProblem, free: Sequence[int], cores: Sequence[int],
             fixed_load[c] += problem.groups[g]
     x: dict[tuple[int, int], cp_model.IntVar] = {}
     for g in free:
+        out_of_time()
         for c in cores:
             x[g, c] = model.new_bool_var(f"x_{g}_{c}")  # group g sits on core c
         model.add_exactly_one(x[g, c] for c in cores)
@@ -81,7 +91,9 @@ def _build(problem: PlacementProblem, free: Sequence[int], cores: Sequence[int],
     col = {g: sum(problem.coords(c)[1] * x[g, c] for c in cores) for g in free}
     terms: list[cp_model.LinearExprT] = []
     linear: dict[tuple[int, int], int] = {}   # (free group, core) -> scaled bytes × hops to fixed
-    for a, b, w in problem.traffic:
+    for k, (a, b, w) in enumerate(problem.traffic):
+        if k % 64 == 0:
+            out_of_time()
         wi = int(math.floor(w * scale))
         if wi == 0 or (a not in free_set and b not in free_set):
             continue
@@ -140,7 +152,23 @@ def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOpti
     start = hint.core_of if hint is not None else tuple(0 for _ in all_groups)
     scale = weight_scale([w for _, _, w in problem.traffic],
                          problem.mesh_rows + problem.mesh_cols - 2)
-    model, x = _build(problem, all_groups, cores, start, scale, hinted=hint is not None)
+    t0 = time.perf_counter()
+    try:
+        model, x = _build(problem, all_groups, cores, start, scale, hinted=hint is not None,
+                          budget=Budget.of(options))
+    except _NoTimeToBuild:
+        model = None
+    built_s = time.perf_counter() - t0
+    # wall mode: CP-SAT loads and presolves a model in about the time it took to build, so a
+    # model built in more than half the time left would overrun the limit
+    if hint is not None and (model is None or (not options.deterministic
+                                               and options.wall_left(math.inf) < built_s)):
+        return hint, -math.inf, (f"the CP-SAT model ({problem.n_groups} groups x {problem.n_cores} cores) "
+                                 f"{'could not be built' if model is None else 'took %.3g s to build' % built_s} "
+                                 "within the time limit: not solved, hint kept")
+    if model is None:
+        raise CapacityError(f"core crossbars: no time left to build the CP-SAT placement model of "
+                            f"{problem.n_groups} groups and no heuristic packs them; raise the time limit")
     res = solve_model(model, options, name="placement",
                       hint_objective=None if hint is None else _model_cost(problem, start, scale),
                       instance=instance(problem, scale), budget=budget)
@@ -330,10 +358,14 @@ def best_start(problem: PlacementProblem, options: SolverOptions,
                budget: Budget | None = None) -> tuple[Placement | None, str]:
     """Cheapest of each heuristic followed by local search (``options.time_limit_s`` split evenly
     between them, the work charged to ``budget``), and its name; (None, "none") if no heuristic
-    can pack the groups."""
+    can pack the groups.  In wall mode the heuristics after the first placement found are
+    skipped once ``options.time_limit_s`` has passed (each heuristic itself cannot be stopped)."""
     best: tuple[float, Placement, str] | None = None
     share = options.limited(options.time_limit_s / len(HEURISTICS))
+    mine = Budget.of(options)  # wall mode: no further heuristic once this is spent
     for name in HEURISTICS:
+        if best is not None and not mine.deterministic and mine.expired:
+            break
         try:
             placement = local_search(problem, heuristic(name)(problem), share, budget)
         except CapacityError:
@@ -363,11 +395,11 @@ def solve_exact(problem: PlacementProblem, method: str,
         left = max(0.05, budget.left()) * share
         return options.limited(left), budget.share(left)
 
-    bound, kind = lower_bound(problem)
+    bound, kind = lower_bound(problem, Budget.of(options, 0.25 * limit))  # its LP radii in a quarter
     exact = method == "cpsat" or (method == "exact"
                                   and problem.n_groups * problem.n_cores <= CPSAT_MAX_VARS)
     if method == "hungarian":
-        start, name = best_heuristic(problem)
+        start, name = best_heuristic(problem, Budget.of(options, 0.5 * limit))
         placement, note = hungarian(problem, start, options, budget), f"hungarian from {name}"
     else:
         hint, name = best_start(problem, options.limited(0.1 * limit), budget)

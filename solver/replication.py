@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 
 from cimopt.ir.errors import CapacityError
+from cimopt.solver.budget import HEURISTIC_LAYER_S, Budget
 from cimopt.solver.replication_bounds import water_filling_bound
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
@@ -236,11 +237,19 @@ def uniform_copies(problem: ReplicationProblem) -> tuple[int, ...]:
     return fill(lo)
 
 
-def _balance_throughput(problem: ReplicationProblem) -> list[int]:
+def _out_of_time(budget: Budget | None, problem: ReplicationProblem) -> bool:
+    """Charge one greedy step (`HEURISTIC_LAYER_S` per layer) and say whether ``budget`` is spent."""
+    if budget is None:
+        return False
+    budget.spend(len(problem.layers) * HEURISTIC_LAYER_S)
+    return budget.expired
+
+
+def _balance_throughput(problem: ReplicationProblem, budget: Budget | None = None) -> list[int]:
     layers = problem.layers
     copies = [1] * len(layers)
     used = problem.one_copy_crossbars
-    while layers:
+    while layers and not _out_of_time(budget, problem):
         times = [layer_time(layer, r) for layer, r in zip(layers, copies)]
         worst = max(times)
         steps: list[tuple[int, int]] = []
@@ -274,11 +283,42 @@ def _critical_layers(times: list[float], edges: tuple[tuple[int, int], ...]) -> 
 
 
 #: latency-mode balance evaluates exactly (a full critical-path pass) only this many candidates per
-#: step, the ones whose own time drops most per extra crossbar
+#: step, the ones whose own time drops most per extra crossbar (single layers, then cuts)
 _LATENCY_CANDIDATES = 4
 
 
-def _balance_latency(problem: ReplicationProblem) -> list[int]:
+def _critical_cuts(times: list[float], finish: list[float], critical: list[int],
+                   tol: float) -> list[tuple[int, ...]]:
+    """The distinct sets of critical layers running at one instant (sorted, first seen first).
+
+    A critical layer starts at ``finish - time`` and has no slack, so on every longest path the
+    layers' intervals tile [0, length]: at an instant strictly inside a layer's interval exactly
+    one layer of each longest path runs, and the set of critical layers running then is a cut of
+    every longest path.  Shortening all its layers is the joint step parallel branches need."""
+    events: list[tuple[float, int, int]] = []  # (time, 0 = end / 1 = start, layer)
+    for v in critical:
+        if times[v] > tol:
+            events.append((finish[v] - times[v], 1, v))
+            events.append((finish[v], 0, v))
+    events.sort()
+    active: set[int] = set()
+    cuts: list[tuple[int, ...]] = []
+    seen: set[tuple[int, ...]] = set()
+    for k, (at, kind, v) in enumerate(events):
+        if kind == 1:
+            active.add(v)
+        else:
+            active.discard(v)
+        nxt = events[k + 1][0] if k + 1 < len(events) else at
+        if active and nxt - at > tol:
+            cut = tuple(sorted(active))
+            if cut not in seen:
+                seen.add(cut)
+                cuts.append(cut)
+    return cuts
+
+
+def _balance_latency(problem: ReplicationProblem, budget: Budget | None = None) -> list[int]:
     layers, edges = problem.layers, problem.edges
     copies = [1] * len(layers)
     used = problem.one_copy_crossbars
@@ -287,42 +327,59 @@ def _balance_latency(problem: ReplicationProblem) -> list[int]:
     for u, v in edges:
         preds[v].append(u)
 
-    def length_with(index: int, new_time: float, finish: list[float]) -> float:
-        """Critical path with layer ``index`` at ``new_time``: only its suffix is recomputed."""
-        f = finish[:index]
-        for v in range(index, len(times)):
-            t = new_time if v == index else times[v]
-            f.append(max((f[u] for u in preds[v]), default=0.0) + t)
+    def length_with(new: dict[int, float], finish: list[float]) -> float:
+        """Critical path with the layers of ``new`` at their new times: only the suffix from the
+        first of them is recomputed."""
+        first = min(new)
+        f = finish[:first]
+        for v in range(first, len(times)):
+            f.append(max((f[u] for u in preds[v]), default=0.0) + new.get(v, times[v]))
         return max(f)
 
-    while layers:
+    def step(index: int) -> tuple[int, float, int] | None:
+        """(copies, time, extra crossbars) of ``index``'s next breakpoint, None if none helps."""
+        nxt = next_useful(layers[index], copies[index])
+        if nxt is None:
+            return None
+        return nxt, layer_time(layers[index], nxt), layers[index].crossbars * (nxt - copies[index])
+
+    while layers and not _out_of_time(budget, problem):
         finish = finish_times(times, edges)
         current = max(finish)
-        local: list[tuple[float, int, int, float, int]] = []  # (own time saved per crossbar, layer, copies, time, extra)
-        for index in _critical_layers(times, edges):
-            nxt = next_useful(layers[index], copies[index])
-            if nxt is None:
-                continue
-            extra = layers[index].crossbars * (nxt - copies[index])
-            if used + extra > problem.budget:
-                continue
-            new_time = layer_time(layers[index], nxt)
-            local.append(((times[index] - new_time) / max(extra, 1), index, nxt, new_time, extra))
-        local.sort(key=lambda c: (-c[0], c[1]))
-        best: tuple[float, int, int, float] | None = None  # (gain per crossbar, layer, copies, time)
-        for _, index, nxt, new_time, extra in local[:_LATENCY_CANDIDATES]:
-            gain = (current - length_with(index, new_time, finish)) / max(extra, 1)
-            if gain > 0 and (best is None or gain > best[0]):
-                best = (gain, index, nxt, new_time)
+        critical = _critical_layers(times, edges)
+        steps = {v: s for v in critical if (s := step(v)) is not None}
+        # single layers first; cuts of parallel critical paths (every layer of the cut steps)
+        # only when no single step shortens the critical path
+        best: tuple[float, tuple[int, ...]] | None = None  # (gain per crossbar, layers)
+        for phase in (0, 1):
+            if phase == 0:
+                group = [((times[v] - s[1]) / max(s[2], 1), (v,)) for v, s in steps.items()]
+            else:
+                group = []
+                for cut in _critical_cuts(times, finish, critical, _REL_TOL * max(current, 1.0)):
+                    if len(cut) > 1 and all(v in steps for v in cut):
+                        extra = sum(steps[v][2] for v in cut)
+                        group.append((min(times[v] - steps[v][1] for v in cut) / max(extra, 1), cut))
+            fitting = [(own, cut) for own, cut in group
+                       if used + sum(steps[v][2] for v in cut) <= problem.budget]
+            fitting.sort(key=lambda c: (-c[0], c[1]))
+            for _, cut in fitting[:_LATENCY_CANDIDATES]:
+                extra = sum(steps[v][2] for v in cut)
+                gain = (current - length_with({v: steps[v][1] for v in cut}, finish)) / max(extra, 1)
+                if gain > 0 and (best is None or gain > best[0]):
+                    best = (gain, cut)
+            if best is not None:
+                break
         if best is None:
             return copies
-        _, index, nxt, new_time = best
-        used += layers[index].crossbars * (nxt - copies[index])
-        copies[index], times[index] = nxt, new_time
+        for v in best[1]:
+            nxt, new_time, extra = steps[v]
+            used += extra
+            copies[v], times[v] = nxt, new_time
     return copies
 
 
-def balance_copies(problem: ReplicationProblem) -> tuple[int, ...]:
+def balance_copies(problem: ReplicationProblem, budget: Budget | None = None) -> tuple[int, ...]:
     """PIMCOMP-style greedy from one copy each.
 
     Throughput: give the bottleneck layer (all tied bottleneck layers together) the fewest extra
@@ -330,12 +387,20 @@ def balance_copies(problem: ReplicationProblem) -> tuple[int, ...]:
     With this step rule the greedy is optimal for the throughput objective (every layer it
     grows must grow at least that much in any better solution).  Latency: among the layers on a
     critical path, take the few whose own time drops most per extra crossbar, and give the next
-    breakpoint to the one whose step shortens the critical path most per extra crossbar; stop when no step fits or shortens it (a local optimum: parallel
-    critical paths need joint steps the greedy does not take).
+    breakpoint to the one whose step shortens the critical path most per extra crossbar.  When
+    no single layer's step shortens it (parallel critical paths, e.g. the two expand branches
+    of every SqueezeNet fire module), step every layer of a cut of the critical paths together
+    (the critical layers running at one instant, `_critical_cuts`), the cut that shortens the
+    critical path most per extra crossbar among the few cheapest.  Stop when no single step
+    and no cut step fits the budget and shortens the critical path (a local optimum).
+
+    ``budget``: a time budget asked before every step (each step charged `HEURISTIC_LAYER_S` per
+    layer in deterministic mode); when it runs out the copies so far are returned (check
+    ``budget.expired`` to tell).
     """
     if problem.mode == "throughput":
-        return tuple(_balance_throughput(problem))
-    return tuple(_balance_latency(problem))
+        return tuple(_balance_throughput(problem, budget))
+    return tuple(_balance_latency(problem, budget))
 
 
 def lower_bound(problem: ReplicationProblem) -> tuple[float, str]:
@@ -355,14 +420,15 @@ def lower_bound(problem: ReplicationProblem) -> tuple[float, str]:
     return alone, alone_kind
 
 
-def heuristic_copies(problem: ReplicationProblem, method: str) -> tuple[int, ...]:
-    """Copies chosen by heuristic ``method`` (none | uniform | balance)."""
+def heuristic_copies(problem: ReplicationProblem, method: str,
+                     budget: Budget | None = None) -> tuple[int, ...]:
+    """Copies chosen by heuristic ``method`` (none | uniform | balance; ``budget`` limits balance)."""
     if method == "none":
         return none_copies(problem)
     if method == "uniform":
         return uniform_copies(problem)
     if method == "balance":
-        return balance_copies(problem)
+        return balance_copies(problem, budget)
     raise ValueError(f"unknown heuristic {method!r}; expected none, uniform or balance")
 
 
@@ -377,7 +443,9 @@ def solve(
     check_fits(problem)
     options = options or SolverOptions()
     start = time.perf_counter()
-    rep = Replication(heuristic_copies(problem, method))
+    budget = Budget.of(options)
+    rep = Replication(heuristic_copies(problem, method, budget))
+    stopped = method == "balance" and budget.expired
     value = objective(problem, rep)
     bound, kind = lower_bound(problem)  # valid for the instance: never clamped to this method's value
     proven = value - bound <= _REL_TOL * max(abs(value), 1.0)
@@ -390,6 +458,8 @@ def solve(
         wall_s=time.perf_counter() - start,
         bound_kind=kind,
         exact=False,
-        note=f"mode={problem.mode}; {crossbars_used(problem, rep.copies)}/{problem.budget} crossbars",
+        note=f"mode={problem.mode}; {crossbars_used(problem, rep.copies)}/{problem.budget} crossbars"
+        + (f"; stopped by the {'deterministic ' if budget.deterministic else ''}time limit of "
+           f"{budget.total:.3g} s: copies so far" if stopped else ""),
     )
     return rep, stats

@@ -88,7 +88,9 @@ def solve_exact(
     start = time.perf_counter()
     layers = problem.layers
     n = len(layers)
-    hint = hint or Replication(balance_copies(problem))
+    # wall mode: the balance hint gets at most half the limit (it returns its copies so far)
+    hint = hint or Replication(balance_copies(
+        problem, None if options.deterministic else Budget.of(options, 0.5 * options.time_limit_s)))
     hint_value = objective(problem, hint)
     analytic, kind = lower_bound(problem)
     rmax = max_copies_alone(problem)

@@ -118,53 +118,75 @@ def _dp(
     problem: rp.ReplicationProblem, inner: str, options: SolverOptions, budget: Budget
 ) -> tuple[list[tuple[int, int]], float, float, bool, dict[tuple[int, int], tuple[int, ...]], str]:
     """DP over cut positions within ``budget``: (cuts, cost, bound over the fixed order, all
-    intervals optimal, copies per interval, a note naming the intervals replicated by a cheaper
-    method for time)."""
+    intervals optimal and the DP complete, copies per interval, a note naming the intervals
+    replicated by a cheaper method and where the budget stopped the DP).
+
+    Intervals are costed in order of their end ``j``, so when the budget runs out the DP is
+    complete up to the last finished end ``j0``: the layers from ``j0`` on are then cut by first
+    fit with one copy each (no solver time left), the order bound is -inf (not all intervals
+    costed) and the note says so.  The budget is asked before every interval, so the DP overruns
+    it by at most one interval's replication."""
     n = len(problem.layers)
     prefix = [0]
     for layer in problem.layers:
         prefix.append(prefix[-1] + layer.crossbars)
-    intervals = [(i, j) for j in range(1, n + 1) for i in range(j) if prefix[j] - prefix[i] <= problem.budget]
+    intervals = [(i, j) for j in range(1, n + 1) for i in range(j)
+                 if prefix[j] - prefix[i] <= problem.budget]
     cost: dict[tuple[int, int], float] = {}
     low: dict[tuple[int, int], float] = {}
     copies: dict[tuple[int, int], tuple[int, ...]] = {}
     proven = True
     order = list(range(n))
-    fallback = {"balance": 0, "none": 0}  # intervals costed by a cheaper method (time ran short)
+    fallback = {"balance": 0}  # intervals costed by a cheaper method (time ran short)
+    best = [0.0] + [math.inf] * n
+    bound = [0.0] + [math.inf] * n
+    back = [0] * (n + 1)
+    done_to = 0  # best[j] final for every j <= done_to
     for done, (i, j) in enumerate(intervals):
-        left = max(0.0, budget.left())
+        if j > done_to + 1:  # every interval ending at j - 1 is costed
+            done_to = j - 1
+        left = budget.left()
+        if left <= 0:
+            break
         share = left / (len(intervals) - done)
-        sub_options = options.limited(max(0.05, share))
-        # too many intervals for the time limit: cost the rest with the greedy, then with one
-        # copy each once time is up (both give valid costs and bounds; the DP is then not proven)
-        method = inner if share >= 0.05 else ("balance" if left > 0 else "none")
+        # too many intervals for the time limit: cost them with the greedy (valid costs and
+        # bounds; the DP is then not proven)
+        method = inner if share >= 0.05 else "balance"
         if method != inner:
             fallback[method] += 1
-        reps, stats = _replicate(problem, order[i:j], method, sub_options, budget)
+        reps, stats = _replicate(problem, order[i:j], method, options.limited(max(0.05, share)), budget)
         program = program_time(problem, order[i:j])
         cost[i, j] = stats.objective + program
         low[i, j] = stats.bound + program
         copies[i, j] = reps
         proven = proven and stats.status is Status.OPTIMAL
-    best = [0.0] + [math.inf] * n
-    bound = [0.0] + [math.inf] * n
-    back = [0] * (n + 1)
-    for j in range(1, n + 1):
-        for i in range(j):
-            if (i, j) in cost:
-                if best[i] + cost[i, j] < best[j]:
-                    best[j], back[j] = best[i] + cost[i, j], i
-                bound[j] = min(bound[j], bound[i] + low[i, j])
+        if best[i] + cost[i, j] < best[j]:
+            best[j], back[j] = best[i] + cost[i, j], i
+        bound[j] = min(bound[j], bound[i] + low[i, j])
+    else:
+        done_to = n
     cuts: list[tuple[int, int]] = []
-    j = n
+    if done_to < n:  # stopped by the budget: first fit, one copy each, from done_to on
+        proven = False
+        rest = rp.ReplicationProblem(problem.layers[done_to:], tuple(
+            (u - done_to, v - done_to) for u, v in problem.edges if u >= done_to), problem.budget, problem.mode)
+        for a, b in first_fit(rest):
+            cuts.append((a + done_to, b + done_to))
+            copies[a + done_to, b + done_to] = tuple(1 for _ in range(a, b))
+    j = done_to
     while j > 0:
         cuts.append((back[j], j))
         j = back[j]
-    cuts.reverse()
+    cuts.sort()
     limit = "deterministic limit" if budget.deterministic else "time limit"
     short = "; ".join(f"{k} of {len(intervals)} intervals replicated by {m} ({limit})"
                       for m, k in fallback.items() if k)
-    return cuts, best[n], bound[n], proven, copies, short
+    if done_to < n:
+        short = "; ".join(x for x in (short, f"the {limit} stopped the DP after {len(cost)} of "
+                                       f"{len(intervals)} intervals: layers {done_to}-{n - 1} cut by "
+                                       "first fit with one copy each") if x)
+    total = math.inf if done_to < n else best[n]
+    return cuts, total, bound[n] if done_to == n else -math.inf, proven, copies, short
 
 
 def segment(
@@ -199,10 +221,11 @@ def segment(
             note=f"mode={problem.mode}; {len(seg.segments)} segments (first fit, balance inside)",
         )
         return seg, stats
+    too_big = ""
     if method == "cpsat" and n > MAX_CPSAT_LAYERS:
-        raise ValueError(
-            f"cpsat segmentation is for graphs of at most {MAX_CPSAT_LAYERS} layers, this one has {n}: use method='dp'"
-        )
+        too_big = (f"cpsat segmentation models at most {MAX_CPSAT_LAYERS} layers, this graph has {n}: "
+                   "the DP's segmentation is returned")
+        method = "dp"
     dp_share = options.time_limit_s if method == "dp" else options.time_limit_s / 2
     cuts, value, order_bound, proven, copies_by_interval, short = _dp(problem, inner, options,
                                                                       budget.share(dp_share))
@@ -219,12 +242,14 @@ def segment(
         else:
             bound, kind = global_bound(problem), "global_max_copies_plus_program"
         optimal = proven and chain and inner == "exact"
-        note = f"mode={problem.mode}; {len(cuts)} segments; {inner} replication inside; "
+        note = f"{too_big}; " if too_big else ""
+        note += f"mode={problem.mode}; {len(cuts)} segments; {inner} replication inside; "
+        over = f"{order_bound:.6g} ns" if math.isfinite(order_bound) else "none, the DP stopped early"
         note += (
             "the graph is a chain, so consecutive cuts of its only order are all segmentations"
             if chain
-            else f"optimal over cuts of the given order only (bound over that order: {order_bound:.6g} ns); "
-            "another topological order may do better: use method='cpsat'"
+            else f"optimal over cuts of the given order only (bound over that order: {over}); "
+            "another topological order may do better" + ("" if too_big else ": use method='cpsat'")
         )
         note += f"; {short}" if short else ""
         stats = SolveStats(
@@ -233,7 +258,16 @@ def segment(
             exact=True, note=note,
         )
         return seg, stats
-    left = max(0.05, budget.left())
+    left = max(0.0, budget.left())
+    if left < 0.05:  # the DP took the whole limit: no time for CP-SAT
+        value = evaluate(problem, seg)
+        note = (f"mode={problem.mode}; {len(cuts)} segments; the {'deterministic ' if budget.deterministic else ''}"
+                f"time limit ran out before CP-SAT: the DP's segmentation is returned")
+        note += f"; dp: {short}" if short else ""
+        stats = SolveStats(stage=STAGE, method="cpsat", status=Status.FEASIBLE, objective=value,
+                           bound=global_bound(problem), wall_s=time.perf_counter() - start,
+                           bound_kind="global_max_copies_plus_program", exact=True, note=note)
+        return seg, stats
     sub_options = options.limited(left)
     best, status, value, bound, note = assignment(problem, seg, sub_options)
     note += f"; dp hint: {short}" if short else ""

@@ -112,12 +112,14 @@ class Stage(ABC, Generic[P, S]):
         """`solve` with the stats named for the stage and the method as chosen (the solver's
         own name for what it ran, e.g. ``cpsat-rolling-window``, goes first in the note), its
         kind, and ``produced_by``: the stage's other methods that produced the solution (a
-        fallback), empty when the chosen method did.
+        fallback), empty when the chosen method did; all under a wall-clock deadline of
+        ``options.time_limit_s`` from now (`SolverOptions.with_deadline`).
 
         ``hint``: a solution of the same instance (the heuristic's) and its stats.  A method
         that `Method.improves` is never worse than it: when the method ends worse, the hint is returned, its
         objective reported, the better of the two bounds kept, and the note says so.
         """
+        options = options.with_deadline()  # wall mode: the whole call ends by the time limit
         chosen = self.method(method)
         solution, s = self.solve(problem, chosen.name, options)
         names = {m.name for m in self.methods}

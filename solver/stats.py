@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -84,15 +85,22 @@ class SolverOptions:
     ``export_dir``: when set, `cimopt.solver.cpsat.solve_model` writes every CP-SAT model it
     solves there (``<name>-<n>.pb`` and ``<name>-<n>.json``) so other solvers can run it.
 
-    ``deterministic``: results depend only on the instance, ``seed`` and ``time_limit_s``, not on
-    the machine's load.  ``time_limit_s`` is then in *deterministic seconds*: every CP-SAT solve
-    stops on CP-SAT's deterministic time (wall time only as a safety net of 100 × the limit
-    plus 10 s) and every search loop consumes a `cimopt.solver.budget.Budget` charged with CP-SAT's
-    deterministic time and a fixed cost per unit of other work.  Left as None it is set on
-    construction to ``workers == 1`` (a multi-threaded CP-SAT search is not reproducible); given
-    True with ``workers > 1``, CP-SAT runs its workers in deterministic interleaved batches
-    (``interleave_search``).  `dataclasses.replace` keeps the resolved value.  Otherwise limits
-    are wall seconds (but the placement local search counts its work in both modes).
+    ``time_limit_s`` is in wall seconds (``time.perf_counter``) unless ``deterministic``: a whole
+    call of a stage's method (`cimopt.solver.stage.Stage.run`) ends within it, give or take the
+    work that cannot be interrupted (building a model, one step of a loop).  `Stage.run` turns
+    it into ``deadline``, the ``perf_counter`` time by which the call must end; every CP-SAT solve
+    (`cimopt.solver.cpsat.solve_model`) and every wall-clock `cimopt.solver.budget.Budget` made
+    under these options is cut to that deadline, however the method shares its limit out.
+
+    ``deterministic`` (``--deterministic-time`` on the command line, default False): results
+    depend only on the instance, ``seed`` and ``time_limit_s``, not on the machine's load, and
+    ``time_limit_s`` is then in *deterministic seconds*, NOT wall-clock: every CP-SAT solve stops
+    on CP-SAT's deterministic time (wall time only as a safety net of 100 × the limit plus 10 s)
+    and every search loop consumes a `cimopt.solver.budget.Budget` charged with CP-SAT's
+    deterministic time and a fixed cost per unit of other work; ``deadline`` is not used.  With
+    ``workers > 1`` CP-SAT then runs its workers in deterministic interleaved batches
+    (``interleave_search``).  The placement local search counts its work in deterministic mode
+    and watches the clock otherwise.
     """
 
     time_limit_s: float = 10.0
@@ -100,13 +108,25 @@ class SolverOptions:
     workers: int = 8
     verbose: bool = False
     export_dir: str | None = None
-    #: None on input means ``workers == 1``; always a bool once constructed
-    deterministic: bool | None = None
+    #: time_limit_s in deterministic seconds instead of wall seconds (see above)
+    deterministic: bool = False
+    #: wall mode: ``time.perf_counter()`` by which the whole call must end (set by `Stage.run`)
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
-        if self.deterministic is None:
-            object.__setattr__(self, "deterministic", self.workers == 1)
         object.__setattr__(self, "deterministic", bool(self.deterministic))
+
+    def wall_left(self, limit: float) -> float:
+        """``limit`` (s), cut to what is left before ``deadline`` in wall mode (may be <= 0)."""
+        if self.deterministic or self.deadline is None:
+            return limit
+        return min(limit, self.deadline - time.perf_counter())
+
+    def with_deadline(self) -> SolverOptions:
+        """These options with ``deadline`` = now + ``time_limit_s`` (wall mode, none set yet)."""
+        if self.deterministic or self.deadline is not None:
+            return self
+        return dataclasses.replace(self, deadline=time.perf_counter() + self.time_limit_s)
 
     def limited(self, time_limit_s: float) -> SolverOptions:
         """The same options with another time limit (seconds)."""

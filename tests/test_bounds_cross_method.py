@@ -30,7 +30,7 @@ from cimopt.solver.stage_scheduling import SchedulingInstance, SchedulingStage
 from cimopt.solver.stage_tiling import TilingProblem, TilingStage
 from cimopt.solver.stats import SolveStats, SolverOptions, Status
 
-FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1)
+FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1, deterministic=True)
 PROPERTY = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

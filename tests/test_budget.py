@@ -26,7 +26,7 @@ from cimopt.solver.stats import SolverOptions, Status
 
 
 def det(limit: float, seed: int = 0) -> SolverOptions:
-    return SolverOptions(time_limit_s=limit, seed=seed, workers=1)
+    return SolverOptions(time_limit_s=limit, seed=seed, workers=1, deterministic=True)
 
 
 @contextmanager
@@ -73,10 +73,10 @@ def test_wall_budget_ignores_charges() -> None:
     assert Budget(0.0, deterministic=False).expired
 
 
-def test_deterministic_defaults_to_one_worker() -> None:
-    assert SolverOptions(workers=1).deterministic is True
+def test_deterministic_only_when_asked() -> None:
+    assert SolverOptions(workers=1).deterministic is False   # one worker no longer implies it
     assert SolverOptions(workers=8).deterministic is False
-    assert SolverOptions(1.0, 0, 1).deterministic is True
+    assert SolverOptions(1.0, 0, 1).deterministic is False
     assert SolverOptions(workers=8, deterministic=True).deterministic is True
     assert SolverOptions(workers=1, deterministic=False).deterministic is False
     assert det(1.0).limited(2.0).deterministic is True
@@ -165,3 +165,14 @@ def test_deterministic_with_two_workers_interleaves_them() -> None:
     options = SolverOptions(time_limit_s=0.05, seed=2, workers=2, deterministic=True)
     placement, stats = twice(lambda: px.solve_exact(problem, "cpsat", options))
     assert "deterministic limit" in stats.note
+
+
+def test_wall_deadline_cuts_every_budget_and_cpsat_limit() -> None:
+    wall = SolverOptions(time_limit_s=5.0, workers=1).with_deadline()
+    assert wall.deadline is not None and 4.0 < wall.wall_left(100.0) <= 5.0
+    assert Budget.of(wall, 100.0).total <= 5.0 and wall.limited(50.0).wall_left(50.0) <= 5.0
+    assert det(5.0).with_deadline().deadline is None and det(5.0).wall_left(100.0) == 100.0
+    past = SolverOptions(time_limit_s=5.0, workers=1, deadline=0.0)
+    assert Budget.of(past).expired
+    res = solve_model(subset_sum(), past, name="hard")
+    assert res.time_limit_s == 0.01  # the runner's floor, not the options' 5 s

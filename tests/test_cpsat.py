@@ -16,7 +16,7 @@ from cimopt.solver.errors import SolverError
 from cimopt.solver.replication_exact import solve_exact
 from cimopt.solver.stats import SolverOptions, Status
 
-ONE = SolverOptions(time_limit_s=5.0, seed=0, workers=1)
+ONE = SolverOptions(time_limit_s=5.0, seed=0, workers=1, deterministic=True)
 
 
 def small() -> tuple[cp_model.CpModel, cp_model.IntVar]:
@@ -67,13 +67,13 @@ def test_infeasible_with_a_hint_is_a_bug() -> None:
 
 
 def test_time_limit_before_any_solution() -> None:
-    res = solve_model(subset_sum(), SolverOptions(time_limit_s=0.05, seed=0, workers=1), name="hard")
+    res = solve_model(subset_sum(), SolverOptions(time_limit_s=0.05, seed=0, workers=1, deterministic=True), name="hard")
     assert res.status is Status.NO_SOLUTION_IN_TIME and not res.found and not res.improved
     assert math.isinf(res.objective) and res.bound == -math.inf
 
 
 def test_time_limit_keeps_the_hint() -> None:
-    res = solve_model(subset_sum(), SolverOptions(time_limit_s=0.05, seed=0, workers=1), name="hard",
+    res = solve_model(subset_sum(), SolverOptions(time_limit_s=0.05, seed=0, workers=1, deterministic=True), name="hard",
                       hint_objective=30)
     assert res.status is Status.FEASIBLE and res.objective == 30 and not res.improved
     assert res.kept_note().startswith("CP-SAT found nothing better in ")
@@ -132,7 +132,7 @@ def test_deterministic_with_one_worker() -> None:
         pick = [model.new_bool_var(f"pick_{i}") for i in range(30)]
         model.add(sum(rng.randrange(1, 50) * p for p in pick) <= 200)
         model.minimize(sum(-rng.randrange(1, 60) * p for p in pick))
-        res = solve_model(model, SolverOptions(time_limit_s=5.0, seed=3, workers=1), name="knapsack")
+        res = solve_model(model, SolverOptions(time_limit_s=5.0, seed=3, workers=1, deterministic=True), name="knapsack")
         return res.status, res.objective, [res.value(p) for p in pick]
 
     assert run() == run()

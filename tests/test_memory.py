@@ -179,7 +179,7 @@ def test_capacity_error_names_buffer_space_and_shortfall() -> None:
 
 def test_deterministic() -> None:
     # greedy always; CP-SAT with one worker, a fixed seed and a limit it does not reach
-    single = SolverOptions(time_limit_s=30.0, seed=3, workers=1)
+    single = SolverOptions(time_limit_s=30.0, seed=3, workers=1, deterministic=True)
     for problem, method in ((one_space(_random_buffers(150, 3)), "greedy"),
                             (one_space(_random_buffers(14, 5)), "exact")):
         first, stats = plan(problem, method, single)  # type: ignore[arg-type]

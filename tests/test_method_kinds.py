@@ -13,7 +13,7 @@ from cimopt.solver.stage_placement import PlacementInstance, PlacementStage
 from cimopt.solver.stages import STAGES, stage
 from cimopt.solver.stats import SolverOptions
 
-FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1)
+FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1, deterministic=True)
 
 
 def test_only_proving_methods_are_exact() -> None:

@@ -228,7 +228,7 @@ def test_branches_let_cpsat_beat_the_order() -> None:
 
 def test_deterministic() -> None:
     """Same seed and one worker: the same answer (parallel CP-SAT may pick among tied optima)."""
-    opts = SolverOptions(time_limit_s=10.0, seed=3, workers=1)
+    opts = SolverOptions(time_limit_s=10.0, seed=3, workers=1, deterministic=True)
     layers = tuple(rp.Layer(f"l{i}", 1 + i % 3, 49 * (1 + i % 4), 10.0 + i, 5.0, program_ns=100.0) for i in range(8))
     edges = tuple((i, i + 1) for i in range(7)) + ((0, 3), (2, 6))
     for mode in rp.MODES:

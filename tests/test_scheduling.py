@@ -13,7 +13,7 @@ from cimopt.solver.scheduling import (Schedule, SchedulingProblem, Task, check, 
 from cimopt.solver.stage_scheduling import solve_schedule
 from cimopt.solver.stats import SolverOptions, Status
 
-FAST = SolverOptions(time_limit_s=5.0, seed=3, workers=1)
+FAST = SolverOptions(time_limit_s=5.0, seed=3, workers=1, deterministic=True)
 
 
 def random_dag(n: int, n_res: int, seed: int, p_edge: float = 0.25) -> SchedulingProblem:

@@ -22,14 +22,14 @@ from cimopt.solver.stages import STAGES, stage
 from cimopt.solver.stats import SolveStats, SolverOptions, Status
 from cimopt.targets.load import load_target
 
-FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1)
+FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1, deterministic=True)
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, SolveStats]]:
     folder = str(tmp_path_factory.mktemp("instances"))
     res = compile_model(models.small_cnn(), load_target("pimcomp"),
-                        CompileOptions(export_instances=folder, workers=1))
+                        CompileOptions(export_instances=folder, workers=1, deterministic=True))
     return folder, res.stats
 
 
@@ -58,7 +58,7 @@ def test_solve_reproduces_the_compiles_stats(exported: tuple[str, dict[str, Solv
 def test_cli_solve_prints_the_same_objective(exported: tuple[str, dict[str, SolveStats]]) -> None:
     folder, stats = exported
     out = subprocess.run([sys.executable, "-m", "cimopt.cli", "solve", f"{folder}/scheduling.json", "--json",
-                          "--workers", "1"], capture_output=True, text=True, timeout=120)
+                          "--workers", "1", "--deterministic-time", "10"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["objective"] == stats["scheduling"].objective
 
@@ -85,7 +85,7 @@ def test_a_broken_instance_names_the_field(tmp_path) -> None:
 
 def test_method_overrides_reach_the_stages() -> None:
     opts = CompileOptions(methods=parse_methods(["placement=snake+ls,scheduling=list", "memory=cpsat"]),
-                          time_limit_s=1, workers=1)
+                          time_limit_s=1, workers=1, deterministic=True)
     res = compile_model(models.small_cnn(), load_target("pimcomp"), opts)
     assert res.stats["placement"].method == "snake+ls"
     assert res.stats["memory"].method == "cpsat" and res.stats["memory"].exact

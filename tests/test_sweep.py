@@ -84,10 +84,20 @@ def test_grid_expands_with_stable_keys(tmp_path: Path) -> None:
     assert len({t.key for t in tasks}) == len(tasks)
 
 
+def test_deterministic_key_defaults_to_one_worker_and_keeps_keys(tmp_path: Path) -> None:
+    one = expand({"models": ["light:squeezenet"], "targets": ["isaac"]}, tmp_path)[0]
+    assert one.deterministic is True
+    wall = expand({"models": ["light:squeezenet"], "targets": ["isaac"], "deterministic": False}, tmp_path)[0]
+    assert wall.deterministic is False and wall.key != one.key
+    eight = expand({"models": ["light:squeezenet"], "targets": ["isaac"], "workers": 8}, tmp_path)[0]
+    assert eight.deterministic is False and "deterministic" not in eight.key
+
+
 def _comparable(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Both tables without their timing columns, rows in key order.  With ``workers = 1`` every
-    solve is deterministic (`SolverOptions.deterministic`: deterministic-time limits, counted
-    work), so everything else must agree."""
+    solve is deterministic (the spec's ``deterministic`` defaults to true then:
+    `SolverOptions.deterministic`, deterministic-time limits, counted work), so everything else
+    must agree."""
     out = []
     for x in (a, b):
         x = x.set_index("key").sort_index()
