@@ -402,7 +402,23 @@ def aggregate(stats: Mapping[str, SolveStats]) -> SolveStats:
     return SolveStats(STAGE, items[0].method if items else "greedy-by-size", status,
                       sum(s.objective for s in items), sum(s.bound for s in items),
                       sum(s.wall_s for s in items), "max-live", any(s.exact for s in items),
-                      "; ".join(s.note for s in items if s.note))
+                      _grouped_notes(stats))
+
+
+def _grouped_notes(stats: Mapping[str, SolveStats]) -> str:
+    """The spaces' notes, spaces with the same note named together ("core0.local, core1.local
+    and 34 more: 0 CP-SAT calls; hint reaches the max-live bound"); a note that is only the
+    space's name says nothing and is left out."""
+    by_text: dict[str, list[str]] = {}
+    for space, st in stats.items():
+        text = st.note.removeprefix(f"{space}: ").removeprefix(space).strip("; ")
+        if text:
+            by_text.setdefault(text, []).append(space)
+    parts = []
+    for text, spaces in by_text.items():
+        names = ", ".join(spaces[:3]) + (f" and {len(spaces) - 3} more" if len(spaces) > 3 else "")
+        parts.append(f"{names}: {text}")
+    return "; ".join(parts)
 
 
 def plan(problem: MemoryProblem, method: Method = "greedy",

@@ -118,7 +118,8 @@ class MemoryStage(Stage[MemoryInstance, MemoryResult]):
             for _, dst, n in problem.spilled:
                 to[dst] = to.get(dst, 0) + n
             moved = ", ".join(f"{n} to {dst}" for dst, n in sorted(to.items()))
-            stats = replace(stats, note=f"the instance's spill rule moved buffers: {moved}; {stats.note}")
+            said = f"the instance's spill rule moved buffers: {moved}"
+            stats = replace(stats, note="; ".join(x for x in (said, stats.note) if x))
         return MemoryResult(problem, plan), stats
 
     def apply(self, ctx: Context, solution: MemoryResult) -> None:
