@@ -154,15 +154,17 @@ def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOpti
                          problem.mesh_rows + problem.mesh_cols - 2)
     t0 = time.perf_counter()
     try:
+        # with a hint to fall back on, the build may take half the wall time left (CP-SAT needs the rest)
+        half = options.wall_left(math.inf) / 2 if hint is not None else None
         model, x = _build(problem, all_groups, cores, start, scale, hinted=hint is not None,
-                          budget=Budget.of(options))
+                          budget=Budget.of(options, half))
     except _NoTimeToBuild:
         model = None
     built_s = time.perf_counter() - t0
     # wall mode: CP-SAT loads and presolves a model in about the time it took to build, so a
     # model built in more than half the time left would overrun the limit
     if hint is not None and (model is None or (not options.deterministic
-                                               and options.wall_left(math.inf) < built_s)):
+                                               and options.wall_left(math.inf) < 2 * built_s)):
         return hint, -math.inf, (f"the CP-SAT model ({problem.n_groups} groups x {problem.n_cores} cores) "
                                  f"{'could not be built' if model is None else 'took %.3g s to build' % built_s} "
                                  "within the time limit: not solved, hint kept")
