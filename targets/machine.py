@@ -45,7 +45,7 @@ from .kernels import dynamic_inputs, mvm_chunk, rows_view, run_op
 from .machine_cost import crossbar_cover, instruction_cost
 from .machine_checks import Report, Violation, check_static, grid_mask, row_range_error, space_reach, \
     unwritten_outputs
-from .object_pool import HANDLE, ObjectPool, is_object
+from .object_pool import ObjectPool, held_dtype, is_object
 from .numerics_engine import NumericsConfig, NumericsEngine, NumericsResult
 from .spec import Target
 
@@ -128,16 +128,7 @@ class _Machine:
         if not self.functional:
             return None
         raw = self.mem[acc.space][acc.offset:acc.offset + spec.nbytes]
-        # a string tensor is held as handles into the object pool (`targets.object_pool`)
-        return raw.view(HANDLE if is_object(spec.dtype) else np.dtype(spec.dtype)).reshape(spec.shape)
-
-    def values(self, tensor: str, held: np.ndarray) -> np.ndarray:
-        """A copy of the tensor's values from its view ``held`` (handles resolved for strings)."""
-        return self.pool.load(held) if is_object(self.g.spec(tensor).dtype) else np.array(held)
-
-    def put(self, tensor: str, dst: np.ndarray, values: np.ndarray) -> None:
-        """Write ``values`` into the view ``dst`` of ``tensor`` (strings as new handles)."""
-        dst[...] = self.pool.store(values) if is_object(self.g.spec(tensor).dtype) else values
+        return raw.view(held_dtype(spec.dtype)).reshape(spec.shape)
 
     def check_address(self, ins: Instruction, acc: Access) -> None:
         bad = row_range_error(self.g.tensors.get(acc.tensor), acc)
@@ -200,8 +191,8 @@ class _Machine:
             spec = self.g.spec(acc.tensor)
             if acc.offset + spec.nbytes <= self.space_size.get(acc.space, -1):
                 raw = self.mem[acc.space][acc.offset:acc.offset + spec.nbytes]
-                held = raw.view(HANDLE if is_object(spec.dtype) else np.dtype(spec.dtype)).reshape(spec.shape)
-                self.computed[acc.tensor] = self.values(acc.tensor, held)
+                held = raw.view(held_dtype(spec.dtype)).reshape(spec.shape)
+                self.computed[acc.tensor] = self.pool.values(spec.dtype, held)
 
     # ---- crossbars -------------------------------------------------------------------------
     def tiles_of(self, ins: Instruction, op: OpSpec) -> list[tuple[int, int]]:
@@ -308,7 +299,7 @@ class _Machine:
                 self.rep.add("schema", f"instruction {ins.id} ({ins.kind} {op.name}) does not read its input {t!r}")
                 return
             held = self.view(acc, ins)
-            args.append(None if held is None else self.values(t, held))
+            args.append(None if held is None else self.pool.values(self.g.spec(t).dtype, held))
         outs = [t for t in op.outputs if t]
         accs = [next((a for a in ins.writes if a.tensor == t), None) for t in outs]
         for t, a in zip(outs, accs):
@@ -331,10 +322,8 @@ class _Machine:
         for a, r in zip(accs, results):
             y = self.view(a, ins) if a is not None else None
             if y is not None and a is not None:
-                if is_object(self.g.spec(a.tensor).dtype):   # strings: whole (each chunk computed the whole op)
-                    self.put(a.tensor, y, np.asarray(r, dtype=object).reshape(y.shape))
-                    continue
-                r = np.asarray(r).astype(y.dtype, copy=False).reshape(y.shape)
+                obj = is_object(self.g.spec(a.tensor).dtype)   # strings: stored as new handles
+                r = (self.pool.store(r) if obj else np.asarray(r).astype(y.dtype, copy=False)).reshape(y.shape)
                 rows_view(y, a.axis, a.row0, a.row1)[...] = rows_view(r, a.axis, a.row0, a.row1)
 
     # ---- whole program ---------------------------------------------------------------------
@@ -354,7 +343,7 @@ class _Machine:
                 if a.shape != v.shape:
                     self.rep.add("schema", f"input {t!r} has shape {a.shape}; the graph says {v.shape}")
                     continue
-                self.put(t, v, a if is_object(self.g.spec(t).dtype) else a.astype(v.dtype, copy=False))
+                self.pool.put(self.g.spec(t).dtype, v, a)   # numbers cast to the tensor's dtype on assignment
 
     def read_outputs(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -367,7 +356,7 @@ class _Machine:
             if v is None:
                 self.rep.add("data", f"graph output {t!r} has no buffer to read back")
             else:
-                out[t] = self.values(t, v)
+                out[t] = self.pool.values(self.g.spec(t).dtype, v)
         return out
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> MachineResult:

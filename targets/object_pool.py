@@ -19,6 +19,11 @@ def is_object(dtype: str | np.dtype) -> bool:
     return np.dtype(dtype) == np.dtype(object)
 
 
+def held_dtype(dtype: str | np.dtype) -> np.dtype:
+    """The dtype a tensor of ``dtype`` has in the machine's memory (handles for objects)."""
+    return HANDLE if is_object(dtype) else np.dtype(dtype)
+
+
 class ObjectPool:
     """Append-only store of the objects the machine has written; a handle indexes it."""
 
@@ -31,6 +36,14 @@ class ObjectPool:
         first = len(self._values)
         self._values.extend(flat.tolist())
         return np.arange(first, first + flat.size, dtype=HANDLE).reshape(np.shape(values))
+
+    def values(self, dtype: str | np.dtype, held: np.ndarray) -> np.ndarray:
+        """A copy of a tensor's values from its view ``held`` in memory (handles resolved for objects)."""
+        return self.load(held) if is_object(dtype) else np.array(held)
+
+    def put(self, dtype: str | np.dtype, dst: np.ndarray, values: np.ndarray) -> None:
+        """Write ``values`` into the view ``dst`` of a tensor of ``dtype`` (objects as new handles)."""
+        dst[...] = self.store(values) if is_object(dtype) else values
 
     def load(self, handles: np.ndarray) -> np.ndarray:
         """The objects ``handles`` name (``None`` for a handle out of range: memory holding no object)."""
