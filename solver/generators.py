@@ -16,7 +16,7 @@ import math
 import random
 
 from . import replication as rp
-from .memory import Buffer, FrozenMap, MemoryProblem
+from .memory_problem import Buffer, FrozenMap, MemoryProblem
 from .placement import PlacementProblem
 from .scheduling import SchedulingProblem, Task
 from .stage_memory import MemoryInstance

@@ -19,7 +19,7 @@ from typing import Any
 
 from cimopt.ir.errors import CimoptError
 
-from .memory import FrozenMap
+from .memory_problem import FrozenMap
 from .objectives import objective
 from .stage import Stage
 

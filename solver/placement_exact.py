@@ -9,14 +9,14 @@
   `cimopt.solver.cpsat.solve_model`; the hint is returned, and ``note`` says so, whenever CP-SAT
   finds nothing better.  OPTIMAL means the float cost is within the runner's tolerance
   (`cimopt.solver.cpsat.within_tolerance`) of the bound.
-* ``hungarian``: with every other group fixed, a set of same-size groups with no traffic among
-  them is re-assigned to the free crossbar slots by a linear assignment
-  (``SimpleLinearSumAssignment``); repeated over such sets until no set improves.
+* ``hungarian`` (`cimopt.solver.placement_assign`): same-size groups with no traffic among them
+  re-assigned by linear assignments.
 * ``lns``: free the groups of a few neighbouring cores around a random core, re-solve them with
   CP-SAT, keep improvements; until the time limit or many rounds in a row without gain.
 
 ``solve_exact(problem, "exact", options)`` runs LNS for half the time and then CP-SAT hinted with
-its placement when groups × cores ≤ ``CPSAT_MAX_VARS``, LNS alone otherwise.  Every result carries a valid lower bound (CP-SAT's, or ``placement.lower_bound``).
+its placement when groups × cores ≤ ``CPSAT_MAX_VARS``, LNS alone otherwise.  Every result
+carries a valid lower bound (CP-SAT's, or ``placement.lower_bound``).
 """
 from __future__ import annotations
 
@@ -25,36 +25,21 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-from ortools.graph.python.linear_sum_assignment import SimpleLinearSumAssignment
 from ortools.sat.python import cp_model
 
 from cimopt.ir.errors import CapacityError
 
 from .placement import (HEURISTICS, STAGE, Placement, PlacementProblem, best_heuristic, check,
                         cost, heuristic, local_search, lower_bound)
-from .budget import ASSIGNMENT_ENTRY_S, ASSIGNMENT_SET_S, ROUND_ITEM_S, Budget
+from .budget import ROUND_ITEM_S, Budget
 from .cpsat import solve_model, within_tolerance
 from .errors import SolverError
+from .placement_assign import hungarian, weight_scale
 from .stats import SolveStats, SolverOptions, Status
 
 CPSAT_MAX_VARS = 5000          # groups × cores up to which "exact" runs the full CP-SAT model
 LNS_MAX_FREE_GROUPS = 24       # groups freed per LNS round
 LNS_MAX_CORES = 6              # cores freed per LNS round
-HUNGARIAN_MAX_SET = 16         # groups re-assigned together by one linear assignment
-_INT_LIMIT = 2.0 ** 50         # largest integer objective we let CP-SAT / the assignment see
-
-
-def weight_scale(weights: Sequence[float], max_hops: int) -> float:
-    """Largest power of two s with Σ w × s × max_hops ≤ 2**50, but s = 1 when all bytes are
-    integers that fit: floor(w × s) then loses at most 1 / s byte per pair."""
-    total = sum(weights) * max(1, max_hops)
-    if total <= 0:
-        return 1.0
-    k = math.floor(math.log2(_INT_LIMIT / total))
-    integral = all(float(w).is_integer() for w in weights)
-    return 2.0 ** min(k, 0) if integral else 2.0 ** k
-
-
 class _NoTimeToBuild(Exception):
     """The time limit ran out while building a CP-SAT model."""
 
@@ -194,102 +179,6 @@ def cpsat(problem: PlacementProblem, hint: Placement | None, options: SolverOpti
         raise SolverError("placement CP-SAT returned neither a solution nor a status")
     bound = max(0.0, res.bound / scale) if problem.traffic else 0.0
     return best, bound, note
-
-
-def _independent_sets(problem: PlacementProblem) -> list[list[int]]:
-    """Groups split into sets of equal size with no traffic inside a set (greedy colouring in
-    index order), at most ``HUNGARIAN_MAX_SET`` groups each."""
-    adj = [set(h for h, _ in nb) for nb in problem.neighbours()]
-    sets: list[list[int]] = []
-    by_size: dict[int, list[int]] = {}
-    for g, s in enumerate(problem.groups):
-        by_size.setdefault(s, []).append(g)
-    for members in by_size.values():
-        own: list[list[int]] = []
-        for g in members:
-            home = next((s for s in own if len(s) < HUNGARIAN_MAX_SET and not adj[g] & set(s)),
-                        None)
-            if home is None:
-                own.append([g])
-            else:
-                home.append(g)
-        sets.extend(own)
-    return sets
-
-
-def _assign(costs: np.ndarray, slots: np.ndarray) -> list[int]:
-    """Min-cost assignment of each row (group) of ``costs[group, core]`` to a distinct slot, core c
-    offering ``slots[c]`` slots.  Each group keeps only its n cheapest slots (n = groups; an
-    optimal assignment never needs more), dummy rows of cost 0 square the matrix for
-    ``SimpleLinearSumAssignment``.  Returns the core of each group."""
-    n = costs.shape[0]
-    slot_of: dict[tuple[int, int], int] = {}   # (core, k-th slot on it) -> slot index
-    arcs: list[tuple[int, int, float]] = []
-    for i in range(n):
-        taken = 0
-        for c in np.argsort(costs[i], kind="stable"):
-            for k in range(min(int(slots[c]), n - taken)):
-                j = slot_of.setdefault((int(c), k), len(slot_of))
-                arcs.append((i, j, float(costs[i, c])))
-            taken += min(int(slots[c]), n - taken)
-            if taken == n:
-                break
-    n_slots = len(slot_of)
-    scale = weight_scale([max(a[2] for a in arcs)] * n, 1)
-    left = [a[0] for a in arcs] + [n + d for d in range(n_slots - n) for _ in range(n_slots)]
-    right = [a[1] for a in arcs] + [j for _ in range(n_slots - n) for j in range(n_slots)]
-    weight = [int(round(a[2] * scale)) for a in arcs] + [0] * ((n_slots - n) * n_slots)
-    lsa = SimpleLinearSumAssignment()
-    lsa.add_arcs_with_cost(np.array(left), np.array(right), np.array(weight, dtype=np.int64))
-    code = lsa.solve()
-    if code != SimpleLinearSumAssignment.OPTIMAL:  # the current cores are a feasible assignment
-        raise SolverError(f"linear assignment of {n} placement groups ended with status {code} "
-                          "on a feasible instance (a cimopt bug)")
-    core_of_slot = {j: c for (c, _), j in slot_of.items()}
-    return [core_of_slot[lsa.right_mate(i)] for i in range(n)]
-
-
-def hungarian(problem: PlacementProblem, start: Placement, options: SolverOptions,
-              budget: Budget | None = None) -> Placement:
-    """Repeated linear re-assignment of independent same-size sets; never worse than ``start``.
-
-    For a set S (equal sizes s, no traffic inside S) with every other group fixed, a core with
-    f free crossbars offers floor(f / s) slots; placing g in a slot of core c costs its bytes ×
-    hops to the fixed groups, which is exact since S has no inner traffic.  A reassignment is kept
-    only if it lowers the cost.  Stops after a pass without gain or when ``budget`` (default:
-    ``options.time_limit_s`` on the options' clock) runs out; each set re-assigned costs
-    `ASSIGNMENT_SET_S` + set size × cores × `ASSIGNMENT_ENTRY_S` deterministic s.
-    """
-    check(problem, start)
-    budget = budget or Budget.of(options)
-    hop, adj, sizes = problem.hop_matrix(), problem.neighbours(), problem.groups
-    core = np.array(start.core_of, dtype=np.int64)
-    sets = _independent_sets(problem)
-    improved = True
-    while improved and not budget.expired:
-        improved = False
-        for group_set in sets:
-            if budget.expired:
-                break
-            budget.spend(ASSIGNMENT_SET_S + len(group_set) * problem.n_cores * ASSIGNMENT_ENTRY_S)
-            size = sizes[group_set[0]]
-            free = np.full(problem.n_cores, problem.crossbars_per_core, dtype=np.int64)
-            for g in range(problem.n_groups):
-                free[core[g]] -= sizes[g]
-            for g in group_set:
-                free[core[g]] += size
-            slots = np.minimum(free // size, len(group_set))
-            costs = np.zeros((len(group_set), problem.n_cores))
-            for i, g in enumerate(group_set):
-                for h, w in adj[g]:
-                    costs[i] += w * hop[:, core[h]]
-            current = float(sum(costs[i, core[g]] for i, g in enumerate(group_set)))
-            new = _assign(costs, slots)
-            after = float(sum(costs[i, c] for i, c in enumerate(new)))
-            if after < current and not within_tolerance(current, after):
-                core[group_set] = new
-                improved = True
-    return Placement(tuple(int(c) for c in core))
 
 
 def lns(problem: PlacementProblem, start: Placement, options: SolverOptions,

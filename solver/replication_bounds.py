@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # annotations only: replication builds on this module
-    from .replication import ReplicationProblem
+from .replication_problem import ReplicationProblem
 
 
 def water_filling_bound(problem: ReplicationProblem) -> float:
