@@ -18,6 +18,7 @@ from onnx import helper
 
 from .errors import ModelError
 from .skeleton import skeleton
+from .subgraphs import topological_order
 
 #: oldest default-domain opset onnxruntime guarantees (its "supported opset" floor)
 MIN_OPSET = 7
@@ -94,26 +95,10 @@ def explicit_legacy_broadcast(proto: onnx.ModelProto) -> onnx.ModelProto:
             node.attribute.extend(kept)
         elif node.op_type == "PRelu" and rb == 1 and ra > 2:
             _unsqueeze(g, node, 1, list(range(1, ra - 1)))
-    return _sorted(out)
-
-
-def _sorted(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """``proto`` with its main graph's nodes in a topological order (new nodes were appended)."""
-    g = proto.graph
-    available = {i.name for i in g.input} | {t.name for t in g.initializer}
-    todo, done = list(g.node), []
-    while todo:
-        ready = [n for n in todo if all(not t or t in available for t in n.input)]
-        if not ready:  # a cycle or an outer read: keep the rest in their order
-            done.extend(todo)
-            break
-        for n in ready:
-            available.update(n.output)
-            todo.remove(n)
-        done.extend(ready)
+    new_nodes = topological_order(list(g.node))  # the Unsqueezes were appended after their readers
     del g.node[:]
-    g.node.extend(done)
-    return proto
+    g.node.extend(new_nodes)
+    return out
 
 
 def _first_line(e: BaseException) -> str:

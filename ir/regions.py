@@ -23,7 +23,7 @@ from onnx import helper
 from .errors import ModelError
 from .graph import CIMOPT_DOMAIN
 from .skeleton import skeleton
-from .subgraphs import outer_references
+from .subgraphs import outer_references, topological_order
 
 #: op type of a contracted region (domain `ir.graph.CIMOPT_DOMAIN`); its ``body`` attribute is a GraphProto
 REGION_OP = "HostRegion"
@@ -154,22 +154,12 @@ def contract(proto: onnx.ModelProto, where: str) -> onnx.ModelProto:
     out = onnx.ModelProto()
     out.CopyFrom(proto)
     del out.graph.node[:]
-    out.graph.node.extend(_topological(new_nodes))
+    out.graph.node.extend(topological_order(new_nodes))
     keep = {t for n in new_nodes for t in n.output}
     kept_vi = [v for v in out.graph.value_info if v.name in keep]
     del out.graph.value_info[:]
     out.graph.value_info.extend(kept_vi)
     return out
-
-
-def _topological(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
-    """``nodes`` in a topological order, ties kept in list order (a region sits where its inputs exist)."""
-    producer = {t: i for i, n in enumerate(nodes) for t in n.output if t}
-    dag = nx.DiGraph()
-    dag.add_nodes_from(range(len(nodes)))
-    dag.add_edges_from((producer[t], i) for i, n in enumerate(nodes)
-                       for t in (*n.input, *outer_references(n)) if t in producer and producer[t] != i)
-    return [nodes[i] for i in nx.lexicographical_topological_sort(dag)]
 
 
 __all__ = ["REGION_OP", "contract", "non_tensor_values"]

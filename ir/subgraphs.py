@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import networkx as nx
 import onnx
 
 #: Op types whose ONNX inputs are fixed by their body: If has its condition only; Loop and Scan
@@ -62,3 +63,14 @@ def node_input_count(op_type: str, attrs: Iterable[tuple[str, Any]], inputs: int
     if isinstance(body, onnx.GraphProto):
         return min(inputs, len(body.input))
     return inputs
+
+
+def topological_order(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+    """``nodes`` in a topological order (outer-scope reads of subgraphs count as inputs), ties kept
+    in list order; a node reading a name no node produces (a graph input, an initialiser) is free."""
+    producer = {t: i for i, n in enumerate(nodes) for t in n.output if t}
+    dag = nx.DiGraph()
+    dag.add_nodes_from(range(len(nodes)))
+    dag.add_edges_from((producer[t], i) for i, n in enumerate(nodes)
+                       for t in (*n.input, *outer_references(n)) if t in producer and producer[t] != i)
+    return [nodes[i] for i in nx.lexicographical_topological_sort(dag)]

@@ -104,7 +104,7 @@ def check_weights(proto: onnx.ModelProto, where: str) -> None:
         if t.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
             continue
         try:  # also what a data size that disagrees with the dims raises
-            arr = numpy_helper.to_array(t)
+            numpy_helper.to_array(t)
         except Exception as e:  # noqa: BLE001 - onnx raises several types for malformed tensors
             raise ModelError(f"{where}: {who} cannot be read: {_first_line(e)}") from None
 

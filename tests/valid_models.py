@@ -98,7 +98,6 @@ def zero_channel_concat() -> onnx.ModelProto:
 def infinite_constants() -> onnx.ModelProto:
     """-inf as the identity of Max, Clip bounds of -inf/+6 and +inf, a -inf mask added before Softmax,
     Where choosing -inf: each a standard constant that onnxruntime computes with."""
-    rng = np.random.default_rng(9)
     mask = np.zeros((1, 8, 8, 8), np.float32)
     mask[..., 6:] = -np.inf  # masked positions: never every entry of a row
     nodes = [_conv("x", "w1", "c1", "conv1"),
@@ -115,7 +114,6 @@ def infinite_constants() -> onnx.ModelProto:
              _init("pos_inf", np.array(np.inf, np.float32)), _init("six", np.array(6, np.float32)),
              _init("neg_six", np.array(-6, np.float32)), _init("mask", mask),
              _init("tenth", np.array(0.1, np.float32)), _init("zero", np.array(0.0, np.float32))]
-    del rng
     return _model(nodes, inits, [1, 6, 8, 8])
 
 
