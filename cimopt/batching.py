@@ -24,7 +24,7 @@ from cimopt.ir.errors import ShapeError
 from cimopt.ir.graph import OpClass
 from cimopt.ir.load import model_name, read_model
 from cimopt.ir.workload import Workload
-from cimopt.targets import timing
+from cimopt.targets.physics import timing
 
 MAX_BATCH = 64
 

@@ -9,7 +9,7 @@ import numpy as np
 from cimopt.ir.errors import UsageError
 from cimopt.ir.graph import Graph
 
-from .inputs import random_inputs
+from cimopt.inputs import random_inputs
 
 CALIBRATION_SAMPLES = 2   # default: seeded random inputs, seeds seed+1 .. seed+2 (never the run's own input)
 

@@ -1,10 +1,10 @@
 """`compile_model`: the solver pipeline from an ONNX model to an executable Program.
 
-The pipeline is a loop over `cimopt.solver.stages.STAGES` (tile -> replicate (or segment) ->
-place -> schedule -> allocate memory; `cimopt.pipeline.run_stages`), then emission.  The loop
+The pipeline is a loop over `cimopt.solver.registry.STAGES` (tile -> replicate (or segment) ->
+place -> schedule -> allocate memory; `cimopt.stage_loop.run_stages`), then emission.  The loop
 does, once for every stage: timing, progress, compare mode (other methods on the same
 instance), exporting instances and recording retries.  ``--solver exact`` runs the exact path
-(`cimopt.exact_path`), which optimises the program end to end.
+(`cimopt.exact_compile`), which optimises the program end to end.
 """
 from __future__ import annotations
 
@@ -20,20 +20,20 @@ from cimopt.cost.external import MeasuredCost
 from cimopt.cost.model import CostModel
 from cimopt.ir.program import Program
 from cimopt.solver.context import Context
-from cimopt.solver.stage import check_overrides
-from cimopt.solver.stages import STAGES
+from cimopt.solver.interface import check_overrides
+from cimopt.solver.registry import STAGES
 from cimopt.solver.stats import SolveStats
-from cimopt.targets.numerics_calib import calibrate_from, calibration_trace, clipping_power
+from cimopt.targets.machine.float_reference import calibrate_from, calibration_trace, clipping_power
 from cimopt.targets.spec import Target
 
-from .accuracy import layer_signals
-from .batching import batched_model, choose_batch, needs_segments
-from .calibration import calibration_samples
-from .exact_path import Candidate, exact_path
-from .frontend import Frontend, prepare
-from .options import CompileOptions
-from .pipeline import Progress, run_stages
-from .program_build import build_program
+from cimopt.report.accuracy import layer_signals
+from cimopt.batching import batched_model, choose_batch, needs_segments
+from cimopt.calibration import calibration_samples
+from cimopt.exact_compile import Candidate, exact_path
+from cimopt.frontend import Frontend, prepare
+from cimopt.options import CompileOptions
+from cimopt.stage_loop import Progress, run_stages
+from cimopt.program_build import build_program
 
 
 @dataclass

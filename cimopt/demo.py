@@ -14,8 +14,8 @@ from onnx import numpy_helper
 
 from cimopt.ir.errors import CimoptError
 
-from . import cli_compile
-from .cli_args import Parser
+from cimopt.cli import compile_cmd as cli_compile
+from cimopt.cli.args import Parser
 
 
 def light_graph(name: str) -> str:

@@ -20,7 +20,7 @@ from cimopt.ir.workload import Workload
 from cimopt.solver.e2e_bound import E2EBound, bound_problem, crossbar_work_ns, end_to_end_bound, program_crossbar_ns
 from cimopt.targets.spec import Target
 
-from cimopt.solver.tasks import TaskInfo
+from cimopt.solver.scheduling.tasks import TaskInfo
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@ plan's buffers for every inference in flight, the crossbar programming map."""
 from __future__ import annotations
 
 from cimopt.ir.program import Access, BufferPlan, Instruction, TileWrite
-from cimopt.solver import memory as mem
+from cimopt.solver.memory import heuristic as mem
 from cimopt.solver.context import Mapping
-from cimopt.solver.stage_memory import ALIGN, MemoryInstance
-from cimopt.solver.tasks import TaskGraph, tile_write
+from cimopt.solver.memory.stage import ALIGN, MemoryInstance
+from cimopt.solver.scheduling.tasks import TaskGraph, tile_write
 
 
 def _round(n: int) -> int:

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field, replace
 
 import onnx
 
-from cimopt.cost.written import MatMulDecision, decide
+from cimopt.cost.matmul_units import MatMulDecision, decide
 from cimopt.ir import load as ir_load
 from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.passes.epilogue_fusion import epilogue_fusion
 from cimopt.ir.passes.legalize import legalize
-from cimopt.ir.passes.pipeline import optimize
+from cimopt.ir.passes.optimize import optimize
 from cimopt.ir.passes.split_oversized import split_oversized
 from cimopt.ir.workload import Workload, lower
 from cimopt.targets.spec import Target
@@ -21,7 +21,7 @@ from cimopt.targets.spec import Target
 @dataclass
 class Frontend:
     """What the front end produced: the optimised, legalised graph and its workload, and where
-    each MatMul of two activations runs (`cimopt.cost.written`)."""
+    each MatMul of two activations runs (`cimopt.cost.matmul_units`)."""
 
     graph: Graph
     workload: Workload

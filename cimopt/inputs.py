@@ -10,7 +10,7 @@ import onnx
 from cimopt.ir.errors import CimoptError, UsageError
 from cimopt.ir.graph import Graph
 
-from .verdict import judge
+from cimopt.report.verdict import judge
 
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
@@ -99,7 +99,7 @@ def reference_outputs(model: str | os.PathLike[str] | onnx.ModelProto, inputs: M
 
 def compare(ours: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> tuple[bool, dict[str, tuple[float, float]]]:
     """(every output matches, per output (max abs error, max relative error)) under the rule of
-    `cimopt.verdict.judge_tensor`: relative to each tensor's own scale; a degenerate reference
+    `cimopt.report.verdict.judge_tensor`: relative to each tensor's own scale; a degenerate reference
     (all zero, constant, non-finite) is not a match."""
     v = judge(ours, ref, list(ref))
     return v.match, {t.name: (t.max_abs_error, t.rel_error) for t in v.outputs}

@@ -34,7 +34,7 @@ class CompileOptions:
     compare: str = ""
     #: per-stage method overrides, (stage, method) pairs, e.g. (("placement", "lns"),); `--method`
     methods: tuple[tuple[str, str], ...] = ()
-    #: folder to write each stage's instance to (`<stage>.json`, see `cimopt.solver.instances`)
+    #: folder to write each stage's instance to (`<stage>.json`, see `cimopt.solver.harness.instances`)
     export_instances: str | None = None
     #: folder to write every CP-SAT model solved to (protobuf plus a JSON of the instance)
     export_models: str | None = None

@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
-from cimopt.cost.written import CROSSBAR_WRITTEN
+from cimopt.cost.matmul_units import CROSSBAR_WRITTEN
 from cimopt.ir.program import Program
 from cimopt.solver.context import Context
 from cimopt.solver.stats import SolveStats
-from cimopt.targets.instructions import static_energy
+from cimopt.targets.physics.instructions import static_energy
 
-from . import emit
-from .e2e import e2e_metrics
-from .frontend import Frontend
-from .options import CompileOptions
+from cimopt import emit
+from cimopt.e2e import e2e_metrics
+from cimopt.frontend import Frontend
+from cimopt.options import CompileOptions
 
 
 def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, SolveStats],

@@ -1,8 +1,8 @@
 """Rows per ADC conversion as a per-layer choice: its latency, energy and predicted ADC error.
 
 Driving fewer rows per read (``rows_per_conversion`` r) means more reads per MVM (latency and
-energy from `targets.timing.mvm_task`, the machine's own physics) and smaller column sums, so a
-finer ADC step (`targets.numerics.CrossbarNumerics.adc`).  The error model, per output element:
+energy from `targets.physics.timing.mvm_task`, the machine's own physics) and smaller column sums, so a
+finer ADC step (`targets.physics.numerics.CrossbarNumerics.adc`).  The error model, per output element:
 
 * each conversion with step D > 1 adds an error uniform over the D residues of an integer sum,
   variance ``(D^2 + 2) / 12`` (ties to even; 0 when D = 1, no saturation with the full-scale
@@ -28,13 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.graph import Graph, OpSpec
-from ..ir.tiles import tile_matrix
-from ..ir.workload import Matrix, WorkOp, matrix_of
-from ..targets import timing
-from ..targets.kernels import group_matrix
-from ..targets.numerics import ActQuant, crossbar_numerics, quantize_weights
-from ..targets.spec import Target
+from cimopt.ir.graph import Graph, OpSpec
+from cimopt.ir.tiles import tile_matrix
+from cimopt.ir.workload import Matrix, WorkOp, matrix_of
+from cimopt.targets.physics import timing
+from cimopt.targets.machine.kernels import group_matrix
+from cimopt.targets.physics.numerics import ActQuant, crossbar_numerics, quantize_weights
+from cimopt.targets.spec import Target
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Op-level latency and energy on a target, composed from the per-instruction costs the
-reference machine uses (`cimopt.targets.instructions`), so prediction and measurement agree
+reference machine uses (`cimopt.targets.physics.instructions`), so prediction and measurement agree
 by construction and differ only where the schedule adds waiting or transfers.
 
 A crossbar op with ``r`` copies runs its ``vectors`` input vectors as ``ceil(vectors / r)``
@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from cimopt.ir.graph import OpClass
 from cimopt.ir.tiles import Tile, tile_count, tile_matrix
 from cimopt.ir.workload import WorkOp
-from cimopt.targets import instructions as isa
-from cimopt.targets import timing
-from cimopt.targets.instructions import Energy
+from cimopt.targets.physics import instructions as isa
+from cimopt.targets.physics import timing
+from cimopt.targets.physics.instructions import Energy
 from cimopt.targets.spec import Target
 
-from .external import MeasuredCost
+from cimopt.cost.external import MeasuredCost
 
 
 @dataclass(frozen=True)

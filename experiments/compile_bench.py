@@ -21,7 +21,7 @@ from cimopt.demo import light_graph, randomised
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
-from cimopt.targets.machine import execute
+from cimopt.targets.machine.executor import execute
 
 
 def randomised_file(name: str, seed: int = 0) -> str:

@@ -43,7 +43,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from cimopt.cli import main as cimopt_main
+from cimopt.cli.main import main as cimopt_main
 
 import onnxruntime
 

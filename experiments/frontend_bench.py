@@ -15,7 +15,7 @@ import onnx
 
 from cimopt.ir.load import load
 from cimopt.ir.passes.legalize import legalize
-from cimopt.ir.passes.pipeline import optimize
+from cimopt.ir.passes.optimize import optimize
 from cimopt.ir.workload import lower
 
 

@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections import Counter
 
-from cimopt import fuzz
+import fuzz_cases as fuzz
 
 
 def _seeds(text: str) -> list[int]:
@@ -28,7 +28,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0-9", help="seed list: 0-9 or 1,5,7")
     ap.add_argument("--per-seed", type=int, default=10, help="mutations per kind and seed")
-    ap.add_argument("--subprocess", action="store_true", help="one `python -m cimopt.cli` process per case")
+    ap.add_argument("--subprocess", action="store_true", help="one `python -m cimopt.cli.main` process per case")
     ap.add_argument("--time-limit", type=float, default=120.0, help="seconds per case before it counts as a hang")
     ap.add_argument("--target", default="edge", help="target the base program is compiled for")
     a = ap.parse_args()

@@ -19,7 +19,7 @@ import onnx
 from cimopt.compiler import compile_model
 from cimopt.ir import units
 from cimopt.options import CompileOptions
-from cimopt.report import compare_rows
+from cimopt.report.summary import compare_rows
 from cimopt.targets.load import load_target
 
 BEGIN, END = "<!-- heuristic-vs-exact:begin -->", "<!-- heuristic-vs-exact:end -->"

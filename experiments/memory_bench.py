@@ -18,8 +18,8 @@ import argparse
 import random
 import time
 
-from cimopt.solver.generators import random_buffers
-from cimopt.solver.memory import Buffer, MemoryProblem, max_live, plan
+from cimopt.solver.harness.generators import random_buffers
+from cimopt.solver.memory.heuristic import Buffer, MemoryProblem, max_live, plan
 from cimopt.solver.stats import SolverOptions
 
 SPACE = "global"

@@ -12,7 +12,7 @@ run side by side; ``--plot-from`` merges the files of one model.)
 ``--model``: a light graph of the onnx package (seeded random weights, `cimopt.demo.randomised`)
 or ``encoder`` (`built_models.encoder`: BERT-base-sized, hidden 768, 12 heads, FFN 3072,
 sequence ``--seq``, ``--layers`` layers; where the compile writes the attention's activation x
-activation MatMuls into crossbars (`cost.written`) they see the ADC too, else they run on the
+activation MatMuls into crossbars (`cost.matmul_units`) they see the ADC too, else they run on the
 host or vector units).
 
 ADC sweep: one heuristic compile (latency mode); per ADC resolution the program runs in
@@ -40,18 +40,18 @@ import time
 import onnx
 from built_models import encoder
 
-from cimopt.accuracy import bit_true_sqnr_db, errors, layer_signals
+from cimopt.report.accuracy import bit_true_sqnr_db, errors, layer_signals
 from cimopt.compiler import compile_model
 from cimopt.cost.adc_error import AdcOption, options
 from cimopt.demo import light_graph, randomised
 from cimopt.inputs import random_inputs
 from cimopt.ir.graph import OpClass
 from cimopt.options import CompileOptions
-from cimopt.solver.accuracy_budget import BudgetUnreachable
+from cimopt.solver.accuracy.knapsack import BudgetUnreachable
 from cimopt.targets.load import load_target
-from cimopt.targets.machine import execute
-from cimopt.targets.numerics_calib import calibrate, float_trace
-from cimopt.targets.numerics_engine import NumericsConfig
+from cimopt.targets.machine.executor import execute
+from cimopt.targets.machine.float_reference import calibrate, float_trace
+from cimopt.targets.machine.numerics import NumericsConfig
 from cimopt.targets.spec import Target
 
 

@@ -19,9 +19,9 @@ from cimopt.demo import light_graph, randomised
 from cimopt.inputs import random_inputs
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
-from cimopt.targets.machine import execute
-from cimopt.targets.numerics_calib import calibrate
-from cimopt.targets.numerics_engine import NumericsConfig
+from cimopt.targets.machine.executor import execute
+from cimopt.targets.machine.float_reference import calibrate
+from cimopt.targets.machine.numerics import NumericsConfig
 
 
 def main() -> None:

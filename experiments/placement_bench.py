@@ -1,6 +1,6 @@
 """Placement benchmark: heuristics vs exact on the generated placement instance (docs/instances.md).
 
-Instance: `cimopt.solver.generators.placement_instance` (what ``cimopt instances --stage
+Instance: `cimopt.solver.harness.generators.placement_instance` (what ``cimopt instances --stage
 placement`` writes): ``--groups`` groups (default 60) of 1–16 crossbars in layers of 3–8 groups,
 every group sending 100–1000 bytes per inference to each group of the next layer, on a mesh of
 64-crossbar cores scaled to hold 1.5× the crossbars plus one core (60 groups: 3×5).  Prints, per
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-from cimopt.solver.generators import placement_instance
-from cimopt.solver.stage_placement import PlacementStage, solve_placement as solve
+from cimopt.solver.harness.generators import placement_instance
+from cimopt.solver.placement.stage import PlacementStage, solve_placement as solve
 from cimopt.solver.stats import SolverOptions
 
 METHODS = tuple(m.name for m in PlacementStage.methods)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import math
 
-from cimopt.solver import replication as rp
-from cimopt.solver import segmentation as sg
-from cimopt.solver.stage_replication import solve_replication
+from cimopt.solver.replication import heuristic as rp
+from cimopt.solver.segmentation import heuristic as sg
+from cimopt.solver.replication.stage import solve_replication
 from cimopt.solver.stats import SolverOptions
 
 XBAR = 128

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from cimopt.solver.generators import layered_instance
-from cimopt.solver.scheduling import SchedulingProblem, check, lower_bound, solve
-from cimopt.solver.stage_scheduling import solve_schedule
+from cimopt.solver.harness.generators import layered_instance
+from cimopt.solver.scheduling.heuristic import SchedulingProblem, check, lower_bound, solve
+from cimopt.solver.scheduling.stage import solve_schedule
 from cimopt.solver.stats import SolverOptions
 
 

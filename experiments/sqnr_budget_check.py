@@ -21,11 +21,11 @@ import time
 
 import onnx
 
-from cimopt.accuracy import bit_true_sqnr_db
+from cimopt.report.accuracy import bit_true_sqnr_db
 from cimopt.compiler import compile_model
 from cimopt.demo import light_graph, randomised
 from cimopt.options import CompileOptions
-from cimopt.solver.accuracy_budget import BudgetUnreachable
+from cimopt.solver.accuracy.knapsack import BudgetUnreachable
 from cimopt.targets.load import load_target
 
 LIGHT = ("light_squeezenet", "light_shufflenet", "light_inception_v1", "light_inception_v2", "light_resnet50",

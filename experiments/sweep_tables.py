@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 
 from cimopt.ir import units
-from cimopt.plot_sweep import compare_table, stages
-from cimopt.sweep_results import read_table
+from cimopt.report.sweep_plots import compare_table, stages
+from cimopt.sweep.results import read_table
 
 
 def _num(x: Any, pct: bool = False) -> str:
@@ -65,7 +65,7 @@ def comparison(df: pd.DataFrame) -> str:
 def _stage_unit(name: str) -> str:
     """The unit of a stage's objective ('' for a stage this version does not have)."""
     from cimopt.ir.errors import UsageError
-    from cimopt.solver.stages import stage
+    from cimopt.solver.registry import stage
 
     try:
         return stage(name).unit

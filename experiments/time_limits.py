@@ -1,6 +1,6 @@
 """Time limits are wall-clock: every method of every stage x generated size, wall time vs limit.
 
-Instances come from `cimopt.solver.generators.instance` (the benchmark instances, see
+Instances come from `cimopt.solver.harness.generators.instance` (the benchmark instances, see
 docs/instances.md): scheduling (tasks), placement (groups), memory (buffers), replication
 (layers; the budget fits every layer three times) and "segmentation": the same replication
 generator with a crossbar budget of a third of one copy of every layer, so that every replication
@@ -24,8 +24,8 @@ import time
 from dataclasses import replace
 
 from cimopt.ir.errors import CimoptError
-from cimopt.solver import generators
-from cimopt.solver.stages import stage
+from cimopt.solver.harness import generators
+from cimopt.solver.registry import stage
 from cimopt.solver.stats import SolverOptions
 
 #: generated size per stage and size class (tasks, groups, buffers, layers)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import Graph, OpSpec
-from .written import is_written, written_geometry
+from cimopt.ir.graph import Graph, OpSpec
+from cimopt.ir.written import is_written, written_geometry
 
 #: axis code for "flattened leading dims" (rows of a (vectors, N) view)
 FLAT = -2

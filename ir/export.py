@@ -14,10 +14,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
-from .onnx_attrs import make_attr, onnx_elem_type
-from .regions import REGION_OP
-from .subgraphs import node_input_count
+from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
+from cimopt.ir.onnx_attrs import make_attr, onnx_elem_type
+from cimopt.ir.regions import REGION_OP
+from cimopt.ir.subgraphs import node_input_count
 
 
 def value_info(spec: TensorSpec) -> onnx.ValueInfoProto:

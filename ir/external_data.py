@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import external_data_helper, helper, numpy_helper
 
-from .errors import ModelError
+from cimopt.ir.errors import ModelError
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from .errors import ShapeError
+from cimopt.ir.errors import ShapeError
 
 #: Domains of the standard ONNX operator sets ("" is the default ai.onnx domain).
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training"})

@@ -8,14 +8,17 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from . import external_data, opset, regions, validate
-from .errors import ModelError, ShapeError, UnsupportedOperatorError, UsageError
-from .graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpSpec, TensorSpec, build_graph, freeze_attrs
-from .onnx_attrs import attr_value
-from .shapes import infer_shapes
-from .skeleton import skeleton
-from .subgraphs import outer_references
-from .value_info import dims_text, static_dim, tensor_spec
+from cimopt.ir import external_data
+from cimopt.ir import opset
+from cimopt.ir import regions
+from cimopt.ir import validate
+from cimopt.ir.errors import ModelError, ShapeError, UnsupportedOperatorError, UsageError
+from cimopt.ir.graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpSpec, TensorSpec, build_graph, freeze_attrs
+from cimopt.ir.onnx_attrs import attr_value
+from cimopt.ir.shapes import infer_shapes
+from cimopt.ir.skeleton import skeleton
+from cimopt.ir.subgraphs import outer_references
+from cimopt.ir.value_info import dims_text, static_dim, tensor_spec
 
 #: What to do with weights whose external data file is absent: stand in seeded random values
 #: ("random": enough for shapes, so for inspect and compile) or refuse ("refuse": run needs them).

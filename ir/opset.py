@@ -16,9 +16,9 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from .errors import ModelError
-from .skeleton import skeleton
-from .subgraphs import topological_order
+from cimopt.ir.errors import ModelError
+from cimopt.ir.skeleton import skeleton
+from cimopt.ir.subgraphs import topological_order
 
 #: oldest default-domain opset onnxruntime guarantees (its "supported opset" floor)
 MIN_OPSET = 7

@@ -30,7 +30,7 @@ from typing import Any
 
 import fastjsonschema
 
-from .errors import ProgramError
+from cimopt.ir.errors import ProgramError
 
 SCHEMA_VERSION = "1.0"
 

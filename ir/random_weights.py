@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .load import model_name, read_model
+from cimopt.ir.load import model_name, read_model
 
 #: (op type, input index) whose tensor steers the op: never randomised
 _STEERING = {("Resize", 1), ("Resize", 2), ("Upsample", 1), ("Clip", 1), ("Clip", 2), ("Pad", 2),

@@ -20,10 +20,10 @@ import networkx as nx
 import onnx
 from onnx import helper
 
-from .errors import ModelError
-from .graph import CIMOPT_DOMAIN
-from .skeleton import skeleton
-from .subgraphs import outer_references, topological_order
+from cimopt.ir.errors import ModelError
+from cimopt.ir.graph import CIMOPT_DOMAIN
+from cimopt.ir.skeleton import skeleton
+from cimopt.ir.subgraphs import outer_references, topological_order
 
 #: op type of a contracted region (domain `ir.graph.CIMOPT_DOMAIN`); its ``body`` attribute is a GraphProto
 REGION_OP = "HostRegion"

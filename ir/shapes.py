@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .errors import ModelError, ShapeError
-from .graph import Graph, TensorSpec
-from .skeleton import SMALL_ELEMENTS
-from .validate import check_tensor_sizes
-from .value_info import tensor_spec
+from cimopt.ir.errors import ModelError, ShapeError
+from cimopt.ir.graph import Graph, TensorSpec
+from cimopt.ir.skeleton import SMALL_ELEMENTS
+from cimopt.ir.validate import check_tensor_sizes
+from cimopt.ir.value_info import tensor_spec
 
 
 
@@ -17,7 +17,7 @@ def infer_shapes(graph: Graph) -> Graph:
 
     Raises ShapeError when a graph input has no static shape.
     """
-    from .export import to_onnx
+    from cimopt.ir.export import to_onnx
 
     for t in graph.inputs:
         if not graph.spec(t).known:
@@ -53,7 +53,7 @@ def _measure_shapes(graph: Graph, missing: list[str]) -> None:
     """Shapes ONNX inference could not derive, measured by running the model once in onnxruntime."""
     import onnxruntime as ort
 
-    from .export import to_onnx
+    from cimopt.ir.export import to_onnx
 
     model = to_onnx(graph, value_infos=False)
     have = {o.name for o in model.graph.output}

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .workload import Matrix
+from cimopt.ir.workload import Matrix
 
 
 @dataclass(frozen=True)

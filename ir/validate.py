@@ -34,9 +34,9 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from onnx import numpy_helper
 
-from .errors import ModelError, ShapeError
-from .graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
-from .skeleton import skeleton
+from cimopt.ir.errors import ModelError, ShapeError
+from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
+from cimopt.ir.skeleton import skeleton
 
 #: Largest tensor cimopt accepts, in elements (2^31: 8 GiB of float32).
 MAX_ELEMENTS = 1 << 31

@@ -5,8 +5,8 @@ from collections.abc import Sequence
 
 import onnx
 
-from .graph import TensorSpec
-from .onnx_attrs import np_dtype
+from cimopt.ir.graph import TensorSpec
+from cimopt.ir.onnx_attrs import np_dtype
 
 
 def static_dim(d: onnx.TensorShapeProto.Dimension) -> int | None:

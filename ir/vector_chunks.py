@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import math
 
-from .chunks import FLAT, WHOLE, ChunkAxis, chunk_axis
-from .graph import Graph, OpClass, OpSpec
+from cimopt.ir.chunks import FLAT, WHOLE, ChunkAxis, chunk_axis
+from cimopt.ir.graph import Graph, OpClass, OpSpec
 
 #: Ops whose output element depends only on the input elements at the same position
 #: (after broadcasting).

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ShapeError
-from .graph import Graph, OpClass, OpSpec
-from .written import is_written, written_geometry
+from cimopt.ir.errors import ShapeError
+from cimopt.ir.graph import Graph, OpClass, OpSpec
+from cimopt.ir.written import is_written, written_geometry
 
 
 @dataclass(frozen=True)

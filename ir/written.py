@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .graph import Graph, OpSpec
+from cimopt.ir.graph import Graph, OpSpec
 
 
 def is_written(graph: Graph, op: OpSpec) -> bool:

@@ -24,7 +24,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .stats import SolverOptions
+    from cimopt.solver.stats import SolverOptions
 
 #: placement local search: deterministic s per group visited (its best move and best swap
 #: evaluated, applied when they gain); measured 0.28-0.32 ms for 40-300 groups

@@ -13,9 +13,9 @@ from cimopt.ir.workload import Workload
 from cimopt.targets.spec import Target
 
 if TYPE_CHECKING:  # annotations only: these modules build on this one
-    from .scheduling import Schedule
-    from .stage_memory import MemoryResult
-    from .tasks import TaskGraph
+    from cimopt.solver.scheduling.heuristic import Schedule
+    from cimopt.solver.memory.stage import MemoryResult
+    from cimopt.solver.scheduling.tasks import TaskGraph
 
 
 @dataclass

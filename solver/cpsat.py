@@ -39,9 +39,9 @@ import ortools
 from ortools.sat import cp_model_pb2
 from ortools.sat.python import cp_model
 
-from .budget import Budget
-from .errors import SolverError
-from .stats import SolverOptions, Status
+from cimopt.solver.budget import Budget
+from cimopt.solver.errors import SolverError
+from cimopt.solver.stats import SolverOptions, Status
 
 REL_TOL = 1e-9  # relative gap of the objective under which a solution counts as optimal
 ABS_TOL = 1e-6  # absolute gap (model units) under which a solution counts as optimal

@@ -10,7 +10,7 @@ the work that must be done, over the units that can do it:
   crossbars of its copy too: `crossbar_work_ns`, the *physical limit* (every crossbar busy all
   the time on that work).  When the model fits, also the least bottleneck whose whole copies fit
   the chip's crossbars, vectors split between copies in any proportion
-  (`solver.replication_bounds.integer_copies_bound`; at least the water filling over fractional
+  (`solver.replication.bounds.integer_copies_bound`; at least the water filling over fractional
   copies).  A program's own MVM instructions hold their crossbars longer than the physical limit
   says by one fill per extra row chunk and by rounding to whole ns: those are its chunking's
   cost, which a bound for every chunking cannot count.
@@ -22,7 +22,7 @@ the work that must be done, over the units that can do it:
   output stage (`ir.passes.epilogue_fusion`, where the target allows it) is no vector op: its
   work is a stage of that crossbar op's per-vector pipeline, in ``interval_ns``.
 * ``host``: host ops on the one host, summed; a MatMul of two activations that could be written
-  into crossbars instead (`cost.written.candidate`) counts in no work class (it could run on
+  into crossbars instead (`cost.matmul_units.candidate`) counts in no work class (it could run on
   either), and on the critical path at the faster of its unit and one row through one written copy.
 * crossbar-written MatMuls (`ir.written`) count in the crossbar classes like the others, their
   operand write (each copy's, every inference) in ``fixed_ns``: at least one copy is written.
@@ -54,13 +54,13 @@ from cimopt.ir.chunks import WHOLE, chunk_axis
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.vector_chunks import vector_chunk_axis
 from cimopt.ir.workload import WorkOp, Workload
-from cimopt.targets import timing
+from cimopt.targets.physics import timing
 from cimopt.cost.model import CostModel
-from cimopt.cost.written import as_written, candidate
+from cimopt.cost.matmul_units import as_written, candidate
 from cimopt.targets.spec import Target
 
-from . import replication as rp
-from .replication_bounds import integer_copies_bound
+from cimopt.solver.replication import heuristic as rp
+from cimopt.solver.replication.bounds import integer_copies_bound
 
 MODES = ("latency", "throughput")
 

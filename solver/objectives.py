@@ -1,5 +1,5 @@
 """What each stage minimises, in words: the ``description`` of its instance and solution schemas,
-and the definition `cimopt.solver.solutions.check` computes (docs/instances.md says the same).
+and the definition `cimopt.solver.harness.solutions.check` computes (docs/instances.md says the same).
 
 One entry per stage: (unit, text).  The text says what is minimised, in which unit and how it is
 computed from an instance and a solution, so that someone else's solver optimises the same number.

@@ -58,7 +58,7 @@ class SolveStats:
     note: str = ""
     #: every fallback and retry, in order (the time each took is part of ``wall_s``)
     attempts: tuple[Attempt, ...] = ()
-    #: the method's kind (`cimopt.solver.stage.KINDS`), set by `Stage.run`
+    #: the method's kind (`cimopt.solver.interface.KINDS`), set by `Stage.run`
     kind: str = ""
     #: the stage methods that produced the solution when the one in ``method`` did not (a
     #: fallback), e.g. ``pack+ls`` or ``segment 1: pack+ls``; empty when ``method`` did
@@ -86,7 +86,7 @@ class SolverOptions:
     solves there (``<name>-<n>.pb`` and ``<name>-<n>.json``) so other solvers can run it.
 
     ``time_limit_s`` is in wall seconds (``time.perf_counter``) unless ``deterministic``: a whole
-    call of a stage's method (`cimopt.solver.stage.Stage.run`) ends within it, give or take the
+    call of a stage's method (`cimopt.solver.interface.Stage.run`) ends within it, give or take the
     work that cannot be interrupted (building a model, one step of a loop).  `Stage.run` turns
     it into ``deadline``, the ``perf_counter`` time by which the call must end; every CP-SAT solve
     (`cimopt.solver.cpsat.solve_model`) and every wall-clock `cimopt.solver.budget.Budget` made

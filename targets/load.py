@@ -36,10 +36,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..ir.errors import TargetError
-from ..ir.passes.epilogue_fusion import FUSABLE
-from .numerics_spec import parse_numerics
-from .spec import ChipSpec, CoreSpec, HostSpec, PrecisionSpec, Target
+from cimopt.ir.errors import TargetError
+from cimopt.ir.passes.epilogue_fusion import FUSABLE
+from cimopt.targets.numerics_spec import parse_numerics
+from cimopt.targets.spec import ChipSpec, CoreSpec, HostSpec, PrecisionSpec, Target
 
 #: directory holding the shipped presets (package data ``cimopt.targets/presets/*.toml``)
 PRESET_DIR: Path = Path(__file__).resolve().parent / "presets"

@@ -9,7 +9,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
-from .numerics_spec import NumericsSpec
+from cimopt.targets.numerics_spec import NumericsSpec
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 from cimopt.ir.export import to_onnx
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.load import load
-from cimopt.ir.passes.base import PassResult
+from cimopt.ir.passes.manager import PassResult
 
 LIGHT_DIR = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
 LIGHT_NAMES = ("bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50", "shufflenet",

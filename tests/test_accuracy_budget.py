@@ -11,19 +11,19 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from cimopt.accuracy import layer_signals, sqnr_db
+from cimopt.report.accuracy import layer_signals, sqnr_db
 from cimopt.compiler import compile_model
 from cimopt.cost.adc_error import AdcOption, options
 from cimopt.inputs import random_inputs
 from cimopt.ir.graph import OpClass
 from cimopt.options import CompileOptions
-from cimopt.solver import accuracy_budget as ab
+from cimopt.solver.accuracy import knapsack as ab
 from cimopt.solver.stats import Status
-from cimopt.targets import timing
+from cimopt.targets.physics import timing
 from cimopt.targets.load import load_target
-from cimopt.targets.machine import execute
-from cimopt.targets.numerics_calib import calibrate, float_trace
-from cimopt.targets.numerics_engine import NumericsConfig
+from cimopt.targets.machine.executor import execute
+from cimopt.targets.machine.float_reference import calibrate, float_trace
+from cimopt.targets.machine.numerics import NumericsConfig
 from cimopt.targets.spec import Target
 from models import resnet18, small_cnn
 

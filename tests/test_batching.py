@@ -15,7 +15,7 @@ from cimopt.ir.errors import ShapeError
 from cimopt.ir.load import load
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
-from cimopt.targets.machine import execute
+from cimopt.targets.machine.executor import execute
 
 
 def _tiny():  # noqa: ANN202 - a Target

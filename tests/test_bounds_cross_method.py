@@ -3,7 +3,7 @@
 For each instance the largest bound any method reports is at most the smallest objective any
 method reaches (every bound is a lower bound of the instance, whatever method runs), and a
 method says OPTIMAL only when its objective meets its own bound.  Instances come from
-`cimopt.solver.generators` (the benchmark instances) or, for stages without a generator, from
+`cimopt.solver.harness.generators` (the benchmark instances) or, for stages without a generator, from
 small random builders here.
 """
 from __future__ import annotations
@@ -18,16 +18,16 @@ from hypothesis import strategies as st
 
 from cimopt.cost.adc_error import AdcOption
 from cimopt.ir.workload import Matrix
-from cimopt.solver import accuracy_budget as ab
-from cimopt.solver import generators
-from cimopt.solver import memory as mem
+from cimopt.solver.accuracy import knapsack as ab
+from cimopt.solver.harness import generators
+from cimopt.solver.memory import heuristic as mem
 from cimopt.solver.cpsat import within_tolerance
-from cimopt.solver.stage_accuracy import AccuracyStage
-from cimopt.solver.stage_memory import MemoryInstance, MemoryStage
-from cimopt.solver.stage_placement import PlacementInstance, PlacementStage
-from cimopt.solver.stage_replication import ReplicationInstance, ReplicationStage
-from cimopt.solver.stage_scheduling import SchedulingInstance, SchedulingStage
-from cimopt.solver.stage_tiling import TilingProblem, TilingStage
+from cimopt.solver.accuracy.stage import AccuracyStage
+from cimopt.solver.memory.stage import MemoryInstance, MemoryStage
+from cimopt.solver.placement.stage import PlacementInstance, PlacementStage
+from cimopt.solver.replication.stage import ReplicationInstance, ReplicationStage
+from cimopt.solver.scheduling.stage import SchedulingInstance, SchedulingStage
+from cimopt.solver.tiling.stage import TilingProblem, TilingStage
 from cimopt.solver.stats import SolveStats, SolverOptions, Status
 
 FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1, deterministic=True)

@@ -14,14 +14,16 @@ from pathlib import Path
 import pytest
 from test_cpsat import subset_sum
 
-from cimopt.solver import memory, placement_exact as px, replication_exact as rx
-from cimopt.solver import scheduling_exact as sx
+from cimopt.solver.memory import heuristic as memory
+from cimopt.solver.placement import exact as px
+from cimopt.solver.replication import exact as rx
+from cimopt.solver.scheduling import exact as sx
 from cimopt.solver.budget import Budget
 from cimopt.solver.cpsat import solve_model
-from cimopt.solver.generators import (layered_chain, memory_instance, random_layers,
+from cimopt.solver.harness.generators import (layered_chain, memory_instance, random_layers,
                                       scheduling_instance)
-from cimopt.solver.placement import local_search, snake
-from cimopt.solver.segmentation import segment
+from cimopt.solver.placement.heuristic import local_search, snake
+from cimopt.solver.segmentation.heuristic import segment
 from cimopt.solver.stats import SolverOptions, Status
 
 

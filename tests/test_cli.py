@@ -11,7 +11,7 @@ import onnx
 import pytest
 
 import models
-from cimopt.cli import main
+from cimopt.cli.main import main
 
 
 def test_targets_lists_presets(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,7 +38,7 @@ def test_inspect_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cimopt.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "cimopt.cli.main", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_bad_inputs_exit_2_one_line(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ from ortools.sat import cp_model_pb2
 from ortools.sat.python import cp_model
 
 from cimopt.ir.errors import CimoptError
-from cimopt.solver import replication as rp
+from cimopt.solver.replication import heuristic as rp
 from cimopt.solver.cpsat import solve_model, within_tolerance
 from cimopt.solver.errors import SolverError
-from cimopt.solver.replication_exact import solve_exact
+from cimopt.solver.replication.exact import solve_exact
 from cimopt.solver.stats import SolverOptions, Status
 
 ONE = SolverOptions(time_limit_s=5.0, seed=0, workers=1, deterministic=True)

@@ -11,15 +11,15 @@ import onnx
 import pytest
 
 import models
-from cimopt.cli import main
+from cimopt.cli.main import main
 from cimopt.compiler import CompileResult, compile_model
-from cimopt.solver.stages import stage as cmp_stage
+from cimopt.solver.registry import stage as cmp_stage
 from cimopt.demo import randomised
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.ir.program import Program
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
-from cimopt.targets.machine import execute, validate
+from cimopt.targets.machine.executor import execute, validate
 
 
 def _run(res: CompileResult, model: onnx.ModelProto, program: Program | None = None):  # noqa: ANN202

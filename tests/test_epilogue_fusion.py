@@ -24,11 +24,11 @@ from cimopt.ir.tiles import tile_matrix
 from cimopt.options import CompileOptions
 from cimopt.solver.e2e_bound import bound_problem, end_to_end_bound
 from cimopt.cost.model import CostModel
-from cimopt.targets import timing
+from cimopt.targets.physics import timing
 from cimopt.targets.load import PRESET_DIR, load_target
-from cimopt.targets.machine import execute
-from cimopt.targets.numerics_calib import calibrate, float_trace
-from cimopt.targets.numerics_engine import NumericsConfig
+from cimopt.targets.machine.executor import execute
+from cimopt.targets.machine.float_reference import calibrate, float_trace
+from cimopt.targets.machine.numerics import NumericsConfig
 from cimopt.targets.spec import Target
 
 

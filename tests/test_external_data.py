@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 import quirk_models as q
-from cimopt.cli import main
+from cimopt.cli.main import main
 from cimopt.ir import external_data
 from cimopt.ir.errors import ModelError
 from cimopt.ir.load import read_model

@@ -1,4 +1,4 @@
-"""The benchmark instances (`cimopt.solver.generators`) are feasible at every size, and the
+"""The benchmark instances (`cimopt.solver.harness.generators`) are feasible at every size, and the
 replication heuristic's cut steps; the compile summary's idle-crossbar note."""
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from cimopt.report import idle_crossbars_note
-from cimopt.solver import generators
-from cimopt.solver import placement as pl
-from cimopt.solver import replication as rp
-from cimopt.solver.stages import stage
+from cimopt.report.summary import idle_crossbars_note
+from cimopt.solver.harness import generators
+from cimopt.solver.placement import heuristic as pl
+from cimopt.solver.replication import heuristic as rp
+from cimopt.solver.registry import stage
 from cimopt.solver.stats import SolverOptions, Status
 
 FAST = SolverOptions(time_limit_s=5.0, seed=0, workers=1)

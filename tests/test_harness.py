@@ -15,22 +15,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 import models
-from cimopt.cli import main
+from cimopt.cli.main import main
 from cimopt.compiler import compile_model
 from cimopt.cost.adc_error import AdcOption
 from cimopt.ir.workload import Matrix
 from cimopt.options import CompileOptions
-from cimopt.solver import accuracy_budget as ab
-from cimopt.solver import exports, generators, instances, solutions
-from cimopt.solver import memory as mem
-from cimopt.solver import placement as pl
-from cimopt.solver import scheduling as sch
-from cimopt.solver.stage_memory import MemoryInstance
-from cimopt.solver.stage_placement import PlacementInstance
-from cimopt.solver.stage_replication import ReplicationInstance
-from cimopt.solver.stage_scheduling import SchedulingInstance
-from cimopt.solver.stage_tiling import TilingProblem
-from cimopt.solver.stages import STAGES, stage
+from cimopt.solver.accuracy import knapsack as ab
+from cimopt.solver.harness import exports
+from cimopt.solver.harness import generators
+from cimopt.solver.harness import instances
+from cimopt.solver.harness import solutions
+from cimopt.solver.memory import heuristic as mem
+from cimopt.solver.placement import heuristic as pl
+from cimopt.solver.scheduling import heuristic as sch
+from cimopt.solver.memory.stage import MemoryInstance
+from cimopt.solver.placement.stage import PlacementInstance
+from cimopt.solver.replication.stage import ReplicationInstance
+from cimopt.solver.scheduling.stage import SchedulingInstance
+from cimopt.solver.tiling.stage import TilingProblem
+from cimopt.solver.registry import STAGES, stage
 from cimopt.targets.load import load_target
 
 #: small generated instances: (stage, size, mode)

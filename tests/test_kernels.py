@@ -1,4 +1,4 @@
-"""Functional kernels (targets.kernels) against onnxruntime: every crossbar op type, tiled on small
+"""Functional kernels (targets.machine.kernels) against onnxruntime: every crossbar op type, tiled on small
 16 x 16 crossbars with 2 bit slices (several row/column tiles, block-diagonal packing), output
 chunks concatenated equal the whole output."""
 from __future__ import annotations
@@ -15,11 +15,11 @@ from cimopt.ir import load as ir_load
 from cimopt.ir.chunks import WHOLE, chunk_axis, split_rows
 from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.passes.legalize import legalize
-from cimopt.ir.passes.pipeline import optimize
+from cimopt.ir.passes.optimize import optimize
 from cimopt.ir.program import TileWrite
 from cimopt.ir.tiles import tile_matrix
 from cimopt.ir.workload import matrix_of
-from cimopt.targets.kernels import rows_view, mvm_chunk, run_op, tile_block
+from cimopt.targets.machine.kernels import rows_view, mvm_chunk, run_op, tile_block
 
 ROWS, COLS, SLICES = 16, 16, 2
 

@@ -22,10 +22,10 @@ from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.program import Access, BufferPlan, Instruction, Program, TileWrite, from_json, to_json
 from cimopt.ir.tiles import tile_matrix
 from cimopt.ir.workload import lower_op, matrix_of
-from cimopt.targets import timing
+from cimopt.targets.physics import timing
 from cimopt.targets.load import load_target
 from test_kernels import prepared
-from cimopt.targets.machine import MachineResult, Violation, execute, validate
+from cimopt.targets.machine.executor import MachineResult, Violation, execute, validate
 from cimopt.targets.spec import Target
 
 RNG = np.random.default_rng(1)
@@ -382,7 +382,7 @@ def test_folded_unit_check_equals_a_long_replay(spans: list[tuple[int, int, int]
     in flight does (units busy at most II per inference, as `_busy_over_ii` leaves them)."""
     from types import SimpleNamespace
 
-    from cimopt.targets.machine_checks import _overlaps, _unit_items
+    from cimopt.targets.machine.checks import _overlaps, _unit_items
 
     ins = [SimpleNamespace(id=i, start_ns=s, end_ns=s + d, resource=f"u{u}", crossbars=(), kind="vector", tile=None)
            for i, (s, d, u) in enumerate(spans)]
@@ -404,7 +404,7 @@ def test_folded_buffer_check_equals_a_long_replay(bufs: list[tuple[int, int, int
     inference in flight does (iteration-0-only tensors serve every inference)."""
     from types import SimpleNamespace
 
-    from cimopt.targets.machine_checks import _buffer_items
+    from cimopt.targets.machine.checks import _buffer_items
 
     plans = [SimpleNamespace(tensor=f"t{j % 3}", iteration=it % flight, space="global", offset=8 * off,
                              size_bytes=8, start_ns=s, end_ns=s + d)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cimopt.ir.errors import CapacityError
-from cimopt.solver.memory import (Buffer, MemoryPlan, MemoryProblem, check, colour_slots,
+from cimopt.solver.memory.heuristic import (Buffer, MemoryPlan, MemoryProblem, check, colour_slots,
                                   greedy_by_size, max_live, peak_bytes, plan, plan_spaces)
 from cimopt.solver.stats import SolverOptions, Status
 

@@ -7,10 +7,10 @@ import json
 import subprocess
 import sys
 
-from cimopt.solver import placement as pl
-from cimopt.solver.stage import KINDS
-from cimopt.solver.stage_placement import PlacementInstance, PlacementStage
-from cimopt.solver.stages import STAGES, stage
+from cimopt.solver.placement import heuristic as pl
+from cimopt.solver.interface import KINDS
+from cimopt.solver.placement.stage import PlacementInstance, PlacementStage
+from cimopt.solver.registry import STAGES, stage
 from cimopt.solver.stats import SolverOptions
 
 FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1, deterministic=True)
@@ -31,14 +31,14 @@ def test_only_proving_methods_are_exact() -> None:
 
 
 def test_methods_command_prints_kinds() -> None:
-    out = subprocess.run([sys.executable, "-m", "cimopt.cli", "methods", "--json"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "cimopt.cli.main", "methods", "--json"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
     placement = next(s for s in json.loads(out.stdout) if s["stage"] == "placement")
     got = {m["name"]: (m["kind"], m["exact"]) for m in placement["methods"]}
     assert got["lns"] == ("LNS", False) and got["hungarian"] == ("local search", False)
     assert got["cpsat"] == ("exact", True)
-    text = subprocess.run([sys.executable, "-m", "cimopt.cli", "methods"], capture_output=True, text=True,
+    text = subprocess.run([sys.executable, "-m", "cimopt.cli.main", "methods"], capture_output=True, text=True,
                           timeout=120).stdout
     assert "lns                LNS" in text and "hungarian          local search" in text
 
@@ -64,7 +64,7 @@ def test_summary_and_program_record_name_kind_and_fallback() -> None:
 
     from cimopt.program_build import solver_record
     from cimopt.options import CompileOptions
-    from cimopt.report import stats_line
+    from cimopt.report.summary import stats_line
 
     _, s = PlacementStage().run(_greedy_cannot_pack(), "greedy", FAST)
     line = stats_line(s)
@@ -78,7 +78,7 @@ def test_summary_and_program_record_name_kind_and_fallback() -> None:
 def test_compare_rows_print_the_largest_bound_unclamped() -> None:
     from types import SimpleNamespace
 
-    from cimopt.report import compare_rows
+    from cimopt.report.summary import compare_rows
     from cimopt.solver.stats import SolveStats, Status
 
     heur = SolveStats("memory", "greedy", Status.FEASIBLE, 120.0, 90.0, 0.1, "max-live", kind="heuristic")

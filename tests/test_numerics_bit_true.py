@@ -17,9 +17,9 @@ from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.workload import matrix_of
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
-from cimopt.targets.machine import MachineResult, execute
-from cimopt.targets.numerics_calib import calibrate, float_trace
-from cimopt.targets.numerics_engine import NumericsConfig
+from cimopt.targets.machine.executor import MachineResult, execute
+from cimopt.targets.machine.float_reference import calibrate, float_trace
+from cimopt.targets.machine.numerics import NumericsConfig
 from cimopt.targets.spec import Target
 from models import small_cnn, tiny_encoder
 

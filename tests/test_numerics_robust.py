@@ -13,11 +13,11 @@ import onnx
 import pytest
 
 import odd_models
-from cimopt.cli import main
+from cimopt.cli.main import main
 from cimopt.frontend import prepare
 from cimopt.targets.load import load_target
-from cimopt.targets.numerics_calib import calibrate, clipping_power
-from cimopt.targets.numerics import quantize_weights
+from cimopt.targets.machine.float_reference import calibrate, clipping_power
+from cimopt.targets.physics.numerics import quantize_weights
 from cimopt.ir.errors import ModelError
 
 

@@ -11,12 +11,12 @@ import onnx
 import pytest
 
 import models
-from cimopt.cli import main
+from cimopt.cli.main import main
 from cimopt.ir.errors import TargetError
-from cimopt.targets import noise
+from cimopt.targets.physics import noise
 from cimopt.targets.load import PRESET_DIR, list_presets, load_target, parse_target
-from cimopt.targets.numerics import CrossbarNumerics, act_quant, encode, quantize_acts, quantize_weights, tile_mvm
-from cimopt.targets.numerics_engine import round_to_format
+from cimopt.targets.physics.numerics import CrossbarNumerics, act_quant, encode, quantize_acts, quantize_weights, tile_mvm
+from cimopt.targets.machine.numerics import round_to_format
 
 
 def _isaac_doc() -> dict:
@@ -144,7 +144,7 @@ def _cnn_program(target_name: str = "isaac"):  # noqa: ANN202
     from cimopt.compiler import compile_model
     from cimopt.inputs import random_inputs
     from cimopt.options import CompileOptions
-    from cimopt.targets.numerics_calib import calibrate
+    from cimopt.targets.machine.float_reference import calibrate
 
     t = load_target(target_name)
     res = compile_model(models.small_cnn(), t, CompileOptions())
@@ -156,10 +156,10 @@ def _cnn_program(target_name: str = "isaac"):  # noqa: ANN202
 def test_noiseless_analog_equals_int_and_drift_compensation_helps() -> None:
     import dataclasses
 
-    from cimopt.accuracy import sqnr_db
-    from cimopt.targets.machine import execute
-    from cimopt.targets.numerics_calib import float_trace
-    from cimopt.targets.numerics_engine import NumericsConfig
+    from cimopt.report.accuracy import sqnr_db
+    from cimopt.targets.machine.executor import execute
+    from cimopt.targets.machine.float_reference import float_trace
+    from cimopt.targets.machine.numerics import NumericsConfig
 
     t, prog, g, x, cal = _cnn_program()
     assert t.numerics is not None

@@ -15,10 +15,10 @@ from cimopt.inputs import random_inputs
 from cimopt.ir.export import to_onnx
 from cimopt.ir.graph import OpClass
 from cimopt.ir.load import load
-from cimopt.ir.passes.base import PassResult
+from cimopt.ir.passes.manager import PassResult
 from cimopt.ir.passes.epilogue_fusion import FUSABLE, epilogue_fusion
 from cimopt.ir.passes.legalize import legalize
-from cimopt.ir.passes.pipeline import optimize
+from cimopt.ir.passes.optimize import optimize
 from cimopt.targets.load import load_target
 
 from pass_helpers import make_model, randomized_light

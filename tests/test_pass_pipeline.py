@@ -7,7 +7,7 @@ import pytest
 from cimopt.ir.graph import CIMOPT_DOMAIN
 from cimopt.ir.load import load
 from cimopt.ir.passes.activation_fusion import PRODUCERS as ACTIVATION_PRODUCERS
-from cimopt.ir.passes.pipeline import optimize
+from cimopt.ir.passes.optimize import optimize
 
 from pass_helpers import LIGHT_NAMES, assert_graphs_agree, light_path, op_types, randomized_light_graph
 

@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 from cimopt.ir.errors import CapacityError
 from cimopt.ir.export import to_onnx
 from cimopt.ir.load import load
-from cimopt.ir.passes.pipeline import optimize
+from cimopt.ir.passes.optimize import optimize
 from cimopt.ir.passes.split_oversized import split_oversized
 
 

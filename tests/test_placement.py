@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cimopt.ir.errors import CapacityError
-from cimopt.solver import placement_exact as px
-from cimopt.solver.placement import (HEURISTICS, Placement, PlacementProblem, ball_lp_bound,
+from cimopt.solver.placement import exact as px
+from cimopt.solver.placement.heuristic import (HEURISTICS, Placement, PlacementProblem, ball_lp_bound,
                                      check, colocation_bound, cost, greedy, heuristic, inorder,
                                      local_search, lower_bound, pack, snake, snake_order)
-from cimopt.solver.stage_placement import packable_groups, solve_placement as solve
+from cimopt.solver.placement.stage import packable_groups, solve_placement as solve
 from cimopt.solver.stats import SolverOptions, Status
 
 FAST = SolverOptions(time_limit_s=5.0, seed=1, workers=8)

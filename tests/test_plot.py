@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 import light_program
-from cimopt import plot, plot_sweep
-from cimopt.cli import main
+from cimopt.report import program_plots as plot
+from cimopt.report import sweep_plots as plot_sweep
+from cimopt.cli.main import main
 from cimopt.ir import program as prog
 from cimopt.ir import units
 from cimopt.targets.load import load_target

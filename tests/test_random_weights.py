@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import models
-from cimopt.cli import main
+from cimopt.cli.main import main
 from cimopt.ir.load import model_name
 from cimopt.ir.random_weights import randomise_weights, randomised_file
 

@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 import quirk_models as q
-from cimopt.cli import main
+from cimopt.cli.main import main
 from cimopt.ir.load import load
 from cimopt.ir.tiles import tile_count
 from cimopt.ir.workload import matrix_of

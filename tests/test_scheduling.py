@@ -1,4 +1,4 @@
-"""Tests of solver.scheduling: checker, bounds, list scheduling, CP-SAT, modulo schedules."""
+"""Tests of solver.scheduling.heuristic: checker, bounds, list scheduling, CP-SAT, modulo schedules."""
 from __future__ import annotations
 
 import itertools
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cimopt.solver.scheduling import (Schedule, SchedulingProblem, Task, check, list_schedule,
+from cimopt.solver.scheduling.heuristic import (Schedule, SchedulingProblem, Task, check, list_schedule,
                                       lower_bound, resource_loads, solve)
-from cimopt.solver.stage_scheduling import solve_schedule
+from cimopt.solver.scheduling.stage import solve_schedule
 from cimopt.solver.stats import SolverOptions, Status
 
 FAST = SolverOptions(time_limit_s=5.0, seed=3, workers=1, deterministic=True)
@@ -150,7 +150,7 @@ def test_bad_input_raises() -> None:
 
 
 def test_rolling_window_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cimopt.solver import scheduling_exact
+    from cimopt.solver.scheduling import exact as scheduling_exact
     monkeypatch.setattr(scheduling_exact, "FULL_MODEL_MAX_TASKS", 10)
     problem = random_dag(80, 3, 11, p_edge=0.05)
     lb, _ = lower_bound(problem, "latency")

@@ -12,13 +12,13 @@ import pytest
 
 import models
 from cimopt.compiler import compile_model
-from cimopt.pipeline import run_stages
+from cimopt.stage_loop import run_stages
 from cimopt.ir.errors import UsageError
 from cimopt.options import CompileOptions, parse_methods
-from cimopt.solver import instances
+from cimopt.solver.harness import instances
 from cimopt.solver.context import Context
-from cimopt.solver.stage import Method, Stage, StageInfeasible
-from cimopt.solver.stages import STAGES, stage
+from cimopt.solver.interface import Method, Stage, StageInfeasible
+from cimopt.solver.registry import STAGES, stage
 from cimopt.solver.stats import SolveStats, SolverOptions, Status
 from cimopt.targets.load import load_target
 
@@ -57,7 +57,7 @@ def test_solve_reproduces_the_compiles_stats(exported: tuple[str, dict[str, Solv
 
 def test_cli_solve_prints_the_same_objective(exported: tuple[str, dict[str, SolveStats]]) -> None:
     folder, stats = exported
-    out = subprocess.run([sys.executable, "-m", "cimopt.cli", "solve", f"{folder}/scheduling.json", "--json",
+    out = subprocess.run([sys.executable, "-m", "cimopt.cli.main", "solve", f"{folder}/scheduling.json", "--json",
                           "--workers", "1", "--deterministic-time", "10"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["objective"] == stats["scheduling"].objective
@@ -188,7 +188,7 @@ def test_a_stage_without_retry_gives_a_capacity_error() -> None:
 
 
 def test_methods_command_lists_every_stage() -> None:
-    out = subprocess.run([sys.executable, "-m", "cimopt.cli", "methods", "--json"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "cimopt.cli.main", "methods", "--json"], capture_output=True, text=True,
                          timeout=60)
     got = {row["stage"]: [m["name"] for m in row["methods"]] for row in json.loads(out.stdout)}
     assert got == {st.name: [m.name for m in st.methods] for st in STAGES}

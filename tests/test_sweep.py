@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 import models
-from cimopt.cli import main
+from cimopt.cli.main import main
 from cimopt.ir.errors import SpecError
-from cimopt.sweep import run_sweep
-from cimopt.sweep_results import JOURNAL, read_journal
-from cimopt.sweep_spec import expand, load_spec
-from cimopt.sweep_task import is_timing_column
+from cimopt.sweep.runner import run_sweep
+from cimopt.sweep.results import JOURNAL, read_journal
+from cimopt.sweep.spec import expand, load_spec
+from cimopt.sweep.task import is_timing_column
 
 GRID = """
 models = ["light:squeezenet", "light:shufflenet"]
@@ -216,7 +216,7 @@ def _children(pid: int) -> list[int]:
 def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
     spec = _spec(tmp_path, 'models = ["cnn.onnx"]\ntargets = ["edge", "pimcomp", "puma"]\n')
     out = tmp_path / "R"
-    proc = subprocess.Popen([sys.executable, "-m", "cimopt.cli", "sweep", str(spec), "-o", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "cimopt.cli.main", "sweep", str(spec), "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = out / JOURNAL
     give_up = time.monotonic() + 600   # a guard against a hung child, not a check of speed
@@ -238,7 +238,7 @@ def test_killed_sweep_process_resumes(tmp_path: Path) -> None:
 
 
 def test_progress_bar_counts_tasks_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    from cimopt.cli_sweep import _bar
+    from cimopt.cli.sweep_cmd import _bar
 
     show = _bar(True)
     show(0, 3, None)                                  # drawn before the first task ends
@@ -251,7 +251,7 @@ def test_progress_bar_counts_tasks_and_errors(capsys: pytest.CaptureFixture[str]
 
 
 def test_no_progress_bar_when_disabled(capsys: pytest.CaptureFixture[str]) -> None:
-    from cimopt.cli_sweep import _bar
+    from cimopt.cli.sweep_cmd import _bar
 
     show = _bar(False)
     show(0, 1, None)

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cimopt.ir.errors import TargetError
-from cimopt.targets import instructions as ins
-from cimopt.targets.instructions import Energy, InstrCost
+from cimopt.targets.physics import instructions as ins
+from cimopt.targets.physics.instructions import Energy, InstrCost
 from cimopt.targets.load import PRESET_DIR, list_presets, load_target, parse_target
 from cimopt.targets.spec import Target
 

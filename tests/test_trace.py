@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 import light_program
-from cimopt.cli import main
+from cimopt.cli.main import main
 from cimopt.ir import program as prog
-from cimopt.trace import build_trace, live_bytes
+from cimopt.report.trace import build_trace, live_bytes
 
 PHASES = {"X", "s", "f", "C", "M"}
 METADATA = {"process_name", "thread_name", "process_sort_index", "thread_sort_index"}
@@ -109,7 +109,7 @@ def test_trace_and_run_trace_commands(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_machine_timeline_shows_a_wrong_duration() -> None:
     from cimopt.targets.load import load_target
-    from cimopt.targets.machine import execute
+    from cimopt.targets.machine.executor import execute
 
     _, res = light_program.squeezenet()
     p = res.program

@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import valid_models as vm
-from cimopt.cli import main
+from cimopt.cli.main import main
 from cimopt.ir import opset
 from cimopt.ir.errors import ModelError
 from cimopt.ir.load import load, read_model

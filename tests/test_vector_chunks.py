@@ -14,7 +14,7 @@ from cimopt.ir.load import load as load_model
 from cimopt.ir.vector_chunks import chunk_fraction_cost, vector_chunk_axis, vector_needed_rows
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
-from cimopt.targets.machine import execute
+from cimopt.targets.machine.executor import execute
 
 
 def _model(seed: int = 0) -> onnx.ModelProto:

@@ -1,10 +1,10 @@
-"""cimopt.verdict: each tensor against its own scale; degenerate references are uninformative."""
+"""cimopt.report.verdict: each tensor against its own scale; degenerate references are uninformative."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cimopt.verdict import MATCH, MISMATCH, UNINFORMATIVE, TensorVerdict, judge, judge_tensor
+from cimopt.report.verdict import MATCH, MISMATCH, UNINFORMATIVE, TensorVerdict, judge, judge_tensor
 
 R = np.random.default_rng(0).standard_normal((4, 10)).astype(np.float32)
 

@@ -1,4 +1,4 @@
-"""Crossbar-written MatMuls (`ir.written`, `cost.written`): a MatMul of two activations whose
+"""Crossbar-written MatMuls (`ir.written`, `cost.matmul_units`): a MatMul of two activations whose
 right operand the program writes into crossbars at run time, then streams the left one through."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import onnx
 from onnx import TensorProto, helper
 
 import models
-from cimopt.accuracy import run_numerics
+from cimopt.report.accuracy import run_numerics
 from cimopt.compiler import compile_model
-from cimopt.cost.written import CROSSBAR_WRITTEN, decide
+from cimopt.cost.matmul_units import CROSSBAR_WRITTEN, decide
 from cimopt.frontend import prepare
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.ir import program as prog
@@ -24,8 +24,8 @@ from cimopt.ir.program import Program
 from cimopt.ir.written import written_geometry
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
-from cimopt.targets.machine import execute
-from cimopt.targets.numerics_calib import calibrate
+from cimopt.targets.machine.executor import execute
+from cimopt.targets.machine.float_reference import calibrate
 from cimopt.solver.e2e_bound import BoundOp, BoundProblem, end_to_end_bound
 from cimopt.targets.spec import Target
 

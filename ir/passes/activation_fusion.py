@@ -20,8 +20,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..graph import CIMOPT_DOMAIN, Activation, Graph, OpSpec
-from .base import PassResult
+from cimopt.ir.graph import CIMOPT_DOMAIN, Activation, Graph, OpSpec
+from cimopt.ir.passes.manager import PassResult
 
 #: Activation op types that can be fused into their producer.
 ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh"})

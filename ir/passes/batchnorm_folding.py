@@ -29,8 +29,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..graph import CIMOPT_DOMAIN, Graph, OpSpec
-from .base import PassResult
+from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpSpec
+from cimopt.ir.passes.manager import PassResult
 
 #: Producers whose weights can absorb a per-channel affine map.
 PRODUCERS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Linear", "BatchNormalization"})

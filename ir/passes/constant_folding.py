@@ -27,10 +27,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..export import op_nodes
-from ..graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpSpec, TensorSpec
-from .base import PassResult
-from .fold_eval import EVALUATORS, Arrays, evaluate_linear, shape_value
+from cimopt.ir.export import op_nodes
+from cimopt.ir.graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpSpec, TensorSpec
+from cimopt.ir.passes.manager import PassResult
+from cimopt.ir.passes.fold_eval import EVALUATORS, Arrays, evaluate_linear, shape_value
 
 #: Op types whose result is random: never folded.
 NONDETERMINISTIC = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",

@@ -11,8 +11,8 @@ Preconditions: none beyond a well-formed graph.
 """
 from __future__ import annotations
 
-from ..graph import Graph
-from .base import PassResult
+from cimopt.ir.graph import Graph
+from cimopt.ir.passes.manager import PassResult
 
 
 def dead_node_elimination(graph: Graph) -> PassResult:

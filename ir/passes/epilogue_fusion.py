@@ -4,7 +4,7 @@ On a target whose cores apply some vector ops to an MVM's outputs as they leave 
 (``core.output_stage_ops``: ISAAC's per-tile max-pool and sigmoid units, PUMA's vector unit),
 such an op that directly consumes a crossbar op's output becomes part of that op: it no longer
 is a vector op (nor a vector task), its work is the crossbar op's output stage
-(`targets.timing.mvm_task`) and the reference machine applies it to each chunk's rows.
+(`targets.physics.timing.mvm_task`) and the reference machine applies it to each chunk's rows.
 
 Rules
   * The crossbar op's output has exactly one reader, the vector op, and is not a graph output;
@@ -33,11 +33,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..chunks import FLAT, WHOLE, chunk_axis, needed_rows
-from ..graph import Epilogue, Graph, OpClass, OpSpec, TensorSpec
-from ..vector_chunks import AXIS_OPS, ELEMENTWISE, vector_chunk_axis, vector_needed_rows
-from ..written import is_written
-from .base import PassResult
+from cimopt.ir.chunks import FLAT, WHOLE, chunk_axis, needed_rows
+from cimopt.ir.graph import Epilogue, Graph, OpClass, OpSpec, TensorSpec
+from cimopt.ir.vector_chunks import AXIS_OPS, ELEMENTWISE, vector_chunk_axis, vector_needed_rows
+from cimopt.ir.written import is_written
+from cimopt.ir.passes.manager import PassResult
 
 POOLS = frozenset({"MaxPool", "AveragePool"})
 #: Op types an output stage may apply (what ``core.output_stage_ops`` may list).

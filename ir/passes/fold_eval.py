@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from onnx import helper
 
-from ..graph import OpSpec
+from cimopt.ir.graph import OpSpec
 
 Arrays = list[np.ndarray | None]
 Evaluator = Callable[[OpSpec, Arrays, int], list[np.ndarray] | None]

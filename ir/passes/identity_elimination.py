@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..graph import Graph, OpSpec
-from .base import PassResult
+from cimopt.ir.graph import Graph, OpSpec
+from cimopt.ir.passes.manager import PassResult
 
 
 def _removable(graph: Graph, op: OpSpec) -> bool:

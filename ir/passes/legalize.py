@@ -19,7 +19,7 @@ Rules, in order:
    it (`ir.written`); otherwise an `UnsupportedOperatorError` listing every op no unit can run.
 
 Where a MatMul of two activations finally runs (crossbars, vector units or host) is the cost
-model's choice after legalisation (`cimopt.cost.written`); these rules give every op a unit.
+model's choice after legalisation (`cimopt.cost.matmul_units`); these rules give every op a unit.
 
 Precondition: constants folded (weights are in ``graph.constants``).
 """
@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..errors import ModelError, UnsupportedOperatorError
-from ..graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpClass, OpSpec
-from ..validate import crossbar_weight_error
-from ..written import written_geometry
-from .base import PassResult
+from cimopt.ir.errors import ModelError, UnsupportedOperatorError
+from cimopt.ir.graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpClass, OpSpec
+from cimopt.ir.validate import crossbar_weight_error
+from cimopt.ir.written import written_geometry
+from cimopt.ir.passes.manager import PassResult
 
 #: Ops a CIM core's vector unit runs (elementwise, pooling, normalisation, data movement).
 VECTOR_OPS = frozenset({

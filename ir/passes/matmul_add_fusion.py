@@ -17,8 +17,8 @@ folded (run constant folding first).
 """
 from __future__ import annotations
 
-from ..graph import CIMOPT_DOMAIN, Graph, OpSpec
-from .base import PassResult
+from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpSpec
+from cimopt.ir.passes.manager import PassResult
 
 
 def _bias_vector(graph: Graph, name: str, n: int, out_rank: int, dtype: str) -> str | None:

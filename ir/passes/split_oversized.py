@@ -36,11 +36,11 @@ import math
 
 import numpy as np
 
-from ..errors import CapacityError
-from ..graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
-from ..tiles import tile_count
-from ..workload import Matrix
-from .base import PassResult
+from cimopt.ir.errors import CapacityError
+from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
+from cimopt.ir.tiles import tile_count
+from cimopt.ir.workload import Matrix
+from cimopt.ir.passes.manager import PassResult
 
 
 def _matrix_dims(graph: Graph, op: OpSpec) -> tuple[int, int] | None:

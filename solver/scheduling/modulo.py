@@ -1,0 +1,91 @@
+"""Modulo-schedule construction for throughput mode (a new inference every II ns).
+
+Given II >= every resource load (ns), :func:`modulo_starts` returns start times (ns) of one
+inference such that, on every resource, the intervals ``[start mod II, start mod II + duration)``
+are disjoint on the circle of length II, precedence (with delays) and releases hold.
+
+Construction, tasks taken in the order of a reference (latency) schedule, which is topological:
+
+1. Greedy: each task starts at the earliest time >= its precedence/release bound whose phase
+   interval is free on its resource's circle.
+2. If some resource's circle is too fragmented to take a task (possible when its load is close
+   to II), that resource is switched to *packed* phases and the construction restarts: its tasks
+   are laid back-to-back on the circle in reference order, starting at the reference phase of
+   its first task; they then cover at most its load <= II without overlap whatever the
+   iteration offsets, and each task takes the smallest start ``phase + k * II`` (integer ``k``)
+   not before its bound.  Since ``k`` is unbounded, a resource never fails once packed, so at
+   most one restart per resource is needed and II = max load is always achievable for a DAG.
+"""
+from __future__ import annotations
+
+import bisect
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cimopt.solver.scheduling.heuristic import SchedulingProblem
+
+
+def _free_start(segs: list[tuple[int, int]], est: int, dur: int, ii: int) -> int | None:
+    """Earliest start >= ``est`` (ns) whose phase interval of ``dur`` ns avoids ``segs``.
+
+    ``segs``: sorted disjoint occupied phase segments ``[a, b)`` within ``[0, ii]``.  Returns
+    None when no start within one revolution fits.
+    """
+    t, p = est, est % ii
+    for _ in range(2 * len(segs) + 2):
+        if t - est >= ii:
+            return None
+        parts = [(p, min(p + dur, ii))] + ([(0, p + dur - ii)] if p + dur > ii else [])
+        jump = None
+        for k, (a, b) in enumerate(parts):
+            idx = bisect.bisect_left(segs, (b,)) - 1
+            if idx >= 0 and segs[idx][1] > a:
+                jump = segs[idx][1] - p if k == 0 else ii - p + segs[idx][1]
+                break
+        if jump is None:
+            return t
+        t += jump
+        p = (p + jump) % ii
+    return None
+
+
+def modulo_starts(problem: SchedulingProblem, ref_start: list[int], topo_rank: list[int],
+                  ii: int) -> list[int]:
+    """Starts (ns) of a valid modulo schedule with initiation interval ``ii`` ns (module doc)."""
+    tasks = problem.tasks
+    seq = sorted(range(len(tasks)), key=lambda i: (ref_start[i], topo_rank[i]))
+    preds: list[list[tuple[int, int]]] = [[] for _ in tasks]
+    for p, s, d in problem.edges:
+        preds[s].append((p, d))
+    packed: set[int] = set()
+    while True:
+        phase: dict[int, int] = {}  # packed resources only: task -> fixed phase (ns)
+        for r in packed:
+            ids = [i for i in seq if tasks[i].resource == r and tasks[i].duration_ns > 0]
+            cursor = ref_start[ids[0]] if ids else 0
+            for i in ids:
+                phase[i] = cursor % ii
+                cursor += tasks[i].duration_ns
+        segs: list[list[tuple[int, int]]] = [[] for _ in problem.resources]
+        start = [0] * len(tasks)
+        failed = -1
+        for i in seq:
+            t = tasks[i]
+            est = max([t.release_ns] + [start[p] + tasks[p].duration_ns + d for p, d in preds[i]])
+            if t.resource < 0 or t.duration_ns == 0:
+                start[i] = est
+            elif t.resource in packed:
+                start[i] = est + (phase[i] - est) % ii
+            else:
+                found = _free_start(segs[t.resource], est, t.duration_ns, ii)
+                if found is None:
+                    failed = t.resource
+                    break
+                start[i] = found
+                p = found % ii
+                bisect.insort(segs[t.resource], (p, min(p + t.duration_ns, ii)))
+                if p + t.duration_ns > ii:
+                    bisect.insort(segs[t.resource], (0, p + t.duration_ns - ii))
+        if failed < 0:
+            return start
+        packed.add(failed)

@@ -1,0 +1,67 @@
+"""The scheduling stage: start times of every task of one inference (op x replica x row chunk,
+NoC transfers, crossbar writes between segments) on unary resources.
+
+``build`` makes the task graph (`cimopt.solver.scheduling.tasks`) from the mapping and records it in the
+context; the problem is its durations, precedence and resources, in the mode the mapping
+allows (a segmented model runs one inference at a time: latency mode).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cimopt.solver.scheduling import heuristic as sch
+from cimopt.solver.scheduling import exact as sx
+from cimopt.solver.context import Context
+from cimopt.solver.interface import Method, Stage
+from cimopt.solver.stats import SolveStats, SolverOptions
+from cimopt.solver.scheduling.tasks import build_tasks
+
+
+@dataclass(frozen=True)
+class SchedulingInstance:
+    """Tasks, precedence and resources, and the mode: makespan (latency) or interval (throughput)."""
+
+    problem: sch.SchedulingProblem
+    mode: str
+
+
+def solve_schedule(p: sch.SchedulingProblem, mode: str, method: str,
+                   options: SolverOptions) -> tuple[sch.Schedule, SolveStats]:
+    """One scheduling problem in ``mode`` with ``list`` or ``cpsat``."""
+    m: sch.Mode = "throughput" if mode == "throughput" else "latency"
+    if method == "cpsat":
+        return sx.solve_exact(p, m, options)
+    return sch.solve(p, m, "list", options)
+
+
+class SchedulingStage(Stage[SchedulingInstance, sch.Schedule]):
+    name = "scheduling"
+    methods = (
+        Method("list", "heuristic", "list scheduling, bottom-level and two other priorities, best kept; "
+                              "modulo placement in throughput mode"),
+        Method("cpsat", "exact/LNS", f"CP-SAT interval model hinted with the list schedule, up to {sx.FULL_MODEL_MAX_TASKS} tasks; "
+                                     "rolling windows above (throughput mode: II = max load, optimal)"),
+    )
+    heuristic = "list"
+    exact = "cpsat"
+    problem_type = SchedulingInstance
+    unit = "ns"
+
+    def build(self, ctx: Context) -> SchedulingInstance:
+        assert ctx.mapping is not None, "placement has not run"
+        tg = build_tasks(ctx.graph, ctx.workload, ctx.target, ctx.mapping, ctx.chunks, ctx.rows_per_conversion)
+        ctx.tasks = tg
+        resources = sorted({x.resource for x in tg.tasks if x.resource})
+        rindex = {r: i for i, r in enumerate(resources)}
+        problem = sch.SchedulingProblem(
+            tuple(sch.Task(f"t{i}", x.duration_ns, rindex.get(x.resource, -1)) for i, x in enumerate(tg.tasks)),
+            tuple((a, b, 0) for a, b in sorted(tg.edges)), tuple(resources))
+        return SchedulingInstance(problem, ctx.effective_mode)
+
+    def solve(self, problem: SchedulingInstance, method: str,
+              options: SolverOptions) -> tuple[sch.Schedule, SolveStats]:
+        self.method(method)
+        return solve_schedule(problem.problem, problem.mode, method, options)
+
+    def apply(self, ctx: Context, solution: sch.Schedule) -> None:
+        ctx.schedule = solution

@@ -1,0 +1,273 @@
+"""The task graph of one inference (of one batch, `cimopt.batching`): op x replica x chunk of
+output rows, plus transfers, crossbar writes between segments and segment barriers, each on a
+unary resource.  A crossbar-written MatMul (`ir.written`) also has, per replica, an
+``operand_write`` task on that replica's resource: it reads the run-time operand (all of it) and
+writes it into the replica's crossbars, and every MVM chunk of the replica depends on it.
+Vector ops are chunked by rows too (`ir.vector_chunks`) and their chunks are spread over the
+cores' vector units (`cimopt.vector_cores`).
+
+Precedence comes from receptive fields: a chunk of a crossbar op waits only for the chunks of
+its producer that write the input rows it reads, so consecutive layers pipeline.  A
+dependency between tasks on different cores goes through a NoC transfer task on the
+receiving core's port.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from cimopt.ir.chunks import FLAT, WHOLE, chunk_axis, needed_rows, split_rows
+from cimopt.ir.graph import Graph, OpClass
+from cimopt.ir.program import TileWrite
+from cimopt.ir.tiles import Tile
+from cimopt.ir.vector_chunks import vector_chunk_axis, vector_needed_rows
+from cimopt.ir.workload import WorkOp, Workload
+from cimopt.targets.physics import timing
+from cimopt.targets.spec import Target
+
+from cimopt.solver.context import Mapping
+from cimopt.solver.scheduling.vector_cores import assign_vector_cores
+
+
+@dataclass
+class TaskInfo:
+    kind: str                    # mvm | vector | host | transfer | write | operand_write | barrier
+    resource: str
+    unit: str
+    duration_ns: int
+    energy_pj: float
+    op: str = ""
+    replica: int = 0
+    segment: int = 0
+    axis: int = WHOLE
+    row0: int = 0
+    row1: int = 0
+    core: int = -1
+    crossbars: tuple[tuple[int, int], ...] = ()
+    nbytes: int = 0
+    src_core: int = -1
+    dst_core: int = -1
+    tile: TileWrite | None = None
+    tiles: tuple[TileWrite, ...] = ()   # operand_write: the tile each crossbar of the replica receives
+    rows_per_conversion: int = 0  # mvm: rows driven per ADC conversion (0: as many as the DACs drive)
+    reads: list[tuple[str, int, int, int]] = field(default_factory=list)   # (tensor, axis, row0, row1)
+    writes: list[tuple[str, int, int, int]] = field(default_factory=list)
+
+
+@dataclass
+class TaskGraph:
+    tasks: list[TaskInfo] = field(default_factory=list)
+    edges: set[tuple[int, int]] = field(default_factory=set)
+    of_op: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, t: TaskInfo) -> int:
+        self.tasks.append(t)
+        return len(self.tasks) - 1
+
+
+def tile_write(core: int, xbar: int, t: Tile, replica: int, segment: int) -> TileWrite:
+    return TileWrite(core, xbar, t.op, replica, t.index, t.group0, t.ngroups, t.row0, t.row1, t.col0, t.col1, segment)
+
+
+def _compatible(axis_read: int, axis_written: int, ndim: int) -> bool:
+    if axis_read == axis_written:
+        return True
+    flatish = {FLAT, 0} if ndim == 2 else set()
+    return axis_read in flatish and axis_written in flatish
+
+
+def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mapping, chunks: int,
+                rows_per_conversion: dict[str, int] | None = None) -> TaskGraph:
+    """Tasks and precedence edges of one inference for this mapping; crossbar ops read
+    ``rows_per_conversion[op]`` rows per ADC conversion where given."""
+    rpc = rows_per_conversion or {}
+    tg = TaskGraph()
+    producer = {t: op.name for op in workload.ops for t in op.outputs}
+    prev_seg_tasks: list[int] = []
+    bottleneck = _crossbar_bottleneck(workload, target, mapping, rpc)
+    in_bytes: dict[int, int] = {}
+    for s, seg_ops in enumerate(mapping.segments):
+        seg_tasks: list[int] = []
+        barrier = -1
+        writes_of: dict[tuple[str, int], list[int]] = {}
+        if s > 0:
+            barrier = tg.add(TaskInfo("barrier", "", "core0", 0, 0.0, segment=s))
+            tg.edges.update((p, barrier) for p in prev_seg_tasks)
+            for op in seg_ops:
+                if workload.op(op).written:
+                    continue   # written per inference by its operand_write tasks
+                for r in range(mapping.copies.get(op, 1)):
+                    for core, x, t in mapping.where.get((op, r), []):
+                        cost = timing.write_task(target, t.rows_used, t.cols_used)
+                        w = tg.add(TaskInfo("write", f"xbar{core}.{x}", f"core{core}", timing.ns(cost),
+                                            cost.energy.total, op=op, replica=r, segment=s, core=core,
+                                            crossbars=((core, x),), tile=tile_write(core, x, t, r, s)))
+                        tg.edges.add((barrier, w))
+                        writes_of.setdefault((op, r), []).append(w)
+                        seg_tasks.append(w)
+        for name in seg_ops:
+            wop = workload.op(name)
+            op = graph.op(name)
+            ids: list[int] = []
+            operand: list[int] = []    # a written op's operand_write tasks, by replica
+            if wop.op_class is OpClass.CROSSBAR and wop.matrix is not None:
+                m = wop.matrix
+                ax = chunk_axis(graph, op)
+                r_count = mapping.copies[name]
+                # a multiple of the copies, taken round robin: each copy gets ceil(rows / copies) rows at most
+                per_copy = -(-max(1, min(chunks, ax.rows)) // r_count)
+                ranges = split_rows(ax.rows, min(ax.rows, r_count * per_copy)) if ax.axis != WHOLE else [(0, 1)]
+                operand = _operand_writes(tg, wop, mapping, target, s) if wop.written else []
+                seg_tasks.extend(operand)
+                if barrier >= 0:   # its crossbars held the previous segment's tiles
+                    tg.edges.update((barrier, w) for w in operand)
+                for i, (a, b) in enumerate(ranges):
+                    rep = i % r_count
+                    slots = mapping.where[(name, rep)]
+                    vectors = (b - a) * ax.vectors_per_row if ax.axis != WHOLE else ax.vectors_per_row
+                    cost = timing.mvm_cost(target, [t for _, _, t in slots], m, vectors, op.activation is not None,
+                                           rpc.get(name, 0), wop.output_stage_per_vector())
+                    core = slots[0][0]
+                    in_axis, lo, hi = needed_rows(graph, op, a, b) if ax.axis != WHOLE else (WHOLE, 0, 0)
+                    # a written op's second input is in its crossbars, not read by its MVMs
+                    reads = [(wop.inputs[0], in_axis, lo, hi)] + [(t, WHOLE, 0, 0) for t in wop.inputs[1:]
+                                                                  if not wop.written and t not in op.extra_inputs()]
+                    # the epilogue's other operands (`ir.passes.epilogue_fusion`): the rows it writes
+                    reads += [(t, ax.axis, a, b) if ax.axis != WHOLE else (t, WHOLE, 0, 0)
+                              for t in op.extra_inputs() if t not in graph.constants]
+                    out_axis = ax.axis
+                    writes = [(wop.outputs[0], out_axis, a, b) if out_axis != WHOLE else (wop.outputs[0], WHOLE, 0, 0)]
+                    tid = tg.add(TaskInfo("mvm", f"{name}#r{rep}", f"core{core}", timing.ns(cost), cost.energy.total,
+                                          op=name, replica=rep, segment=s, axis=out_axis, row0=a, row1=b,
+                                          core=core, crossbars=tuple((cc, x) for cc, x, _ in slots),
+                                          rows_per_conversion=rpc.get(name, 0), reads=reads, writes=writes))
+                    tg.edges.update((w, tid) for w in writes_of.get((name, rep), []))
+                    if operand:
+                        tg.edges.add((operand[rep], tid))
+                    ids.append(tid)
+            else:
+                nbytes = wop.bytes_in + wop.bytes_out
+                if wop.op_class is OpClass.HOST:
+                    cost = timing.host_task(target, wop.ops, nbytes)
+                    info = TaskInfo("host", "host", "host", timing.ns(cost), cost.energy.total, op=name, segment=s)
+                    info.reads = [(t, WHOLE, 0, 0) for t in wop.inputs]
+                    info.writes = [(t, WHOLE, 0, 0) for t in wop.outputs]
+                    ids.append(tg.add(info))
+                else:
+                    ids.extend(_vector_chunks(tg, graph, wop, target, s, chunks, bottleneck, in_bytes))
+            tg.of_op[name] = ids
+            seg_tasks.extend(ids)
+            # data dependencies
+            for tid in ids + operand:
+                for tensor, axis, lo, hi in tg.tasks[tid].reads:
+                    p = producer.get(tensor)
+                    if p is None:
+                        continue
+                    ndim = len(graph.shape(tensor))
+                    for pid in tg.of_op[p]:
+                        pt = tg.tasks[pid]
+                        if axis != WHOLE and pt.axis != WHOLE and _compatible(axis, pt.axis, ndim) \
+                                and (pt.row1 <= lo or pt.row0 >= hi):
+                            continue
+                        tg.edges.add((pid, tid))
+        prev_seg_tasks = seg_tasks
+    assign_vector_cores(tg.tasks, tg.edges, target, in_bytes)
+    _insert_transfers(tg, graph, target)
+    return tg
+
+
+def _operand_writes(tg: TaskGraph, wop: WorkOp, mapping: Mapping, target: Target, segment: int) -> list[int]:
+    """One ``operand_write`` task per replica of written op ``wop`` (on the replica's resource,
+    all its crossbars at once, `timing.operand_write_task`); their ids by replica."""
+    ids = []
+    for r in range(mapping.copies[wop.name]):
+        slots = mapping.where[(wop.name, r)]
+        cost = timing.operand_write_task(target, [t for _, _, t in slots])
+        core = slots[0][0]
+        info = TaskInfo("operand_write", f"{wop.name}#r{r}", f"core{core}", timing.ns(cost), cost.energy.total,
+                        op=wop.name, replica=r, segment=segment, core=core,
+                        crossbars=tuple((c, x) for c, x, _ in slots),
+                        tiles=tuple(tile_write(c, x, t, r, segment) for c, x, t in slots))
+        info.reads = [(wop.inputs[1], WHOLE, 0, 0)]
+        ids.append(tg.add(info))
+    return ids
+
+
+def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping, rpc: dict[str, int]) -> float:
+    """The slowest crossbar op copy's MVM time per inference (ns), ignoring chunk fill."""
+    worst = 0.0
+    for wop in workload.ops:
+        m = wop.matrix
+        if wop.op_class is not OpClass.CROSSBAR or m is None or (wop.name, 0) not in mapping.where:
+            continue
+        vectors = math.ceil(m.vectors / max(1, mapping.copies.get(wop.name, 1)))
+        cost = timing.mvm_cost(target, [t for _, _, t in mapping.where[(wop.name, 0)]], m, vectors,
+                               bool(wop.activation), rpc.get(wop.name, 0), wop.output_stage_per_vector())
+        worst = max(worst, cost.latency_ns)
+    return worst
+
+
+def _vector_chunks(tg: TaskGraph, graph: Graph, wop: WorkOp, target: Target, segment: int, chunks: int,
+                   bottleneck: float, in_bytes: dict[int, int]) -> list[int]:
+    """A vector op's tasks: row chunks (`ir.vector_chunks`), at least ``chunks`` and as many as its
+    producers have, and enough that each lasts at most half the crossbar ``bottleneck`` (ns) so
+    the chunks can be spread over vector units; cores are set later (`assign_vector_cores`)."""
+    op = graph.op(wop.name)
+    nbytes = wop.bytes_in + wop.bytes_out
+    vax = vector_chunk_axis(graph, op)
+    if vax.axis == WHOLE:
+        ranges = [(0, 1)]
+    else:
+        whole = timing.ns(timing.vector_task(target, wop.elements, wop.ops, nbytes))
+        produced = max((len(tg.of_op.get(p.name, ())) for t in wop.inputs
+                        if (p := graph.producer(t)) is not None), default=1)
+        want = max(chunks, produced, math.ceil(2 * whole / bottleneck) if bottleneck > 0 else 1)
+        ranges = split_rows(vax.rows, min(want, vax.rows, 4 * target.cores))
+    ids = []
+    for a, b in ranges:
+        cost = timing.vector_chunk_task(target, wop.elements, wop.ops, nbytes, b - a if vax.axis != WHOLE
+                                        else vax.rows, vax.rows)
+        info = TaskInfo("vector", "", "", timing.ns(cost), cost.energy.total, op=wop.name, segment=segment,
+                        axis=vax.axis, row0=a, row1=b)
+        if vax.axis == WHOLE:
+            info.reads = [(t, WHOLE, 0, 0) for t in wop.inputs]
+            info.writes = [(t, WHOLE, 0, 0) for t in wop.outputs]
+        else:
+            info.reads = [(t, *vector_needed_rows(graph, op, t, a, b)) for t in wop.inputs]
+            info.writes = [(wop.outputs[0], vax.axis, a, b)]
+        tid = tg.add(info)
+        in_bytes[tid] = sum(_rows_bytes(graph, t, ax, lo, hi) for t, ax, lo, hi in info.reads)
+        ids.append(tid)
+    return ids
+
+
+def _rows_bytes(graph: Graph, tensor: str, axis: int, r0: int, r1: int) -> int:
+    """Bytes of rows ``r0:r1`` of ``tensor`` along ``axis`` (WHOLE: all of it)."""
+    spec = graph.spec(tensor)
+    if axis == WHOLE:
+        return spec.nbytes
+    shape = spec.shape or (1,)
+    rows = spec.elements // max(1, shape[-1]) if axis == FLAT else shape[axis]
+    return spec.nbytes * (r1 - r0) // max(1, rows)
+
+
+def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
+    """Route every cross-core data edge through a transfer task on the receiving core's NoC port."""
+    xfer: dict[tuple[int, int], int] = {}
+    new_edges: set[tuple[int, int]] = set()
+    for a, b in sorted(tg.edges):
+        ta, tb = tg.tasks[a], tg.tasks[b]
+        data = ta.kind in ("mvm", "vector") and tb.kind in ("mvm", "vector", "operand_write")
+        if not data or ta.core < 0 or tb.core < 0 or ta.core == tb.core:
+            new_edges.add((a, b))
+            continue
+        key = (a, tb.core)
+        if key not in xfer:
+            nbytes = sum(_rows_bytes(graph, tensor, axis, r0, r1) for tensor, axis, r0, r1 in ta.writes)
+            cost = timing.transfer_task(target, nbytes, ta.core, tb.core)
+            xfer[key] = tg.add(TaskInfo("transfer", f"noc.in{tb.core}", "noc", timing.ns(cost), cost.energy.total,
+                                        op=ta.op, segment=ta.segment, core=tb.core, nbytes=nbytes,
+                                        src_core=ta.core, dst_core=tb.core))
+            new_edges.add((a, xfer[key]))
+        new_edges.add((xfer[key], b))
+    tg.edges = new_edges

@@ -1,0 +1,53 @@
+"""The tiling stage: every crossbar op's weights cut into crossbar tiles (`cimopt.solver.tiling.cut`);
+its decision sets the crossbar budget replication may use."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cimopt.ir.errors import CapacityError
+from cimopt.ir.graph import OpClass
+from cimopt.ir.workload import Matrix
+
+from cimopt.solver.context import Context
+from cimopt.solver.interface import Method, Stage
+from cimopt.solver.stats import SolveStats, SolverOptions
+from cimopt.solver.tiling.cut import Tiling, tile_workload
+
+
+@dataclass(frozen=True)
+class TilingProblem:
+    """Weight matrices of the crossbar ops, (op name, matrix), and the crossbar geometry."""
+
+    matrices: tuple[tuple[str, Matrix], ...]
+    rows: int
+    cols: int
+    slices: int
+
+
+class TilingStage(Stage[TilingProblem, Tiling]):
+    name = "tiling"
+    methods = (Method("block", "heuristic", "row/column blocks, small groups packed block-diagonally "
+                                     "(exact for each op's block structure; cell-area bound)"),)
+    heuristic = exact = "block"
+    problem_type = TilingProblem
+    unit = "crossbars"
+
+    def build(self, ctx: Context) -> TilingProblem:
+        c = ctx.target.core
+        mats = tuple((op.name, op.matrix) for op in ctx.workload.ops
+                     if op.op_class is OpClass.CROSSBAR and op.matrix is not None)
+        return TilingProblem(mats, c.crossbar_rows, c.crossbar_cols, ctx.target.weight_slices)
+
+    def solve(self, problem: TilingProblem, method: str, options: SolverOptions) -> tuple[Tiling, SolveStats]:
+        self.method(method)
+        return tile_workload(problem.matrices, problem.rows, problem.cols, problem.slices)
+
+    def apply(self, ctx: Context, solution: Tiling) -> None:
+        total = ctx.target.total_crossbars
+        for op, ts in solution.tiles.items():
+            if len(ts) > total:
+                raise CapacityError(f"op {op} needs {len(ts)} crossbars for one copy of its weights; the chip has "
+                                    f"{total}: choose a larger target")
+        ctx.tiles = dict(solution.tiles)
+        # every crossbar: placement cuts groups that do not pack (`stage_placement.packable_groups`)
+        ctx.budget = total

@@ -1,0 +1,79 @@
+"""What the reference machine takes an instruction to need and cost: the crossbars that hold its
+op's tiles (and whether they cover one copy), and its latency and energy from the same `timing`
+functions the cost model and the task builder use."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from cimopt.ir.chunks import WHOLE, chunk_axis
+from cimopt.ir.graph import Graph, OpSpec
+from cimopt.ir.program import Instruction, TileWrite
+from cimopt.ir.tiles import Tile
+from cimopt.ir.vector_chunks import vector_chunk_axis
+from cimopt.ir.workload import lower_op, matrix_of
+from cimopt.targets.physics import timing
+from cimopt.targets.physics.instructions import Energy, InstrCost
+from cimopt.targets.spec import Target
+
+
+def _tile(t: Target, tw: TileWrite) -> Tile:
+    """The tile geometry a crossbar's `TileWrite` describes."""
+    return Tile(tw.op, tw.tile, tw.group0, tw.ngroups, tw.row0, tw.row1, tw.col0, tw.col1, t.weight_slices)
+
+
+def instruction_cost(t: Target, g: Graph, ins: Instruction, op: OpSpec | None,
+                     tiles: Sequence[TileWrite]) -> InstrCost:
+    """Latency (ns) and energy (pJ) of ``ins``; ``tiles`` are the tiles its crossbars hold."""
+    if ins.kind == "mvm" and op is not None:
+        m = matrix_of(g, op)
+        ax = chunk_axis(g, op)
+        acc = next((a for a in ins.writes if a.tensor == op.outputs[0]), None)
+        rows = ax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
+        vectors = ax.vectors_per_row if ax.axis == WHOLE else rows * ax.vectors_per_row
+        used = [_tile(t, tw) for tw in tiles]
+        stage = lower_op(g, op).output_stage_per_vector() if op.epilogue is not None else (0.0, 0.0)
+        return timing.mvm_cost(t, used, m, vectors, op.activation is not None, ins.rows_per_conversion, stage)
+    if ins.kind in ("vector", "host") and op is not None:
+        w = lower_op(g, op)
+        if ins.kind == "vector":
+            vax = vector_chunk_axis(g, op)
+            acc = next((a for a in ins.writes if a.tensor == op.outputs[0]), None)
+            rows = vax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
+            return timing.vector_chunk_task(t, w.elements, w.ops, w.bytes_in + w.bytes_out, rows, vax.rows)
+        return timing.host_task(t, w.ops, w.bytes_in + w.bytes_out)
+    if ins.kind == "operand_write":
+        return timing.operand_write_task(t, [_tile(t, tw) for tw in ins.tiles])
+    if ins.kind == "transfer":
+        return timing.transfer_task(t, ins.nbytes, ins.src_core, ins.dst_core)
+    if ins.kind == "write" and ins.tile is not None:
+        tw = ins.tile
+        return timing.write_task(t, tw.ngroups * (tw.row1 - tw.row0), tw.ngroups * (tw.col1 - tw.col0) * t.weight_slices)
+    return InstrCost(0.0, Energy())
+
+
+def crossbar_cover(g: Graph, ins: Instruction, op: OpSpec, xbar: Mapping[tuple[int, int], TileWrite]
+                   ) -> tuple[list[tuple[int, int]], list[str]]:
+    """The (core, crossbar) pairs of ``ins`` that hold a tile of its op, and what is wrong: a
+    crossbar with no tile or another op's, another replica's, missing or duplicate tiles."""
+    ok: list[tuple[int, int]] = []
+    problems: list[str] = []
+    for cx in ins.crossbars:
+        tw = xbar.get(cx)
+        if tw is None:
+            problems.append(f"instruction {ins.id} ({ins.op}) uses crossbar {cx}, which holds no tile")
+        elif tw.op != ins.op:
+            problems.append(f"instruction {ins.id} ({ins.op}) uses crossbar {cx}, which holds tile "
+                            f"{tw.tile} of {tw.op!r}")
+        else:
+            if tw.replica != ins.replica:
+                problems.append(f"instruction {ins.id} ({ins.op} replica {ins.replica}) uses crossbar "
+                                f"{cx}, which holds replica {tw.replica}")
+            ok.append(cx)
+    m = matrix_of(g, op)
+    keys = [(grp, xbar[c].row0, xbar[c].col0) for c in ok
+            for grp in range(xbar[c].group0, xbar[c].group0 + xbar[c].ngroups)]
+    cells = sum(tw.ngroups * (tw.row1 - tw.row0) * (tw.col1 - tw.col0) for tw in (xbar[c] for c in ok))
+    if len(set(keys)) != len(keys) or cells != m.groups * m.k * m.n:
+        problems.append(f"instruction {ins.id} ({ins.op}): its crossbars hold {cells} weights of the "
+                        f"{m.groups * m.k * m.n} of one copy (missing or duplicate tiles)")
+    return ok, problems
