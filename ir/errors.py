@@ -1,5 +1,9 @@
 """Typed errors for bad user input.  Every message names the problem and what to do about it.
 
+This module holds the base class and the errors the IR raises or that every layer shares (usage,
+capacity, programs); a layer's own errors live with it: `cimopt.targets.errors.TargetError`,
+`cimopt.sweep.errors.SpecError`, the solver stages' `cimopt.solver.errors`.
+
 The CLI turns any `CimoptError` into exit code 2 and a one-line message; anything else is a bug.
 """
 from __future__ import annotations
@@ -21,10 +25,6 @@ class UnsupportedOperatorError(CimoptError):
     """An operator that no unit of the target (crossbar, vector unit, host) can run."""
 
 
-class TargetError(CimoptError):
-    """A target description is missing, malformed or inconsistent."""
-
-
 class CapacityError(CimoptError):
     """The model, or one of its buffers, does not fit on the target."""
 
@@ -35,7 +35,3 @@ class ProgramError(CimoptError):
 
 class UsageError(CimoptError):
     """A command-line argument is malformed."""
-
-
-class SpecError(CimoptError):
-    """A sweep specification is missing, malformed or names an unknown key or value."""

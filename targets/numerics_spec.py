@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cimopt.ir.errors import TargetError
+from cimopt.targets.errors import TargetError
 
 WEIGHT_ENCODINGS: tuple[str, ...] = ("offset", "differential")
 VECTOR_FORMATS: tuple[str, ...] = ("float32", "float16", "bfloat16")

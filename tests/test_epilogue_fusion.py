@@ -17,7 +17,7 @@ from cimopt.compiler import compile_model
 from cimopt.demo import light_graph, randomised
 from cimopt.frontend import prepare
 from cimopt.inputs import compare, random_inputs, reference_outputs
-from cimopt.ir.errors import TargetError
+from cimopt.targets.errors import TargetError
 from cimopt.ir.export import to_onnx
 from cimopt.ir.graph import OpClass
 from cimopt.ir.tiles import tile_matrix

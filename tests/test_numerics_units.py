@@ -12,7 +12,7 @@ import pytest
 
 import models
 from cimopt.cli.main import main
-from cimopt.ir.errors import TargetError
+from cimopt.targets.errors import TargetError
 from cimopt.targets.physics import noise
 from cimopt.targets.load import PRESET_DIR, list_presets, load_target, parse_target
 from cimopt.targets.physics.numerics import CrossbarNumerics, act_quant, encode, quantize_acts, quantize_weights, tile_mvm

@@ -16,7 +16,7 @@ import pytest
 
 import models
 from cimopt.cli.main import main
-from cimopt.ir.errors import SpecError
+from cimopt.sweep.errors import SpecError
 from cimopt.sweep.runner import run_sweep
 from cimopt.sweep.results import JOURNAL, read_journal
 from cimopt.sweep.spec import expand, load_spec

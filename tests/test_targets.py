@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cimopt.ir.errors import TargetError
+from cimopt.targets.errors import TargetError
 from cimopt.targets.physics import instructions as ins
 from cimopt.targets.physics.instructions import Energy, InstrCost
 from cimopt.targets.load import PRESET_DIR, list_presets, load_target, parse_target

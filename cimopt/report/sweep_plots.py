@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen before pyp
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cimopt.ir.errors import SpecError  # noqa: E402
+from cimopt.sweep.errors import SpecError  # noqa: E402
 
 INSTANCE = ("model", "target", "mode", "methods", "time_limit_s", "seed")
 

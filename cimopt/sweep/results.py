@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cimopt.ir.errors import SpecError
+from cimopt.sweep.errors import SpecError
 
 JOURNAL = "journal.jsonl"
 CSV = "results.csv"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cimopt.ir.errors import SpecError
+from cimopt.sweep.errors import SpecError
 
 from cimopt.sweep.results import Journal, read_journal, write_tables
 from cimopt.sweep.spec import SweepSpec, SweepTask

@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cimopt.ir.errors import SpecError
+from cimopt.sweep.errors import SpecError
 
 from cimopt.options import MODES, SOLVERS
 

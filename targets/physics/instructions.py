@@ -23,7 +23,7 @@ import math
 import numbers
 from dataclasses import dataclass, fields
 
-from cimopt.ir.errors import TargetError
+from cimopt.targets.errors import TargetError
 from cimopt.targets.spec import Target
 
 BUFFER_SPACES: tuple[str, ...] = ("local", "global", "dram")

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cimopt.ir.errors import ModelError, TargetError
+from cimopt.ir.errors import ModelError
+from cimopt.targets.errors import TargetError
 from cimopt.targets.spec import Target
 
 # ---- quantisation -------------------------------------------------------------------------
