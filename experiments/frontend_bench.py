@@ -14,7 +14,7 @@ import time
 import onnx
 
 from cimopt.ir.load import load
-from cimopt.ir.passes.legalize import legalize
+from cimopt.ir.passes.legalize import Legalize
 from cimopt.ir.passes.optimize import optimize
 from cimopt.ir.workload import lower
 
@@ -32,7 +32,7 @@ def main() -> None:
             g = load(path)
             t1 = time.perf_counter()
             g = optimize(g).graph
-            g = legalize(g, vector_matmul=False, has_host=True).graph
+            g = Legalize(vector_matmul=False, has_host=True)(g).graph
             t2 = time.perf_counter()
             w = lower(g)
             t3 = time.perf_counter()
