@@ -10,7 +10,7 @@ groups) once, in order, naming the failing pass in a `PassError`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from typing import ClassVar, Protocol, TypeVar
 
 from cimopt.ir.errors import CimoptError
@@ -50,6 +50,23 @@ def register(cls: P) -> P:
         raise TypeError(f"pass name {name!r} registered twice ({REGISTRY[name].__qualname__}, {cls.__qualname__})")
     REGISTRY[name] = cls
     return cls
+
+
+def _option(value: object) -> str:
+    """One option's value for `describe`: a set sorted, a callable by its type's name."""
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(map(str, value))) + "}"
+    if callable(value):
+        return type(value).__name__
+    return repr(value)
+
+
+def describe(p: Pass) -> str:
+    """``name(option=value, ...)``; a `Fixpoint` lists its passes."""
+    if isinstance(p, Fixpoint):
+        return f"{p.name}({', '.join(describe(q) for q in p.passes)}; max_rounds={p.max_rounds})"
+    opts = [f"{f.name}={_option(getattr(p, f.name))}" for f in fields(p)] if is_dataclass(p) else []
+    return f"{p.name}({', '.join(opts)})"
 
 
 def _run(p: Pass, graph: Graph, done: list[str]) -> PassResult:
