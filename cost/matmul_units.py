@@ -131,7 +131,7 @@ def decide(graph: Graph, workload: Workload, target: Target) -> list[MatMulDecis
     return [est[op.name] for op in cands]
 
 
-@dataclass(frozen=True)
+@dataclass
 class MatMulUnitChoice:
     """The choice `ir.passes.assign_units.AssignUnits` applies: called with the legalised graph,
     it lowers it, `decide`s for ``target`` and returns op -> class; ``decisions`` keeps the last

@@ -24,7 +24,7 @@ Rules
 
   * Not into a MatMul whose second operand is written into crossbars at run time (`ir.written`).
 
-Preconditions: legalised (`legalize`), shapes inferred.
+Preconditions: legalised (`legalize.Legalize`), shapes inferred.
 """
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ Rules, in order:
    it (`ir.written`); otherwise an `UnsupportedOperatorError` listing every op no unit can run.
 
 Where a MatMul of two activations finally runs (crossbars, vector units or host) is the cost
-model's choice after legalisation (`cimopt.cost.matmul_units`); these rules give every op a unit.
+model's choice after legalisation (`cimopt.cost.matmul_units`), applied by the `assign_units`
+pass; these rules give every op a unit.
 
 Precondition: constants folded (weights are in ``graph.constants``).
 """
