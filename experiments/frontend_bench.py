@@ -40,7 +40,8 @@ def main() -> None:
     target = load_target(a.target)
     passes = PassManager([*optimize_passes(), Legalize(vector_matmul=False, has_host=True)])
     light = os.path.join(os.path.dirname(onnx.__file__), "backend/test/data/light")
-    print(f"{'model':<22} {'ops in':>7} {'ops out':>8} {'load s':>8} {'passes s':>9} {'lower s':>8} {'total s':>8} {'prepare s':>10}")
+    print(f"{'model':<22} {'ops in':>7} {'ops out':>8} {'load s':>8} {'passes s':>9} {'lower s':>8} {'total s':>8} "
+          f"{'prepare s':>10}")
     for path in sorted(glob.glob(os.path.join(light, "*.onnx"))):
         best = None
         for _ in range(a.repeat):
