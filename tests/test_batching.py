@@ -88,4 +88,5 @@ def test_run_side_builds_the_graph_the_program_was_compiled_for() -> None:
     p = res.program
     again = prepare(m, t, dict(p.input_shapes), int(p.metric("batch")))
     assert to_onnx(again.graph).SerializeToString() == to_onnx(res.frontend.graph).SerializeToString()
+    assert [(o.name, o.op_class) for o in again.graph.ops()] == [(o.name, o.op_class) for o in res.frontend.graph.ops()]
     assert again.workload == res.frontend.workload
