@@ -59,8 +59,9 @@ def test_front_end_runs_once_unless_the_batch_is_chosen(batch: int, mode: str, r
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A given batch (or latency mode's 1) is known before the front end, which then runs once;
     a chosen batch is priced on the front end's workload at batch 1 and the front end runs again
-    at that batch: the batch-B graph is not the batch-1 graph with B rows (constant folding and
-    the MatMul unit choice see the batch), so the rerun cannot be skipped."""
+    at that batch: the batch-B graph can differ from the batch-1 graph beyond its row counts
+    (constant folding bakes values computed from input shapes, e.g. an Expand's target shape,
+    into constants; the MatMul unit choice prices the batch's rows), so the rerun is kept."""
     import cimopt.frontend as frontend
 
     loads: list[object] = []
