@@ -27,7 +27,7 @@ from cimopt.targets.machine.float_reference import calibrate_from, calibration_t
 from cimopt.targets.spec import Target
 
 from cimopt.report.accuracy import layer_signals
-from cimopt.batching import batched_model, choose_batch, needs_segments
+from cimopt.batching import choose_batch, needs_segments
 from cimopt.calibration import calibration_samples
 from cimopt.exact_compile import Candidate, exact_path
 from cimopt.frontend import Frontend, prepare
@@ -81,14 +81,19 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
     check_overrides(STAGES, overrides)
     t0 = time.perf_counter()
     say("front end: load, fold, fuse, legalise, lower")
-    fe = prepare(model, target, input_shapes)
     cm = CostModel(target, measured)
-    # a model in several segments runs a batch of inferences per reprogramming (`cimopt.batching`)
-    batch = options.batch or (choose_batch(fe.workload, cm) if options.mode == "throughput" else 1)
-    batch = batch if needs_segments(fe.workload, cm) or options.batch else 1
+    # a model in several segments runs a batch of inferences per reprogramming (`cimopt.batching`):
+    # ``--batch`` and latency mode fix the batch before the front end, which then runs once; in
+    # throughput mode it is chosen from the front end at batch 1, run again only for a batch > 1
+    batch = options.batch or 1
     if batch > 1:
         say(f"batched segments: {batch} inferences per reprogramming")
-        fe = prepare(batched_model(model, batch), target, {k: (batch, *v[1:]) for k, v in (input_shapes or {}).items()})
+    fe = prepare(model, target, input_shapes, batch)
+    if not options.batch and options.mode == "throughput" and needs_segments(fe.workload, cm):
+        batch = choose_batch(fe.workload, cm)
+        if batch > 1:
+            say(f"batched segments: {batch} inferences per reprogramming")
+            fe = prepare(model, target, input_shapes, batch)
     times: dict[str, float] = {"frontend": time.perf_counter() - t0}
     # a batch's rows hold B inferences; finer chunks keep the layers of a segment pipelined
     ctx = Context(fe.graph, fe.workload, target, cm, options.mode, options.chunks * min(batch, 8), batch=batch)
@@ -102,12 +107,13 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
         ctx.adc_signals = layer_signals(fe.graph, target, acts, samples[0], clipping_power(traces))
         times["calibration"] = time.perf_counter() - t
     trail: list[Candidate] = []
+    so = options.solver_options()   # once per compile, for every stage and method
     if options.solver == "exact":
-        ctx, stats, trail = exact_path(ctx, STAGES, options, overrides, times, say)
+        ctx, stats, trail = exact_path(ctx, STAGES, options, so, overrides, times, say)
         compare: dict[str, dict[str, SolveStats]] = {}
     else:
         methods = {st.name: st.choose(options.solver, overrides) for st in STAGES}
-        stats, compare = run_stages(ctx, STAGES, methods, options, times, say)
+        stats, compare = run_stages(ctx, STAGES, methods, options, so, times, say)
     for w in ctx.warnings:
         say(f"warning: {w}")
     t = time.perf_counter()

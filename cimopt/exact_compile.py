@@ -18,7 +18,7 @@ from typing import Any
 from cimopt.ir import units
 from cimopt.solver.context import Context
 from cimopt.solver.interface import Stage
-from cimopt.solver.stats import SolveStats
+from cimopt.solver.stats import SolverOptions, SolveStats
 
 from cimopt.options import CompileOptions
 from cimopt.stage_loop import Progress, run_stages
@@ -45,16 +45,17 @@ def _key(ctx: Context) -> tuple[float, int]:
     return ctx.objective_ns, sum(ctx.memory.plan.peak.values())
 
 
-def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: CompileOptions,
+def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: CompileOptions, so: SolverOptions,
                overrides: Mapping[str, str], times: dict[str, float], say: Progress
                ) -> tuple[Context, dict[str, SolveStats], list[Candidate]]:
-    """The best pipeline found (its context and stats) and the list of pipelines tried."""
+    """The best pipeline found (its context and stats) and the list of pipelines tried; every
+    method gets ``so`` (``options.solver_options()``, converted once by the caller)."""
     methods = {st.name: st.choose("heuristic", overrides) for st in stages}
     snaps: dict[int, Context] = {}
     sols: dict[str, tuple[Any, SolveStats]] = {}
     best = ctx.fork()
     say("exact path: the heuristic pipeline first")
-    best_stats, _ = run_stages(best, stages, methods, options, times, say, snapshots=snaps, solutions=sols)
+    best_stats, _ = run_stages(best, stages, methods, options, so, times, say, snapshots=snaps, solutions=sols)
     obj, peak = _key(best)
     trail = [Candidate(tuple(methods.items()), "", obj, peak, True)]
     for k, st in enumerate(stages):
@@ -66,7 +67,7 @@ def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
         cand_sols = {s.name: sols[s.name] for s in stages[:k] if s.name in sols}
         say(f"exact path: {st.name} with {st.exact}")
         # the same instance as the best pipeline's at this stage: its solution is the hint
-        cand_stats, _ = run_stages(cand, stages, trial, options, times, say, start=k,
+        cand_stats, _ = run_stages(cand, stages, trial, options, so, times, say, start=k,
                                    stats={s.name: best_stats[s.name] for s in stages[:k] if s.name in best_stats},
                                    snapshots=trial_snaps, hint=sols[st.name], solutions=cand_sols)
         key = _key(cand)
@@ -86,7 +87,7 @@ def exact_path(ctx: Context, stages: Sequence[Stage[Any, Any]], options: Compile
             trial_snaps = {i: c for i, c in snaps.items() if i < k}
             say(f"exact path: {cand.chunks} row chunks per crossbar op")
             cand_sols = {s.name: sols[s.name] for s in stages[:k] if s.name in sols}
-            cand_stats, _ = run_stages(cand, stages, methods, options, times, say, start=k,
+            cand_stats, _ = run_stages(cand, stages, methods, options, so, times, say, start=k,
                                        stats={s.name: best_stats[s.name] for s in stages[:k] if s.name in best_stats},
                                        snapshots=trial_snaps, solutions=cand_sols)
             key = _key(cand)

@@ -1,21 +1,26 @@
-"""ONNX model to a legalised Graph and its Workload on a target."""
+"""ONNX model to a legalised Graph and its Workload on a target: load, then one pass sequence
+(`frontend_passes`) through one `PassManager`, then lowering."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import onnx
 
-from cimopt.cost.matmul_units import MatMulDecision, decide
+from cimopt.cost.matmul_units import MatMulDecision, MatMulUnitChoice
 from cimopt.ir import load as ir_load
 from cimopt.ir.graph import Graph, OpClass
-from cimopt.ir.passes.epilogue_fusion import epilogue_fusion
-from cimopt.ir.passes.legalize import legalize
-from cimopt.ir.passes.optimize import optimize
-from cimopt.ir.passes.split_oversized import split_oversized
+from cimopt.ir.passes.assign_units import AssignUnits
+from cimopt.ir.passes.epilogue_fusion import EpilogueFusion
+from cimopt.ir.passes.legalize import Legalize
+from cimopt.ir.passes.manager import Pass, PassManager
+from cimopt.ir.passes.optimize import optimize_passes
+from cimopt.ir.passes.split_oversized import SplitOversized
 from cimopt.ir.workload import Workload, lower
 from cimopt.targets.spec import Target
+
+from cimopt.batching import batched_model
 
 
 @dataclass
@@ -28,28 +33,33 @@ class Frontend:
     matmuls: list[MatMulDecision] = field(default_factory=list)
 
 
-def prepare(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
-            input_shapes: Mapping[str, Sequence[int]] | None = None) -> Frontend:
-    """Load, optimise (fold, fuse, eliminate), split ops larger than half the chip, legalise for
-    ``target``, fuse the vector ops its crossbar output stage applies in line (``core.output_stage_ops``),
-    put each MatMul of two activations on the unit the cost model picks, and lower."""
-    graph = ir_load.load(model, input_shapes)
-    graph = optimize(graph).graph
+def frontend_passes(target: Target, units: Callable[[Graph], Mapping[str, OpClass]]) -> list[Pass]:
+    """The front end's pass sequence for ``target``: optimise (fold, fuse, eliminate; shapes
+    re-inferred), split ops larger than half the chip, legalise, fuse the vector ops the crossbar
+    output stage applies in line (``core.output_stage_ops``), then put each op ``units`` names
+    (given the legalised graph) on the unit it says."""
     c = target.core
     # a part must leave room for others in its segment and for placement's fragmentation
     limit = max(1, target.total_crossbars // 2)
-    graph = split_oversized(graph, rows=c.crossbar_rows, cols=c.crossbar_cols, slices=target.weight_slices,
-                            limit=limit).graph
-    graph = legalize(graph, vector_matmul=target.core.vector_matmul, has_host=target.host is not None,
-                     runtime_writes=target.core.runtime_weight_writes).graph
-    graph = epilogue_fusion(graph, target.core.output_stage_ops).graph
-    workload = lower(graph)
-    matmuls = decide(graph, workload, target)
-    units = {"crossbar-written": OpClass.CROSSBAR, "vector": OpClass.VECTOR, "host": OpClass.HOST}
-    changed = False
-    for d in matmuls:
-        op = graph.op(d.op)
-        if op.op_class is not units[d.unit]:
-            graph.replace_op(replace(op, op_class=units[d.unit]))
-            changed = True
-    return Frontend(graph, lower(graph) if changed else workload, matmuls)
+    return [*optimize_passes(),
+            SplitOversized(rows=c.crossbar_rows, cols=c.crossbar_cols, slices=target.weight_slices, limit=limit),
+            Legalize(vector_matmul=c.vector_matmul, has_host=target.host is not None,
+                     runtime_writes=c.runtime_weight_writes),
+            EpilogueFusion(frozenset(c.output_stage_ops)),
+            AssignUnits(units)]
+
+
+def prepare(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
+            input_shapes: Mapping[str, Sequence[int]] | None = None, batch: int = 1) -> Frontend:
+    """Load ``model`` (with ``batch`` > 1: `cimopt.batching.batched_model`, dim 0 of every given
+    input shape set to ``batch``), run `frontend_passes` once, each MatMul of two activations on
+    the unit the cost model picks (`cimopt.cost.matmul_units.MatMulUnitChoice`), and lower.
+
+    The compiler and `cimopt run`/`validate` both build a program's graph with this function."""
+    if batch > 1:
+        model = batched_model(model, batch)
+        input_shapes = {k: (batch, *v[1:]) for k, v in (input_shapes or {}).items()}
+    graph = ir_load.load(model, input_shapes)
+    choice = MatMulUnitChoice(target)
+    graph = PassManager(frontend_passes(target, choice))(graph).graph
+    return Frontend(graph, lower(graph), list(choice.decisions))

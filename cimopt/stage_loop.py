@@ -13,7 +13,7 @@ from cimopt.ir.errors import CapacityError, UsageError
 from cimopt.solver.harness import instances
 from cimopt.solver.context import Context
 from cimopt.solver.interface import Stage, StageInfeasible
-from cimopt.solver.stats import Attempt, SolveStats
+from cimopt.solver.stats import Attempt, SolverOptions, SolveStats
 
 from cimopt.options import CompileOptions
 
@@ -23,12 +23,13 @@ MAX_RETRIES = 12
 
 
 def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], methods: Mapping[str, str],
-               options: CompileOptions, times: dict[str, float], say: Progress, *, start: int = 0,
+               options: CompileOptions, so: SolverOptions, times: dict[str, float], say: Progress, *, start: int = 0,
                stats: Mapping[str, SolveStats] | None = None, snapshots: dict[int, Context] | None = None,
                hint: tuple[Any, SolveStats] | None = None, solutions: dict[str, tuple[Any, SolveStats]] | None = None
                ) -> tuple[dict[str, SolveStats], dict[str, dict[str, SolveStats]]]:
     """Run ``stages[start:]`` on ``ctx`` with ``methods`` (stage -> method), resuming from an
-    earlier stage when one asks to retry.
+    earlier stage when one asks to retry; every method gets ``so`` (``options.solver_options()``,
+    converted once per compile by the caller).
 
     Returns the stats per stage (``stats`` holds those of the stages before ``start``) and, in
     compare mode, the stats of the compared methods.  ``times`` gets each stage's wall seconds
@@ -36,7 +37,6 @@ def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], methods: Mapping
     as each stage found it; ``hint``, a solution of ``stages[start]``'s instance that its method
     must not be worse than (`Stage.run`); ``solutions``, each stage's solution and stats.
     """
-    so = options.solver_options()
     stats = dict(stats or {})
     compare: dict[str, dict[str, SolveStats]] = {}
     carried: dict[str, list[Attempt]] = {}
@@ -83,7 +83,7 @@ def run_stages(ctx: Context, stages: Sequence[Stage[Any, Any]], methods: Mapping
             _export(st, problem, s, options)
         times[st.name] = times.get(st.name, 0.0) + time.perf_counter() - t
         if options.compare:
-            compare[st.name] = _compare(st, problem, (solution, s), method, options, times, say)
+            compare[st.name] = _compare(st, problem, (solution, s), method, options, so, times, say)
         k += 1
     return stats, compare
 
@@ -103,7 +103,7 @@ def _export(st: Stage[Any, Any], problem: Any, s: SolveStats, options: CompileOp
 
 
 def _compare(st: Stage[Any, Any], problem: Any, hint: tuple[Any, SolveStats], chosen: str, options: CompileOptions,
-             times: dict[str, float], say: Progress) -> dict[str, SolveStats]:
+             so: SolverOptions, times: dict[str, float], say: Progress) -> dict[str, SolveStats]:
     """Other methods of ``st`` on the same instance, exact ones hinted with the chosen method's
     solution (``hint``): its exact default, or every method with ``options.compare == "all"``;
     a method that cannot solve the instance is left out with a note."""
@@ -115,7 +115,7 @@ def _compare(st: Stage[Any, Any], problem: Any, hint: tuple[Any, SolveStats], ch
     for name in names:
         say(f"{st.name}: comparing {name}")
         try:
-            out[name] = st.run(problem, name, options.solver_options(), hint)[1]
+            out[name] = st.run(problem, name, so, hint)[1]
         except (StageInfeasible, CapacityError) as e:
             say(f"{st.name}: {name} could not solve the instance: {e}")
     times["compare"] = times.get("compare", 0.0) + time.perf_counter() - t

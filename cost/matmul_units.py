@@ -24,13 +24,13 @@ beyond the cost model's count), so writing operands does not make a model segmen
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from cimopt.ir.units import time as format_time
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.vector_chunks import vector_chunk_axis
 from cimopt.ir.chunks import WHOLE, chunk_axis
-from cimopt.ir.workload import WorkOp, Workload, lower_op
+from cimopt.ir.workload import WorkOp, Workload, lower, lower_op
 from cimopt.ir.written import written_geometry
 from cimopt.targets.physics import timing
 from cimopt.targets.spec import Target
@@ -38,6 +38,8 @@ from cimopt.targets.spec import Target
 from cimopt.cost.model import CostModel
 
 CROSSBAR_WRITTEN = "crossbar-written"
+#: unit -> the op class it runs as
+OP_CLASS = {CROSSBAR_WRITTEN: OpClass.CROSSBAR, "vector": OpClass.VECTOR, "host": OpClass.HOST}
 
 
 @dataclass(frozen=True)
@@ -127,3 +129,17 @@ def decide(graph: Graph, workload: Workload, target: Target) -> list[MatMulDecis
         est[name] = replace(d, unit=unit, reason=f"fastest on crossbars, but one copy ({d.crossbars} crossbars) "
                                                  f"does not fit beside the static weights")
     return [est[op.name] for op in cands]
+
+
+@dataclass
+class MatMulUnitChoice:
+    """The choice `ir.passes.assign_units.AssignUnits` applies: called with the legalised graph,
+    it lowers it, `decide`s for ``target`` and returns op -> class; ``decisions`` keeps the last
+    call's decisions (with their estimates) for the compile summary and the program."""
+
+    target: Target
+    decisions: list[MatMulDecision] = field(default_factory=list)
+
+    def __call__(self, graph: Graph) -> dict[str, OpClass]:
+        self.decisions[:] = decide(graph, lower(graph), self.target)
+        return {d.op: OP_CLASS[d.unit] for d in self.decisions}

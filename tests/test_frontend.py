@@ -15,7 +15,7 @@ from cimopt.frontend import prepare
 from cimopt.ir.errors import ShapeError, UnsupportedOperatorError, UsageError
 from cimopt.ir.graph import OpClass
 from cimopt.ir.load import load, parse_input_shapes
-from cimopt.ir.passes.legalize import legalize
+from cimopt.ir.passes.legalize import Legalize
 from cimopt.ir.tiles import tile_count, tile_matrix
 from cimopt.ir.workload import Matrix
 from cimopt.targets.load import load_target
@@ -99,8 +99,8 @@ def test_host_op_without_host_is_an_error() -> None:
                                             "g", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
     g = load(m)
     with pytest.raises(UnsupportedOperatorError, match="det"):
-        legalize(g, vector_matmul=False, has_host=False)
-    assert legalize(g, vector_matmul=False, has_host=True).graph.op("det").op_class is OpClass.HOST
+        Legalize(vector_matmul=False, has_host=False)(g)
+    assert Legalize(vector_matmul=False, has_host=True)(g).graph.op("det").op_class is OpClass.HOST
 
 
 def test_parse_input_shapes() -> None:

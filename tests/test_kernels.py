@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from cimopt.ir import load as ir_load
 from cimopt.ir.chunks import WHOLE, chunk_axis, split_rows
 from cimopt.ir.graph import Graph, OpClass
-from cimopt.ir.passes.legalize import legalize
+from cimopt.ir.passes.legalize import Legalize
 from cimopt.ir.passes.optimize import optimize
 from cimopt.ir.program import TileWrite
 from cimopt.ir.tiles import tile_matrix
@@ -38,7 +38,7 @@ def make_model(nodes: Sequence[onnx.NodeProto], inputs: Mapping[str, Sequence[in
 def prepared(model: onnx.ModelProto) -> Graph:
     """Load, optimise and legalise a model (vector ops on the vector unit, host available)."""
     g = optimize(ir_load.load(model)).graph
-    return legalize(g, vector_matmul=False, has_host=True).graph
+    return Legalize(vector_matmul=False, has_host=True)(g).graph
 
 
 def tile_writes(graph: Graph, op_name: str) -> list[TileWrite]:

@@ -7,7 +7,7 @@ from onnx import helper
 
 from cimopt.ir.graph import CIMOPT_DOMAIN, OpSpec
 from cimopt.ir.load import load
-from cimopt.ir.passes.activation_fusion import activation_fusion
+from cimopt.ir.passes.activation_fusion import ActivationFusion
 
 from pass_helpers import apply_and_compare, assert_same_function, make_model, op_types, run_graph
 
@@ -22,7 +22,7 @@ def test_conv_relu_fuses_and_keeps_the_output_name() -> None:
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Relu", ["c"], ["r"]),
              helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[2, 2])]
     model = make_model(nodes, {"x": (1, 3, 6, 6)}, ["y"], {"w": _rand(4, 3, 3, 3)})
-    r = apply_and_compare(model, activation_fusion)
+    r = apply_and_compare(model, ActivationFusion())
     conv, pool = r.graph.ops()
     assert r.modified and op_types(r.graph) == ["Conv", "MaxPool"]
     assert conv.activation is not None and conv.activation.op_type == "Relu"
@@ -36,7 +36,7 @@ def test_other_activations_after_elementwise_and_matmul(act: str, attrs: dict[st
     nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node(act, ["m"], ["a"], **attrs),
              helper.make_node("Add", ["a", "x2"], ["s"]), helper.make_node(act, ["s"], ["y"], **attrs)]
     model = make_model(nodes, {"x": (2, 4), "x2": (2, 3)}, ["y"], {"w": _rand(4, 3)})
-    r = apply_and_compare(model, activation_fusion)
+    r = apply_and_compare(model, ActivationFusion())
     mm, add = r.graph.ops()
     assert mm.activation is not None and mm.activation.op_type == act
     assert dict(mm.activation.attrs) == pytest.approx(attrs)
@@ -50,7 +50,7 @@ def test_clip_with_constant_bounds_and_omitted_min() -> None:
              helper.make_node("Clip", ["s", "", "hi"], ["y"])]
     inits = {"w": _rand(3, 4), "lo": np.array(0.0, np.float32), "hi": np.array(0.5, np.float32)}
     model = make_model(nodes, {"x": (2, 4), "x2": (2, 3)}, ["y"], inits)
-    r = apply_and_compare(model, activation_fusion)
+    r = apply_and_compare(model, ActivationFusion())
     gemm, sub = r.graph.ops()
     assert gemm.activation is not None and gemm.activation.inputs == ("lo", "hi")
     assert sub.activation is not None and len(sub.activation.inputs) == 2
@@ -60,7 +60,7 @@ def test_clip_with_constant_bounds_and_omitted_min() -> None:
 def test_clip_attributes_in_old_opsets() -> None:
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Clip", ["c"], ["y"], min=0.0, max=6.0)]
     model = make_model(nodes, {"x": (1, 3, 5, 5)}, ["y"], {"w": _rand(4, 3, 3, 3)}, opset=9)
-    r = apply_and_compare(model, activation_fusion)
+    r = apply_and_compare(model, ActivationFusion())
     (conv,) = r.graph.ops()
     assert conv.activation is not None and dict(conv.activation.attrs) == {"min": 0.0, "max": 6.0}
 
@@ -73,7 +73,7 @@ def test_relu_after_linear() -> None:
     g.add_op(OpSpec("lin", "Linear", ("x", "w"), ("h",), domain=CIMOPT_DOMAIN))
     g.add_op(OpSpec(relu.name, "Relu", ("h",), ("y",)))
     before = g.copy()
-    r = activation_fusion(g)
+    r = ActivationFusion()(g)
     (lin,) = r.graph.ops()
     assert lin.op_type == "Linear" and lin.activation is not None and lin.outputs == ("y",)
     feeds = {"x": _rand(2, 4)}
@@ -94,7 +94,7 @@ def test_not_fused_cases() -> None:
                        {"w": _rand(4, 3, 3, 3)})
     g = load(model)
     before = op_types(g)
-    assert not activation_fusion(g).modified
+    assert not ActivationFusion()(g).modified
     assert op_types(g) == before
 
 
@@ -102,7 +102,7 @@ def test_second_activation_is_not_fused_onto_the_first() -> None:
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Relu", ["c"], ["r"]),
              helper.make_node("Sigmoid", ["r"], ["y"])]
     model = make_model(nodes, {"x": (1, 3, 5, 5)}, ["y"], {"w": _rand(4, 3, 3, 3)})
-    r = apply_and_compare(model, activation_fusion)
+    r = apply_and_compare(model, ActivationFusion())
     assert op_types(r.graph) == ["Conv", "Sigmoid"]
-    assert not activation_fusion(r.graph).modified
+    assert not ActivationFusion()(r.graph).modified
     assert_same_function(model, r.graph)

@@ -8,9 +8,9 @@ from onnx import helper
 
 from cimopt.ir.graph import CIMOPT_DOMAIN
 from cimopt.ir.load import load
-from cimopt.ir.passes.activation_fusion import activation_fusion
-from cimopt.ir.passes.batchnorm_folding import batchnorm_folding
-from cimopt.ir.passes.constant_folding import constant_folding
+from cimopt.ir.passes.activation_fusion import ActivationFusion
+from cimopt.ir.passes.batchnorm_folding import BatchNormFolding
+from cimopt.ir.passes.constant_folding import ConstantFolding
 
 from pass_helpers import apply_and_compare, assert_same_function, light_path, make_model, op_types
 
@@ -40,7 +40,7 @@ def test_conv_then_batchnorm(with_bias: bool) -> None:
         conv_in.append("cb")
     nodes = [helper.make_node("Conv", conv_in, ["c"], pads=[1, 1, 1, 1]), _bn("c", "y", "bn")]
     model = make_model(nodes, {"x": (2, 3, 6, 6)}, ["y"], inits)
-    r = apply_and_compare(model, batchnorm_folding)
+    r = apply_and_compare(model, BatchNormFolding())
     assert r.modified and op_types(r.graph) == ["Conv"]
     conv = r.graph.ops()[0]
     assert conv.outputs == ("y",) and len(conv.inputs) == 3
@@ -55,7 +55,7 @@ def test_grouped_conv_and_conv_transpose() -> None:
              helper.make_node("ConvTranspose", ["h", "wt", "tb"], ["t"], group=3, strides=[2, 2]),
              _bn("t", "y", "b")]
     model = make_model(nodes, {"x": (1, 6, 5, 5)}, ["y"], inits)
-    r = apply_and_compare(model, batchnorm_folding)
+    r = apply_and_compare(model, BatchNormFolding())
     assert op_types(r.graph) == ["Conv", "ConvTranspose"]
 
 
@@ -66,7 +66,7 @@ def test_gemm_with_beta_and_bias(trans_b: int) -> None:
     nodes = [helper.make_node("Gemm", ["x", "w", "cc"], ["g"], transB=trans_b, alpha=0.5, beta=2.0),
              _bn("g", "y", "bn")]
     model = make_model(nodes, {"x": (3, 8)}, ["y"], inits)
-    r = apply_and_compare(model, batchnorm_folding)
+    r = apply_and_compare(model, BatchNormFolding())
     gemm = r.graph.ops()[0]
     assert op_types(r.graph) == ["Gemm"] and gemm.attr("beta") == 1.0 and gemm.attr("alpha") == 0.5
 
@@ -75,7 +75,7 @@ def test_matmul_then_batchnorm_becomes_linear() -> None:
     inits = {"w": _rand(8, 5), **_bn_params("bn", 5)}
     nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), _bn("m", "y", "bn")]
     model = make_model(nodes, {"x": (3, 8)}, ["y"], inits)
-    r = apply_and_compare(model, batchnorm_folding)
+    r = apply_and_compare(model, BatchNormFolding())
     (op,) = r.graph.ops()
     assert (op.op_type, op.domain, len(op.inputs)) == ("Linear", CIMOPT_DOMAIN, 3)
 
@@ -88,7 +88,7 @@ def test_conv_mul_add_per_channel_constants() -> None:
              helper.make_node("Div", ["a", "q"], ["s"]),        # scalar-like divisor
              helper.make_node("Sub", ["s", "d"], ["y"])]
     model = make_model(nodes, {"x": (2, 3, 4, 4)}, ["y"], inits)
-    r = apply_and_compare(model, batchnorm_folding)
+    r = apply_and_compare(model, BatchNormFolding())
     assert op_types(r.graph) == ["Conv"] and r.graph.ops()[0].outputs == ("y",)
 
 
@@ -98,7 +98,7 @@ def test_batchnorm_then_mul_add_the_densenet_pattern() -> None:
              helper.make_node("Mul", ["b", "k"], ["m"]), helper.make_node("Add", ["m", "d"], ["a"]),
              helper.make_node("Relu", ["a"], ["y"])]
     model = make_model(nodes, {"x": (1, 4, 6, 6)}, ["y"], inits)
-    r = apply_and_compare(model, batchnorm_folding)
+    r = apply_and_compare(model, BatchNormFolding())
     assert op_types(r.graph) == ["MaxPool", "BatchNormalization", "Relu"]
 
 
@@ -108,8 +108,8 @@ def test_activation_of_the_affine_op_moves_to_the_producer() -> None:
              helper.make_node("Add", ["m", "d"], ["a"]), helper.make_node("Relu", ["a"], ["y"])]
     model = make_model(nodes, {"x": (1, 3, 5, 5)}, ["y"], inits)
     g = load(model)
-    activation_fusion(g)  # Relu onto the Add
-    r = batchnorm_folding(g)
+    ActivationFusion()(g)  # Relu onto the Add
+    r = BatchNormFolding()(g)
     (op,) = g.ops()
     assert r.modified and op.op_type == "Conv" and op.activation is not None and op.outputs == ("y",)
     assert_same_function(model, g)
@@ -123,7 +123,7 @@ def test_shared_weights_are_never_changed() -> None:
     model = make_model(nodes, {"x": (1, 3, 5, 5)}, ["y1", "y2"], inits)
     g = load(model)
     original = g.constants["w"].copy()
-    r = batchnorm_folding(g)
+    r = BatchNormFolding()(g)
     assert op_types(g) == ["Conv", "Conv"]
     np.testing.assert_array_equal(original, w)
     w1, w2 = (op.inputs[1] for op in g.ops())
@@ -145,14 +145,14 @@ def test_not_folded_cases() -> None:
     model = make_model(nodes, {"x": (1, 3, 5, 5), "wx": (4, 3, 3, 3)}, ["y1", "y2", "y3", "y4", "y5"], inits)
     g = load(model)
     before = op_types(g)
-    assert not batchnorm_folding(g).modified
+    assert not BatchNormFolding()(g).modified
     assert op_types(g) == before
 
 
 def test_light_inception_v2_folds_every_batchnorm() -> None:
     g = load(light_path("inception_v2"))
-    constant_folding(g)
-    r = batchnorm_folding(g)
+    ConstantFolding()(g)
+    r = BatchNormFolding()(g)
     types = op_types(g)
     assert r.modified
     assert not {"BatchNormalization", "Mul", "Add"} & set(types)

@@ -16,8 +16,8 @@ from cimopt.ir.export import to_onnx
 from cimopt.ir.graph import OpClass
 from cimopt.ir.load import load
 from cimopt.ir.passes.manager import PassResult
-from cimopt.ir.passes.epilogue_fusion import FUSABLE, epilogue_fusion
-from cimopt.ir.passes.legalize import legalize
+from cimopt.ir.passes.epilogue_fusion import FUSABLE, EpilogueFusion
+from cimopt.ir.passes.legalize import Legalize
 from cimopt.ir.passes.optimize import optimize
 from cimopt.targets.load import load_target
 
@@ -34,8 +34,8 @@ def _rand(*shape: int) -> np.ndarray:
 def _fused(nodes: list[onnx.NodeProto], inputs: dict[str, tuple[int, ...]], outputs: list[str],
            inits: dict[str, np.ndarray], allowed: Sequence[str] = tuple(ALL)) -> PassResult:
     g = optimize(load(make_model(nodes, inputs, outputs, inits))).graph
-    g = legalize(g, vector_matmul=False, has_host=True).graph
-    r = epilogue_fusion(g, allowed)
+    g = Legalize(vector_matmul=False, has_host=True)(g).graph
+    r = EpilogueFusion(frozenset(allowed))(g)
     return r
 
 

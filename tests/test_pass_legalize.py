@@ -9,7 +9,7 @@ from onnx import helper
 from cimopt.ir.errors import UnsupportedOperatorError
 from cimopt.ir.graph import OpClass
 from cimopt.ir.load import load
-from cimopt.ir.passes.legalize import legalize
+from cimopt.ir.passes.legalize import Legalize
 
 from pass_helpers import make_model
 
@@ -18,7 +18,7 @@ W = np.ones((4, 4), np.float32)
 
 def _classes(model, **kw: bool) -> dict[str, OpClass]:
     g = load(model)
-    legalize(g, vector_matmul=kw.get("vector_matmul", False), has_host=kw.get("has_host", True))
+    Legalize(vector_matmul=kw.get("vector_matmul", False), has_host=kw.get("has_host", True))(g)
     return {op.name: op.op_class for op in g.ops()}
 
 
@@ -63,6 +63,6 @@ def test_host_ops_without_a_host_are_all_listed() -> None:
 def test_second_run_changes_nothing() -> None:
     model = make_model([helper.make_node("Relu", ["x"], ["y"], name="relu")], {"x": (2, 2)}, ["y"])
     g = load(model)
-    assert legalize(g, vector_matmul=False, has_host=True).modified
-    assert not legalize(g, vector_matmul=False, has_host=True).modified
+    assert Legalize(vector_matmul=False, has_host=True)(g).modified
+    assert not Legalize(vector_matmul=False, has_host=True)(g).modified
     assert g.ops()[0].op_class is OpClass.VECTOR

@@ -7,8 +7,8 @@ from onnx import helper
 
 from cimopt.ir.graph import CIMOPT_DOMAIN
 from cimopt.ir.load import load
-from cimopt.ir.passes.activation_fusion import activation_fusion
-from cimopt.ir.passes.matmul_add_fusion import matmul_add_fusion
+from cimopt.ir.passes.activation_fusion import ActivationFusion
+from cimopt.ir.passes.matmul_add_fusion import MatMulAddFusion
 
 from pass_helpers import apply_and_compare, assert_same_function, make_model, op_types
 
@@ -26,7 +26,7 @@ def test_matmul_add_becomes_linear(bias_shape: tuple[int, ...], bias_first: bool
     nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", add_in, ["h"]),
              helper.make_node("Neg", ["h"], ["y"])]
     model = make_model(nodes, {"x": (2, 3, 8)}, ["y"], {"w": _rand(8, 4), "b": _rand(*bias_shape)})
-    r = apply_and_compare(model, matmul_add_fusion)
+    r = apply_and_compare(model, MatMulAddFusion())
     lin, neg = r.graph.ops()
     assert r.modified and (lin.op_type, lin.domain) == ("Linear", CIMOPT_DOMAIN)
     assert lin.inputs[:2] == ("x", "w") and lin.outputs == ("h",) and neg.inputs == ("h",)
@@ -39,8 +39,8 @@ def test_linear_takes_over_the_add_activation() -> None:
              helper.make_node("Relu", ["h"], ["y"])]
     model = make_model(nodes, {"x": (3, 8)}, ["y"], {"w": _rand(8, 4), "b": _rand(4)})
     g = load(model)
-    activation_fusion(g)
-    assert matmul_add_fusion(g).modified
+    ActivationFusion()(g)
+    assert MatMulAddFusion()(g).modified
     (lin,) = g.ops()
     assert lin.op_type == "Linear" and lin.activation is not None and lin.outputs == ("y",)
     assert_same_function(model, g)
@@ -58,5 +58,5 @@ def test_not_fused_cases() -> None:
                        inits)
     g = load(model)
     before = op_types(g)
-    assert not matmul_add_fusion(g).modified
+    assert not MatMulAddFusion()(g).modified
     assert op_types(g) == before

@@ -12,7 +12,7 @@ from cimopt.ir.errors import CapacityError
 from cimopt.ir.export import to_onnx
 from cimopt.ir.load import load
 from cimopt.ir.passes.optimize import optimize
-from cimopt.ir.passes.split_oversized import split_oversized
+from cimopt.ir.passes.split_oversized import SplitOversized
 
 
 def _model(kind: str, opset: int = 13):  # noqa: ANN202
@@ -47,7 +47,7 @@ def _model(kind: str, opset: int = 13):  # noqa: ANN202
 def test_split_keeps_the_function(kind: str, opset: int, limit: int) -> None:
     m = _model(kind, opset)
     g = optimize(load(m)).graph
-    r = split_oversized(g, rows=32, cols=32, slices=2, limit=limit)
+    r = SplitOversized(rows=32, cols=32, slices=2, limit=limit)(g)
     assert r.modified
     for op in r.graph.ops():
         if op.op_type in ("Conv", "Gemm", "MatMul", "Linear") and op.inputs[1] in r.graph.constants:
@@ -62,7 +62,7 @@ def test_split_keeps_the_function(kind: str, opset: int, limit: int) -> None:
 
 def test_small_ops_untouched() -> None:
     g = optimize(load(_model("conv"))).graph
-    assert not split_oversized(g, rows=128, cols=128, slices=2, limit=100).modified
+    assert not SplitOversized(rows=128, cols=128, slices=2, limit=100)(g).modified
 
 
 def test_grouped_conv_whose_one_window_does_not_fit_is_named() -> None:
@@ -72,7 +72,7 @@ def test_grouped_conv_whose_one_window_does_not_fit_is_named() -> None:
     m = helper.make_model(helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], group=2, name="gconv")],
                                             "g", [x], [y], [w]), opset_imports=[helper.make_opsetid("", 13)])
     with pytest.raises(CapacityError, match="gconv"):
-        split_oversized(load(m), rows=32, cols=32, slices=2, limit=2)
+        SplitOversized(rows=32, cols=32, slices=2, limit=2)(load(m))
 
 
 def _grouped(groups: int, cin: int, cout: int, hw: int = 5, act: bool = True):  # noqa: ANN202
@@ -103,7 +103,7 @@ def _crossbars(graph, rows: int, cols: int, slices: int) -> list[int]:  # noqa: 
 def test_grouped_conv_split_keeps_the_function(groups: int, cin: int, cout: int, limit: int) -> None:
     m = _grouped(groups, cin, cout)
     g = optimize(load(m)).graph
-    r = split_oversized(g, rows=32, cols=32, slices=2, limit=limit)
+    r = SplitOversized(rows=32, cols=32, slices=2, limit=limit)(g)
     assert r.modified
     sizes = _crossbars(r.graph, 32, 32, 2)
     assert len(sizes) > 1 and max(sizes) <= limit
@@ -115,7 +115,7 @@ def test_grouped_conv_split_keeps_the_function(groups: int, cin: int, cout: int,
 
 def test_grouped_conv_that_fits_is_left_alone() -> None:
     g = optimize(load(_grouped(8, 16, 16))).graph
-    assert not split_oversized(g, rows=32, cols=32, slices=2, limit=50).modified
+    assert not SplitOversized(rows=32, cols=32, slices=2, limit=50)(g).modified
 
 
 @pytest.mark.parametrize(("cin", "cout", "limit"), [(80, 6, 3), (20, 40, 2), (8, 40, 4)])
@@ -130,7 +130,7 @@ def test_conv_transpose_split_keeps_the_function(cin: int, cout: int, limit: int
     m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 7
     g = optimize(load(m)).graph
-    res = split_oversized(g, rows=32, cols=32, slices=2, limit=limit)
+    res = SplitOversized(rows=32, cols=32, slices=2, limit=limit)(g)
     assert res.modified
     from cimopt.ir.tiles import tile_count
     from cimopt.ir.workload import matrix_of

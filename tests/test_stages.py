@@ -168,7 +168,9 @@ def test_the_loop_records_every_retry() -> None:
     log = _Log([])
     ctx = Context(None, None, None, None, "latency", 1, budget=32)  # type: ignore[arg-type]
     times: dict[str, float] = {}
-    stats, _ = run_stages(ctx, (_Counter(log), _FailsUntilSmall(log)), PLAIN, CompileOptions(), times, lambda _: None)
+    opts = CompileOptions()
+    stats, _ = run_stages(ctx, (_Counter(log), _FailsUntilSmall(log)), PLAIN, opts, opts.solver_options(), times,
+                          lambda _: None)
     assert log.calls == ["count 32", "fit 32", "count 16", "fit 16", "count 8", "fit 8"]
     fit = [str(a) for a in stats["fit"].attempts]
     assert len(fit) == 2 and "budget 32 too large" in fit[0] and "32 -> 16" in fit[0]
@@ -184,7 +186,8 @@ def test_a_stage_without_retry_gives_a_capacity_error() -> None:
     never.retry = lambda ctx, error: None  # type: ignore[method-assign]
     ctx = Context(None, None, None, None, "latency", 1, budget=32)  # type: ignore[arg-type]
     with pytest.raises(CapacityError, match="budget 32 too large"):
-        run_stages(ctx, (_Counter(log), never), PLAIN, CompileOptions(), {}, lambda _: None)
+        run_stages(ctx, (_Counter(log), never), PLAIN, CompileOptions(), CompileOptions().solver_options(), {},
+                   lambda _: None)
 
 
 def test_methods_command_lists_every_stage() -> None:

@@ -97,7 +97,6 @@ def _machine_setup(prog_path: str, model: str, target_ref: str | None, missing_d
     from cimopt.ir.load import read_model
     from cimopt.targets.load import load_target
 
-    from cimopt.batching import batched_model
     from cimopt.compiler import model_hash
     from cimopt.frontend import prepare
 
@@ -120,7 +119,7 @@ def _machine_setup(prog_path: str, model: str, target_ref: str | None, missing_d
     batch = int(p.metric("batch", 1) or 1)
     # a batched program (`cimopt.batching`) was compiled from the model with batch B
     source = model if weight_seed is None else proto
-    fe = prepare(batched_model(source, batch) if batch > 1 else source, target, dict(p.input_shapes))
+    fe = prepare(source, target, dict(p.input_shapes), batch)
     return p, target, fe, proto
 
 

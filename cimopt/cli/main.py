@@ -13,6 +13,7 @@ from cimopt.ir.errors import CimoptError
 from cimopt.cli import check_cmd as cli_check
 from cimopt.cli import compile_cmd as cli_compile
 from cimopt.cli import demo_cmd as cli_demo
+from cimopt.cli import passes_cmd as cli_passes
 from cimopt.cli import plot_cmd as cli_plot
 from cimopt.cli import solve_cmd as cli_solve
 from cimopt.cli import sweep_cmd as cli_sweep
@@ -21,7 +22,7 @@ from cimopt import json_safe
 from cimopt.cli.args import Parser, add_model_args
 
 #: modules that add commands: each has ``register(subparsers)``; a new command is a module and a line here
-COMMAND_MODULES = (cli_compile, cli_demo, cli_solve, cli_check, cli_sweep, cli_trace, cli_plot)
+COMMAND_MODULES = (cli_compile, cli_demo, cli_solve, cli_check, cli_sweep, cli_trace, cli_plot, cli_passes)
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:

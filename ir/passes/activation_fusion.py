@@ -16,12 +16,13 @@ Preconditions: none beyond a well-formed graph; constants (Clip bounds) are in `
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
 from cimopt.ir.graph import CIMOPT_DOMAIN, Activation, Graph, OpSpec
-from cimopt.ir.passes.manager import PassResult
+from cimopt.ir.passes.manager import PassResult, register
 
 #: Activation op types that can be fused into their producer.
 ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh"})
@@ -59,29 +60,35 @@ def _activation(graph: Graph, act: OpSpec) -> Activation | None:
     return Activation("Clip", act.attrs, tuple(bounds))
 
 
-def activation_fusion(graph: Graph) -> PassResult:
+@register
+@dataclass(frozen=True)
+class ActivationFusion:
     """Fuse every fusable activation into the op that produces its input (see the module rules).
 
     Returns the same graph, changed in place; ``modified`` is True when some activation was fused.
     """
-    modified = False
-    outputs = set(graph.outputs)
-    for act in graph.ops():
-        if act.op_type not in ACTIVATIONS or not act.inputs:
-            continue
-        x = act.inputs[0]
-        producer = graph.producer(x)
-        if producer is None or not _is_producer(producer) or producer.activation is not None:
-            continue
-        if producer.outputs[0] != x or x in outputs or len(graph.consumers(x)) != 1:
-            continue
-        fused = _activation(graph, act)
-        if fused is None:
-            continue
-        graph.remove_op(act.name)
-        graph.replace_op(replace(producer, outputs=(act.outputs[0], *producer.outputs[1:]), activation=fused))
-        graph.tensors.pop(x, None)
-        modified = True
-    if modified:
-        graph.prune_constants()
-    return PassResult(graph, modified)
+
+    name: ClassVar[str] = "activation_fusion"
+
+    def __call__(self, graph: Graph) -> PassResult:
+        modified = False
+        outputs = set(graph.outputs)
+        for act in graph.ops():
+            if act.op_type not in ACTIVATIONS or not act.inputs:
+                continue
+            x = act.inputs[0]
+            producer = graph.producer(x)
+            if producer is None or not _is_producer(producer) or producer.activation is not None:
+                continue
+            if producer.outputs[0] != x or x in outputs or len(graph.consumers(x)) != 1:
+                continue
+            fused = _activation(graph, act)
+            if fused is None:
+                continue
+            graph.remove_op(act.name)
+            graph.replace_op(replace(producer, outputs=(act.outputs[0], *producer.outputs[1:]), activation=fused))
+            graph.tensors.pop(x, None)
+            modified = True
+        if modified:
+            graph.prune_constants()
+        return PassResult(graph, modified)

@@ -25,12 +25,13 @@ the producer outputs are known (`ir.load` infers them).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
 from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpSpec
-from cimopt.ir.passes.manager import PassResult
+from cimopt.ir.passes.manager import PassResult, register
 
 #: Producers whose weights can absorb a per-channel affine map.
 PRODUCERS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Linear", "BatchNormalization"})
@@ -211,32 +212,38 @@ def _absorb(graph: Graph, p: OpSpec, a: np.ndarray, b: np.ndarray) -> OpSpec:
     return replace(p, inputs=tuple(ins), attrs=attrs)
 
 
-def batchnorm_folding(graph: Graph) -> PassResult:
+@register
+@dataclass(frozen=True)
+class BatchNormFolding:
     """Merge every foldable per-channel affine op into the weights of the op before it.
 
     Returns the same graph, changed in place; ``modified`` is True when some op was folded.
     """
-    modified = False
-    for op in graph.ops():
-        if op.op_type not in AFFINE_OPS or op.name not in graph.dag:
-            continue
-        op = graph.op(op.name)
-        for t in op.inputs[:2]:
-            producer = graph.producer(t) if t else None
-            if producer is None or not _producer_ok(graph, producer):
+
+    name: ClassVar[str] = "batchnorm_folding"
+
+    def __call__(self, graph: Graph) -> PassResult:
+        modified = False
+        for op in graph.ops():
+            if op.op_type not in AFFINE_OPS or op.name not in graph.dag:
                 continue
-            y = producer.outputs[0]
-            if y != t or y in graph.outputs or len(graph.consumers(y)) != 1:
-                continue
-            ab = _affine(graph, producer, op)
-            if ab is None:
-                continue
-            new = _absorb(graph, producer, *ab)
-            graph.remove_op(op.name)
-            graph.replace_op(replace(new, outputs=(op.outputs[0], *new.outputs[1:]), activation=op.activation))
-            graph.tensors.pop(y, None)
-            modified = True
-            break
-    if modified:
-        graph.prune_constants()
-    return PassResult(graph, modified)
+            op = graph.op(op.name)
+            for t in op.inputs[:2]:
+                producer = graph.producer(t) if t else None
+                if producer is None or not _producer_ok(graph, producer):
+                    continue
+                y = producer.outputs[0]
+                if y != t or y in graph.outputs or len(graph.consumers(y)) != 1:
+                    continue
+                ab = _affine(graph, producer, op)
+                if ab is None:
+                    continue
+                new = _absorb(graph, producer, *ab)
+                graph.remove_op(op.name)
+                graph.replace_op(replace(new, outputs=(op.outputs[0], *new.outputs[1:]), activation=op.activation))
+                graph.tensors.pop(y, None)
+                modified = True
+                break
+        if modified:
+            graph.prune_constants()
+        return PassResult(graph, modified)

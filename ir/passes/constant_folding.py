@@ -21,6 +21,9 @@ nothing reads any more are dropped (`Graph.prune_constants`) when the pass chang
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,7 +32,7 @@ from onnx import helper, numpy_helper
 
 from cimopt.ir.export import op_nodes
 from cimopt.ir.graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpSpec, TensorSpec
-from cimopt.ir.passes.manager import PassResult
+from cimopt.ir.passes.manager import PassResult, register
 from cimopt.ir.passes.fold_eval import EVALUATORS, Arrays, evaluate_linear, shape_value
 
 #: Op types whose result is random: never folded.
@@ -156,33 +159,39 @@ def _store(graph: Graph, op: OpSpec, values: Sequence[np.ndarray]) -> None:
             graph.constants[t] = v
 
 
-def constant_folding(graph: Graph) -> PassResult:
+@register
+@dataclass(frozen=True)
+class ConstantFolding:
     """Fold every deterministic op whose value is known before the graph runs (see the module rules).
 
     Returns the same graph, changed in place; ``modified`` is True when some op was folded.
     """
-    opset = graph.opsets.get("", graph.opsets.get("ai.onnx", 17))
-    outputs = set(graph.outputs)
-    modified = False
-    for op in graph.ops():
-        op = graph.op(op.name)  # readers of a folded graph output were rewired to its constant
-        if op.op_type == "Identity" and op.inputs[0] in graph.constants and any(t in outputs for t in op.outputs):
-            continue
-        value = _static_shape_value(graph, op)
-        if value is not None:
-            _store(graph, op, [value])
+
+    name: ClassVar[str] = "constant_folding"
+
+    def __call__(self, graph: Graph) -> PassResult:
+        opset = graph.opsets.get("", graph.opsets.get("ai.onnx", 17))
+        outputs = set(graph.outputs)
+        modified = False
+        for op in graph.ops():
+            op = graph.op(op.name)  # readers of a folded graph output were rewired to its constant
+            if op.op_type == "Identity" and op.inputs[0] in graph.constants and any(t in outputs for t in op.outputs):
+                continue
+            value = _static_shape_value(graph, op)
+            if value is not None:
+                _store(graph, op, [value])
+                modified = True
+                continue
+            if not _foldable(graph, op):
+                continue
+            act_inputs = op.activation.inputs if op.activation is not None else ()
+            if not all(not t or t in graph.constants for t in (*op.inputs, *act_inputs)):
+                continue
+            values = _evaluate(graph, op, opset)
+            if values is None:
+                continue
+            _store(graph, op, values)
             modified = True
-            continue
-        if not _foldable(graph, op):
-            continue
-        act_inputs = op.activation.inputs if op.activation is not None else ()
-        if not all(not t or t in graph.constants for t in (*op.inputs, *act_inputs)):
-            continue
-        values = _evaluate(graph, op, opset)
-        if values is None:
-            continue
-        _store(graph, op, values)
-        modified = True
-    if modified:
-        graph.prune_constants()
-    return PassResult(graph, modified)
+        if modified:
+            graph.prune_constants()
+        return PassResult(graph, modified)

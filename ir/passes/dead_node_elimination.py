@@ -11,27 +11,36 @@ Preconditions: none beyond a well-formed graph.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from cimopt.ir.graph import Graph
-from cimopt.ir.passes.manager import PassResult
+from cimopt.ir.passes.manager import PassResult, register
 
 
-def dead_node_elimination(graph: Graph) -> PassResult:
+@register
+@dataclass(frozen=True)
+class DeadNodeElimination:
     """Remove every op that does not contribute to a graph output, then unused constants.
 
     Returns the same graph, changed in place; ``modified`` is True when an op or a constant went.
     """
-    live = set(graph.outputs)
-    dead = []
-    for op in reversed(graph.ops()):
-        if any(t and t in live for t in op.outputs):
-            live.update(t for t in op.inputs if t)
-            if op.activation is not None:
-                live.update(op.activation.inputs)
-        else:
-            dead.append(op.name)
-    for name in dead:
-        for t in graph.remove_op(name).outputs:
-            graph.tensors.pop(t, None)
-    before = len(graph.constants) + len(graph.tensors)
-    graph.prune_constants()
-    return PassResult(graph, bool(dead) or len(graph.constants) + len(graph.tensors) != before)
+
+    name: ClassVar[str] = "dead_node_elimination"
+
+    def __call__(self, graph: Graph) -> PassResult:
+        live = set(graph.outputs)
+        dead = []
+        for op in reversed(graph.ops()):
+            if any(t and t in live for t in op.outputs):
+                live.update(t for t in op.inputs if t)
+                if op.activation is not None:
+                    live.update(op.activation.inputs)
+            else:
+                dead.append(op.name)
+        for name in dead:
+            for t in graph.remove_op(name).outputs:
+                graph.tensors.pop(t, None)
+        before = len(graph.constants) + len(graph.tensors)
+        graph.prune_constants()
+        return PassResult(graph, bool(dead) or len(graph.constants) + len(graph.tensors) != before)

@@ -24,12 +24,13 @@ Rules
 
   * Not into a MatMul whose second operand is written into crossbars at run time (`ir.written`).
 
-Preconditions: legalised (`legalize`), shapes inferred.
+Preconditions: legalised (`legalize.Legalize`), shapes inferred.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from cimopt.ir.chunks import FLAT, WHOLE, chunk_axis, needed_rows
 from cimopt.ir.graph import Epilogue, Graph, OpClass, OpSpec, TensorSpec
 from cimopt.ir.vector_chunks import AXIS_OPS, ELEMENTWISE, vector_chunk_axis, vector_needed_rows
 from cimopt.ir.written import is_written
-from cimopt.ir.passes.manager import PassResult
+from cimopt.ir.passes.manager import PassResult, register
 
 POOLS = frozenset({"MaxPool", "AveragePool"})
 #: Op types an output stage may apply (what ``core.output_stage_ops`` may list).
@@ -151,26 +152,34 @@ def _fusable(graph: Graph, xbar: OpSpec, allowed: frozenset[str]) -> OpSpec | No
     return v if _row_local(graph, xbar, v, x) else None
 
 
-def epilogue_fusion(graph: Graph, allowed: Iterable[str]) -> PassResult:
+@register
+@dataclass(frozen=True)
+class EpilogueFusion:
     """Fuse every eligible vector op into the crossbar op whose output it reads (module rules);
     ``allowed``: the op types the target's output stage applies (``core.output_stage_ops``).
 
     Returns the same graph, changed in place; ``modified`` is True when some op was fused.
     """
-    ok = frozenset(allowed) & FUSABLE
-    modified = False
-    if not ok:
-        return PassResult(graph, False)
-    for op in graph.ops():
-        if op.op_class is not OpClass.CROSSBAR or is_written(graph, op):
-            continue
-        xbar = op
-        while (v := _fusable(graph, xbar, ok)) is not None:
-            prev = xbar.epilogue
-            epi = Epilogue(prev.tensor if prev else xbar.outputs[0], (*(prev.ops if prev else ()), v))
-            if v.name in graph.dag:      # (the width part of a split pool is a new op)
-                graph.remove_op(v.name)
-            xbar = replace(xbar, outputs=(v.outputs[0],), epilogue=epi)
-            graph.replace_op(xbar)
-            modified = True
-    return PassResult(graph, modified)
+
+    name: ClassVar[str] = "epilogue_fusion"
+    allowed: frozenset[str]
+
+    def __call__(self, graph: Graph) -> PassResult:
+        allowed = self.allowed
+        ok = frozenset(allowed) & FUSABLE
+        modified = False
+        if not ok:
+            return PassResult(graph, False)
+        for op in graph.ops():
+            if op.op_class is not OpClass.CROSSBAR or is_written(graph, op):
+                continue
+            xbar = op
+            while (v := _fusable(graph, xbar, ok)) is not None:
+                prev = xbar.epilogue
+                epi = Epilogue(prev.tensor if prev else xbar.outputs[0], (*(prev.ops if prev else ()), v))
+                if v.name in graph.dag:      # (the width part of a split pool is a new op)
+                    graph.remove_op(v.name)
+                xbar = replace(xbar, outputs=(v.outputs[0],), epilogue=epi)
+                graph.replace_op(xbar)
+                modified = True
+        return PassResult(graph, modified)

@@ -14,10 +14,11 @@ Preconditions: none beyond a well-formed graph.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from cimopt.ir.graph import Graph, OpSpec
-from cimopt.ir.passes.manager import PassResult
+from cimopt.ir.passes.manager import PassResult, register
 
 
 def _removable(graph: Graph, op: OpSpec) -> bool:
@@ -38,32 +39,38 @@ def _removable(graph: Graph, op: OpSpec) -> bool:
     return True
 
 
-def identity_elimination(graph: Graph) -> PassResult:
+@register
+@dataclass(frozen=True)
+class IdentityElimination:
     """Remove every removable Identity/Dropout (see the module rules), keeping graph outputs' names.
 
     Returns the same graph, changed in place; ``modified`` is True when some op was removed.
     """
-    modified = False
-    for op in graph.ops():
-        op = graph.op(op.name)  # readers rewired by an earlier removal were replaced
-        if not _removable(graph, op):
-            continue
-        x, y = op.inputs[0], op.outputs[0]
-        if y not in graph.outputs:
-            graph.remove_op(op.name)
-            graph.replace_uses(y, x)
-            gone = y
-        else:
-            producer = graph.producer(x)
-            if producer is None or x in graph.inputs or x in graph.constants or x in graph.outputs:
+
+    name: ClassVar[str] = "identity_elimination"
+
+    def __call__(self, graph: Graph) -> PassResult:
+        modified = False
+        for op in graph.ops():
+            op = graph.op(op.name)  # readers rewired by an earlier removal were replaced
+            if not _removable(graph, op):
                 continue
-            graph.remove_op(op.name)
-            graph.replace_op(replace(producer, outputs=tuple(y if t == x else t for t in producer.outputs)))
-            graph.replace_uses(x, y)
-            gone = x
-        for t in (gone, *op.outputs[1:]):
-            graph.tensors.pop(t, None)
-        modified = True
-    if modified:
-        graph.prune_constants()
-    return PassResult(graph, modified)
+            x, y = op.inputs[0], op.outputs[0]
+            if y not in graph.outputs:
+                graph.remove_op(op.name)
+                graph.replace_uses(y, x)
+                gone = y
+            else:
+                producer = graph.producer(x)
+                if producer is None or x in graph.inputs or x in graph.constants or x in graph.outputs:
+                    continue
+                graph.remove_op(op.name)
+                graph.replace_op(replace(producer, outputs=tuple(y if t == x else t for t in producer.outputs)))
+                graph.replace_uses(x, y)
+                gone = x
+            for t in (gone, *op.outputs[1:]):
+                graph.tensors.pop(t, None)
+            modified = True
+        if modified:
+            graph.prune_constants()
+        return PassResult(graph, modified)

@@ -19,19 +19,21 @@ Rules, in order:
    it (`ir.written`); otherwise an `UnsupportedOperatorError` listing every op no unit can run.
 
 Where a MatMul of two activations finally runs (crossbars, vector units or host) is the cost
-model's choice after legalisation (`cimopt.cost.matmul_units`); these rules give every op a unit.
+model's choice after legalisation (`cimopt.cost.matmul_units`), applied by the `assign_units`
+pass; these rules give every op a unit.
 
 Precondition: constants folded (weights are in ``graph.constants``).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from cimopt.ir.errors import ModelError, UnsupportedOperatorError
 from cimopt.ir.graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpClass, OpSpec
 from cimopt.ir.validate import crossbar_weight_error
 from cimopt.ir.written import written_geometry
-from cimopt.ir.passes.manager import PassResult
+from cimopt.ir.passes.manager import PassResult, register
 
 #: Ops a CIM core's vector unit runs (elementwise, pooling, normalisation, data movement).
 VECTOR_OPS = frozenset({
@@ -99,28 +101,38 @@ def classify(graph: Graph, op: OpSpec, *, vector_matmul: bool, has_host: bool,
     return OpClass.CROSSBAR if runtime_writes and written_geometry(graph, op) is not None else None
 
 
-def legalize(graph: Graph, *, vector_matmul: bool, has_host: bool, runtime_writes: bool = False) -> PassResult:
+@register
+@dataclass(frozen=True)
+class Legalize:
     """Set ``op_class`` on every op; raise UnsupportedOperatorError listing all ops nothing can run,
     and ModelError for a crossbar op whose constant weight no crossbar cell can hold (NaN or Inf)."""
-    bad: list[OpSpec] = []
-    modified = False
-    for op in graph.ops():
-        cls = classify(graph, op, vector_matmul=vector_matmul, has_host=has_host, runtime_writes=runtime_writes)
-        if cls is OpClass.CROSSBAR and op.inputs[1] in graph.constants:
-            why = crossbar_weight_error(op, op.inputs[1], graph.constants[op.inputs[1]])
-            if why:
-                raise ModelError(why)
-        if cls is None:
-            bad.append(op)
-        elif cls is not op.op_class:
-            graph.replace_op(replace(op, op_class=cls))
-            modified = True
-    if bad:
-        custom = [op for op in bad if op.domain not in STANDARD_DOMAINS]
-        listed = ", ".join(f"{op.name} ({op.domain + '::' if op.domain else ''}{op.op_type})" for op in bad[:20])
-        more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
-        why = ("outside the standard ONNX domains" if custom else
-               "which neither the crossbars nor the vector unit run, and the target has no host")
-        raise UnsupportedOperatorError(f"{len(bad)} op(s) {why}: {listed}{more}; "
-                                       "use a target with a [host] or export the model without them")
-    return PassResult(graph, modified)
+
+    name: ClassVar[str] = "legalize"
+    vector_matmul: bool
+    has_host: bool
+    runtime_writes: bool = False
+
+    def __call__(self, graph: Graph) -> PassResult:
+        vector_matmul, has_host, runtime_writes = self.vector_matmul, self.has_host, self.runtime_writes
+        bad: list[OpSpec] = []
+        modified = False
+        for op in graph.ops():
+            cls = classify(graph, op, vector_matmul=vector_matmul, has_host=has_host, runtime_writes=runtime_writes)
+            if cls is OpClass.CROSSBAR and op.inputs[1] in graph.constants:
+                why = crossbar_weight_error(op, op.inputs[1], graph.constants[op.inputs[1]])
+                if why:
+                    raise ModelError(why)
+            if cls is None:
+                bad.append(op)
+            elif cls is not op.op_class:
+                graph.replace_op(replace(op, op_class=cls))
+                modified = True
+        if bad:
+            custom = [op for op in bad if op.domain not in STANDARD_DOMAINS]
+            listed = ", ".join(f"{op.name} ({op.domain + '::' if op.domain else ''}{op.op_type})" for op in bad[:20])
+            more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
+            why = ("outside the standard ONNX domains" if custom else
+                   "which neither the crossbars nor the vector unit run, and the target has no host")
+            raise UnsupportedOperatorError(f"{len(bad)} op(s) {why}: {listed}{more}; "
+                                           "use a target with a [host] or export the model without them")
+        return PassResult(graph, modified)

@@ -17,8 +17,11 @@ folded (run constant folding first).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpSpec
-from cimopt.ir.passes.manager import PassResult
+from cimopt.ir.passes.manager import PassResult, register
 
 
 def _bias_vector(graph: Graph, name: str, n: int, out_rank: int, dtype: str) -> str | None:
@@ -35,41 +38,47 @@ def _bias_vector(graph: Graph, name: str, n: int, out_rank: int, dtype: str) -> 
     return flat
 
 
-def matmul_add_fusion(graph: Graph) -> PassResult:
+@register
+@dataclass(frozen=True)
+class MatMulAddFusion:
     """Fuse every qualifying MatMul + Add pair into one ``ai.cimopt::Linear`` (see the module rules).
 
     Returns the same graph, changed in place; ``modified`` is True when some pair was fused.
     """
-    modified = False
-    outputs = set(graph.outputs)
-    for mm in graph.ops():
-        if mm.op_type != "MatMul" or mm.domain not in ("", "ai.onnx") or mm.activation is not None:
-            continue
-        x, w_name = mm.inputs[0], mm.inputs[1]
-        w = graph.constants.get(w_name)
-        y = mm.outputs[0]
-        if w is None or w.ndim != 2 or w.dtype.kind != "f" or y in outputs:
-            continue
-        readers = graph.consumers(y)
-        if len(readers) != 1:
-            continue
-        add = readers[0]
-        if add.op_type != "Add" or add.domain not in ("", "ai.onnx") or len(add.inputs) != 2:
-            continue
-        if add.inputs[0] == add.inputs[1]:
-            continue
-        spec = graph.spec(y)
-        if not spec.known or not spec.shape:
-            continue
-        other = add.inputs[1] if add.inputs[0] == y else add.inputs[0]
-        bias = _bias_vector(graph, other, int(w.shape[1]), len(spec.shape), w.dtype.name)
-        if bias is None:
-            continue
-        graph.remove_op(add.name)
-        graph.replace_op(OpSpec(mm.name, "Linear", (x, w_name, bias), (add.outputs[0],), (), CIMOPT_DOMAIN,
-                                add.activation, mm.op_class))
-        graph.tensors.pop(y, None)
-        modified = True
-    if modified:
-        graph.prune_constants()
-    return PassResult(graph, modified)
+
+    name: ClassVar[str] = "matmul_add_fusion"
+
+    def __call__(self, graph: Graph) -> PassResult:
+        modified = False
+        outputs = set(graph.outputs)
+        for mm in graph.ops():
+            if mm.op_type != "MatMul" or mm.domain not in ("", "ai.onnx") or mm.activation is not None:
+                continue
+            x, w_name = mm.inputs[0], mm.inputs[1]
+            w = graph.constants.get(w_name)
+            y = mm.outputs[0]
+            if w is None or w.ndim != 2 or w.dtype.kind != "f" or y in outputs:
+                continue
+            readers = graph.consumers(y)
+            if len(readers) != 1:
+                continue
+            add = readers[0]
+            if add.op_type != "Add" or add.domain not in ("", "ai.onnx") or len(add.inputs) != 2:
+                continue
+            if add.inputs[0] == add.inputs[1]:
+                continue
+            spec = graph.spec(y)
+            if not spec.known or not spec.shape:
+                continue
+            other = add.inputs[1] if add.inputs[0] == y else add.inputs[0]
+            bias = _bias_vector(graph, other, int(w.shape[1]), len(spec.shape), w.dtype.name)
+            if bias is None:
+                continue
+            graph.remove_op(add.name)
+            graph.replace_op(OpSpec(mm.name, "Linear", (x, w_name, bias), (add.outputs[0],), (), CIMOPT_DOMAIN,
+                                    add.activation, mm.op_class))
+            graph.tensors.pop(y, None)
+            modified = True
+        if modified:
+            graph.prune_constants()
+        return PassResult(graph, modified)

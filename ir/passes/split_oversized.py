@@ -33,6 +33,8 @@ than a segment).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -40,7 +42,7 @@ from cimopt.ir.errors import CapacityError
 from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
 from cimopt.ir.tiles import tile_count
 from cimopt.ir.workload import Matrix
-from cimopt.ir.passes.manager import PassResult
+from cimopt.ir.passes.manager import PassResult, register
 
 
 def _matrix_dims(graph: Graph, op: OpSpec) -> tuple[int, int] | None:
@@ -94,37 +96,48 @@ class _Builder:
         return out
 
 
-def split_oversized(graph: Graph, *, rows: int, cols: int, slices: int, limit: int) -> PassResult:
+@register
+@dataclass(frozen=True)
+class SplitOversized:
     """Split every crossbar op needing more than ``limit`` crossbars; see the module docstring."""
-    wcols = cols // slices
-    modified = False
-    todo = [op.name for op in graph.ops()]
-    while todo:
-        name = todo.pop(0)
-        if name not in graph.dag:
-            continue
-        op = graph.op(name)
-        dims = _matrix_dims(graph, op)
-        if dims is None:
-            continue
-        k, n = dims
-        groups = int(op.attr("group", 1)) if op.op_type in ("Conv", "ConvTranspose") else 1
-        need = tile_count(Matrix(groups, k, n, 1), rows, cols, slices)
-        if need <= limit:
-            continue
-        if (op.op_type == "Gemm" and op.attr("transA", 0)) or (op.op_type == "ConvTranspose" and groups > 1):
-            raise CapacityError(f"op {op.name} ({op.op_type}) needs {need} crossbars for one copy, more than "
-                                f"{limit} a segment can hold, and cimopt cannot split it; choose a larger target")
-        before = {o.name for o in graph.ops()}
-        if groups > 1:
-            _split_groups(graph, op, k, n, groups, rows, cols, slices, limit)
-        elif op.op_type == "ConvTranspose":
-            _split_transposed(graph, op, rows, wcols, limit)
-        else:
-            _split(graph, op, k, n, rows, wcols, limit)
-        todo.extend(o.name for o in graph.ops() if o.name not in before)
-        modified = True
-    return PassResult(graph, modified)
+
+    name: ClassVar[str] = "split_oversized"
+    rows: int
+    cols: int
+    slices: int
+    limit: int
+
+    def __call__(self, graph: Graph) -> PassResult:
+        rows, cols, slices, limit = self.rows, self.cols, self.slices, self.limit
+        wcols = cols // slices
+        modified = False
+        todo = [op.name for op in graph.ops()]
+        while todo:
+            name = todo.pop(0)
+            if name not in graph.dag:
+                continue
+            op = graph.op(name)
+            dims = _matrix_dims(graph, op)
+            if dims is None:
+                continue
+            k, n = dims
+            groups = int(op.attr("group", 1)) if op.op_type in ("Conv", "ConvTranspose") else 1
+            need = tile_count(Matrix(groups, k, n, 1), rows, cols, slices)
+            if need <= limit:
+                continue
+            if (op.op_type == "Gemm" and op.attr("transA", 0)) or (op.op_type == "ConvTranspose" and groups > 1):
+                raise CapacityError(f"op {op.name} ({op.op_type}) needs {need} crossbars for one copy, more than "
+                                    f"{limit} a segment can hold, and cimopt cannot split it; choose a larger target")
+            before = {o.name for o in graph.ops()}
+            if groups > 1:
+                _split_groups(graph, op, k, n, groups, rows, cols, slices, limit)
+            elif op.op_type == "ConvTranspose":
+                _split_transposed(graph, op, rows, wcols, limit)
+            else:
+                _split(graph, op, k, n, rows, wcols, limit)
+            todo.extend(o.name for o in graph.ops() if o.name not in before)
+            modified = True
+        return PassResult(graph, modified)
 
 
 def _split_groups(graph: Graph, op: OpSpec, k: int, n: int, groups: int, rows: int, cols: int, slices: int,
