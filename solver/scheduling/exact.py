@@ -22,9 +22,9 @@ import time
 
 from ortools.sat.python import cp_model
 
-from cimopt.solver.scheduling.heuristic import (Mode, Schedule, SchedulingProblem, heads_and_tails, list_schedule,
-                         lower_bound, make_schedule, validate)
-from cimopt.solver.scheduling.bounds import strengthen
+from cimopt.solver.scheduling.bounds import heads_and_tails, lower_bound, strengthen
+from cimopt.solver.scheduling.heuristic import list_schedule
+from cimopt.solver.scheduling.problem import Mode, Schedule, SchedulingProblem, make_schedule, validate
 from cimopt.solver.scheduling.window import instance, rolling_window
 from cimopt.solver.budget import Budget
 from cimopt.solver.cpsat import CpResult, kept_note, solve_model
