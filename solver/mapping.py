@@ -14,7 +14,8 @@ class Mapping:
     segments: list[list[str]]                       # op names per segment, topological order
     copies: dict[str, int]
     tiles: dict[str, tuple[Tile, ...]]              # one copy's tiles per crossbar op
-    where: dict[tuple[str, int], list[tuple[int, int, Tile]]] = field(default_factory=dict)  # (op, replica) -> (core, xbar, tile)
+    #: (op, replica) -> its tiles' (core, crossbar, tile)
+    where: dict[tuple[str, int], list[tuple[int, int, Tile]]] = field(default_factory=dict)
     home: dict[str, int] = field(default_factory=dict)   # op -> core that runs it (-1: host)
 
     def segment_of(self) -> dict[str, int]:

@@ -15,13 +15,18 @@ OBJECTIVE: tuple[str, str] = ("ns or pJ", (
     "budget (relative noise power)."))
 
 #: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {'type': 'object',
- 'required': ['rows_per_conversion'],
- 'additionalProperties': False,
- 'properties': {'rows_per_conversion': {'type': 'object',
-                                        'additionalProperties': {'type': 'integer', 'minimum': 1},
-                                        'description': 'rows activated per ADC conversion, by layer name '
-                                                       "(one of the layer's options)"}}}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["rows_per_conversion"],
+    "additionalProperties": False,
+    "properties": {
+        "rows_per_conversion": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 1},
+            "description": "rows activated per ADC conversion, by layer name (one of the layer's options)",
+        },
+    },
+}
 
 
 def body(inst: AccuracyProblem, s: Choice) -> dict[str, Any]:

@@ -12,21 +12,29 @@ from cimopt.solver.solution_verdict import SolutionError, Verdict, require_lengt
 OBJECTIVE: tuple[str, str] = ("bytes", (
     "Minimise the sum over memory spaces of the space's peak: max(offset + size rounded up to the "
     "alignment) over the buffers placed in it (a buffer of size 0 or an empty lifetime occupies nothing), "
-    "bytes. Each buffer sits in its space (the instance's: the spill rule, solver/memory.assign_spaces, "
-    "applied when it was built; an exported instance holds it already) at a non-negative multiple of the "
-    "alignment; buffers of one space live at the same time [start_ns, end_ns) do not overlap in address; "
-    "every peak is at most the space's capacity."))
+    "bytes. Each buffer sits in its space (the instance's: the spill rule, assign_spaces in "
+    "solver/memory/heuristic.py, applied when it was built; an exported instance holds it already) at a "
+    "non-negative multiple of the alignment; buffers of one space live at the same time [start_ns, end_ns) "
+    "do not overlap in address; every peak is at most the space's capacity."))
 
 #: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {'type': 'object',
- 'required': ['space', 'offset_bytes'],
- 'additionalProperties': False,
- 'properties': {'space': {'type': 'array',
-                          'items': {'type': 'string'},
-                          'description': 'memory space of every buffer (instance order)'},
-                'offset_bytes': {'type': 'array',
-                                 'items': {'type': 'integer'},
-                                 'description': 'byte offset of every buffer in its space'}}}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["space", "offset_bytes"],
+    "additionalProperties": False,
+    "properties": {
+        "space": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "memory space of every buffer (instance order)",
+        },
+        "offset_bytes": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": "byte offset of every buffer in its space",
+        },
+    },
+}
 
 
 def body(inst: MemoryInstance, s: MemoryResult) -> dict[str, Any]:
@@ -52,8 +60,9 @@ def verify(inst: MemoryInstance, body: dict[str, Any]) -> Verdict:
         for i, c in zip(members, mem.colour_slots([p.buffers[i] for i in members])):
             slot[i] = c
     plan = MemoryPlan(tuple(spaces), tuple(offsets), tuple(slot), peak)
-    # the spill choice is part of the instance (`memory.assign_spaces`, which `build` applies):
-    # a buffer moved elsewhere would change the problem, and the bound would not hold for it
+    # the spill choice is part of the instance (`cimopt.solver.memory.heuristic.assign_spaces`,
+    # which the stage's `build` applies): a buffer moved elsewhere would change the problem, and
+    # the bound would not hold for it
     assigned = mem.assign_spaces(p)[0].buffers
     moved = [f"buffer {b.name}: in {spaces[i]}, the instance plans it in {assigned[i].space} (the spill rule "
              "is part of the instance)" for i, b in enumerate(p.buffers)

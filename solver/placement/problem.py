@@ -141,7 +141,8 @@ class PlacementInstance:
 
     problems: tuple[PlacementProblem, ...]
     groups: tuple[tuple[Group, ...], ...]
-    cut: int = 0                      # parts cut again so that the groups pack (`cimopt.solver.placement.stage.packable_groups`)
+    #: parts cut again so that the groups pack (`cimopt.solver.placement.stage.packable_groups`)
+    cut: int = 0
 
 
 @dataclass(frozen=True)

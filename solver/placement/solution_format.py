@@ -16,13 +16,18 @@ OBJECTIVE: tuple[str, str] = ("byte-hops", (
     "crossbars of its groups."))
 
 #: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {'type': 'object',
- 'required': ['cores'],
- 'additionalProperties': False,
- 'properties': {'cores': {'type': 'array',
-                          'items': {'type': 'array', 'items': {'type': 'integer'}},
-                          'description': 'per segment (instance problems[k]), the core (row-major index) of '
-                                         'every group'}}}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["cores"],
+    "additionalProperties": False,
+    "properties": {
+        "cores": {
+            "type": "array",
+            "items": {"type": "array", "items": {"type": "integer"}},
+            "description": "per segment (instance problems[k]), the core (row-major index) of every group",
+        },
+    },
+}
 
 
 def body(inst: PlacementInstance, s: Placed) -> dict[str, Any]:

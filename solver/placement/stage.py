@@ -5,11 +5,12 @@ most one core's crossbars.  When best-fit decreasing cannot pack those parts alt
 has the crossbars (replication fills the chip), the parts it cannot place are cut again at the
 free space of a core (`packable_groups`), so every method solves the same, packable problem; the
 stats' note says how many parts were cut.  A copy cut over several cores runs as one unit
-(`solver.scheduling.tasks`), as a copy larger than a core always has.  Traffic between groups follows the workload's data edges, with
-vector/host ops in between contracted (the data still flows from one crossbar op to the next);
-an edge's bytes flow between the groups whose shares of the data overlap (group i of an op
-with G groups holds the fraction [i/G, (i+1)/G) of its rows).  Each segment is placed on its
-own (the crossbars are reprogrammed between segments).
+(`cimopt.solver.scheduling.tasks`), as a copy larger than a core always has.  Traffic between
+groups follows the workload's data edges, with vector/host ops in between contracted (the data
+still flows from one crossbar op to the next); an edge's bytes flow between the groups whose
+shares of the data overlap (group i of an op with G groups holds the fraction [i/G, (i+1)/G) of
+its rows).  Each segment is placed on its own (the crossbars are reprogrammed between segments).
+The solution (`Placed`) carries the groups it places, from which ``apply`` writes the mapping.
 
 When the chosen method cannot pack a segment's groups (greedy heuristics never backtrack),
 the other first-fit orders and then CP-SAT are tried, each attempt a line in the stats; when

@@ -20,20 +20,30 @@ OBJECTIVE: tuple[str, str] = ("ns", (
     "its largest program_ns. Minimised, in ns per inference."))
 
 #: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {'type': 'object',
- 'required': ['copies', 'segments', 'reprogrammed'],
- 'additionalProperties': False,
- 'properties': {'copies': {'type': 'array',
-                           'items': {'type': 'integer'},
-                           'description': "copies per layer, in the instance's layer order"},
-                'segments': {'type': 'array',
-                             'items': {'type': 'array', 'items': {'type': 'integer', 'minimum': 0}},
-                             'description': 'layer indices of each segment, segments in execution order; '
-                                            'together a topological order of all layers'},
-                'reprogrammed': {'type': 'boolean',
-                                 'description': "true: each segment's weights are written before it on every "
-                                                "inference (the objective adds each segment's largest "
-                                                'program_ns); false: one segment, weights resident'}}}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["copies", "segments", "reprogrammed"],
+    "additionalProperties": False,
+    "properties": {
+        "copies": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": "copies per layer, in the instance's layer order",
+        },
+        "segments": {
+            "type": "array",
+            "items": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "description": ("layer indices of each segment, segments in execution order; together a "
+                            "topological order of all layers"),
+        },
+        "reprogrammed": {
+            "type": "boolean",
+            "description": ("true: each segment's weights are written before it on every inference (the "
+                            "objective adds each segment's largest program_ns); false: one segment, "
+                            "weights resident"),
+        },
+    },
+}
 
 
 def body(inst: ReplicationInstance, s: Replicated) -> dict[str, Any]:

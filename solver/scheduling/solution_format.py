@@ -16,16 +16,23 @@ OBJECTIVE: tuple[str, str] = ("ns", (
     "tasks of a resource disjoint modulo II."))
 
 #: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {'type': 'object',
- 'required': ['start_ns'],
- 'additionalProperties': False,
- 'properties': {'start_ns': {'type': 'array',
-                             'items': {'type': 'integer'},
-                             'description': 'start time of every task (instance order), ns'},
-                'initiation_interval_ns': {'type': 'integer',
-                                           'minimum': 1,
-                                           'description': 'throughput mode only (required there): the '
-                                                          'initiation interval, ns'}}}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["start_ns"],
+    "additionalProperties": False,
+    "properties": {
+        "start_ns": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": "start time of every task (instance order), ns",
+        },
+        "initiation_interval_ns": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "throughput mode only (required there): the initiation interval, ns",
+        },
+    },
+}
 
 
 def body(inst: SchedulingInstance, s: ScheduleResult) -> dict[str, Any]:

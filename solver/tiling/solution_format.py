@@ -20,36 +20,35 @@ OBJECTIVE: tuple[str, str] = ("crossbars", (
     "rows rows and ngroups*(col1-col0)*slices <= cols columns."))
 
 #: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {'type': 'object',
- 'required': ['tiles'],
- 'additionalProperties': False,
- 'description': "The tiles of one copy of every op's weights, by op name, in crossbar order.",
- 'properties': {'tiles': {'type': 'object',
-                          'additionalProperties': {'type': 'array',
-                                                   'items': {'type': 'object',
-                                                             'additionalProperties': False,
-                                                             'required': ['group0',
-                                                                          'ngroups',
-                                                                          'row0',
-                                                                          'row1',
-                                                                          'col0',
-                                                                          'col1'],
-                                                             'properties': {'group0': {'type': 'integer',
-                                                                                       'minimum': 0},
-                                                                            'ngroups': {'type': 'integer',
-                                                                                        'minimum': 0},
-                                                                            'row0': {'type': 'integer',
-                                                                                     'minimum': 0},
-                                                                            'row1': {'type': 'integer',
-                                                                                     'minimum': 0},
-                                                                            'col0': {'type': 'integer',
-                                                                                     'minimum': 0},
-                                                                            'col1': {'type': 'integer',
-                                                                                     'minimum': 0}},
-                                                             'description': 'rows row0:row1 of K and weight '
-                                                                            'columns col0:col1 of N of the '
-                                                                            'groups group0:group0+ngroups '
-                                                                            '(packed block-diagonally)'}}}}}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["tiles"],
+    "additionalProperties": False,
+    "description": "The tiles of one copy of every op's weights, by op name, in crossbar order.",
+    "properties": {
+        "tiles": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["group0", "ngroups", "row0", "row1", "col0", "col1"],
+                    "properties": {
+                        "group0": {"type": "integer", "minimum": 0},
+                        "ngroups": {"type": "integer", "minimum": 0},
+                        "row0": {"type": "integer", "minimum": 0},
+                        "row1": {"type": "integer", "minimum": 0},
+                        "col0": {"type": "integer", "minimum": 0},
+                        "col1": {"type": "integer", "minimum": 0},
+                    },
+                    "description": ("rows row0:row1 of K and weight columns col0:col1 of N of the groups "
+                                    "group0:group0+ngroups (packed block-diagonally)"),
+                },
+            },
+        },
+    },
+}
 
 
 _TILE_FIELDS = ("group0", "ngroups", "row0", "row1", "col0", "col1")
@@ -61,7 +60,8 @@ def body(inst: TilingProblem, s: Tiling) -> dict[str, Any]:
 
 
 def verify(inst: TilingProblem, body: dict[str, Any]) -> Verdict:
-    """The number of tiles (crossbars) and every violation (a tile off the weights or the crossbar, weights in two tiles or none)."""
+    """The number of tiles (crossbars) and every violation (a tile off the weights or the crossbar,
+    weights in two tiles or in none)."""
     tiles = body["tiles"]
     ops = {op for op, _ in inst.matrices}
     if set(tiles) != ops:
