@@ -1,32 +1,19 @@
-"""Accuracy solutions: the objective in words, the JSON Schema of a solution, a solution as
-JSON data (`body`) and checked against its instance (`verify`), the objective recomputed."""
+"""Accuracy solution files: rows per ADC conversion by layer; `verify` checks each is one of
+the layer's options and the error budget holds, and recomputes the cost."""
 from __future__ import annotations
 
 import math
 from typing import Any
 
 from cimopt.solver.accuracy.knapsack import AccuracyProblem, Choice
-from cimopt.solver.solution_verdict import SolutionError, Verdict
+from cimopt.solver.solution_verdict import SolutionError, Verdict, object_schema
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
-OBJECTIVE: tuple[str, str] = ("ns or pJ", (
-    "Minimise the sum over layers of the chosen option's cost (latency_ns when the instance's objective "
-    "is 'latency', energy_pj when 'energy'), subject to floor + sum of the chosen options' error <= "
-    "budget (relative noise power)."))
-
-#: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["rows_per_conversion"],
-    "additionalProperties": False,
-    "properties": {
-        "rows_per_conversion": {
-            "type": "object",
-            "additionalProperties": {"type": "integer", "minimum": 1},
-            "description": "rows activated per ADC conversion, by layer name (one of the layer's options)",
-        },
-    },
-}
+OBJECTIVE: tuple[str, str] = ("ns or pJ", " ".join("""
+Minimise the sum over layers of the chosen option's cost (latency_ns when the instance's objective
+is 'latency', energy_pj when 'energy'), subject to floor + sum of the chosen options' error <=
+budget (relative noise power).
+""".split()))
 
 
 def body(inst: AccuracyProblem, s: Choice) -> dict[str, Any]:
@@ -52,3 +39,17 @@ def verify(inst: AccuracyProblem, body: dict[str, Any]) -> Verdict:
         out.append(f"error budget: floor + chosen errors = {error:.4g} exceeds the budget {inst.budget:.4g} "
                    f"(predicted output SQNR {-10 * math.log10(error):.2f} dB < {inst.min_sqnr_db:.2f} dB)")
     return Verdict(cost if len(out) == 0 or out[0].startswith("error") else math.nan, tuple(out))
+
+
+#: JSON Schema of a solution body (`body`)
+SCHEMA: dict[str, Any] = object_schema(
+    {
+        "rows_per_conversion": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 1},
+            "description": ("rows activated per ADC conversion, by layer name (one of the layer's "
+                            "options)"),
+        },
+    },
+    required=["rows_per_conversion"],
+)

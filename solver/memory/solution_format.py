@@ -1,40 +1,22 @@
-"""Memory solutions: the objective in words, the JSON Schema of a solution, a solution as
-JSON data (`body`) and checked against its instance (`verify`), the objective recomputed."""
+"""Memory solution files: a space and byte offset per buffer; `verify` checks spaces, alignment,
+overlaps and capacities and recomputes the sum of the spaces' peaks."""
 from __future__ import annotations
 
 from typing import Any
 
 from cimopt.solver.memory import heuristic as mem
 from cimopt.solver.memory.problem import MemoryInstance, MemoryPlan, MemoryResult
-from cimopt.solver.solution_verdict import SolutionError, Verdict, require_length
+from cimopt.solver.solution_verdict import SolutionError, Verdict, require_length, array_schema, object_schema
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
-OBJECTIVE: tuple[str, str] = ("bytes", (
-    "Minimise the sum over memory spaces of the space's peak: max(offset + size rounded up to the "
-    "alignment) over the buffers placed in it (a buffer of size 0 or an empty lifetime occupies nothing), "
-    "bytes. Each buffer sits in its space (the instance's: the spill rule, assign_spaces in "
-    "solver/memory/heuristic.py, applied when it was built; an exported instance holds it already) at a "
-    "non-negative multiple of the alignment; buffers of one space live at the same time [start_ns, end_ns) "
-    "do not overlap in address; every peak is at most the space's capacity."))
-
-#: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["space", "offset_bytes"],
-    "additionalProperties": False,
-    "properties": {
-        "space": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "memory space of every buffer (instance order)",
-        },
-        "offset_bytes": {
-            "type": "array",
-            "items": {"type": "integer"},
-            "description": "byte offset of every buffer in its space",
-        },
-    },
-}
+OBJECTIVE: tuple[str, str] = ("bytes", " ".join("""
+Minimise the sum over memory spaces of the space's peak: max(offset + size rounded up to the
+alignment) over the buffers placed in it (a buffer of size 0 or an empty lifetime occupies nothing),
+bytes. Each buffer sits in its space (the instance's: the spill rule, assign_spaces in
+solver/memory/heuristic.py, applied when it was built; an exported instance holds it already) at a
+non-negative multiple of the alignment; buffers of one space live at the same time [start_ns,
+end_ns) do not overlap in address; every peak is at most the space's capacity.
+""".split()))
 
 
 def body(inst: MemoryInstance, s: MemoryResult) -> dict[str, Any]:
@@ -68,3 +50,13 @@ def verify(inst: MemoryInstance, body: dict[str, Any]) -> Verdict:
              "is part of the instance)" for i, b in enumerate(p.buffers)
              if spaces[i] != assigned[i].space and spaces[i] in p.capacity]
     return Verdict(float(plan.total_peak), tuple(mem.check(p, plan)) + tuple(moved))
+
+
+#: JSON Schema of a solution body (`body`)
+SCHEMA: dict[str, Any] = object_schema(
+    {
+        "space": array_schema({"type": "string"}, "memory space of every buffer (instance order)"),
+        "offset_bytes": array_schema({"type": "integer"}, "byte offset of every buffer in its space"),
+    },
+    required=["space", "offset_bytes"],
+)

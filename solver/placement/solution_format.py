@@ -1,33 +1,20 @@
-"""Placement solutions: the objective in words, the JSON Schema of a solution, a solution as
-JSON data (`body`) and checked against its instance (`verify`), the objective recomputed."""
+"""Placement solution files: each segment's core per group as JSON; `verify` checks the cores
+and capacities and recomputes the byte-hops from the instance."""
 from __future__ import annotations
 
 import math
 from typing import Any
 
 from cimopt.solver.placement.problem import Placed, Placement, PlacementInstance, cost
-from cimopt.solver.solution_verdict import Verdict, require_length
+from cimopt.solver.solution_verdict import Verdict, require_length, array_schema, object_schema
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
-OBJECTIVE: tuple[str, str] = ("byte-hops", (
-    "Minimise the NoC load per inference: the sum over segments and over traffic pairs (a, b, bytes) of "
-    "bytes x the XY hops |row_a - row_b| + |col_a - col_b| between the cores of groups a and b (cores "
-    "numbered row-major on the mesh_rows x mesh_cols mesh), each core holding at most crossbars_per_core "
-    "crossbars of its groups."))
-
-#: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["cores"],
-    "additionalProperties": False,
-    "properties": {
-        "cores": {
-            "type": "array",
-            "items": {"type": "array", "items": {"type": "integer"}},
-            "description": "per segment (instance problems[k]), the core (row-major index) of every group",
-        },
-    },
-}
+OBJECTIVE: tuple[str, str] = ("byte-hops", " ".join("""
+Minimise the NoC load per inference: the sum over segments and over traffic pairs (a, b, bytes) of
+bytes x the XY hops |row_a - row_b| + |col_a - col_b| between the cores of groups a and b (cores
+numbered row-major on the mesh_rows x mesh_cols mesh), each core holding at most crossbars_per_core
+crossbars of its groups.
+""".split()))
 
 
 def body(inst: PlacementInstance, s: Placed) -> dict[str, Any]:
@@ -53,3 +40,13 @@ def verify(inst: PlacementInstance, body: dict[str, Any]) -> Verdict:
         # the byte-hops of a group off the mesh are undefined
         total += cost(p, Placement(tuple(cs))) if all(0 <= c < p.n_cores for c in cs) else math.nan
     return Verdict(total, tuple(out))
+
+
+#: JSON Schema of a solution body (`body`)
+SCHEMA: dict[str, Any] = object_schema(
+    {
+        "cores": array_schema({"type": "array", "items": {"type": "integer"}},
+                              "per segment (instance problems[k]), the core (row-major index) of every group"),
+    },
+    required=["cores"],
+)

@@ -1,5 +1,5 @@
-"""Replication solutions: the objective in words, the JSON Schema of a solution, a solution as
-JSON data (`body`) and checked against its instance (`verify`), the objective recomputed."""
+"""Replication solution files: copies per layer and the segments, with whether they are
+reprogrammed; `verify` checks the budget and the order and recomputes the time per inference."""
 from __future__ import annotations
 
 import math
@@ -7,43 +7,18 @@ from typing import Any
 
 from cimopt.solver.replication.problem import Replicated, Replication, ReplicationInstance, objective
 from cimopt.solver.segmentation.cost import Segmentation, evaluate
-from cimopt.solver.solution_verdict import SolutionError, Verdict, require_length
+from cimopt.solver.solution_verdict import SolutionError, Verdict, require_length, array_schema, object_schema
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
-OBJECTIVE: tuple[str, str] = ("ns", (
-    "Layer time t(r) = fixed_ns + ceil(units / r) * granule * interval_ns with units = vectors / granule, "
-    "for r copies (1 <= r <= the layer's copy cap). Latency mode: the longest path of the layer DAG "
-    "weighted by t; throughput mode: max t. The instance fixes which of two problems it is. When one copy "
-    "of every layer fits 'budget' crossbars: one segment without reprogramming, the copies use at most "
-    "'budget' crossbars and the objective is that value. Otherwise, with reprogramming: segments run in "
-    "turn, each within the budget, and the objective is the sum over segments of the segment's value plus "
-    "its largest program_ns. Minimised, in ns per inference."))
-
-#: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["copies", "segments", "reprogrammed"],
-    "additionalProperties": False,
-    "properties": {
-        "copies": {
-            "type": "array",
-            "items": {"type": "integer"},
-            "description": "copies per layer, in the instance's layer order",
-        },
-        "segments": {
-            "type": "array",
-            "items": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-            "description": ("layer indices of each segment, segments in execution order; together a "
-                            "topological order of all layers"),
-        },
-        "reprogrammed": {
-            "type": "boolean",
-            "description": ("true: each segment's weights are written before it on every inference (the "
-                            "objective adds each segment's largest program_ns); false: one segment, "
-                            "weights resident"),
-        },
-    },
-}
+OBJECTIVE: tuple[str, str] = ("ns", " ".join("""
+Layer time t(r) = fixed_ns + ceil(units / r) * granule * interval_ns with units = vectors / granule,
+for r copies (1 <= r <= the layer's copy cap). Latency mode: the longest path of the layer DAG
+weighted by t; throughput mode: max t. The instance fixes which of two problems it is. When one copy
+of every layer fits 'budget' crossbars: one segment without reprogramming, the copies use at most
+'budget' crossbars and the objective is that value. Otherwise, with reprogramming: segments run in
+turn, each within the budget, and the objective is the sum over segments of the segment's value plus
+its largest program_ns. Minimised, in ns per inference.
+""".split()))
 
 
 def body(inst: ReplicationInstance, s: Replicated) -> dict[str, Any]:
@@ -90,3 +65,19 @@ def verify(inst: ReplicationInstance, body: dict[str, Any]) -> Verdict:
         at += len(seg)
     value = evaluate(p, Segmentation(tuple(order), tuple(cuts), tuple(copies)))
     return Verdict(value, ())
+
+
+#: JSON Schema of a solution body (`body`)
+SCHEMA: dict[str, Any] = object_schema(
+    {
+        "copies": array_schema({"type": "integer"}, "copies per layer, in the instance's layer order"),
+        "segments": array_schema({"type": "array", "items": {"type": "integer", "minimum": 0}},
+                                 "layer indices of each segment, segments in execution order; together a "
+                                 "topological order of all layers"),
+        "reprogrammed": {"type": "boolean",
+                         "description": "true: each segment's weights are written before it on every inference "
+                                        "(the objective adds each segment's largest program_ns); false: one "
+                                        "segment, weights resident"},
+    },
+    required=["copies", "segments", "reprogrammed"],
+)

@@ -1,5 +1,5 @@
-"""Tiling solutions: the objective in words, the JSON Schema of a solution, a solution as
-JSON data (`body`) and checked against its instance (`verify`), the objective recomputed."""
+"""Tiling solution files: every op's tiles by their group, row and column ranges; `verify`
+checks that they fit a crossbar and cover the weights once, and counts them."""
 from __future__ import annotations
 
 import math
@@ -11,46 +11,16 @@ from cimopt.ir.tiles import Tile
 
 from cimopt.solver.tiling.cut import Tiling
 from cimopt.solver.tiling.problem import TilingProblem
-from cimopt.solver.solution_verdict import SolutionError, Verdict
+from cimopt.solver.solution_verdict import SolutionError, Verdict, object_schema
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
-OBJECTIVE: tuple[str, str] = ("crossbars", (
-    "Minimise the number of tiles (one crossbar each) over all ops; the tiles of an op must cover each of "
-    "its groups x k x n weight cells exactly once, a tile of ngroups groups using ngroups*(row1-row0) <= "
-    "rows rows and ngroups*(col1-col0)*slices <= cols columns."))
+OBJECTIVE: tuple[str, str] = ("crossbars", " ".join("""
+Minimise the number of tiles (one crossbar each) over all ops; the tiles of an op must cover each of
+its groups x k x n weight cells exactly once, a tile of ngroups groups using ngroups*(row1-row0) <=
+rows rows and ngroups*(col1-col0)*slices <= cols columns.
+""".split()))
 
-#: JSON Schema of a solution body (`body`)
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["tiles"],
-    "additionalProperties": False,
-    "description": "The tiles of one copy of every op's weights, by op name, in crossbar order.",
-    "properties": {
-        "tiles": {
-            "type": "object",
-            "additionalProperties": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["group0", "ngroups", "row0", "row1", "col0", "col1"],
-                    "properties": {
-                        "group0": {"type": "integer", "minimum": 0},
-                        "ngroups": {"type": "integer", "minimum": 0},
-                        "row0": {"type": "integer", "minimum": 0},
-                        "row1": {"type": "integer", "minimum": 0},
-                        "col0": {"type": "integer", "minimum": 0},
-                        "col1": {"type": "integer", "minimum": 0},
-                    },
-                    "description": ("rows row0:row1 of K and weight columns col0:col1 of N of the groups "
-                                    "group0:group0+ngroups (packed block-diagonally)"),
-                },
-            },
-        },
-    },
-}
-
-
+#: a tile's fields in a solution body, in `cimopt.ir.tiles.Tile` order
 _TILE_FIELDS = ("group0", "ngroups", "row0", "row1", "col0", "col1")
 
 
@@ -126,3 +96,33 @@ def _cover(op: str, size: tuple[int, int, int], boxes: list[Box]) -> list[str]:
                    f"groups {axes[0][g]}:{axes[0][g + 1]}, rows {axes[1][r]}:{axes[1][r + 1]}, "
                    f"columns {axes[2][c]}:{axes[2][c + 1]})")
     return out
+
+
+#: JSON Schema of a solution body (`body`)
+SCHEMA: dict[str, Any] = object_schema(
+    {
+        "tiles": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["group0", "ngroups", "row0", "row1", "col0", "col1"],
+                    "properties": {
+                        "group0": {"type": "integer", "minimum": 0},
+                        "ngroups": {"type": "integer", "minimum": 0},
+                        "row0": {"type": "integer", "minimum": 0},
+                        "row1": {"type": "integer", "minimum": 0},
+                        "col0": {"type": "integer", "minimum": 0},
+                        "col1": {"type": "integer", "minimum": 0},
+                    },
+                    "description": ("rows row0:row1 of K and weight columns col0:col1 of N of the groups "
+                                    "group0:group0+ngroups (packed block-diagonally)"),
+                },
+            },
+        },
+    },
+    required=["tiles"],
+    description="The tiles of one copy of every op's weights, by op name, in crossbar order.",
+)
