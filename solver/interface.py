@@ -7,8 +7,8 @@ A stage is a small registered object, one `Stage` subclass in its problem's subp
   proves optimality of every instance given time) and one line of help;
   ``heuristic`` and ``exact`` name the methods ``--solver heuristic|exact`` choose;
 - ``build(context) -> problem``: the stage's instance, made from what the context holds (the
-  front end's graph and workload, the target, and what earlier stages decided); it reads the
-  context and never writes it;
+  front end's graph and workload, the target, the cost model, the mode, and what earlier stages
+  decided); it reads the context and never writes it;
 - ``solve(problem, method, options) -> (solution, SolveStats)``: pure, no context; the stats'
   bound is a lower bound of the instance whatever method runs (a choice that would make it
   depend on the method belongs in ``build``, as the memory stage's spill rule does); what

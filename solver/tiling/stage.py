@@ -39,5 +39,5 @@ class TilingStage(Stage[TilingProblem, Tiling]):
                 raise CapacityError(f"op {op} needs {len(ts)} crossbars for one copy of its weights; the chip has "
                                     f"{total}: choose a larger target")
         ctx.tiles = dict(solution.tiles)
-        # every crossbar: placement cuts groups that do not pack (`stage_placement.packable_groups`)
+        # every crossbar: placement cuts groups that do not pack (`cimopt.solver.placement.stage.packable_groups`)
         ctx.budget = total
