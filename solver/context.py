@@ -32,7 +32,7 @@ class Context:
     budget: int = 0                    # crossbars replication may use (set by the tiling stage)
     tiles: dict[str, tuple[Tile, ...]] | None = None
     mapping: Mapping | None = None     # segments and copies (replication), then where (placement)
-    tasks: TaskGraph | None = None
+    tasks: TaskGraph | None = None     # the tasks the schedule times (scheduling)
     schedule: Schedule | None = None
     memory: MemoryResult | None = None
     #: things the user asked for that were done another way, said on stderr and in the program

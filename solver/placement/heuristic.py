@@ -3,7 +3,8 @@ crossbars to cores, minimising byte-hops per inference).
 
 Heuristics (each ``f(problem) -> Placement``): ``inorder`` (PUMA-like first fit over cores
 0, 1, 2, …), ``snake`` (MNSIM-like first fit over the cores in boustrophedon order), ``greedy``
-(communication-greedy), and ``local_search`` (move / swap improvement of a start).  Exact methods
+(communication-greedy), ``pack`` (best-fit decreasing along the snake order), and
+``local_search`` (move / swap improvement of a start).  Exact methods
 (CP-SAT, Hungarian re-assignment, LNS) live in `cimopt.solver.placement.exact`; ``solve`` runs
 the heuristics and local search.
 
