@@ -18,7 +18,7 @@ import argparse
 import random
 import time
 
-from cimopt.solver.harness.generators import random_buffers
+from cimopt.solver.memory.generator import random_buffers
 from cimopt.solver.memory.heuristic import Buffer, MemoryProblem, max_live, plan
 from cimopt.solver.stats import SolverOptions
 

@@ -1,6 +1,6 @@
 """Placement benchmark: heuristics vs exact on the generated placement instance (docs/instances.md).
 
-Instance: `cimopt.solver.harness.generators.placement_instance` (what ``cimopt instances --stage
+Instance: `cimopt.solver.placement.generator.placement_instance` (what ``cimopt instances --stage
 placement`` writes): ``--groups`` groups (default 60) of 1–16 crossbars in layers of 3–8 groups,
 every group sending 100–1000 bytes per inference to each group of the next layer, on a mesh of
 64-crossbar cores scaled to hold 1.5× the crossbars plus one core (60 groups: 3×5).  Prints, per
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from cimopt.solver.harness.generators import placement_instance
+from cimopt.solver.placement.generator import placement_instance
 from cimopt.solver.placement.stage import PlacementStage, solve_placement as solve
 from cimopt.solver.stats import SolverOptions
 

@@ -3,7 +3,7 @@ cost model, the requested mode, and each stage's decision as it is taken."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import Any
 
 from cimopt.cost.adc_error import LayerSignal
 from cimopt.cost.model import CostModel
@@ -12,29 +12,10 @@ from cimopt.ir.tiles import Tile
 from cimopt.ir.workload import Workload
 from cimopt.targets.spec import Target
 
-if TYPE_CHECKING:  # annotations only: these modules build on this one
-    from cimopt.solver.scheduling.heuristic import Schedule
-    from cimopt.solver.memory.stage import MemoryResult
-    from cimopt.solver.scheduling.tasks import TaskGraph
-
-
-@dataclass
-class Mapping:
-    """Where every tile lives, per segment."""
-
-    segments: list[list[str]]                       # op names per segment, topological order
-    copies: dict[str, int]
-    tiles: dict[str, tuple[Tile, ...]]              # one copy's tiles per crossbar op
-    where: dict[tuple[str, int], list[tuple[int, int, Tile]]] = field(default_factory=dict)  # (op, replica) -> (core, xbar, tile)
-    home: dict[str, int] = field(default_factory=dict)   # op -> core that runs it (-1: host)
-
-    def segment_of(self) -> dict[str, int]:
-        return {op: s for s, ops in enumerate(self.segments) for op in ops}
-
-    def crossbars_used(self) -> int:
-        """Crossbars of the largest segment."""
-        return max((sum(len(v) for (op, _), v in self.where.items() if op in set(seg)) for seg in self.segments),
-                   default=0)
+from cimopt.solver.mapping import Mapping
+from cimopt.solver.memory.problem import MemoryResult
+from cimopt.solver.scheduling.problem import Schedule
+from cimopt.solver.scheduling.tasks import TaskGraph
 
 
 @dataclass
@@ -51,7 +32,7 @@ class Context:
     budget: int = 0                    # crossbars replication may use (set by the tiling stage)
     tiles: dict[str, tuple[Tile, ...]] | None = None
     mapping: Mapping | None = None     # segments and copies (replication), then where (placement)
-    tasks: TaskGraph | None = None
+    tasks: TaskGraph | None = None     # the tasks the schedule times (scheduling)
     schedule: Schedule | None = None
     memory: MemoryResult | None = None
     #: things the user asked for that were done another way, said on stderr and in the program
@@ -63,6 +44,9 @@ class Context:
     rows_per_conversion: dict[str, int] = field(default_factory=dict)
     #: the error model's output SQNR (dB) for that choice (None: no accuracy budget)
     predicted_sqnr_db: float | None = None
+    #: decisions of stages without a field above, by stage name (a new stage's `apply` records
+    #: its solution here and the stages after it read it from here)
+    decisions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def effective_mode(self) -> str:
@@ -80,7 +64,7 @@ class Context:
     def fork(self) -> Context:
         """A copy to run later stages on without touching this one (stages replace, never mutate,
         what they decide; the graph, workload, target and cost model are shared)."""
-        return replace(self, warnings=list(self.warnings))
+        return replace(self, warnings=list(self.warnings), decisions=dict(self.decisions))
 
     @property
     def objective_ns(self) -> float:

@@ -1,37 +1,75 @@
 """The stage interface: every decision of the pipeline is a stage with named methods.
 
-A stage is a small registered object (STYLE.md 11, 12):
+A stage is a small registered object, one `Stage` subclass in its problem's subpackage
+(``cimopt.solver.<problem>.stage``) and one entry of `cimopt.solver.registry.STAGES`:
 
 - ``name`` and ``methods``: each `Method` by name, with its kind (`KINDS`: exact only when it
   proves optimality of every instance given time) and one line of help;
   ``heuristic`` and ``exact`` name the methods ``--solver heuristic|exact`` choose;
-- ``build(context) -> problem``: the stage's instance, made only from what the context holds
-  (the front end's graph and workload, the target, and what earlier stages decided);
+- ``build(context) -> problem``: the stage's instance, made from what the context holds (the
+  front end's graph and workload, the target, the cost model, the mode, and what earlier stages
+  decided); it reads the context and never writes it;
 - ``solve(problem, method, options) -> (solution, SolveStats)``: pure, no context; the stats'
   bound is a lower bound of the instance whatever method runs (a choice that would make it
-  depend on the method belongs in ``build``, as the memory stage's spill rule does);
-- ``apply(context, solution)``: records the decision in the context for the stages after it;
+  depend on the method belongs in ``build``, as the memory stage's spill rule does); what
+  ``apply`` needs travels in the solution;
+- ``apply(context, solution)``: records the decision in the context for the stages after it
+  (a stage without a field of its own in `Context` records it in ``Context.decisions``);
 - ``retry(context, error) -> str | None``: when this stage cannot be solved as built, may change
   the context (e.g. a smaller crossbar budget) and name the earlier stage to resume from; the
-  pipeline records every such retry in the stats.
+  loop records every such retry in the stats;
+- for the harness (`cimopt.solver.harness`, generic over the registry): ``solution_format``, the
+  module of its solution files (`SolutionFormat`: the objective in words, the JSON Schema, body
+  and check) and ``generator``, the module of its random benchmark instances
+  (`InstanceGenerator`); None when the stage has none.
 
-Adding a stage is its own module with one subclass, one line in `cimopt.solver.registry.STAGES`
-and its tests; the pipeline loop (`cimopt.compiler.compile_model`) does the bookkeeping.
+The loop that builds, solves and applies the stages in order, with retries, compare mode and
+instance export, is `cimopt.stage_loop.run_stages`.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from cimopt.ir.errors import CimoptError, UsageError
 
 from cimopt.solver.context import Context
 from cimopt.solver.stats import Attempt, SolveStats, SolverOptions, Status
+from cimopt.solver.solution_verdict import SolutionError, Verdict
 
 P = TypeVar("P")
 S = TypeVar("S")
+
+
+class SolutionFormat(Protocol):
+    """A stage's solution files: a module (``cimopt.solver.<problem>.solution_format``) with these names."""
+
+    #: (unit, definition): what is minimised, in which unit and how it is computed from an instance
+    #: and a solution (as `verify` computes it), so that someone else's solver optimises the same
+    #: number; the ``description`` of the stage's instance and solution schemas
+    OBJECTIVE: tuple[str, str]
+    #: JSON Schema of what `body` writes
+    SCHEMA: dict[str, Any]
+
+    def body(self, inst: Any, solution: Any) -> dict[str, Any]:
+        """``solution`` of ``inst`` as JSON data."""
+
+    def verify(self, inst: Any, body: dict[str, Any]) -> Verdict:
+        """The objective of ``body`` recomputed from ``inst`` and every violated constraint;
+        `SolutionError` when ``body`` does not fit the instance's shape (an array of the wrong
+        length, an unknown name)."""
+
+
+class InstanceGenerator(Protocol):
+    """A stage's random benchmark instances: a module (``cimopt.solver.<problem>.generator``) with these names."""
+
+    #: what an instance's size counts (e.g. "tasks")
+    SIZE_UNIT: str
+
+    def instance(self, size: int, seed: int, mode: str) -> Any:
+        """A random stage instance of ``size``, seeded and deterministic."""
 
 
 class StageInfeasible(CimoptError):
@@ -89,6 +127,10 @@ class Stage(ABC, Generic[P, S]):
     unit: str = ""
     #: the problem type `build` returns (instances are exported and re-solved through it)
     problem_type: type = object
+    #: the module of the stage's solution files (`SolutionFormat`); None: the stage has none
+    solution_format: SolutionFormat | None = None
+    #: the module of the stage's random benchmark instances (`InstanceGenerator`); None: none
+    generator: InstanceGenerator | None = None
 
     @abstractmethod
     def build(self, ctx: Context) -> P:
@@ -144,6 +186,38 @@ class Stage(ABC, Generic[P, S]):
     def retry(self, ctx: Context, error: StageInfeasible) -> str | None:
         """The stage to resume from after changing ``ctx`` so that ``error`` may not recur; None: give up."""
         return None
+
+    @property
+    def objective(self) -> tuple[str, str]:
+        """(unit, definition) of the objective in words (`SolutionFormat.OBJECTIVE`); ("", "") without one."""
+        return self.solution_format.OBJECTIVE if self.solution_format is not None else ("", "")
+
+    @property
+    def size_unit(self) -> str:
+        """What `generate`'s size counts (e.g. "tasks"); "" when the stage has no generator."""
+        return self.generator.SIZE_UNIT if self.generator is not None else ""
+
+    def solution_body(self, problem: P, solution: S) -> dict[str, Any]:
+        """``solution`` of ``problem`` as JSON data (a solution file's ``solution``)."""
+        return self._format().body(problem, solution)
+
+    def verify_solution(self, problem: P, body: dict[str, Any]) -> Verdict:
+        """The objective of the solution ``body`` recomputed from ``problem`` and every violated
+        constraint (`SolutionFormat.verify`)."""
+        return self._format().verify(problem, body)
+
+    def _format(self) -> SolutionFormat:
+        if self.solution_format is None:
+            raise SolutionError(f"stage {self.name}: no solution format")
+        return self.solution_format
+
+    def generate(self, size: int, seed: int, mode: str) -> P:
+        """A random instance of ``size`` (`size_unit`) in ``mode`` (latency | throughput, where the
+        problem has modes), the same for the same arguments."""
+        if self.generator is None:
+            raise UsageError(f"stage {self.name} has no instance generator; `cimopt instances --help` lists the "
+                             "stages that have one")
+        return self.generator.instance(size, seed, mode)
 
     def method(self, name: str) -> Method:
         """The method called ``name``; a `UsageError` listing the stage's methods otherwise."""

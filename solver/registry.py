@@ -1,4 +1,5 @@
-"""The pipeline's stages, in the order they run.  A new stage is a module and a line here."""
+"""The pipeline's stages, in the order they run.  A new stage is its subpackage (`cimopt.solver.<problem>`)
+and a line here."""
 from __future__ import annotations
 
 from typing import Any

@@ -19,15 +19,23 @@ from hypothesis import strategies as st
 from cimopt.cost.adc_error import AdcOption
 from cimopt.ir.workload import Matrix
 from cimopt.solver.accuracy import knapsack as ab
-from cimopt.solver.harness import generators
+from cimopt.solver.memory.generator import memory_instance
+from cimopt.solver.placement.generator import layered_chain
+from cimopt.solver.replication.generator import random_layers
+from cimopt.solver.scheduling.generator import scheduling_instance
 from cimopt.solver.memory import heuristic as mem
 from cimopt.solver.cpsat import within_tolerance
 from cimopt.solver.accuracy.stage import AccuracyStage
-from cimopt.solver.memory.stage import MemoryInstance, MemoryStage
-from cimopt.solver.placement.stage import PlacementInstance, PlacementStage
-from cimopt.solver.replication.stage import ReplicationInstance, ReplicationStage
-from cimopt.solver.scheduling.stage import SchedulingInstance, SchedulingStage
-from cimopt.solver.tiling.stage import TilingProblem, TilingStage
+from cimopt.solver.memory.problem import MemoryInstance
+from cimopt.solver.memory.stage import MemoryStage
+from cimopt.solver.placement.problem import PlacementInstance
+from cimopt.solver.placement.stage import PlacementStage
+from cimopt.solver.replication.problem import ReplicationInstance
+from cimopt.solver.replication.stage import ReplicationStage
+from cimopt.solver.scheduling.problem import SchedulingInstance
+from cimopt.solver.scheduling.stage import SchedulingStage
+from cimopt.solver.tiling.problem import TilingProblem
+from cimopt.solver.tiling.stage import TilingStage
 from cimopt.solver.stats import SolveStats, SolverOptions, Status
 
 FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1, deterministic=True)
@@ -55,14 +63,14 @@ def _check(stats: list[SolveStats]) -> None:
 @given(seed=st.integers(0, 10_000))
 @PROPERTY
 def test_scheduling(tasks: int, mode: str, seed: int) -> None:
-    _check(_every_method(SchedulingStage(), SchedulingInstance(generators.scheduling_instance(tasks, seed), mode)))
+    _check(_every_method(SchedulingStage(), SchedulingInstance(scheduling_instance(tasks, seed), mode)))
 
 
 @pytest.mark.parametrize(("groups", "mesh"), [(6, 3), (14, 4), (30, 6)])
 @given(seed=st.integers(0, 10_000))
 @PROPERTY
 def test_placement(groups: int, mesh: int, seed: int) -> None:
-    p = generators.layered_chain(groups, mesh, mesh, 16, seed)  # about 9 crossbars a group: room for all
+    p = layered_chain(groups, mesh, mesh, 16, seed)  # about 9 crossbars a group: room for all
     inst = PlacementInstance((p,), (tuple((n, 0, 0, g) for n, g in zip(p.names, p.groups)),))
     _check(_every_method(PlacementStage(), inst))
 
@@ -72,7 +80,7 @@ def test_placement(groups: int, mesh: int, seed: int) -> None:
 @given(seed=st.integers(0, 10_000))
 @PROPERTY
 def test_replication_that_fits(layers: int, mode: str, seed: int) -> None:
-    p = generators.random_layers(layers, seed, mode=mode)
+    p = random_layers(layers, seed, mode=mode)
     inst = ReplicationInstance(p, tuple(x.name for x in p.layers))
     stats = _every_method(ReplicationStage(), inst)
     _check(stats)
@@ -86,7 +94,7 @@ def test_replication_that_fits(layers: int, mode: str, seed: int) -> None:
 @PROPERTY
 def test_replication_segmented(layers: int, mode: str, seed: int) -> None:
     # half the crossbars one copy needs: every method segments (the stage says so)
-    p = generators.random_layers(layers, seed, budget_per_layer=0.6, mode=mode)
+    p = random_layers(layers, seed, budget_per_layer=0.6, mode=mode)
     if max(x.crossbars for x in p.layers) > p.budget:
         return
     _check(_every_method(ReplicationStage(), ReplicationInstance(p, tuple(x.name for x in p.layers))))
@@ -110,7 +118,7 @@ def _spilling_memory(n: int, seed: int) -> mem.MemoryProblem:
 @given(seed=st.integers(0, 10_000))
 @PROPERTY
 def test_memory(buffers: int, seed: int) -> None:
-    _check(_every_method(MemoryStage(), MemoryInstance(generators.memory_instance(buffers, seed), 1)))
+    _check(_every_method(MemoryStage(), MemoryInstance(memory_instance(buffers, seed), 1)))
     # with spills: the spill rule is part of the instance (`memory.assign_spaces`), so the same
     # instance file gives every method the same spaces, whether or not it was assigned before
     raw = _spilling_memory(buffers, seed)

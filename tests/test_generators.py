@@ -8,7 +8,8 @@ import pytest
 
 from cimopt.report.summary import idle_crossbars_note
 from cimopt.solver.harness import generators
-from cimopt.solver.placement import heuristic as pl
+from cimopt.solver.placement import generator as placement_generator
+from cimopt.solver.placement import problem as pl
 from cimopt.solver.replication import heuristic as rp
 from cimopt.solver.registry import stage
 from cimopt.solver.stats import SolverOptions, Status
@@ -32,9 +33,9 @@ def test_generated_instances_are_feasible_at_every_size(name: str, method: str, 
 
 @pytest.mark.parametrize("groups", (1, 20, 69, 70, 400, 1000))
 def test_placement_mesh_holds_first_fit_in_any_order(groups: int) -> None:
-    p = generators.placement_instance(groups, seed=3)
+    p = placement_generator.placement_instance(groups, seed=3)
     assert max(p.groups) * 4 <= p.crossbars_per_core
-    assert p.n_cores * p.crossbars_per_core >= generators.PLACEMENT_SLACK * sum(p.groups)
+    assert p.n_cores * p.crossbars_per_core >= placement_generator.PLACEMENT_SLACK * sum(p.groups)
     for order in (range(p.n_groups), reversed(range(p.n_groups))):  # plain first fit, two orders
         free = [p.crossbars_per_core] * p.n_cores
         core_of = [0] * p.n_groups
@@ -46,7 +47,7 @@ def test_placement_mesh_holds_first_fit_in_any_order(groups: int) -> None:
 
 def test_placement_generator_is_the_benchmarks() -> None:
     inst = generators.instance("placement", 60, 0)
-    p = generators.placement_instance(60, 0)
+    p = placement_generator.placement_instance(60, 0)
     assert inst.problems == (p,)  # type: ignore[attr-defined]
 
 

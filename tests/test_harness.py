@@ -22,17 +22,18 @@ from cimopt.ir.workload import Matrix
 from cimopt.options import CompileOptions
 from cimopt.solver.accuracy import knapsack as ab
 from cimopt.solver.harness import exports
-from cimopt.solver.harness import generators
+from cimopt.solver.placement.generator import layered_chain
+from cimopt.solver.replication.generator import random_layers
 from cimopt.solver.harness import instances
 from cimopt.solver.harness import solutions
 from cimopt.solver.memory import heuristic as mem
-from cimopt.solver.placement import heuristic as pl
-from cimopt.solver.scheduling import heuristic as sch
-from cimopt.solver.memory.stage import MemoryInstance
-from cimopt.solver.placement.stage import PlacementInstance
-from cimopt.solver.replication.stage import ReplicationInstance
-from cimopt.solver.scheduling.stage import SchedulingInstance
-from cimopt.solver.tiling.stage import TilingProblem
+from cimopt.solver.placement import problem as pl
+from cimopt.solver.scheduling import problem as sch
+from cimopt.solver.memory.problem import MemoryInstance
+from cimopt.solver.placement.problem import PlacementInstance
+from cimopt.solver.replication.problem import ReplicationInstance
+from cimopt.solver.scheduling.problem import SchedulingInstance
+from cimopt.solver.tiling.problem import TilingProblem
 from cimopt.solver.registry import STAGES, stage
 from cimopt.targets.load import load_target
 
@@ -83,7 +84,7 @@ def test_round_trip_every_method_on_generated_instances(tmp_path: Path, capsys: 
 
 def test_round_trip_segmented_replication(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A model that does not fit is segmented by every method: segments reprogrammed, same objective."""
-    p = generators.random_layers(8, 3, budget_per_layer=0.4, mode="latency")
+    p = random_layers(8, 3, budget_per_layer=0.4, mode="latency")
     inst = tmp_path / "segmented.json"
     problem = ReplicationInstance(p, tuple(x.name for x in p.layers))
     assert not problem.fits
@@ -437,7 +438,7 @@ def test_scheduling_check_agrees_with_a_time_grid(data: hs.DataObject) -> None:
 
 def test_two_segment_placement_checks_and_exports_per_segment(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    a, b = generators.layered_chain(9, 3, 3, 16, 1), generators.layered_chain(7, 3, 3, 16, 2)
+    a, b = layered_chain(9, 3, 3, 16, 1), layered_chain(7, 3, 3, 16, 2)
     problem = PlacementInstance((a, b), tuple(tuple((n, 0, 0, g) for n, g in zip(p.names, p.groups)) for p in (a, b)))
     inst = tmp_path / "two.json"
     instances.save(stage("placement"), problem, inst)

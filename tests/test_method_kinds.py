@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from cimopt.solver.placement import heuristic as pl
+from cimopt.solver.placement import problem as pl
 from cimopt.solver.interface import KINDS
 from cimopt.solver.placement.stage import PlacementInstance, PlacementStage
 from cimopt.solver.registry import STAGES, stage

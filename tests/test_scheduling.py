@@ -1,4 +1,4 @@
-"""Tests of solver.scheduling.heuristic: checker, bounds, list scheduling, CP-SAT, modulo schedules."""
+"""Tests of solver.scheduling (problem, bounds, heuristic, exact): checker, bounds, list scheduling, CP-SAT, modulo schedules."""
 from __future__ import annotations
 
 import itertools
@@ -8,8 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cimopt.solver.scheduling.heuristic import (Schedule, SchedulingProblem, Task, check, list_schedule,
-                                      lower_bound, resource_loads, solve)
+from cimopt.solver.scheduling.bounds import lower_bound, resource_loads
+from cimopt.solver.scheduling.heuristic import list_schedule, solve
+from cimopt.solver.scheduling.problem import Schedule, SchedulingProblem, Task, check
 from cimopt.solver.scheduling.stage import solve_schedule
 from cimopt.solver.stats import SolverOptions, Status
 

@@ -3,10 +3,12 @@ records retries and what ran, stage times add up to the wall time, and stage ins
 exported by a compile are re-solved to the same result."""
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import pytest
 
@@ -15,10 +17,13 @@ from cimopt.compiler import compile_model
 from cimopt.stage_loop import run_stages
 from cimopt.ir.errors import UsageError
 from cimopt.options import CompileOptions, parse_methods
-from cimopt.solver.harness import instances
+from cimopt.solver.harness import generators, instances, solutions
 from cimopt.solver.context import Context
 from cimopt.solver.interface import Method, Stage, StageInfeasible
 from cimopt.solver.registry import STAGES, stage
+from cimopt.solver.scheduling.problem import SchedulingInstance, SchedulingProblem, Task
+from cimopt.solver.scheduling.tasks import TaskGraph
+from cimopt.solver.solution_verdict import SolutionError
 from cimopt.solver.stats import SolveStats, SolverOptions, Status
 from cimopt.targets.load import load_target
 
@@ -196,3 +201,66 @@ def test_methods_command_lists_every_stage() -> None:
     got = {row["stage"]: [m["name"] for m in row["methods"]] for row in json.loads(out.stdout)}
     assert got == {st.name: [m.name for m in st.methods] for st in STAGES}
     assert stage("placement").exact in got["placement"]
+
+
+# ---- what a stage may touch, and the harness generic over the registry -----------------------
+
+_SHARED = ("graph", "workload", "target", "cost")
+
+
+def _decisions(ctx: Context) -> dict[str, object]:
+    """What ``ctx`` holds: the shared inputs by identity, everything else by value (deep copies)."""
+    out: dict[str, object] = {f: id(getattr(ctx, f)) for f in _SHARED}
+    out.update({f.name: copy.deepcopy(getattr(ctx, f.name)) for f in fields(ctx) if f.name not in _SHARED})
+    return out
+
+
+def test_build_reads_the_context_and_never_writes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    for st in STAGES:
+        def checked(ctx: Context, st: Stage[Any, Any] = st, build: Any = st.build) -> Any:
+            before = _decisions(ctx)
+            problem = build(ctx)
+            after = _decisions(ctx)
+            assert after == before, (st.name, [k for k in before if after[k] != before[k]])
+            built.append(st.name)
+            return problem
+        monkeypatch.setattr(st, "build", checked)
+    compile_model(models.small_cnn(), load_target("pimcomp"), CompileOptions(workers=1, deterministic=True))
+    assert set(built) == {st.name for st in STAGES} - {"accuracy"}  # accuracy runs only with --min-sqnr-db
+
+
+def test_the_scheduling_task_graph_travels_in_instance_and_solution_but_is_not_instance_data() -> None:
+    st = stage("scheduling")
+    tg = TaskGraph()
+    problem = SchedulingProblem((Task("a", 3, 0), Task("b", 2, 0)), ((0, 1, 0),), ("r",))
+    with_graph, bare = SchedulingInstance(problem, "latency", tg), SchedulingInstance(problem, "latency")
+    assert instances.encode(with_graph) == instances.encode(bare) and with_graph == bare
+    assert "task_graph" not in json.dumps(instances.schema(st))
+    solution, s = st.run(with_graph, "list", FAST)
+    assert solution.task_graph is tg and s.objective == 5.0
+    ctx = Context(None, None, None, None, "latency", 1)  # type: ignore[arg-type]
+    st.apply(ctx, solution)
+    assert ctx.tasks is tg and ctx.schedule == solution.schedule
+
+
+def test_the_harness_reaches_every_stage_through_its_hooks() -> None:
+    assert list(solutions.schema()["definitions"]) == [s.name for s in STAGES if s.solution_format is not None]
+    assert generators.SIZES == {s.name: s.generator.SIZE_UNIT for s in STAGES if s.generator is not None}
+    assert all(s.objective[1] for s in STAGES)
+    bare = _Counter(_Log([]))  # a stage without a solution format or a generator says so
+    assert bare.objective == ("", "") and bare.size_unit == ""
+    with pytest.raises(SolutionError, match="stage count: no solution format"):
+        solutions.document(bare, 1, 1, "plain", 1.0)
+    with pytest.raises(UsageError, match="stage count has no instance generator"):
+        bare.generate(10, 0, "latency")
+    with pytest.raises(UsageError, match="no generator for stage 'tiling'"):
+        generators.instance("tiling", 10, 0)
+
+
+def test_a_new_stages_decision_has_a_place_in_the_context_that_forks_copy() -> None:
+    ctx = Context(None, None, None, None, "latency", 1)  # type: ignore[arg-type]
+    ctx.decisions["routing"] = ("a", "b")
+    fork = ctx.fork()
+    fork.decisions["routing"] = ("c",)
+    assert ctx.decisions == {"routing": ("a", "b")}

@@ -1,2 +1,2 @@
 """The accuracy budget: rows activated per ADC conversion per layer, a multiple-choice knapsack
-(`knapsack`), and its stage (`stage`, `compile --min-sqnr-db`)."""
+(`knapsack`), its solution files (`solution_format`) and its stage (`stage`, `compile --min-sqnr-db`)."""

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from cimopt.solver.accuracy import knapsack as ab
 from cimopt.solver.context import Context
+from cimopt.solver.accuracy import solution_format as accuracy_solutions
 from cimopt.solver.interface import Method, Stage
 from cimopt.solver.stats import SolveStats, SolverOptions, Status
 
@@ -26,6 +27,7 @@ class AccuracyStage(Stage[ab.AccuracyProblem, ab.Choice]):
     exact = "dp"
     problem_type = ab.AccuracyProblem
     unit = "ns"
+    solution_format = accuracy_solutions
 
     def applies(self, ctx: Context) -> bool:
         return ctx.min_sqnr_db is not None

@@ -24,10 +24,10 @@ from typing import Any
 from cimopt.ir.errors import CimoptError
 
 from cimopt.solver.memory import heuristic as mem
-from cimopt.solver.placement import heuristic as pl
-from cimopt.solver.memory.stage import MemoryInstance
-from cimopt.solver.placement.stage import PlacementInstance
-from cimopt.solver.scheduling.stage import SchedulingInstance
+from cimopt.solver.placement import problem as pl
+from cimopt.solver.memory.problem import MemoryInstance
+from cimopt.solver.placement.problem import PlacementInstance
+from cimopt.solver.scheduling.problem import SchedulingInstance
 
 #: largest QAP written (n locations: two n x n matrices)
 MAX_QAP_N = 4096

@@ -3,7 +3,9 @@ the problem's type hints, so that others can run their own solvers on exactly ou
 
 A file holds ``{"format": FORMAT, "stage": NAME, "problem": {...}}`` where ``problem`` mirrors
 the stage's problem dataclass field by field: dataclasses are objects, tuples are arrays,
-mappings are objects, numbers stay numbers (an infinite float is the string "inf").  The
+mappings are objects, numbers stay numbers (an infinite float is the string "inf").  A field
+whose metadata says ``"data": False`` (a compile-time companion such as the scheduling
+instance's task graph) is left out: not written, not read, not in the schema.  The
 schema of each stage is `schema(stage)`; `cimopt solve --schema STAGE` prints it.
 """
 from __future__ import annotations
@@ -20,7 +22,6 @@ from typing import Any
 from cimopt.ir.errors import CimoptError
 
 from cimopt.solver.memory.problem import FrozenMap
-from cimopt.solver.objectives import objective
 from cimopt.solver.interface import Stage
 
 FORMAT = "cimopt.instance/1"
@@ -30,10 +31,15 @@ class InstanceError(CimoptError):
     """A stage instance file that cannot be read: says which file and which field."""
 
 
+def _is_data(f: dataclasses.Field[Any]) -> bool:
+    """Whether field ``f`` is part of an instance's data (its metadata does not say ``"data": False``)."""
+    return bool(f.metadata.get("data", True))
+
+
 def encode(value: Any) -> Any:
     """``value`` (dataclass, tuple, mapping, number, string) as plain JSON data."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value) if _is_data(f)}
     if isinstance(value, Mapping):
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
@@ -66,7 +72,7 @@ def decode(tp: Any, data: Any, where: str = "problem") -> Any:
         if not isinstance(data, dict):
             raise InstanceError(f"{where}: expected an object for {tp.__name__}, got {type(data).__name__}")
         hints = typing.get_type_hints(tp)
-        fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
+        fields = {f.name: f for f in dataclasses.fields(tp) if f.init and _is_data(f)}
         unknown = sorted(set(data) - set(fields))
         if unknown:
             raise InstanceError(f"{where}: unknown field(s) {', '.join(unknown)} for {tp.__name__}")
@@ -125,7 +131,7 @@ def json_schema(tp: Any) -> dict[str, Any]:
         return {"type": "null"}
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
-        fields = [f for f in dataclasses.fields(tp) if f.init]
+        fields = [f for f in dataclasses.fields(tp) if f.init and _is_data(f)]
         required = [f.name for f in fields if f.default is dataclasses.MISSING
                     and f.default_factory is dataclasses.MISSING]
         return {"type": "object", "title": tp.__name__, "description": (tp.__doc__ or "").strip().split("\n")[0],
@@ -147,7 +153,7 @@ def json_schema(tp: Any) -> dict[str, Any]:
 
 def schema(stage: Stage[Any, Any]) -> dict[str, Any]:
     """The JSON Schema of a stage's instance file; its ``description`` defines the objective."""
-    unit, text = objective(stage.name)
+    unit, text = stage.objective
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"cimopt {stage.name} instance",
             "description": f"Objective ({unit}): {text}" if text else "",
             "type": "object", "required": ["format", "stage", "problem"],

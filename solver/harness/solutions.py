@@ -2,10 +2,12 @@
 solution from any solver can be verified against our instances and its objective recomputed.
 
 A file holds ``{"format": FORMAT, "stage": NAME, "instance_sha256": ..., "method": ...,
-"objective": ..., "solution": {...}}``; ``solution.schema.json`` (package data beside the
-program schema's) is its JSON Schema, version 1 (``FORMAT``).  ``objective`` is what the writer
-claims and is never used: `check` recomputes it from the instance (`cimopt.solver.objectives`
-says how, per stage).  ``instance_sha256`` (optional) ties the solution to its instance.
+"objective": ..., "solution": {...}}``; its JSON Schema, version 1 (``FORMAT``), is the envelope
+in ``solution.schema.json`` (package data) with each registered stage's solution schema
+(`cimopt.solver.interface.SolutionFormat`) added by `schema`.  ``objective`` is what the writer
+claims and is never used: `check` recomputes it from the instance (the stage's
+``verify_solution``; its ``objective`` says how in words).  ``instance_sha256`` (optional) ties
+the solution to its instance.
 """
 from __future__ import annotations
 
@@ -21,17 +23,25 @@ from typing import Any
 import fastjsonschema
 
 from cimopt.solver.harness import instances
-from cimopt.solver.objectives import objective
-from cimopt.solver.harness.solution_checks import STAGE_CODECS, SolutionError, Verdict
 from cimopt.solver.interface import Stage
+from cimopt.solver.registry import STAGES
+from cimopt.solver.solution_verdict import SolutionError, Verdict
 
 FORMAT = "cimopt.solution/1"
 
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    """The JSON Schema of solution files, every stage (``solution.schema.json``)."""
-    return json.loads(resources.files("cimopt.solver.harness").joinpath("solution.schema.json").read_text())
+    """The JSON Schema of solution files, every stage with a solution format: the envelope of
+    ``solution.schema.json`` with the stage names, one ``definitions`` entry per stage and the
+    rule that picks it."""
+    full = json.loads(resources.files("cimopt.solver.harness").joinpath("solution.schema.json").read_text())
+    formats = {s.name: s.solution_format for s in STAGES if s.solution_format is not None}
+    full["properties"]["stage"] = {"enum": list(formats)}
+    full["allOf"] = [{"if": {"properties": {"stage": {"const": name}}},
+                      "then": {"properties": {"solution": {"$ref": f"#/definitions/{name}"}}}} for name in formats]
+    full["definitions"] = {name: f.SCHEMA for name, f in formats.items()}
+    return full
 
 
 def stage_schema(stage: str) -> dict[str, Any]:
@@ -39,7 +49,7 @@ def stage_schema(stage: str) -> dict[str, Any]:
     full = schema()
     if stage not in full["definitions"]:
         raise SolutionError(f"no solution schema for stage {stage!r}; stages: {', '.join(full['definitions'])}")
-    unit, text = objective(stage)
+    unit, text = next(s.objective for s in STAGES if s.name == stage)
     props = dict(full["properties"], stage={"const": stage}, solution={"$ref": f"#/definitions/{stage}"})
     return {"$schema": full["$schema"], "$id": f"{full['$id']}/{stage}", "title": f"cimopt {stage} solution, "
             f"schema version 1 ({FORMAT})", "description": f"Objective ({unit}): {text}", "type": "object",
@@ -58,15 +68,9 @@ def digest(problem: Any) -> str:
 
 
 def document(stage: Stage[Any, Any], problem: Any, solution: Any, method: str, claimed: float) -> dict[str, Any]:
-    """The solution file's content for ``solution`` of ``problem``, found by ``method``.
-
-    Replication: ``reprogrammed`` is true when one copy of the model does not fit, which every
-    method segments; a model that fits is one segment whatever method ran
-    (`cimopt.solver.replication.stage`: one objective per instance)."""
-    if stage.name not in STAGE_CODECS:
-        raise SolutionError(f"stage {stage.name}: no solution format")
-    reprogrammed = not getattr(problem, "fits", True)
-    body = STAGE_CODECS[stage.name][0](problem, solution, reprogrammed)
+    """The solution file's content for ``solution`` of ``problem``, found by ``method``
+    (`SolutionError` for a stage without a solution format)."""
+    body = stage.solution_body(problem, solution)
     return {"format": FORMAT, "stage": stage.name, "instance_sha256": digest(problem), "method": method,
             "objective": claimed if math.isfinite(claimed) else None, "solution": body}
 
@@ -98,4 +102,4 @@ def check(stage: Stage[Any, Any], problem: Any, doc: dict[str, Any]) -> Verdict:
     if sha is not None and sha != digest(problem):
         raise SolutionError("the solution was written for another instance (instance_sha256 differs); "
                             "remove the field to check it against this one anyway")
-    return STAGE_CODECS[stage.name][1](problem, doc["solution"])
+    return stage.verify_solution(problem, doc["solution"])

@@ -1,5 +1,7 @@
 """Memory's problem: buffers with lifetimes, the spaces they may live in, and a plan (see
-`cimopt.solver.memory.heuristic` for the rules and the methods).  Sizes in bytes, times in ns."""
+`cimopt.solver.memory.heuristic` for the rules and the methods); the stage's instance (the
+problem with the inferences in flight) and its solution (`MemoryResult`).  Sizes in bytes, times
+in ns."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
@@ -106,3 +108,22 @@ class MemoryPlan:
 def units(size_bytes: int, alignment: int) -> int:
     """Size in alignment units, rounded up."""
     return -(-size_bytes // alignment)
+
+
+@dataclass(frozen=True)
+class MemoryInstance:
+    """Buffers of one inference, each in the space it is planned in, with the spaces' capacities
+    (bytes); the inferences in flight; the spill rule's moves from the buffers' homes, as (from
+    space, to space, buffers)."""
+
+    problem: MemoryProblem
+    copies: int
+    spilled: tuple[tuple[str, str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class MemoryResult:
+    """A memory plan and the instance it plans."""
+
+    instance: MemoryInstance
+    plan: MemoryPlan

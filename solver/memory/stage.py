@@ -12,7 +12,7 @@ its own region, so every space offers 1/copies of its capacity to one inference'
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from cimopt.ir.graph import Graph
 from cimopt.targets.spec import Target
@@ -20,6 +20,9 @@ from cimopt.targets.spec import Target
 from cimopt.solver.memory import heuristic as mem
 from cimopt.solver.context import Context
 from cimopt.solver.memory.exact import FULL_MODEL_MAX
+from cimopt.solver.memory.problem import MemoryInstance, MemoryResult
+from cimopt.solver.memory import solution_format as memory_solutions
+from cimopt.solver.memory import generator as memory_generator
 from cimopt.solver.interface import Method, Stage
 from cimopt.solver.stats import SolveStats, SolverOptions
 from cimopt.solver.scheduling.tasks import TaskGraph
@@ -36,17 +39,6 @@ def local_space(core: int) -> str:
 def copies_in_flight(makespan_ns: int, interval_ns: int) -> int:
     """Inferences whose buffers are live at once when one starts every ``interval_ns``."""
     return 1 if interval_ns >= makespan_ns or interval_ns <= 0 else math.ceil(makespan_ns / interval_ns) + 1
-
-
-@dataclass(frozen=True)
-class MemoryInstance:
-    """Buffers of one inference, each in the space it is planned in, with the spaces' capacities
-    (bytes); the inferences in flight; the spill rule's moves from the buffers' homes, as (from
-    space, to space, buffers)."""
-
-    problem: mem.MemoryProblem
-    copies: int
-    spilled: tuple[tuple[str, str, int], ...] = ()
 
 
 def buffer_problem(graph: Graph, tg: TaskGraph, start: tuple[int, ...] | list[int], makespan: int, target: Target,
@@ -82,14 +74,6 @@ def buffer_problem(graph: Graph, tg: TaskGraph, start: tuple[int, ...] | list[in
     return mem.MemoryProblem(buffers, mem.FrozenMap(cap), mem.FrozenMap(spill), ALIGN)
 
 
-@dataclass(frozen=True)
-class MemoryResult:
-    """A memory plan and the instance it plans."""
-
-    instance: MemoryInstance
-    plan: mem.MemoryPlan
-
-
 class MemoryStage(Stage[MemoryInstance, MemoryResult]):
     name = "memory"
     methods = (
@@ -101,6 +85,8 @@ class MemoryStage(Stage[MemoryInstance, MemoryResult]):
     exact = "cpsat"
     problem_type = MemoryInstance
     unit = "bytes"
+    solution_format = memory_solutions
+    generator = memory_generator
 
     def build(self, ctx: Context) -> MemoryInstance:
         assert ctx.tasks is not None and ctx.schedule is not None, "scheduling has not run"

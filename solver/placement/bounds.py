@@ -1,13 +1,11 @@
-"""Lower bounds of the placement objective (byte-hops per inference): colocation and the ball LP."""
+"""Lower bounds of the placement objective (byte-hops per inference): colocation, the ball LP, and
+`lower_bound`, the larger of the two."""
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from ortools.linear_solver import pywraplp
 
-if TYPE_CHECKING:  # annotations only: placement builds on this module
-    from cimopt.solver.budget import Budget
-    from cimopt.solver.placement.heuristic import PlacementProblem
+from cimopt.solver.budget import Budget
+from cimopt.solver.placement.problem import PlacementProblem
 
 
 def colocation_bound(problem: PlacementProblem) -> float:
@@ -70,3 +68,12 @@ def ball_lp(problem: PlacementProblem, budget: Budget | None = None) -> tuple[fl
                 upper += max(0.0, w - sizes[b] * y.get(a, 0.0) - sizes[a] * y.get(b, 0.0))
         bound += max(0.0, total - upper)
     return bound, True
+
+
+def lower_bound(problem: PlacementProblem, budget: Budget | None = None) -> tuple[float, str]:
+    """The larger of the colocation and ball-LP bounds, in byte-hops, and which one it is;
+    ``budget`` cuts the ball LP's radii (the kind then says so)."""
+    co, (ball, complete) = colocation_bound(problem), ball_lp(problem, budget)
+    if ball >= co:
+        return ball, "ball LP bound" if complete else "ball LP bound (radii cut by the time limit)"
+    return co, "colocation bound"

@@ -29,8 +29,9 @@ from ortools.sat.python import cp_model
 
 from cimopt.ir.errors import CapacityError
 
-from cimopt.solver.placement.heuristic import (HEURISTICS, STAGE, Placement, PlacementProblem, best_heuristic, check,
-                        cost, heuristic, local_search, lower_bound)
+from cimopt.solver.placement.bounds import lower_bound
+from cimopt.solver.placement.heuristic import HEURISTICS, STAGE, best_heuristic, heuristic, local_search
+from cimopt.solver.placement.problem import Placement, PlacementProblem, check, cost
 from cimopt.solver.budget import ROUND_ITEM_S, Budget
 from cimopt.solver.cpsat import solve_model, within_tolerance
 from cimopt.solver.errors import SolverError

@@ -1,161 +1,33 @@
-"""Placement: assign crossbar groups (tiles / replicas of a layer) to the cores of a mesh.
-
-Problem: every group needs ``groups[g]`` crossbars and must sit in one core; a core holds at most
-``crossbars_per_core`` crossbars.  Minimise the NoC load, the sum over traffic pairs of
-bytes × XY hops (Manhattan distance between the two cores on the mesh), in byte-hops per inference.
+"""Placement heuristics for a `PlacementProblem` (`cimopt.solver.placement.problem`: groups of
+crossbars to cores, minimising byte-hops per inference).
 
 Heuristics (each ``f(problem) -> Placement``): ``inorder`` (PUMA-like first fit over cores
 0, 1, 2, …), ``snake`` (MNSIM-like first fit over the cores in boustrophedon order), ``greedy``
-(communication-greedy), and ``local_search`` (move / swap improvement of a start).  Exact methods
-(CP-SAT, Hungarian re-assignment, LNS) live in ``placement_exact``; ``solve`` dispatches to all.
+(communication-greedy), ``pack`` (best-fit decreasing along the snake order), and
+``local_search`` (move / swap improvement of a start).  Exact methods
+(CP-SAT, Hungarian re-assignment, LNS) live in `cimopt.solver.placement.exact`; ``solve`` runs
+the heuristics and local search.
 
-Every method reports a valid lower bound: ``lower_bound`` is the larger of the *colocation bound*
-(two groups whose sizes sum above a core are ≥ 1 hop apart) and the *ball LP bound* (per radius
-d, an LP of how many bytes can stay within d hops given the crossbars a ball of cores holds).
+Every method reports a valid lower bound: `cimopt.solver.placement.bounds.lower_bound`.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from cimopt.ir.errors import CapacityError
 
 from cimopt.solver.budget import LOCAL_SEARCH_VISIT_S, Budget
-from cimopt.solver.placement.bounds import ball_lp, ball_lp_bound, colocation_bound
+from cimopt.solver.placement.bounds import lower_bound
+from cimopt.solver.placement.problem import Placement, PlacementProblem, check, cost, require_fit
 from cimopt.solver.stats import SolveStats, SolverOptions, Status
 
 STAGE = "placement"
 HEURISTICS = ("inorder", "snake", "greedy", "pack")
 METHODS = ("inorder", "snake", "greedy", "pack", "inorder+ls", "snake+ls", "greedy+ls", "pack+ls")
 _EPS = 1e-9
-
-
-@dataclass(frozen=True)
-class PlacementProblem:
-    """Groups of crossbars to place on a ``mesh_rows × mesh_cols`` mesh of cores.
-
-    ``groups[g]`` is the number of crossbars group g needs (all in one core); ``traffic`` holds
-    ``(a, b, bytes)`` exchanged per inference.  On construction traffic is normalised: pairs are
-    ordered ``a < b``, duplicates merged (bytes summed), zero-byte pairs dropped, sorted.
-    """
-
-    groups: tuple[int, ...]
-    traffic: tuple[tuple[int, int, float], ...]
-    mesh_rows: int
-    mesh_cols: int
-    crossbars_per_core: int
-    names: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.mesh_rows < 1 or self.mesh_cols < 1 or self.crossbars_per_core < 1:
-            raise ValueError(f"mesh {self.mesh_rows}×{self.mesh_cols} with "
-                             f"{self.crossbars_per_core} crossbars per core: every dimension "
-                             "must be ≥ 1")
-        if any(s < 1 for s in self.groups):
-            raise ValueError(f"group sizes must be ≥ 1 crossbar, got {self.groups}")
-        if self.names and len(self.names) != len(self.groups):
-            raise ValueError(f"{len(self.names)} names for {len(self.groups)} groups")
-        merged: dict[tuple[int, int], float] = {}
-        for a, b, w in self.traffic:
-            if not (0 <= a < len(self.groups) and 0 <= b < len(self.groups)) or a == b:
-                raise ValueError(f"traffic pair ({a}, {b}) must name two different groups "
-                                 f"in 0..{len(self.groups) - 1}")
-            if not w >= 0 or w == float("inf"):
-                raise ValueError(f"traffic ({a}, {b}) has {w} bytes; must be finite and ≥ 0")
-            key = (min(a, b), max(a, b))
-            merged[key] = merged.get(key, 0.0) + float(w)
-        norm = tuple((a, b, w) for (a, b), w in sorted(merged.items()) if w > 0)
-        object.__setattr__(self, "groups", tuple(int(s) for s in self.groups))
-        object.__setattr__(self, "traffic", norm)
-
-    @property
-    def n_groups(self) -> int:
-        return len(self.groups)
-
-    @property
-    def n_cores(self) -> int:
-        return self.mesh_rows * self.mesh_cols
-
-    def label(self, g: int) -> str:
-        """Human-readable name of group g for messages."""
-        return f"group {g} ({self.names[g]})" if self.names else f"group {g}"
-
-    def coords(self, core: int) -> tuple[int, int]:
-        """(row, col) of a core, cores numbered row-major."""
-        return divmod(core, self.mesh_cols)
-
-    def hops(self, a: int, b: int) -> int:
-        """XY hops (Manhattan distance) between cores a and b."""
-        (ra, ca), (rb, cb) = self.coords(a), self.coords(b)
-        return abs(ra - rb) + abs(ca - cb)
-
-    def hop_matrix(self) -> np.ndarray:
-        """``[n_cores, n_cores]`` int64 matrix of XY hops."""
-        r, c = np.divmod(np.arange(self.n_cores), self.mesh_cols)
-        return np.abs(r[:, None] - r[None, :]) + np.abs(c[:, None] - c[None, :])
-
-    def neighbours(self) -> list[list[tuple[int, float]]]:
-        """Per group, its ``(other group, bytes)`` traffic partners."""
-        adj: list[list[tuple[int, float]]] = [[] for _ in self.groups]
-        for a, b, w in self.traffic:
-            adj[a].append((b, w))
-            adj[b].append((a, w))
-        return adj
-
-
-@dataclass(frozen=True)
-class Placement:
-    """``core_of[g]`` = core index (row-major on the mesh) of group g."""
-
-    core_of: tuple[int, ...]
-
-
-def require_fit(problem: PlacementProblem) -> None:
-    """Raise ``CapacityError`` if a group exceeds a core or total demand exceeds the chip."""
-    cap = problem.crossbars_per_core
-    for g, s in enumerate(problem.groups):
-        if s > cap:
-            raise CapacityError(f"{problem.label(g)} needs {s} crossbars but a core has {cap}: "
-                                f"short by {s - cap}; split the group or use a larger core")
-    need, have = sum(problem.groups), cap * problem.n_cores
-    if need > have:
-        raise CapacityError(f"chip crossbars: needs {need}, has {have} ({problem.n_cores} cores × "
-                            f"{cap}): short by {need - have}; use a larger mesh or fewer replicas")
-
-
-def check(problem: PlacementProblem, placement: Placement) -> None:
-    """Raise ``ValueError`` if the placement has a wrong length, a bad core or an overfull core."""
-    if len(placement.core_of) != problem.n_groups:
-        raise ValueError(f"placement has {len(placement.core_of)} entries for "
-                         f"{problem.n_groups} groups")
-    load = [0] * problem.n_cores
-    for g, c in enumerate(placement.core_of):
-        if not 0 <= c < problem.n_cores:
-            raise ValueError(f"{problem.label(g)} on core {c}, mesh has cores "
-                             f"0..{problem.n_cores - 1}")
-        load[c] += problem.groups[g]
-    for c, used in enumerate(load):
-        if used > problem.crossbars_per_core:
-            raise ValueError(f"core {c} crossbars: holds {used}, has {problem.crossbars_per_core}: "
-                             f"over by {used - problem.crossbars_per_core}")
-
-
-def cost(problem: PlacementProblem, placement: Placement) -> float:
-    """NoC load of a placement: Σ bytes × XY hops over traffic pairs, in byte-hops per inference."""
-    core = placement.core_of
-    return float(sum(w * problem.hops(core[a], core[b]) for a, b, w in problem.traffic))
-
-
-def lower_bound(problem: PlacementProblem, budget: Budget | None = None) -> tuple[float, str]:
-    """The larger of the colocation and ball-LP bounds, in byte-hops, and which one it is;
-    ``budget`` cuts the ball LP's radii (the kind then says so)."""
-    co, (ball, complete) = colocation_bound(problem), ball_lp(problem, budget)
-    if ball >= co:
-        return ball, "ball LP bound" if complete else "ball LP bound (radii cut by the time limit)"
-    return co, "colocation bound"
 
 
 def _first_fit(problem: PlacementProblem, core_order: list[int], method: str) -> Placement:

@@ -5,11 +5,12 @@ most one core's crossbars.  When best-fit decreasing cannot pack those parts alt
 has the crossbars (replication fills the chip), the parts it cannot place are cut again at the
 free space of a core (`packable_groups`), so every method solves the same, packable problem; the
 stats' note says how many parts were cut.  A copy cut over several cores runs as one unit
-(`solver.scheduling.tasks`), as a copy larger than a core always has.  Traffic between groups follows the workload's data edges, with
-vector/host ops in between contracted (the data still flows from one crossbar op to the next);
-an edge's bytes flow between the groups whose shares of the data overlap (group i of an op
-with G groups holds the fraction [i/G, (i+1)/G) of its rows).  Each segment is placed on its
-own (the crossbars are reprogrammed between segments).
+(`cimopt.solver.scheduling.tasks`), as a copy larger than a core always has.  Traffic between
+groups follows the workload's data edges, with vector/host ops in between contracted (the data
+still flows from one crossbar op to the next); an edge's bytes flow between the groups whose
+shares of the data overlap (group i of an op with G groups holds the fraction [i/G, (i+1)/G) of
+its rows).  Each segment is placed on its own (the crossbars are reprogrammed between segments).
+The solution (`Placed`) carries the groups it places, from which ``apply`` writes the mapping.
 
 When the chosen method cannot pack a segment's groups (greedy heuristics never backtrack),
 the other first-fit orders and then CP-SAT are tried, each attempt a line in the stats; when
@@ -18,7 +19,7 @@ none packs, the stage asks the pipeline to replicate again under a smaller cross
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from cimopt.ir.errors import CapacityError
 from cimopt.ir.graph import OpClass
@@ -26,29 +27,13 @@ from cimopt.ir.workload import Workload
 
 from cimopt.solver.placement import heuristic as pl
 from cimopt.solver.placement import exact as px
-from cimopt.solver.context import Context, Mapping
+from cimopt.solver.placement.problem import Group, Placed, Placement, PlacementInstance, PlacementProblem, require_fit
+from cimopt.solver.context import Context
+from cimopt.solver.mapping import Mapping
+from cimopt.solver.placement import solution_format as placement_solutions
+from cimopt.solver.placement import generator as placement_generator
 from cimopt.solver.interface import Method, Stage, StageInfeasible
 from cimopt.solver.stats import Attempt, SolveStats, SolverOptions, worst_status
-
-#: a group: (op, replica, first tile index, number of tiles)
-Group = tuple[str, int, int, int]
-
-
-@dataclass(frozen=True)
-class PlacementInstance:
-    """One placement problem per segment with crossbar groups, and the groups themselves."""
-
-    problems: tuple[pl.PlacementProblem, ...]
-    groups: tuple[tuple[Group, ...], ...]
-    cut: int = 0                      # parts cut again so that the groups pack (`packable_groups`)
-
-
-@dataclass(frozen=True)
-class Placed:
-    """The core of every group, per segment."""
-
-    cores: tuple[tuple[int, ...], ...]
-
 
 #: the methods tried, in order, when a method cannot pack the groups; CP-SAT only after an exact method
 FALLBACKS = ("pack+ls", "snake+ls", "inorder+ls")
@@ -76,6 +61,8 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
     exact = "exact"
     problem_type = PlacementInstance
     unit = "byte-hops"
+    solution_format = placement_solutions
+    generator = placement_generator
 
     def build(self, ctx: Context) -> PlacementInstance:
         m = ctx.mapping
@@ -88,7 +75,7 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
             if not gs:
                 continue
             cut += k
-            problems.append(pl.PlacementProblem(tuple(n for *_, n in gs), _traffic(ctx.workload, set(seg_ops), gs),
+            problems.append(PlacementProblem(tuple(n for *_, n in gs), _traffic(ctx.workload, set(seg_ops), gs),
                                                 chip.mesh_rows, chip.mesh_cols, per_core,
                                                 tuple(f"{op}#r{r}" for op, r, _, _ in gs)))
             groups.append(tuple(gs))
@@ -112,15 +99,14 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
             st = replace(st, produced_by=", ".join(f"segment {k}: {m}" if len(parts) > 1 else m for k, m in other))
         if problem.cut:
             st = replace(st, note=f"{st.note}; {problem.cut} groups cut at a core's free space to pack")
-        return Placed(tuple(cores)), st
+        return Placed(tuple(cores), problem.groups), st
 
     def apply(self, ctx: Context, solution: Placed) -> None:
         assert ctx.mapping is not None, "replication has not run"
-        inst = self.build(ctx)
         # a new mapping: contexts copied before this stage (by the exact path) keep theirs
         m = replace(ctx.mapping, where={}, home={})
         ctx.mapping = m
-        for groups, cores in zip(inst.groups, solution.cores):
+        for groups, cores in zip(solution.groups, solution.cores):
             used = [0] * ctx.target.cores
             for (op, r, first, n), core in zip(groups, cores):
                 slots = m.where.setdefault((op, r), [])
@@ -142,8 +128,8 @@ class PlacementStage(Stage[PlacementInstance, Placed]):
         return "replication"
 
 
-def _solve_with_fallbacks(p: pl.PlacementProblem, method: str, options: SolverOptions,
-                          segment: int, exact: bool) -> tuple[pl.Placement, SolveStats]:
+def _solve_with_fallbacks(p: PlacementProblem, method: str, options: SolverOptions,
+                          segment: int, exact: bool) -> tuple[Placement, SolveStats]:
     """``method``, then `FALLBACKS` (and CP-SAT after an exact method) when it cannot pack the
     groups; every failure an `Attempt`."""
     attempts: list[Attempt] = []
@@ -163,11 +149,11 @@ def _solve_with_fallbacks(p: pl.PlacementProblem, method: str, options: SolverOp
                           f"{p.crossbars_per_core}", resource="crossbars", attempts=tuple(attempts))
 
 
-def solve_placement(p: pl.PlacementProblem, method: str,
-                    options: SolverOptions) -> tuple[pl.Placement, SolveStats]:
+def solve_placement(p: PlacementProblem, method: str,
+                    options: SolverOptions) -> tuple[Placement, SolveStats]:
     """One placement problem with any placement method by name (heuristic or exact)."""
     if method in ("exact", "cpsat", "hungarian", "lns"):
-        pl.require_fit(p)
+        require_fit(p)
         return px.solve_exact(p, method, options)
     return pl.solve(p, method, options)
 
@@ -193,7 +179,7 @@ def packable_groups(groups: list[Group], per_core: int, mesh_rows: int,
     along first fit in core order instead, which `placement.inorder` packs by construction.
     """
     def packs(gs: list[Group], how: str) -> bool:
-        p = pl.PlacementProblem(tuple(n for *_, n in gs), (), mesh_rows, mesh_cols, per_core)
+        p = PlacementProblem(tuple(n for *_, n in gs), (), mesh_rows, mesh_cols, per_core)
         try:
             pl.pack(p) if how == "pack" else pl.inorder(p)
         except CapacityError:

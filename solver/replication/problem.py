@@ -1,5 +1,6 @@
 """Replication's problem: layers, their copies and times, and the objective (see
-`cimopt.solver.replication.heuristic` for the model and its methods).
+`cimopt.solver.replication.heuristic` for the model and its methods); the stage's instance (the
+problem over the workload's ops) and solution (`Replicated`: copies and segments).
 
 ``t_l(r) = fixed_ns + ceil(units / r) * granule * interval_ns`` (ns) for ``r`` copies of layer
 ``l``; throughput minimises ``max_l t_l``, latency the critical path of the layer DAG.
@@ -187,3 +188,24 @@ def useful_copies(layer: Layer, limit: int) -> list[int]:
         if nxt is None or nxt > limit:
             return out
         out.append(nxt)
+
+
+@dataclass(frozen=True)
+class ReplicationInstance:
+    """The replication problem over the workload's ops (same order as ``ops``)."""
+
+    problem: ReplicationProblem
+    ops: tuple[str, ...]
+
+    @property
+    def fits(self) -> bool:
+        """One copy of every layer fits the budget."""
+        return self.problem.one_copy_crossbars <= self.problem.budget
+
+
+@dataclass(frozen=True)
+class Replicated:
+    """Copies per op (order of the instance's ops) and the segments as lists of op indices."""
+
+    copies: tuple[int, ...]
+    segments: tuple[tuple[int, ...], ...]

@@ -15,7 +15,7 @@ replication bounds do not bound.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from cimopt.ir.chunks import WHOLE, chunk_axis
 from cimopt.ir.graph import OpClass
@@ -23,32 +23,15 @@ from cimopt.targets.physics import timing
 
 from cimopt.solver.replication import heuristic as rp
 from cimopt.solver.replication import exact as rx
+from cimopt.solver.replication.problem import Replicated, ReplicationInstance
 from cimopt.solver.segmentation import heuristic as sg
-from cimopt.solver.context import Context, Mapping
+from cimopt.solver.context import Context
+from cimopt.solver.mapping import Mapping
+from cimopt.solver.replication import solution_format as replication_solutions
+from cimopt.solver.replication import generator as replication_generator
 from cimopt.solver.interface import Method, Stage
 from cimopt.solver.stats import SolveStats, SolverOptions
 from cimopt.solver.scheduling.vector_cores import vector_parallelism
-
-
-@dataclass(frozen=True)
-class ReplicationInstance:
-    """The replication problem over the workload's ops (same order as ``ops``)."""
-
-    problem: rp.ReplicationProblem
-    ops: tuple[str, ...]
-
-    @property
-    def fits(self) -> bool:
-        """One copy of every layer fits the budget."""
-        return self.problem.one_copy_crossbars <= self.problem.budget
-
-
-@dataclass(frozen=True)
-class Replicated:
-    """Copies per op (order of the instance's ops) and the segments as lists of op indices."""
-
-    copies: tuple[int, ...]
-    segments: tuple[tuple[int, ...], ...]
 
 
 #: segmentation method -> (`segmentation.segment` method, replication inside each segment)
@@ -82,6 +65,8 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
     exact = "cpsat"
     problem_type = ReplicationInstance
     unit = "ns"
+    solution_format = replication_solutions
+    generator = replication_generator
 
     def build(self, ctx: Context) -> ReplicationInstance:
         """Layers for the replication solvers; a crossbar op's copies are capped by its output

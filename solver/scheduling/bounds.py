@@ -1,6 +1,8 @@
-"""Stronger heads and tails for the latency lower bound: work of ancestors and descendants.
+"""Lower bounds of a scheduling problem (`lower_bound`, ns): the largest resource load (throughput
+mode); in latency mode the critical path, heads and tails strengthened by the work of ancestors
+and descendants (`strengthen`), and Jackson's preemptive one-machine bound per resource.
 
-Rules (all values in ns, all valid lower bounds):
+`strengthen`'s rules (all values in ns, all valid lower bounds):
 
 * tail of task ``i`` (time from its end to the makespan) >= for every resource ``r`` with a
   descendant of ``i``: ``D_r(i) + W_r(i) + Q_r(i)``, where ``D_r(i)`` is the shortest path
@@ -16,12 +18,11 @@ Cost: an ``n x n`` reachability matrix, so it is skipped above ``MAX_TASKS`` tas
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import heapq
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from cimopt.solver.scheduling.heuristic import SchedulingProblem
+from cimopt.solver.scheduling.problem import Mode, SchedulingProblem, check_mode, validate
 
 MAX_TASKS = 7000
 
@@ -81,3 +82,94 @@ def strengthen(problem: SchedulingProblem, order: list[int], head: list[int],
     new_head = [max(a, b) for a, b in
                 zip(head, _resource_side(problem, order, head, desc.T.copy(), True))]
     return new_head, new_tail
+
+
+def heads_and_tails(problem: SchedulingProblem, order: list[int]) -> tuple[list[int], list[int]]:
+    """Earliest starts (ns; precedence and releases only) and tails (ns, task end to sink)."""
+    n = len(problem.tasks)
+    dur = [t.duration_ns for t in problem.tasks]
+    head = [t.release_ns for t in problem.tasks]
+    tail = [0] * n
+    succs: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    for p, s, d in problem.edges:
+        succs[p].append((s, d))
+    for i in order:
+        for s, d in succs[i]:
+            head[s] = max(head[s], head[i] + dur[i] + d)
+    for i in reversed(order):
+        for s, d in succs[i]:
+            tail[i] = max(tail[i], d + dur[s] + tail[s])
+    return head, tail
+
+
+def resource_loads(problem: SchedulingProblem) -> list[int]:
+    """Total duration (ns) of the tasks on each resource."""
+    load = [0] * len(problem.resources)
+    for t in problem.tasks:
+        if t.resource >= 0:
+            load[t.resource] += t.duration_ns
+    return load
+
+
+def _jackson_bound(items: list[tuple[int, int, int]]) -> int:
+    """Preemptive one-machine bound max(C_j + q_j) for (head, duration, tail) items, in ns.
+
+    Jackson's preemptive schedule (largest tail first) is optimal for the preemptive relaxation
+    of one machine with heads and tails, hence a lower bound on any makespan.
+    """
+    items = sorted(items)
+    ready: list[tuple[int, int]] = []  # (-tail, remaining duration)
+    t, k, best = 0, 0, 0
+    while k < len(items) or ready:
+        if not ready and t < items[k][0]:
+            t = items[k][0]
+        while k < len(items) and items[k][0] <= t:
+            heapq.heappush(ready, (-items[k][2], items[k][1]))
+            k += 1
+        neg_q, rem = heapq.heappop(ready)
+        nxt = items[k][0] if k < len(items) else t + rem
+        run = min(rem, nxt - t)
+        t += run
+        if run < rem:
+            heapq.heappush(ready, (neg_q, rem - run))
+        else:
+            best = max(best, t - neg_q)
+    return best
+
+
+def lower_bound(problem: SchedulingProblem, mode: Mode) -> tuple[int, str]:
+    """A lower bound (ns) on the makespan (latency) or on II (throughput), and which bound won.
+
+    Latency: the max of the critical path (delays and releases included), of every task's
+    head + duration + tail with heads and tails raised by `strengthen`,
+    and for each resource of ``min release + total work`` strengthened to Jackson's preemptive
+    one-machine bound with those heads and tails.  Throughput: the max resource load
+    (achieved by `cimopt.solver.scheduling.heuristic.list_schedule`), at least 1 ns.
+    """
+    check_mode(mode)
+    order = validate(problem)
+    loads = resource_loads(problem)
+    if mode == "throughput":
+        if not loads or max(loads) == 0:
+            return 1, "no resource work (II >= 1 ns)"
+        r = max(range(len(loads)), key=lambda k: (loads[k], -k))
+        return loads[r], f"load of resource {problem.resources[r]}"
+    head, tail = heads_and_tails(problem, order)
+    dur = [t.duration_ns for t in problem.tasks]
+    best = max((h + d + q for h, d, q in zip(head, dur, tail)), default=0)
+    kind = "critical path"
+    head, tail = strengthen(problem, order, head, tail)
+    for i in range(len(dur)):
+        if head[i] + dur[i] + tail[i] > best:
+            best = head[i] + dur[i] + tail[i]
+            kind = f"path through {problem.tasks[i].name} with ancestor/descendant resource work"
+    per_res: list[list[tuple[int, int, int]]] = [[] for _ in problem.resources]
+    for i, t in enumerate(problem.tasks):
+        if t.resource >= 0 and dur[i] > 0:
+            per_res[t.resource].append((head[i], dur[i], tail[i]))
+    for r, items in enumerate(per_res):
+        if items:
+            b = _jackson_bound(items)
+            if b > best:
+                best, kind = b, f"resource {problem.resources[r]}: heads + work + tails (Jackson)"
+    return best, kind

@@ -1,7 +1,7 @@
 """Exact scheduling with CP-SAT: interval variables, one NoOverlap per resource, hinted.
 
 Latency mode, up to ``FULL_MODEL_MAX_TASKS`` tasks: one model over all tasks.  Start domains are
-``[head, horizon - duration - tail]`` (heads/tails of :mod:`.scheduling_bounds`) with
+``[head, horizon - duration - tail]`` (heads and tails of `cimopt.solver.scheduling.bounds`) with
 ``horizon`` = the list schedule's makespan (ns); every start is hinted with the list schedule,
 the objective is the makespan and the reported bound is ``max(best_objective_bound, analytic
 lower bound)``.  Every model is solved by `cimopt.solver.cpsat.solve_model`.  The result is
@@ -9,7 +9,7 @@ never worse than the list schedule, which is returned as FEASIBLE (OPTIMAL when 
 with ``note`` saying so, when CP-SAT finds nothing better in time; no status here is INFEASIBLE,
 since a problem without deadlines always has a schedule.
 
-Larger instances: rolling-window large-neighbourhood search (:mod:`.scheduling_window`); the
+Larger instances: rolling-window large-neighbourhood search (`cimopt.solver.scheduling.window`); the
 global bound there is the analytic lower bound only.
 
 Throughput mode: II = max resource load is optimal (the list schedule achieves it), so the status
@@ -22,9 +22,9 @@ import time
 
 from ortools.sat.python import cp_model
 
-from cimopt.solver.scheduling.heuristic import (Mode, Schedule, SchedulingProblem, heads_and_tails, list_schedule,
-                         lower_bound, make_schedule, validate)
-from cimopt.solver.scheduling.bounds import strengthen
+from cimopt.solver.scheduling.bounds import heads_and_tails, lower_bound, strengthen
+from cimopt.solver.scheduling.heuristic import list_schedule
+from cimopt.solver.scheduling.problem import Mode, Schedule, SchedulingProblem, make_schedule, validate
 from cimopt.solver.scheduling.window import instance, rolling_window
 from cimopt.solver.budget import Budget
 from cimopt.solver.cpsat import CpResult, kept_note, solve_model

@@ -19,10 +19,8 @@ Construction, tasks taken in the order of a reference (latency) schedule, which 
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from cimopt.solver.scheduling.heuristic import SchedulingProblem
+from cimopt.solver.scheduling.problem import SchedulingProblem
 
 
 def _free_start(segs: list[tuple[int, int]], est: int, dur: int, ii: int) -> int | None:

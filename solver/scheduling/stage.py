@@ -1,40 +1,35 @@
 """The scheduling stage: start times of every task of one inference (op x replica x row chunk,
 NoC transfers, crossbar writes between segments) on unary resources.
 
-``build`` makes the task graph (`cimopt.solver.scheduling.tasks`) from the mapping and records it in the
-context; the problem is its durations, precedence and resources, in the mode the mapping
-allows (a segmented model runs one inference at a time: latency mode).
+``build`` makes the task graph (`cimopt.solver.scheduling.tasks`) from the mapping; the problem
+is its durations, precedence and resources, in the mode the mapping allows (a segmented model
+runs one inference at a time: latency mode).  The task graph travels with the instance and the
+solution (`ScheduleResult`); ``apply`` records both in the context.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from cimopt.solver.scheduling import heuristic as sch
 from cimopt.solver.scheduling import exact as sx
+from cimopt.solver.scheduling import heuristic as sch
 from cimopt.solver.context import Context
+from cimopt.solver.scheduling import solution_format as scheduling_solutions
+from cimopt.solver.scheduling import generator as scheduling_generator
 from cimopt.solver.interface import Method, Stage
+from cimopt.solver.scheduling.problem import (Mode, Schedule, ScheduleResult, SchedulingInstance, SchedulingProblem,
+                                              Task)
 from cimopt.solver.stats import SolveStats, SolverOptions
 from cimopt.solver.scheduling.tasks import build_tasks
 
 
-@dataclass(frozen=True)
-class SchedulingInstance:
-    """Tasks, precedence and resources, and the mode: makespan (latency) or interval (throughput)."""
-
-    problem: sch.SchedulingProblem
-    mode: str
-
-
-def solve_schedule(p: sch.SchedulingProblem, mode: str, method: str,
-                   options: SolverOptions) -> tuple[sch.Schedule, SolveStats]:
+def solve_schedule(p: SchedulingProblem, mode: str, method: str,
+                   options: SolverOptions) -> tuple[Schedule, SolveStats]:
     """One scheduling problem in ``mode`` with ``list`` or ``cpsat``."""
-    m: sch.Mode = "throughput" if mode == "throughput" else "latency"
+    m: Mode = "throughput" if mode == "throughput" else "latency"
     if method == "cpsat":
         return sx.solve_exact(p, m, options)
     return sch.solve(p, m, "list", options)
 
 
-class SchedulingStage(Stage[SchedulingInstance, sch.Schedule]):
+class SchedulingStage(Stage[SchedulingInstance, ScheduleResult]):
     name = "scheduling"
     methods = (
         Method("list", "heuristic", "list scheduling, bottom-level and two other priorities, best kept; "
@@ -46,22 +41,26 @@ class SchedulingStage(Stage[SchedulingInstance, sch.Schedule]):
     exact = "cpsat"
     problem_type = SchedulingInstance
     unit = "ns"
+    solution_format = scheduling_solutions
+    generator = scheduling_generator
 
     def build(self, ctx: Context) -> SchedulingInstance:
         assert ctx.mapping is not None, "placement has not run"
         tg = build_tasks(ctx.graph, ctx.workload, ctx.target, ctx.mapping, ctx.chunks, ctx.rows_per_conversion)
-        ctx.tasks = tg
         resources = sorted({x.resource for x in tg.tasks if x.resource})
         rindex = {r: i for i, r in enumerate(resources)}
-        problem = sch.SchedulingProblem(
-            tuple(sch.Task(f"t{i}", x.duration_ns, rindex.get(x.resource, -1)) for i, x in enumerate(tg.tasks)),
+        problem = SchedulingProblem(
+            tuple(Task(f"t{i}", x.duration_ns, rindex.get(x.resource, -1)) for i, x in enumerate(tg.tasks)),
             tuple((a, b, 0) for a, b in sorted(tg.edges)), tuple(resources))
-        return SchedulingInstance(problem, ctx.effective_mode)
+        return SchedulingInstance(problem, ctx.effective_mode, tg)
 
     def solve(self, problem: SchedulingInstance, method: str,
-              options: SolverOptions) -> tuple[sch.Schedule, SolveStats]:
+              options: SolverOptions) -> tuple[ScheduleResult, SolveStats]:
         self.method(method)
-        return solve_schedule(problem.problem, problem.mode, method, options)
+        schedule, stats = solve_schedule(problem.problem, problem.mode, method, options)
+        return ScheduleResult(schedule, problem.task_graph), stats
 
-    def apply(self, ctx: Context, solution: sch.Schedule) -> None:
-        ctx.schedule = solution
+    def apply(self, ctx: Context, solution: ScheduleResult) -> None:
+        assert solution.task_graph is not None, "a schedule of an instance read from a file has no task graph"
+        ctx.tasks = solution.task_graph
+        ctx.schedule = solution.schedule

@@ -25,7 +25,7 @@ from cimopt.ir.workload import WorkOp, Workload
 from cimopt.targets.physics import timing
 from cimopt.targets.spec import Target
 
-from cimopt.solver.context import Mapping
+from cimopt.solver.mapping import Mapping
 from cimopt.solver.scheduling.vector_cores import assign_vector_cores
 
 

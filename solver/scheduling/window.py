@@ -23,16 +23,12 @@ CP-SAT deterministic time plus tasks × `ROUND_ITEM_S` for the rebuild around it
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ortools.sat.python import cp_model
 
 from cimopt.solver.budget import ROUND_ITEM_S, Budget
 from cimopt.solver.cpsat import solve_model
+from cimopt.solver.scheduling.problem import SchedulingProblem
 from cimopt.solver.stats import SolverOptions, Status
-
-if TYPE_CHECKING:
-    from cimopt.solver.scheduling.heuristic import SchedulingProblem
 
 
 def instance(problem: SchedulingProblem, mode: str) -> dict[str, object]:

@@ -1,2 +1,3 @@
-"""Tiling: every crossbar op's weights cut into crossbar tiles (`cut`; geometry in `cimopt.ir.tiles`),
-and its stage (`stage`)."""
+"""Tiling: every crossbar op's weights cut into crossbar tiles (`problem` the instance; `cut` the
+cut and the `Tiling`, geometry in `cimopt.ir.tiles`; `solution_format` solution files; `stage`
+its stage)."""

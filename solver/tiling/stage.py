@@ -2,26 +2,15 @@
 its decision sets the crossbar budget replication may use."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cimopt.ir.errors import CapacityError
 from cimopt.ir.graph import OpClass
-from cimopt.ir.workload import Matrix
 
 from cimopt.solver.context import Context
+from cimopt.solver.tiling import solution_format as tiling_solutions
 from cimopt.solver.interface import Method, Stage
 from cimopt.solver.stats import SolveStats, SolverOptions
 from cimopt.solver.tiling.cut import Tiling, tile_workload
-
-
-@dataclass(frozen=True)
-class TilingProblem:
-    """Weight matrices of the crossbar ops, (op name, matrix), and the crossbar geometry."""
-
-    matrices: tuple[tuple[str, Matrix], ...]
-    rows: int
-    cols: int
-    slices: int
+from cimopt.solver.tiling.problem import TilingProblem
 
 
 class TilingStage(Stage[TilingProblem, Tiling]):
@@ -31,6 +20,7 @@ class TilingStage(Stage[TilingProblem, Tiling]):
     heuristic = exact = "block"
     problem_type = TilingProblem
     unit = "crossbars"
+    solution_format = tiling_solutions
 
     def build(self, ctx: Context) -> TilingProblem:
         c = ctx.target.core
@@ -49,5 +39,5 @@ class TilingStage(Stage[TilingProblem, Tiling]):
                 raise CapacityError(f"op {op} needs {len(ts)} crossbars for one copy of its weights; the chip has "
                                     f"{total}: choose a larger target")
         ctx.tiles = dict(solution.tiles)
-        # every crossbar: placement cuts groups that do not pack (`stage_placement.packable_groups`)
+        # every crossbar: placement cuts groups that do not pack (`cimopt.solver.placement.stage.packable_groups`)
         ctx.budget = total
