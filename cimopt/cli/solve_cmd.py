@@ -9,9 +9,7 @@ from typing import Any
 
 from cimopt.ir import units
 from cimopt.ir.errors import UsageError
-from cimopt.solver.harness import generators
-from cimopt.solver.harness import instances
-from cimopt.solver.harness import solutions
+from cimopt.solver.harness import generators, instances, solutions
 from cimopt.solver.registry import STAGES, stage
 from cimopt.solver.stats import SolverOptions
 
@@ -95,8 +93,10 @@ def register(sub: Any) -> None:
     s.set_defaults(func=_cmd_solve)
     g = sub.add_parser("instances", help="generate the random stage instances the benchmarks use")
     g.add_argument("--stage", required=True, choices=sorted(generators.SIZES))
-    g.add_argument("--size", "--tasks", "--groups", "--buffers", "--layers", dest="size", type=int, default=1000,
-                   help="instance size: tasks, groups, buffers or layers (default 1000)")
+    size_units = sorted(set(generators.SIZES.values()))
+    g.add_argument("--size", *(f"--{u}" for u in size_units), dest="size", type=int, default=1000,
+                   help="instance size, per stage: " + ", ".join(f"{s} {u}" for s, u in generators.SIZES.items())
+                   + " (default 1000)")
     g.add_argument("--mode", choices=("latency", "throughput"), default="latency",
                    help="objective of scheduling and replication instances")
     g.add_argument("--seed", type=int, default=0)
