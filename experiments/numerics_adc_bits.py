@@ -40,7 +40,8 @@ import time
 import onnx
 from built_models import encoder
 
-from cimopt.report.accuracy import bit_true_sqnr_db, errors, layer_signals
+from cimopt.calibration import layer_signals
+from cimopt.report.accuracy import bit_true_sqnr_db, errors
 from cimopt.compiler import compile_model
 from cimopt.cost.adc_error import AdcOption, options
 from cimopt.demo import light_graph, randomised
