@@ -382,7 +382,7 @@ def test_folded_unit_check_equals_a_long_replay(spans: list[tuple[int, int, int]
     in flight does (units busy at most II per inference, as `_busy_over_ii` leaves them)."""
     from types import SimpleNamespace
 
-    from cimopt.targets.machine.checks import _overlaps, _unit_items
+    from cimopt.targets.machine.checks.overlaps import _overlaps, _unit_items
 
     ins = [SimpleNamespace(id=i, start_ns=s, end_ns=s + d, resource=f"u{u}", crossbars=(), kind="vector", tile=None)
            for i, (s, d, u) in enumerate(spans)]
@@ -404,7 +404,7 @@ def test_folded_buffer_check_equals_a_long_replay(bufs: list[tuple[int, int, int
     inference in flight does (iteration-0-only tensors serve every inference)."""
     from types import SimpleNamespace
 
-    from cimopt.targets.machine.checks import _buffer_items
+    from cimopt.targets.machine.checks.overlaps import _buffer_items
 
     plans = [SimpleNamespace(tensor=f"t{j % 3}", iteration=it % flight, space="global", offset=8 * off,
                              size_bytes=8, start_ns=s, end_ns=s + d)
