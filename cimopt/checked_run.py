@@ -4,7 +4,7 @@
 The machine (`targets.machine.executor.execute`, capturing every tensor it computes) runs the
 program on the given inputs; onnxruntime runs the model on the same inputs; `verdict` judges
 every graph output and every intermediate tensor the original model also names
-(`cimopt.report.verdict`); `machine_run` and `judged` are its two halves, for a caller that
+(`cimopt.report.verdict`); `run_on_machine` and `judged` are its two halves, for a caller that
 keeps the machine's results (a trace, its outputs) before onnxruntime runs.  The run passes (`CheckedRun.ok`) when the verdict is a match and the
 machine reported no violation.  Times in s, errors in the tensors' own units.
 """
@@ -63,10 +63,10 @@ def checked_run(program: Program, graph: Graph, target: Target, model: onnx.Mode
                 inputs: Mapping[str, np.ndarray]) -> CheckedRun:
     """Run ``program`` (compiled to ``graph`` for ``target``) on ``inputs`` and judge its tensors
     against onnxruntime running ``model`` (the original model: its tensor names are the ones judged)."""
-    return judged(machine_run(program, graph, target, inputs), graph, model, inputs)
+    return judged(run_on_machine(program, graph, target, inputs), graph, model, inputs)
 
 
-def machine_run(program: Program, graph: Graph, target: Target,
+def run_on_machine(program: Program, graph: Graph, target: Target,
                 inputs: Mapping[str, np.ndarray]) -> tuple[MachineResult, float]:
     """The machine's run of ``program`` on ``inputs``, every computed tensor captured, and its wall seconds."""
     t0 = time.perf_counter()
@@ -76,7 +76,7 @@ def machine_run(program: Program, graph: Graph, target: Target,
 
 def judged(run: tuple[MachineResult, float], graph: Graph, model: onnx.ModelProto,
            inputs: Mapping[str, np.ndarray]) -> CheckedRun:
-    """A `machine_run` judged against onnxruntime running ``model`` on the same ``inputs``."""
+    """A `run_on_machine` judged against onnxruntime running ``model`` on the same ``inputs``."""
     res, run_s = run
     v, ref = verdict(graph, model, inputs, res.outputs, res.computed)
     return CheckedRun(res, v, ref, run_s)

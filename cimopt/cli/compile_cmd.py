@@ -163,7 +163,7 @@ def _check_shapes(given: list[str], p: Any) -> None:
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
-    from cimopt.checked_run import judged, machine_run
+    from cimopt.checked_run import judged, run_on_machine
     from cimopt.inputs import random_inputs, read_inputs
     from cimopt.report.machine_run import run_json, run_lines, save_outputs
 
@@ -172,8 +172,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
     _check_shapes(a.input_shape, p)
     inputs = read_inputs(a.inputs, fe.graph) if a.inputs else random_inputs(fe.graph, a.seed)
     if a.numerics != "float":
-        return cli_numerics.run(a, p, target, fe.graph, inputs)
-    machine = machine_run(p, fe.graph, target, inputs)
+        return cli_numerics.run(a, p, target, fe.graph, proto, inputs)
+    machine = run_on_machine(p, fe.graph, target, inputs)
     if a.trace:
         write_machine_trace(p, machine[0], a.trace)
     if a.outputs:
