@@ -1,13 +1,20 @@
-"""Calibration inputs for the activation quantisers and the ADC error model: a user's .npz, or
-seeded random inputs that are never the run's own."""
+"""Calibration inputs for the activation quantisers and the ADC error model (a user's .npz, or
+seeded random inputs that are never the run's own), and the error model's per-layer signals
+(`layer_signals`) taken from the float values of a sample."""
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Mapping
 
 import numpy as np
 
+from cimopt.cost.adc_error import LayerSignal, layer_signal
 from cimopt.ir.errors import UsageError
-from cimopt.ir.graph import Graph
+from cimopt.ir.graph import Graph, OpClass
+from cimopt.ir.written import is_written
+from cimopt.targets.machine.float_reference import float_trace
+from cimopt.targets.physics.numerics import ActQuant
+from cimopt.targets.spec import Target
 
 from cimopt.inputs import random_inputs
 
@@ -73,3 +80,17 @@ def _as_input_dtype(path: str, name: str, a: np.ndarray, want: np.dtype) -> np.n
     if want.kind == "b":
         return a.astype(want)
     raise UsageError(f"{path}: input {name} has element type {want}, which calibration cannot feed")
+
+
+def layer_signals(graph: Graph, target: Target, activations: Mapping[str, ActQuant],
+                  sample: Mapping[str, np.ndarray], clipping: Mapping[str, float] | None = None
+                  ) -> dict[str, LayerSignal]:
+    """The ADC error model's inputs for every crossbar op, from the float values on ``sample``;
+    ``clipping``: per crossbar input the clipping estimate (`targets.machine.float_reference.clipping_power`)."""
+    ref = float_trace(graph, sample)
+    clip = clipping or {}
+    return {op.name: layer_signal(graph, op, target.precision.weight_bits, activations[op.inputs[0]],
+                                  ref[op.outputs[0]],
+                                  {op.inputs[1]: ref[op.inputs[1]]} if is_written(graph, op) else None,
+                                  ref[op.inputs[0]], clip.get(op.inputs[0], 0.0))
+            for op in graph.ops() if op.op_class is OpClass.CROSSBAR}

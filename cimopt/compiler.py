@@ -26,7 +26,7 @@ from cimopt.solver.stats import SolveStats
 from cimopt.targets.machine.float_reference import calibrate_from, calibration_trace, clipping_power
 from cimopt.targets.spec import Target
 
-from cimopt.report.accuracy import layer_signals
+from cimopt.calibration import layer_signals
 from cimopt.batching import choose_batch, needs_segments
 from cimopt.calibration import calibration_samples
 from cimopt.exact_compile import Candidate, exact_path

@@ -17,7 +17,8 @@ import time
 import onnx
 
 from cimopt.compiler import compile_model
-from cimopt.demo import light_graph, randomised
+from cimopt.demo import light_graph
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
@@ -27,7 +28,7 @@ from cimopt.targets.machine.executor import execute
 def randomised_file(name: str, seed: int = 0) -> str:
     """A light graph of the onnx package with random weights and logits out, written to a file."""
     out = os.path.join(tempfile.mkdtemp(prefix="cimopt-bench-"), name + ".onnx")
-    onnx.save(randomised(onnx.load(light_graph(name)), seed), out)
+    onnx.save(randomise_light_graph(onnx.load(light_graph(name)), seed), out)
     return out
 
 

@@ -9,7 +9,7 @@ Usage (the plot needs matplotlib, a dependency):
 (``--skip-sweep`` runs only the front, ``--budgets`` with no value only the sweep, so the two can
 run side by side; ``--plot-from`` merges the files of one model.)
 
-``--model``: a light graph of the onnx package (seeded random weights, `cimopt.demo.randomised`)
+``--model``: a light graph of the onnx package (seeded random weights, `cimopt.ir.random_weights.randomise_light_graph`)
 or ``encoder`` (`built_models.encoder`: BERT-base-sized, hidden 768, 12 heads, FFN 3072,
 sequence ``--seq``, ``--layers`` layers; where the compile writes the attention's activation x
 activation MatMuls into crossbars (`cost.matmul_units`) they see the ADC too, else they run on the
@@ -40,10 +40,12 @@ import time
 import onnx
 from built_models import encoder
 
-from cimopt.report.accuracy import bit_true_sqnr_db, errors, layer_signals
+from cimopt.calibration import layer_signals
+from cimopt.report.accuracy import bit_true_sqnr_db, errors
 from cimopt.compiler import compile_model
 from cimopt.cost.adc_error import AdcOption, options
-from cimopt.demo import light_graph, randomised
+from cimopt.demo import light_graph
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.inputs import random_inputs
 from cimopt.ir.graph import OpClass
 from cimopt.options import CompileOptions
@@ -61,7 +63,7 @@ def lossless_option(opts: list[AdcOption]) -> AdcOption:
 
 
 def load_model(name: str, layers: int, seq: int) -> onnx.ModelProto:
-    return encoder(layers=layers, seq=seq) if name == "encoder" else randomised(onnx.load(light_graph(name)), 0)
+    return encoder(layers=layers, seq=seq) if name == "encoder" else randomise_light_graph(onnx.load(light_graph(name)), 0)
 
 
 def with_adc(t: Target, bits: int) -> Target:

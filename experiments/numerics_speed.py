@@ -15,7 +15,8 @@ import onnx
 
 from cimopt.calibration import calibration_samples
 from cimopt.compiler import compile_model
-from cimopt.demo import light_graph, randomised
+from cimopt.demo import light_graph
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.inputs import random_inputs
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
@@ -30,7 +31,7 @@ def main() -> None:
     ap.add_argument("--target", default="isaac")
     a = ap.parse_args()
     t = load_target(a.target)
-    res = compile_model(randomised(onnx.load(light_graph(a.model)), 0), t, CompileOptions())
+    res = compile_model(randomise_light_graph(onnx.load(light_graph(a.model)), 0), t, CompileOptions())
     g = res.frontend.graph
     x = random_inputs(g, 0)
     t0 = time.perf_counter()

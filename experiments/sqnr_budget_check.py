@@ -3,7 +3,7 @@
 Usage:
     python experiments/sqnr_budget_check.py [--target isaac] [--budgets 20 30] [--graphs NAME ...]
 
-For every light graph of the onnx package (seeded random weights, `cimopt.demo.randomised`) and
+For every light graph of the onnx package (seeded random weights, `cimopt.ir.random_weights.randomise_light_graph`) and
 every budget: compile as ``cimopt compile --min-sqnr-db B`` does (heuristic, latency mode,
 default calibration: seeded random inputs), run the program ``--numerics int`` on an input the
 calibration never saw (seed 0) and compare every output with the float reference.  One row per
@@ -23,7 +23,8 @@ import onnx
 
 from cimopt.report.accuracy import bit_true_sqnr_db
 from cimopt.compiler import compile_model
-from cimopt.demo import light_graph, randomised
+from cimopt.demo import light_graph
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.options import CompileOptions
 from cimopt.solver.accuracy.knapsack import BudgetUnreachable
 from cimopt.targets.load import load_target
@@ -36,7 +37,7 @@ def check(name: str, target_name: str, budgets: list[float]) -> list[tuple[float
     """Per budget (outcome, predicted dB, measured dB, passed, seconds) of one graph.  Budgets whose
     programs drive the same rows per conversion share one bit-true run (the same arithmetic)."""
     target = load_target(target_name)
-    model = randomised(onnx.load(light_graph(name)), 0)
+    model = randomise_light_graph(onnx.load(light_graph(name)), 0)
     measured: dict[tuple[tuple[str, int], ...], float] = {}
     rows = []
     for budget in budgets:

@@ -15,6 +15,9 @@ ConvTranspose, Gemm and MatMul; uniform in [0.5, 1.5] for BatchNormalization sca
 variances (so folding stays finite); ``N(0, 0.1^2)`` for the rest (biases, means, ...).  Each
 tensor draws from ``default_rng([seed, k])``, ``k`` its rank in name order, so the same model and
 seed always give the same values, whatever the node order.
+
+`randomise_light_graph` is the older draw that `cimopt demo`, the tests and the experiments use
+on the onnx light graphs (its values are what their figures rest on).
 """
 from __future__ import annotations
 
@@ -118,3 +121,32 @@ def randomised_file(path: str, seed: int = 0) -> onnx.ModelProto:
     proto = randomise_weights(read_model(path, "random"), seed)
     proto.graph.name = model_name(path)
     return proto
+
+
+def randomise_light_graph(model: onnx.ModelProto, seed: int = 0) -> onnx.ModelProto:
+    """``model`` itself (changed in place) with its ConstantOfShape weights replaced by seeded
+    random ones and a final Softmax turned into Identity, so its logits expose arithmetic errors:
+    the draw of `cimopt demo` and of the tests and experiments on the onnx light graphs.  One
+    generator, ``default_rng(seed)``, draws the weights in node order: He-scaled normal,
+    ``N(0, 2 / fan_in)`` with ``fan_in`` the product of all dims but the first, for tensors of
+    rank 2 or more; uniform in [0.5, 1.5] for 1-D parameters.  (`randomise_weights`, the draw
+    of ``--random-weights``, covers every weight and draws per tensor.)"""
+    rng = np.random.default_rng(seed)
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    outputs = {o.name for o in model.graph.output}
+    keep = []
+    for n in model.graph.node:
+        if n.op_type == "Softmax" and n.output[0] in outputs:
+            n.op_type = "Identity"
+            del n.attribute[:]
+        if n.op_type == "ConstantOfShape" and n.input[0] in inits:
+            shape = [int(d) for d in inits[n.input[0]]]
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 0
+            w = rng.normal(0, np.sqrt(2 / fan_in), shape) if fan_in else rng.uniform(0.5, 1.5, shape)
+            model.graph.initializer.append(numpy_helper.from_array(w.astype(np.float32), n.output[0]))
+            continue
+        keep.append(n)
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    model.ir_version = max(model.ir_version, 7)
+    return model

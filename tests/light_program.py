@@ -7,7 +7,8 @@ import os
 import onnx
 
 from cimopt.compiler import CompileResult, compile_model
-from cimopt.demo import light_graph, randomised
+from cimopt.demo import light_graph
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
 
@@ -17,7 +18,7 @@ TARGET = "pimcomp"
 @functools.lru_cache(maxsize=1)
 def squeezenet() -> tuple[onnx.ModelProto, CompileResult]:
     """(the model with random weights, its compile result)."""
-    model = randomised(onnx.load(light_graph("light_squeezenet")), 0)
+    model = randomise_light_graph(onnx.load(light_graph("light_squeezenet")), 0)
     return model, compile_model(model, load_target(TARGET), CompileOptions())
 
 

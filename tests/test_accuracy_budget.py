@@ -11,7 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from cimopt.report.accuracy import layer_signals, sqnr_db
+from cimopt.calibration import layer_signals
+from cimopt.report.accuracy import sqnr_db
 from cimopt.compiler import compile_model
 from cimopt.cost.adc_error import AdcOption, options
 from cimopt.inputs import random_inputs

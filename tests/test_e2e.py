@@ -14,7 +14,7 @@ import models
 from cimopt.cli.main import main
 from cimopt.compiler import CompileResult, compile_model
 from cimopt.solver.registry import stage as cmp_stage
-from cimopt.demo import randomised
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.ir.program import Program
 from cimopt.options import CompileOptions
@@ -177,7 +177,7 @@ def test_validate_without_model(tmp_path: Path, capsys: pytest.CaptureFixture[st
 @pytest.mark.parametrize("name", ["light_resnet50", "light_densenet121", "light_shufflenet", "light_inception_v2"])
 def test_light_graphs_random_weights(name: str, light_dir: str, tmp_path: Path) -> None:
     """The onnx package's real graphs with random weights (as experiments/checks/randomize.py makes them)."""
-    m = randomised(onnx.load(os.path.join(light_dir, name + ".onnx")))
+    m = randomise_light_graph(onnx.load(os.path.join(light_dir, name + ".onnx")))
     res = compile_model(m, load_target("isaac"), CompileOptions())
     out, ok, errs = _run(res, m)
     assert not out.violations, out.violations[:3]

@@ -14,7 +14,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from cimopt.compiler import compile_model
-from cimopt.demo import light_graph, randomised
+from cimopt.demo import light_graph
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.frontend import prepare
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.targets.errors import TargetError
@@ -138,7 +139,7 @@ def test_fused_models_match_onnxruntime(make: Callable[[int], onnx.ModelProto], 
 
 @pytest.mark.parametrize("mode", ["latency", "throughput"])
 def test_light_squeezenet_fused_on_isaac_matches(mode: str) -> None:
-    _runs_and_matches(randomised(onnx.load(light_graph("light_squeezenet")), 0), "isaac", mode)
+    _runs_and_matches(randomise_light_graph(onnx.load(light_graph("light_squeezenet")), 0), "isaac", mode)
 
 
 def test_int_numerics_apply_the_epilogue_in_vector_precision() -> None:

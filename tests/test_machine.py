@@ -382,7 +382,7 @@ def test_folded_unit_check_equals_a_long_replay(spans: list[tuple[int, int, int]
     in flight does (units busy at most II per inference, as `_busy_over_ii` leaves them)."""
     from types import SimpleNamespace
 
-    from cimopt.targets.machine.checks import _overlaps, _unit_items
+    from cimopt.targets.machine.checks.overlaps import _overlaps, _unit_items
 
     ins = [SimpleNamespace(id=i, start_ns=s, end_ns=s + d, resource=f"u{u}", crossbars=(), kind="vector", tile=None)
            for i, (s, d, u) in enumerate(spans)]
@@ -404,7 +404,7 @@ def test_folded_buffer_check_equals_a_long_replay(bufs: list[tuple[int, int, int
     inference in flight does (iteration-0-only tensors serve every inference)."""
     from types import SimpleNamespace
 
-    from cimopt.targets.machine.checks import _buffer_items
+    from cimopt.targets.machine.checks.overlaps import _buffer_items
 
     plans = [SimpleNamespace(tensor=f"t{j % 3}", iteration=it % flight, space="global", offset=8 * off,
                              size_bytes=8, start_ns=s, end_ns=s + d)
@@ -420,3 +420,60 @@ def test_folded_buffer_check_equals_a_long_replay(bufs: list[tuple[int, int, int
     folded = overlapping(_buffer_items(prog, 0, ii, True))  # type: ignore[arg-type]
     replay = overlapping(_buffer_items(prog, reps, ii, False))  # type: ignore[arg-type]
     assert folded == replay
+
+
+def test_checks_run_once_per_run(setup: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every check of a program runs once per `execute` and per `validate` (`check_program`)."""
+    from cimopt.targets.machine import executor
+
+    _, g, t, p, x, _ = setup
+    calls: list[int] = []
+    real = executor.check_program
+
+    def counted(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+    monkeypatch.setattr(executor, "check_program", counted)
+    execute(p, g, t, x)
+    assert len(calls) == 1
+    validate(p, g, t)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("fault", ["dropped-dependency", "wrong-address", "consumer-first", "bad-rows",
+                                   "unknown-op", "missing-read", "swapped-tiles"])
+def test_validate_reports_every_check_of_execute(setup: tuple, fault: str) -> None:
+    """Without data, `validate` reports the very violations `execute` reports (the checks do not
+    depend on the values), for faults of every kind the walk in time finds."""
+    _, g, t, p, x, _ = setup
+    d2 = p.instructions[2].end_ns - p.instructions[2].start_ns
+    read4 = p.instructions[4].reads[0]
+    faults: dict[str, Callable[[Program], Program]] = {
+        "dropped-dependency": lambda p: instr(p, 4, deps=()),
+        "wrong-address": lambda p: instr(p, 4, reads=(dataclasses.replace(read4, offset=8),)),
+        "consumer-first": lambda p: instr(p, 2, start_ns=0, end_ns=d2),
+        "bad-rows": lambda p: instr(p, 4, reads=(dataclasses.replace(read4, row1=read4.row1 + 50),)),
+        "unknown-op": lambda p: instr(p, 2, op="no-such-op"),
+        "missing-read": lambda p: instr(p, 2, reads=()),
+        "swapped-tiles": lambda p: dataclasses.replace(p, programming=tuple(
+            dataclasses.replace(tw, core=p.programming[-1 - k].core, crossbar=p.programming[-1 - k].crossbar)
+            for k, tw in enumerate(p.programming))),
+    }
+    bad = faults[fault](p)
+    ran = execute(bad, g, t, x).violations
+    checked = validate(bad, g, t)
+    assert checked, fault
+    # what only execution finds: an instruction that cannot run on its values, a block not cut
+    found_by_data = [v for v in ran if "cannot execute" in v.message or "cannot be built" in v.message]
+    assert [v for v in ran if v not in found_by_data] == checked
+
+
+def test_compiling_does_not_import_the_machine() -> None:
+    """`cimopt.compiler` (calibration and the ADC error model included) never loads the executor."""
+    import subprocess
+    import sys
+
+    code = ("import sys, cimopt.compiler; "
+            "print([m for m in sys.modules if m.startswith('cimopt.targets.machine.') and 'executor' in m])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

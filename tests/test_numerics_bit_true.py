@@ -11,7 +11,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from cimopt.compiler import compile_model
-from cimopt.demo import light_graph, randomised
+from cimopt.demo import light_graph
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.inputs import random_inputs
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.workload import matrix_of
@@ -154,5 +155,5 @@ def test_lossless_int_run_tracks_float_reference() -> None:
 @pytest.mark.parametrize("name", ["light_squeezenet", "light_shufflenet"])
 def test_light_graphs_bit_true(name: str) -> None:
     t = wide_adc(load_target("isaac"))
-    g, r, cal = run_int(randomised(onnx.load(light_graph(name))), t, shortcut=True)
+    g, r, cal = run_int(randomise_light_graph(onnx.load(light_graph(name))), t, shortcut=True)
     assert_bit_true(g, r, cal, 16, {"Conv"} | ({"Conv/grouped"} if name == "light_shufflenet" else set()))

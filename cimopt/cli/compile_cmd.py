@@ -4,10 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from typing import Any
 
-from cimopt.ir import units
 from cimopt.ir.errors import CimoptError, ProgramError, UsageError
 from cimopt.solver.registry import STAGES
 
@@ -164,47 +162,28 @@ def _check_shapes(given: list[str], p: Any) -> None:
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
-    from cimopt.targets.machine.executor import execute
-
+    from cimopt.checked_run import judged, run_on_machine
     from cimopt.inputs import random_inputs, read_inputs
-    from cimopt.report.machine_run import save_outputs, verdict, verdict_json, verdict_lines
+    from cimopt.report.machine_run import run_json, run_lines, save_outputs
 
     p, target, fe, proto = _machine_setup(a.program, a.model, a.target, "refuse",
                                           a.weight_seed if a.random_weights else None)
     _check_shapes(a.input_shape, p)
     inputs = read_inputs(a.inputs, fe.graph) if a.inputs else random_inputs(fe.graph, a.seed)
     if a.numerics != "float":
-        return cli_numerics.run(a, p, target, fe.graph, inputs)
-    t0 = time.perf_counter()
-    res = execute(p, fe.graph, target, inputs, capture=True)
-    run_s = time.perf_counter() - t0
+        return cli_numerics.run(a, p, target, fe.graph, proto, inputs)
+    machine = run_on_machine(p, fe.graph, target, inputs)
     if a.trace:
-        write_machine_trace(p, res, a.trace)
+        write_machine_trace(p, machine[0], a.trace)
     if a.outputs:
-        save_outputs(a.outputs, res.outputs)
-    v, _ref = verdict(fe.graph, proto, inputs, res.outputs, res.computed)
-    viol = [f"{x.kind}: {x.message}" for x in res.violations]
-    ok = v.match and not viol
-    errs = [t for t in v.outputs if math.isfinite(t.max_abs_error)]
-    max_abs = max((t.max_abs_error for t in errs), default=0.0)
-    max_rel = max((t.rel_error for t in errs), default=0.0)
+        save_outputs(a.outputs, machine[0].outputs)
+    run = judged(machine, fe.graph, proto, inputs)
     if a.json:
-        print(json_safe.dumps({"match": bool(v.match), "violations": viol, "max_abs_error": max_abs,
-                          "max_rel_error": max_rel, "makespan_ns": float(res.makespan_ns),
-                          "initiation_interval_ns": float(res.initiation_interval_ns),
-                          "energy_pj": float(res.energy.total), "program_makespan_ns": float(p.makespan_ns),
-                          **verdict_json(v), "run_s": run_s}))
+        print(json_safe.dumps(run_json(run, p)))
     else:
-        print(f"ran {res.instructions} instructions in {run_s:.1f} s; machine makespan {units.time(res.makespan_ns, 6)} "
-              f"(program says {units.time(p.makespan_ns, 6)}), energy {units.energy(res.energy.total)}")
-        for line in verdict_lines(v):
+        for line in run_lines(run, p):
             print(line)
-        for x in viol[:20]:
-            print(f"  violation {x}")
-        if len(viol) > 20:
-            print(f"  ... and {len(viol) - 20} more violations")
-        print(f"{v.summary()}; {len(viol)} violation(s)")
-    return 0 if ok else 1
+    return 0 if run.ok else 1
 
 
 def _cmd_validate(a: argparse.Namespace) -> int:
@@ -220,7 +199,7 @@ def _cmd_validate(a: argparse.Namespace) -> int:
     else:
         from cimopt.ir import program as prog
         from cimopt.targets.load import load_target
-        from cimopt.targets.machine.checks import validate_without_model
+        from cimopt.targets.machine.checks.program import validate_without_model
 
         p = prog.load(a.program)
         target = load_target(a.target or dict(p.extra).get("target_ref") or p.target)

@@ -118,16 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CimoptError as e:
         print(f"cimopt: error: {e}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the reader went away (`cimopt ... | head`)
+    except BrokenPipeError:  # the reader went away (`cimopt ... | head`): no traceback, not a failed check
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
         print("cimopt: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # the reader of stdout went away (``| head``): no traceback; exit 1, the output was cut
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed pipe until exit
-        return 1
 
 
 if __name__ == "__main__":

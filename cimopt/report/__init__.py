@@ -1,3 +1,4 @@
-"""What cimopt shows a person: compile summaries and comparisons (`summary`), `inspect`, the verdict
-of a machine run against onnxruntime (`verdict`, `machine_run`), numerics accuracy (`accuracy`),
-plots (`program_plots`, `sweep_plots`) and Chrome traces (`trace`)."""
+"""What cimopt shows a person: compile summaries and comparisons (`summary`), `inspect`, the rules
+that judge a machine run against onnxruntime (`verdict`) and what `cimopt run` prints of one
+(`machine_run`), numerics accuracy (`accuracy`), plots (`program_plots`, `sweep_plots`) and Chrome
+traces (`trace`)."""

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cimopt.cost.adc_error import LayerSignal, layer_signal
 from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.program import Program
-from cimopt.ir.written import is_written
 from cimopt.targets.machine.executor import MachineResult, execute
 from cimopt.targets.physics.numerics import ActQuant
 from cimopt.targets.machine.float_reference import calibrate, float_trace
@@ -159,17 +157,3 @@ def report_lines(run: NumericsRun, worst: int = 3) -> list[str]:
         lines.append(f"  worst layer {d['op']} ({d['op_type']}): SQNR {float(d['sqnr_db']):.1f} dB, cosine "
                      f"{float(d['cosine']):.5f}, {d['adc_saturations']} saturations")
     return lines
-
-
-def layer_signals(graph: Graph, target: Target, activations: Mapping[str, ActQuant],
-                  sample: Mapping[str, np.ndarray], clipping: Mapping[str, float] | None = None
-                  ) -> dict[str, LayerSignal]:
-    """The ADC error model's inputs for every crossbar op, from the float values on ``sample``;
-    ``clipping``: per crossbar input the clipping estimate (`numerics_calib.clipping_power`)."""
-    ref = float_trace(graph, sample)
-    clip = clipping or {}
-    return {op.name: layer_signal(graph, op, target.precision.weight_bits, activations[op.inputs[0]],
-                                  ref[op.outputs[0]],
-                                  {op.inputs[1]: ref[op.inputs[1]]} if is_written(graph, op) else None,
-                                  ref[op.inputs[0]], clip.get(op.inputs[0], 0.0))
-            for op in graph.ops() if op.op_class is OpClass.CROSSBAR}

@@ -1,58 +1,19 @@
-"""What `cimopt run` reports: the machine's results against onnxruntime's, per tensor, as a verdict."""
+"""What `cimopt run` (and `cimopt demo`) report of a checked run (`cimopt.checked_run`): the
+machine's figures, the verdict per output, the violations, as text (`run_lines`) or JSON
+(`run_json`); and the machine's outputs written to a .npz (`save_outputs`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import onnx
 
+from cimopt.ir import units
 from cimopt.ir.errors import UsageError
-from cimopt.ir.graph import Graph
-from cimopt.targets.machine.kernels import dynamic_inputs, run_op
+from cimopt.ir.program import Program
 
-from cimopt.inputs import reference_outputs
-from cimopt.report.verdict import MISMATCH, TensorVerdict, Verdict, judge, judge_tensor
-
-
-def intermediate_names(graph: Graph, proto: onnx.ModelProto, computed: Mapping[str, np.ndarray]) -> list[str]:
-    """Tensors the machine computed that the original model's main graph also produces, in the
-    order of ``graph``'s ops (graph outputs excluded: they are judged as outputs)."""
-    produced = {t for n in proto.graph.node for t in n.output if t}
-    outs = set(graph.outputs)
-    return [t for op in graph.ops() for t in op.outputs
-            if t and t in computed and t in produced and t not in outs]
-
-
-def verdict(graph: Graph, proto: onnx.ModelProto, inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray],
-            computed: Mapping[str, np.ndarray]) -> tuple[Verdict, dict[str, np.ndarray]]:
-    """The verdict (`cimopt.report.verdict`) over outputs and intermediates, and the reference tensors.
-
-    The local re-check of a differing tensor re-runs its producing op in onnxruntime on the
-    machine's own values of that op's inputs, when each is a graph input or verified.
-    """
-    inter = intermediate_names(graph, proto, computed)
-    ref = reference_outputs(proto, inputs, list(graph.outputs), inter)
-    ours = {**computed, **outputs}
-    sessions: dict[str, object] = {}
-
-    def local(name: str, verified: set[str]) -> TensorVerdict | None:
-        op = graph.producer(name)
-        if op is None:
-            return None
-        args = dynamic_inputs(graph, op)
-        if any(t not in graph.inputs and t not in verified for t in args):
-            return None
-        vals = [np.asarray(inputs[t]) if t in graph.inputs else ours[t] for t in args]
-        try:
-            res = dict(zip([t for t in op.outputs if t], run_op(graph, op, vals, sessions)))
-        except Exception:  # noqa: BLE001 - onnxruntime's own types: no local verdict, the end-to-end one stands
-            return None
-        if name not in res:
-            return None
-        return judge_tensor(name, ours[name], np.asarray(res[name]))
-
-    return judge(ours, ref, list(graph.outputs), inter, local), ref
+from cimopt.checked_run import CheckedRun
+from cimopt.report.verdict import MISMATCH, TensorVerdict, Verdict
 
 
 def save_outputs(path: str, outputs: Mapping[str, np.ndarray]) -> None:
@@ -90,4 +51,30 @@ def verdict_lines(v: Verdict) -> list[str]:
     return lines
 
 
-__all__ = ["verdict", "save_outputs", "verdict_json", "verdict_lines", "intermediate_names"]
+def run_json(run: CheckedRun, program: Program) -> dict[str, Any]:
+    """`cimopt run --json`: the verdict, the violations, the machine's and the program's figures
+    (ns, pJ) and the machine's wall time ``run_s`` (s)."""
+    res = run.machine
+    return {"match": bool(run.verdict.match), "violations": run.violations, "max_abs_error": run.max_abs_error,
+            "max_rel_error": run.max_rel_error, "makespan_ns": float(res.makespan_ns),
+            "initiation_interval_ns": float(res.initiation_interval_ns),
+            "energy_pj": float(res.energy.total), "program_makespan_ns": float(program.makespan_ns),
+            **verdict_json(run.verdict), "run_s": run.run_s}
+
+
+def run_lines(run: CheckedRun, program: Program) -> list[str]:
+    """`cimopt run`'s text: the machine's figures, one line per output, the first 20 violations,
+    the summary."""
+    res, viol = run.machine, run.violations
+    lines = [f"ran {res.instructions} instructions in {run.run_s:.1f} s; machine makespan "
+             f"{units.time(res.makespan_ns, 6)} (program says {units.time(program.makespan_ns, 6)}), "
+             f"energy {units.energy(res.energy.total)}"]
+    lines += verdict_lines(run.verdict)
+    lines += [f"  violation {x}" for x in viol[:20]]
+    if len(viol) > 20:
+        lines.append(f"  ... and {len(viol) - 20} more violations")
+    lines.append(f"{run.verdict.summary()}; {len(viol)} violation(s)")
+    return lines
+
+
+__all__ = ["save_outputs", "verdict_json", "verdict_lines", "run_json", "run_lines"]

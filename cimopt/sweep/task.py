@@ -16,9 +16,10 @@ produced the solution, empty when ``.method`` did), ``.status``, ``.objective``,
 units per stage as `cimopt compile` prints them, wall time s); end to end ``makespan_ns``,
 ``initiation_interval_ns``, ``inferences_per_s``, ``energy_pj``, ``memory_peak_bytes``,
 ``memory_bound_bytes``, ``tasks``, ``crossbars_used``, ``compile_s``; with ``run``:
-``run_ok`` (outputs match and no violation: `cimopt run`'s verdict), ``run_match``,
-``run_violations``, ``run_max_abs_error``, ``run_max_rel_error``,
-``run_makespan_ns``, ``run_s``; and ``status``, ``error``, ``task_s`` (the task's wall time, s).
+``run_ok`` (outputs and intermediates match and no violation: `cimopt run`'s verdict,
+`cimopt.checked_run`), ``run_match``, ``run_violations``, ``run_max_abs_error``,
+``run_max_rel_error`` (over the outputs with a finite error), ``run_makespan_ns``, ``run_s`` (the
+machine's wall time); and ``status``, ``error``, ``task_s`` (the task's wall time, s).
 """
 from __future__ import annotations
 
@@ -114,11 +115,10 @@ def _compute(task: SweepTask, out: Row) -> None:
     import onnx
 
     from cimopt.ir.errors import ModelError
-    from cimopt.ir.load import model_name
+    from cimopt.ir.random_weights import randomised_file
     from cimopt.targets.load import load_target
 
     from cimopt.compiler import compile_model
-    from cimopt.demo import randomised
     from cimopt.options import CompileOptions
 
     target = load_target(task.target_ref)
@@ -128,9 +128,8 @@ def _compute(task: SweepTask, out: Row) -> None:
     with open(task.model_path, "rb") as f:
         data = f.read()
     model: str | onnx.ModelProto = task.model_path
-    if task.random_weights:
-        model = randomised(onnx.load_from_string(data), 0)
-        model.graph.name = model_name(task.model_path)   # the model's one name, as without random weights
+    if task.random_weights:   # the model `compile --random-weights --weight-seed 0` compiles, named as the file
+        model = randomised_file(task.model_path, 0)
         data = model.SerializeToString()
     out["model_sha256"] = hashlib.sha256(data).hexdigest()
     opts = CompileOptions(mode=task.mode, solver=task.solver, seed=task.seed, time_limit_s=task.time_limit_s,
@@ -151,21 +150,18 @@ def _compute(task: SweepTask, out: Row) -> None:
 
 
 def _run(program: Any, graph: Any, target: Any, model: Any) -> Row:
-    """The checks of `cimopt run` with its default inputs (seed 0)."""
-    from cimopt.targets.machine.executor import execute
+    """`cimopt run`'s checks and verdict (`cimopt.checked_run`) with its default inputs (seed 0)."""
+    from cimopt.ir.load import read_model
 
-    from cimopt.inputs import compare, random_inputs, reference_outputs
+    from cimopt.checked_run import checked_run
+    from cimopt.inputs import random_inputs
 
-    t0 = time.perf_counter()
-    inputs = random_inputs(graph, 0)
-    res = execute(program, graph, target, inputs)
-    ref = reference_outputs(model, inputs, list(graph.outputs))
-    match, errs = compare(res.outputs, ref)
-    return {"run_ok": bool(match and not res.violations), "run_match": bool(match),
-            "run_violations": len(res.violations),
-            "run_max_abs_error": max((e[0] for e in errs.values()), default=0.0),
-            "run_max_rel_error": max((e[1] for e in errs.values()), default=0.0),
-            "run_makespan_ns": float(res.makespan_ns), "run_s": time.perf_counter() - t0}
+    proto = model if not isinstance(model, str) else read_model(model, "refuse")
+    run = checked_run(program, graph, target, proto, random_inputs(graph, 0))
+    return {"run_ok": run.ok, "run_match": bool(run.verdict.match),
+            "run_violations": len(run.machine.violations),
+            "run_max_abs_error": run.max_abs_error, "run_max_rel_error": run.max_rel_error,
+            "run_makespan_ns": float(run.machine.makespan_ns), "run_s": run.run_s}
 
 
 def _num(x: float) -> float:

@@ -1,9 +1,8 @@
-"""What the reference machine takes an instruction to need and cost: the crossbars that hold its
-op's tiles (and whether they cover one copy), and its latency and energy from the same `timing`
-functions the cost model and the task builder use."""
+"""What the reference machine takes an instruction to cost: its latency and energy from the same
+`timing` functions the cost model and the task builder use, given the tiles its crossbars hold."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from cimopt.ir.chunks import WHOLE, chunk_axis
 from cimopt.ir.graph import Graph, OpSpec
@@ -49,31 +48,3 @@ def instruction_cost(t: Target, g: Graph, ins: Instruction, op: OpSpec | None,
         tw = ins.tile
         return timing.write_task(t, tw.ngroups * (tw.row1 - tw.row0), tw.ngroups * (tw.col1 - tw.col0) * t.weight_slices)
     return InstrCost(0.0, Energy())
-
-
-def crossbar_cover(g: Graph, ins: Instruction, op: OpSpec, xbar: Mapping[tuple[int, int], TileWrite]
-                   ) -> tuple[list[tuple[int, int]], list[str]]:
-    """The (core, crossbar) pairs of ``ins`` that hold a tile of its op, and what is wrong: a
-    crossbar with no tile or another op's, another replica's, missing or duplicate tiles."""
-    ok: list[tuple[int, int]] = []
-    problems: list[str] = []
-    for cx in ins.crossbars:
-        tw = xbar.get(cx)
-        if tw is None:
-            problems.append(f"instruction {ins.id} ({ins.op}) uses crossbar {cx}, which holds no tile")
-        elif tw.op != ins.op:
-            problems.append(f"instruction {ins.id} ({ins.op}) uses crossbar {cx}, which holds tile "
-                            f"{tw.tile} of {tw.op!r}")
-        else:
-            if tw.replica != ins.replica:
-                problems.append(f"instruction {ins.id} ({ins.op} replica {ins.replica}) uses crossbar "
-                                f"{cx}, which holds replica {tw.replica}")
-            ok.append(cx)
-    m = matrix_of(g, op)
-    keys = [(grp, xbar[c].row0, xbar[c].col0) for c in ok
-            for grp in range(xbar[c].group0, xbar[c].group0 + xbar[c].ngroups)]
-    cells = sum(tw.ngroups * (tw.row1 - tw.row0) * (tw.col1 - tw.col0) for tw in (xbar[c] for c in ok))
-    if len(set(keys)) != len(keys) or cells != m.groups * m.k * m.n:
-        problems.append(f"instruction {ins.id} ({ins.op}): its crossbars hold {cells} weights of the "
-                        f"{m.groups * m.k * m.n} of one copy (missing or duplicate tiles)")
-    return ok, problems
