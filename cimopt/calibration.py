@@ -8,15 +8,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cimopt.cost.adc_error import LayerSignal, layer_signal
+from cimopt.cost.adc_error import layer_signal, LayerSignal
+from cimopt.inputs import random_inputs
 from cimopt.ir.errors import UsageError
 from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.written import is_written
 from cimopt.targets.machine.float_reference import float_trace
 from cimopt.targets.physics.numerics import ActQuant
 from cimopt.targets.spec import Target
-
-from cimopt.inputs import random_inputs
 
 CALIBRATION_SAMPLES = 2   # default: seeded random inputs, seeds seed+1 .. seed+2 (never the run's own input)
 

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
+from cimopt.inputs import reference_outputs
 from cimopt.ir.graph import Graph
 from cimopt.ir.program import Program
-from cimopt.targets.machine.executor import MachineResult, execute
+from cimopt.report.verdict import judge, judge_tensor, TensorVerdict, Verdict
+from cimopt.targets.machine.executor import execute, MachineResult
 from cimopt.targets.machine.kernels import dynamic_inputs, run_op
 from cimopt.targets.spec import Target
-
-from cimopt.inputs import reference_outputs
-from cimopt.report.verdict import TensorVerdict, Verdict, judge, judge_tensor
 
 
 @dataclass(frozen=True)

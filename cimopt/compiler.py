@@ -16,24 +16,22 @@ from dataclasses import dataclass, field
 
 import onnx
 
+from cimopt.batching import choose_batch, needs_segments
+from cimopt.calibration import calibration_samples, layer_signals
 from cimopt.cost.external import MeasuredCost
 from cimopt.cost.model import CostModel
+from cimopt.exact_compile import Candidate, exact_path
+from cimopt.frontend import Frontend, prepare
 from cimopt.ir.program import Program
+from cimopt.options import CompileOptions
+from cimopt.program_build import build_program
 from cimopt.solver.context import Context
 from cimopt.solver.interface import check_overrides
 from cimopt.solver.registry import STAGES
 from cimopt.solver.stats import SolveStats
+from cimopt.stage_loop import Progress, run_stages
 from cimopt.targets.machine.float_reference import calibrate_from, calibration_trace, clipping_power
 from cimopt.targets.spec import Target
-
-from cimopt.calibration import layer_signals
-from cimopt.batching import choose_batch, needs_segments
-from cimopt.calibration import calibration_samples
-from cimopt.exact_compile import Candidate, exact_path
-from cimopt.frontend import Frontend, prepare
-from cimopt.options import CompileOptions
-from cimopt.stage_loop import Progress, run_stages
-from cimopt.program_build import build_program
 
 
 @dataclass

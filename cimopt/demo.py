@@ -12,18 +12,17 @@ from dataclasses import replace
 
 import onnx
 
+from cimopt.checked_run import checked_run
+from cimopt.compiler import compile_model
+from cimopt.inputs import random_inputs
 from cimopt.ir import program
 from cimopt.ir.errors import CimoptError
 from cimopt.ir.load import read_model
 from cimopt.ir.random_weights import randomise_light_graph
-from cimopt.targets.load import load_target
-
-from cimopt.checked_run import checked_run
-from cimopt.compiler import compile_model
-from cimopt.inputs import random_inputs
 from cimopt.options import CompileOptions
 from cimopt.report.machine_run import run_lines
 from cimopt.report.summary import compile_summary
+from cimopt.targets.load import load_target
 
 
 def light_graph(name: str) -> str:

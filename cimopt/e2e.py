@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from cimopt.cost.model import CostModel
 from cimopt.ir.graph import Graph
 from cimopt.ir.workload import Workload
-from cimopt.solver.e2e_bound import E2EBound, bound_problem, crossbar_work_ns, end_to_end_bound, program_crossbar_ns
-from cimopt.targets.spec import Target
-
+from cimopt.solver.e2e_bound import bound_problem, crossbar_work_ns, E2EBound, end_to_end_bound, program_crossbar_ns
 from cimopt.solver.scheduling.tasks import TaskInfo
+from cimopt.targets.spec import Target
 
 
 @dataclass(frozen=True)

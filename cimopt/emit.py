@@ -3,8 +3,8 @@ plan's buffers for every inference in flight, the crossbar programming map."""
 from __future__ import annotations
 
 from cimopt.ir.program import Access, BufferPlan, Instruction, TileWrite
-from cimopt.solver.memory import heuristic as mem
 from cimopt.solver.mapping import Mapping
+from cimopt.solver.memory import heuristic as mem
 from cimopt.solver.memory.problem import MemoryInstance
 from cimopt.solver.memory.stage import ALIGN
 from cimopt.solver.scheduling.tasks import TaskGraph, tile_write

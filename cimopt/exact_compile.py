@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cimopt.ir import units
+from cimopt.options import CompileOptions
 from cimopt.solver.context import Context
 from cimopt.solver.interface import Stage
 from cimopt.solver.stats import SolverOptions, SolveStats
-
-from cimopt.options import CompileOptions
 from cimopt.stage_loop import Progress, run_stages
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import onnx
 
+from cimopt.batching import batched_model
 from cimopt.cost.matmul_units import MatMulDecision, MatMulUnitChoice
 from cimopt.ir import load as ir_load
 from cimopt.ir.graph import Graph, OpClass
@@ -17,10 +18,8 @@ from cimopt.ir.passes.legalize import Legalize
 from cimopt.ir.passes.manager import Pass, PassManager
 from cimopt.ir.passes.optimize import optimize_passes
 from cimopt.ir.passes.split_oversized import SplitOversized
-from cimopt.ir.workload import Workload, lower
+from cimopt.ir.workload import lower, Workload
 from cimopt.targets.spec import Target
-
-from cimopt.batching import batched_model
 
 
 @dataclass

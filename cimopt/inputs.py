@@ -9,7 +9,6 @@ import onnx
 
 from cimopt.ir.errors import CimoptError, UsageError
 from cimopt.ir.graph import Graph
-
 from cimopt.report.verdict import judge
 
 

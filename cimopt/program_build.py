@@ -5,16 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
+from cimopt import emit
 from cimopt.cost.matmul_units import CROSSBAR_WRITTEN
+from cimopt.e2e import e2e_metrics
+from cimopt.frontend import Frontend
 from cimopt.ir.program import Program
+from cimopt.options import CompileOptions
 from cimopt.solver.context import Context
 from cimopt.solver.stats import SolveStats
 from cimopt.targets.physics.instructions import static_energy
-
-from cimopt import emit
-from cimopt.e2e import e2e_metrics
-from cimopt.frontend import Frontend
-from cimopt.options import CompileOptions
 
 
 def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, SolveStats],

@@ -10,12 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cimopt.ir.errors import CapacityError, UsageError
-from cimopt.solver.harness import instances
+from cimopt.options import CompileOptions
 from cimopt.solver.context import Context
+from cimopt.solver.harness import instances
 from cimopt.solver.interface import Stage, StageInfeasible
 from cimopt.solver.stats import Attempt, SolverOptions, SolveStats
-
-from cimopt.options import CompileOptions
 
 Progress = Callable[[str], None]
 #: retries of earlier stages (e.g. replication under a smaller budget) before giving up

@@ -30,9 +30,9 @@ import numpy as np
 
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.tiles import tile_matrix
-from cimopt.ir.workload import Matrix, WorkOp, matrix_of
-from cimopt.targets.physics import timing
+from cimopt.ir.workload import Matrix, matrix_of, WorkOp
 from cimopt.targets.machine.kernels import group_matrix
+from cimopt.targets.physics import timing
 from cimopt.targets.physics.numerics import ActQuant, crossbar_numerics, quantize_weights
 from cimopt.targets.spec import Target
 

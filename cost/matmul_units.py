@@ -26,16 +26,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from cimopt.ir.units import time as format_time
+from cimopt.cost.model import CostModel
+from cimopt.ir.chunks import chunk_axis, WHOLE
 from cimopt.ir.graph import Graph, OpClass, OpSpec
+from cimopt.ir.units import time as format_time
 from cimopt.ir.vector_chunks import vector_chunk_axis
-from cimopt.ir.chunks import WHOLE, chunk_axis
-from cimopt.ir.workload import WorkOp, Workload, lower, lower_op
+from cimopt.ir.workload import lower, lower_op, Workload, WorkOp
 from cimopt.ir.written import written_geometry
 from cimopt.targets.physics import timing
 from cimopt.targets.spec import Target
-
-from cimopt.cost.model import CostModel
 
 CROSSBAR_WRITTEN = "crossbar-written"
 #: unit -> the op class it runs as

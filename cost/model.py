@@ -20,15 +20,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cimopt.cost.external import MeasuredCost
 from cimopt.ir.graph import OpClass
 from cimopt.ir.tiles import Tile, tile_count, tile_matrix
 from cimopt.ir.workload import WorkOp
-from cimopt.targets.physics import instructions as isa
-from cimopt.targets.physics import timing
+from cimopt.targets.physics import instructions as isa, timing
 from cimopt.targets.physics.instructions import Energy
 from cimopt.targets.spec import Target
-
-from cimopt.cost.external import MeasuredCost
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import onnx
 
 from cimopt.compiler import compile_model
 from cimopt.demo import light_graph
-from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.inputs import compare, random_inputs, reference_outputs
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.executor import execute

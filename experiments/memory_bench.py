@@ -19,7 +19,7 @@ import random
 import time
 
 from cimopt.solver.memory.generator import random_buffers
-from cimopt.solver.memory.heuristic import Buffer, MemoryProblem, max_live, plan
+from cimopt.solver.memory.heuristic import Buffer, max_live, MemoryProblem, plan
 from cimopt.solver.stats import SolverOptions
 
 SPACE = "global"

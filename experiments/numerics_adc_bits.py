@@ -41,14 +41,14 @@ import onnx
 from built_models import encoder
 
 from cimopt.calibration import layer_signals
-from cimopt.report.accuracy import bit_true_sqnr_db, errors
 from cimopt.compiler import compile_model
 from cimopt.cost.adc_error import AdcOption, options
 from cimopt.demo import light_graph
-from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.inputs import random_inputs
 from cimopt.ir.graph import OpClass
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.options import CompileOptions
+from cimopt.report.accuracy import bit_true_sqnr_db, errors
 from cimopt.solver.accuracy.knapsack import BudgetUnreachable
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.executor import execute

@@ -16,8 +16,8 @@ import onnx
 from cimopt.calibration import calibration_samples
 from cimopt.compiler import compile_model
 from cimopt.demo import light_graph
-from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.inputs import random_inputs
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.executor import execute

@@ -11,13 +11,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from cimopt.report import program_plots as plot
 from cimopt.compiler import compile_model
 from cimopt.demo import light_graph
 from cimopt.ir import program as prog
 from cimopt.options import CompileOptions
-from cimopt.targets.load import load_target
+from cimopt.report import program_plots as plot
 from cimopt.report.trace import build_trace, write_trace
+from cimopt.targets.load import load_target
 
 TARGET = "pimcomp"
 

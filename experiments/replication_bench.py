@@ -17,8 +17,8 @@ import argparse
 import math
 
 from cimopt.solver.replication import heuristic as rp
-from cimopt.solver.segmentation import heuristic as sg
 from cimopt.solver.replication.stage import solve_replication
+from cimopt.solver.segmentation import heuristic as sg
 from cimopt.solver.stats import SolverOptions
 
 XBAR = 128

@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from cimopt.solver.scheduling.generator import layered_instance
 from cimopt.solver.scheduling.bounds import lower_bound
+from cimopt.solver.scheduling.generator import layered_instance
 from cimopt.solver.scheduling.heuristic import solve
-from cimopt.solver.scheduling.problem import SchedulingProblem, check
+from cimopt.solver.scheduling.problem import check, SchedulingProblem
 from cimopt.solver.scheduling.stage import solve_schedule
 from cimopt.solver.stats import SolverOptions
 

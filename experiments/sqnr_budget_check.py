@@ -21,11 +21,11 @@ import time
 
 import onnx
 
-from cimopt.report.accuracy import bit_true_sqnr_db
 from cimopt.compiler import compile_model
 from cimopt.demo import light_graph
 from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.options import CompileOptions
+from cimopt.report.accuracy import bit_true_sqnr_db
 from cimopt.solver.accuracy.knapsack import BudgetUnreachable
 from cimopt.targets.load import load_target
 

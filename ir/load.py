@@ -8,12 +8,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from cimopt.ir import external_data
-from cimopt.ir import opset
-from cimopt.ir import regions
-from cimopt.ir import validate
+from cimopt.ir import external_data, opset, regions, validate
 from cimopt.ir.errors import ModelError, ShapeError, UnsupportedOperatorError, UsageError
-from cimopt.ir.graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpSpec, TensorSpec, build_graph, freeze_attrs
+from cimopt.ir.graph import build_graph, CIMOPT_DOMAIN, freeze_attrs, Graph, OpSpec, STANDARD_DOMAINS, TensorSpec
 from cimopt.ir.onnx_attrs import attr_value
 from cimopt.ir.shapes import infer_shapes
 from cimopt.ir.skeleton import skeleton

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 
-from cimopt.ir.chunks import FLAT, WHOLE, ChunkAxis, chunk_axis
+from cimopt.ir.chunks import chunk_axis, ChunkAxis, FLAT, WHOLE
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 
 #: Ops whose output element depends only on the input elements at the same position

@@ -10,12 +10,11 @@ from cimopt.cost.model import CostModel
 from cimopt.ir.graph import Graph
 from cimopt.ir.tiles import Tile
 from cimopt.ir.workload import Workload
-from cimopt.targets.spec import Target
-
 from cimopt.solver.mapping import Mapping
 from cimopt.solver.memory.problem import MemoryResult
 from cimopt.solver.scheduling.problem import Schedule
 from cimopt.solver.scheduling.tasks import TaskGraph
+from cimopt.targets.spec import Target
 
 
 @dataclass

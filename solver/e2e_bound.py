@@ -49,18 +49,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cimopt.cost.matmul_units import as_written, candidate
+from cimopt.cost.model import CostModel
 from cimopt.ir import units
-from cimopt.ir.chunks import WHOLE, chunk_axis
+from cimopt.ir.chunks import chunk_axis, WHOLE
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.vector_chunks import vector_chunk_axis
-from cimopt.ir.workload import WorkOp, Workload
-from cimopt.targets.physics import timing
-from cimopt.cost.model import CostModel
-from cimopt.cost.matmul_units import as_written, candidate
-from cimopt.targets.spec import Target
-
+from cimopt.ir.workload import Workload, WorkOp
 from cimopt.solver.replication import heuristic as rp
 from cimopt.solver.replication.bounds import integer_copies_bound
+from cimopt.targets.physics import timing
+from cimopt.targets.spec import Target
 
 MODES = ("latency", "throughput")
 

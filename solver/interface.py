@@ -34,10 +34,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 from cimopt.ir.errors import CimoptError, UsageError
-
 from cimopt.solver.context import Context
-from cimopt.solver.stats import Attempt, SolveStats, SolverOptions, Status
 from cimopt.solver.solution_verdict import SolutionError, Verdict
+from cimopt.solver.stats import Attempt, SolverOptions, SolveStats, Status
 
 P = TypeVar("P")
 S = TypeVar("S")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from cimopt.ir.errors import UsageError
-
-from cimopt.solver.interface import Stage
 from cimopt.solver.accuracy.stage import AccuracyStage
+from cimopt.solver.interface import Stage
 from cimopt.solver.memory.stage import MemoryStage
 from cimopt.solver.placement.stage import PlacementStage
 from cimopt.solver.replication.stage import ReplicationStage

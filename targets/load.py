@@ -36,8 +36,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cimopt.targets.errors import TargetError
 from cimopt.ir.passes.epilogue_fusion import FUSABLE
+from cimopt.targets.errors import TargetError
 from cimopt.targets.numerics_spec import parse_numerics
 from cimopt.targets.spec import ChipSpec, CoreSpec, HostSpec, PrecisionSpec, Target
 

@@ -6,7 +6,7 @@ import os
 
 import onnx
 
-from cimopt.compiler import CompileResult, compile_model
+from cimopt.compiler import compile_model, CompileResult
 from cimopt.demo import light_graph
 from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.options import CompileOptions

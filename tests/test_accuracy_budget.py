@@ -12,19 +12,19 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from cimopt.calibration import layer_signals
-from cimopt.report.accuracy import sqnr_db
 from cimopt.compiler import compile_model
 from cimopt.cost.adc_error import AdcOption, options
 from cimopt.inputs import random_inputs
 from cimopt.ir.graph import OpClass
 from cimopt.options import CompileOptions
+from cimopt.report.accuracy import sqnr_db
 from cimopt.solver.accuracy import knapsack as ab
 from cimopt.solver.stats import Status
-from cimopt.targets.physics import timing
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.executor import execute
 from cimopt.targets.machine.float_reference import calibrate, float_trace
 from cimopt.targets.machine.numerics import NumericsConfig
+from cimopt.targets.physics import timing
 from cimopt.targets.spec import Target
 from models import resnet18, small_cnn
 

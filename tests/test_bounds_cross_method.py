@@ -19,24 +19,24 @@ from hypothesis import strategies as st
 from cimopt.cost.adc_error import AdcOption
 from cimopt.ir.workload import Matrix
 from cimopt.solver.accuracy import knapsack as ab
-from cimopt.solver.memory.generator import memory_instance
-from cimopt.solver.placement.generator import layered_chain
-from cimopt.solver.replication.generator import random_layers
-from cimopt.solver.scheduling.generator import scheduling_instance
-from cimopt.solver.memory import heuristic as mem
-from cimopt.solver.cpsat import within_tolerance
 from cimopt.solver.accuracy.stage import AccuracyStage
+from cimopt.solver.cpsat import within_tolerance
+from cimopt.solver.memory import heuristic as mem
+from cimopt.solver.memory.generator import memory_instance
 from cimopt.solver.memory.problem import MemoryInstance
 from cimopt.solver.memory.stage import MemoryStage
+from cimopt.solver.placement.generator import layered_chain
 from cimopt.solver.placement.problem import PlacementInstance
 from cimopt.solver.placement.stage import PlacementStage
+from cimopt.solver.replication.generator import random_layers
 from cimopt.solver.replication.problem import ReplicationInstance
 from cimopt.solver.replication.stage import ReplicationStage
+from cimopt.solver.scheduling.generator import scheduling_instance
 from cimopt.solver.scheduling.problem import SchedulingInstance
 from cimopt.solver.scheduling.stage import SchedulingStage
+from cimopt.solver.stats import SolverOptions, SolveStats, Status
 from cimopt.solver.tiling.problem import TilingProblem
 from cimopt.solver.tiling.stage import TilingStage
-from cimopt.solver.stats import SolveStats, SolverOptions, Status
 
 FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1, deterministic=True)
 PROPERTY = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 from test_cpsat import subset_sum
 
-from cimopt.solver.memory import heuristic as memory
-from cimopt.solver.placement import exact as px
-from cimopt.solver.replication import exact as rx
-from cimopt.solver.scheduling import exact as sx
 from cimopt.solver.budget import Budget
 from cimopt.solver.cpsat import solve_model
+from cimopt.solver.memory import heuristic as memory
 from cimopt.solver.memory.generator import memory_instance
+from cimopt.solver.placement import exact as px
 from cimopt.solver.placement.generator import layered_chain
-from cimopt.solver.replication.generator import random_layers
-from cimopt.solver.scheduling.generator import scheduling_instance
 from cimopt.solver.placement.heuristic import local_search, snake
+from cimopt.solver.replication import exact as rx
+from cimopt.solver.replication.generator import random_layers
+from cimopt.solver.scheduling import exact as sx
+from cimopt.solver.scheduling.generator import scheduling_instance
 from cimopt.solver.segmentation.heuristic import segment
 from cimopt.solver.stats import SolverOptions, Status
 

@@ -10,9 +10,9 @@ from ortools.sat import cp_model_pb2
 from ortools.sat.python import cp_model
 
 from cimopt.ir.errors import CimoptError
-from cimopt.solver.replication import heuristic as rp
 from cimopt.solver.cpsat import solve_model, within_tolerance
 from cimopt.solver.errors import SolverError
+from cimopt.solver.replication import heuristic as rp
 from cimopt.solver.replication.exact import solve_exact
 from cimopt.solver.stats import SolverOptions, Status
 

@@ -12,12 +12,12 @@ import pytest
 
 import models
 from cimopt.cli.main import main
-from cimopt.compiler import CompileResult, compile_model
-from cimopt.solver.registry import stage as cmp_stage
-from cimopt.ir.random_weights import randomise_light_graph
+from cimopt.compiler import compile_model, CompileResult
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.ir.program import Program
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.options import CompileOptions
+from cimopt.solver.registry import stage as cmp_stage
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.executor import execute, validate
 

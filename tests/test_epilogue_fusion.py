@@ -14,22 +14,22 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from cimopt.compiler import compile_model
+from cimopt.cost.model import CostModel
 from cimopt.demo import light_graph
-from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.frontend import prepare
 from cimopt.inputs import compare, random_inputs, reference_outputs
-from cimopt.targets.errors import TargetError
 from cimopt.ir.export import to_onnx
 from cimopt.ir.graph import OpClass
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.ir.tiles import tile_matrix
 from cimopt.options import CompileOptions
 from cimopt.solver.e2e_bound import bound_problem, end_to_end_bound
-from cimopt.cost.model import CostModel
-from cimopt.targets.physics import timing
-from cimopt.targets.load import PRESET_DIR, load_target
+from cimopt.targets.errors import TargetError
+from cimopt.targets.load import load_target, PRESET_DIR
 from cimopt.targets.machine.executor import execute
 from cimopt.targets.machine.float_reference import calibrate, float_trace
 from cimopt.targets.machine.numerics import NumericsConfig
+from cimopt.targets.physics import timing
 from cimopt.targets.spec import Target
 
 

@@ -8,10 +8,9 @@ import pytest
 
 from cimopt.report.summary import idle_crossbars_note
 from cimopt.solver.harness import generators
-from cimopt.solver.placement import generator as placement_generator
-from cimopt.solver.placement import problem as pl
-from cimopt.solver.replication import heuristic as rp
+from cimopt.solver.placement import generator as placement_generator, problem as pl
 from cimopt.solver.registry import stage
+from cimopt.solver.replication import heuristic as rp
 from cimopt.solver.stats import SolverOptions, Status
 
 FAST = SolverOptions(time_limit_s=5.0, seed=0, workers=1)

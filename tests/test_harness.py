@@ -21,20 +21,18 @@ from cimopt.cost.adc_error import AdcOption
 from cimopt.ir.workload import Matrix
 from cimopt.options import CompileOptions
 from cimopt.solver.accuracy import knapsack as ab
-from cimopt.solver.harness import exports
-from cimopt.solver.placement.generator import layered_chain
-from cimopt.solver.replication.generator import random_layers
-from cimopt.solver.harness import instances
-from cimopt.solver.harness import solutions
+from cimopt.solver.harness import exports, instances, solutions
 from cimopt.solver.memory import heuristic as mem
-from cimopt.solver.placement import problem as pl
-from cimopt.solver.scheduling import problem as sch
 from cimopt.solver.memory.problem import MemoryInstance
+from cimopt.solver.placement import problem as pl
+from cimopt.solver.placement.generator import layered_chain
 from cimopt.solver.placement.problem import PlacementInstance
+from cimopt.solver.registry import stage, STAGES
+from cimopt.solver.replication.generator import random_layers
 from cimopt.solver.replication.problem import ReplicationInstance
+from cimopt.solver.scheduling import problem as sch
 from cimopt.solver.scheduling.problem import SchedulingInstance
 from cimopt.solver.tiling.problem import TilingProblem
-from cimopt.solver.registry import STAGES, stage
 from cimopt.targets.load import load_target
 
 #: small generated instances: (stage, size, mode)

@@ -12,14 +12,14 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from cimopt.ir import load as ir_load
-from cimopt.ir.chunks import WHOLE, chunk_axis, split_rows
+from cimopt.ir.chunks import chunk_axis, split_rows, WHOLE
 from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.passes.legalize import Legalize
 from cimopt.ir.passes.optimize import optimize
 from cimopt.ir.program import TileWrite
 from cimopt.ir.tiles import tile_matrix
 from cimopt.ir.workload import matrix_of
-from cimopt.targets.machine.kernels import rows_view, mvm_chunk, run_op, tile_block
+from cimopt.targets.machine.kernels import mvm_chunk, rows_view, run_op, tile_block
 
 ROWS, COLS, SLICES = 16, 16, 2
 

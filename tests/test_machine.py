@@ -19,13 +19,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from cimopt.ir.chunks import chunk_axis, needed_rows, split_rows
 from cimopt.ir.graph import Graph, OpClass
-from cimopt.ir.program import Access, BufferPlan, Instruction, Program, TileWrite, from_json, to_json
+from cimopt.ir.program import Access, BufferPlan, from_json, Instruction, Program, TileWrite, to_json
 from cimopt.ir.tiles import tile_matrix
 from cimopt.ir.workload import lower_op, matrix_of
-from cimopt.targets.physics import timing
 from cimopt.targets.load import load_target
+from cimopt.targets.physics import timing
 from test_kernels import prepared
-from cimopt.targets.machine.executor import MachineResult, Violation, execute, validate
+from cimopt.targets.machine.executor import execute, MachineResult, validate, Violation
 from cimopt.targets.spec import Target
 
 RNG = np.random.default_rng(1)

@@ -7,10 +7,10 @@ import json
 import subprocess
 import sys
 
-from cimopt.solver.placement import problem as pl
 from cimopt.solver.interface import KINDS
+from cimopt.solver.placement import problem as pl
 from cimopt.solver.placement.stage import PlacementInstance, PlacementStage
-from cimopt.solver.registry import STAGES, stage
+from cimopt.solver.registry import stage, STAGES
 from cimopt.solver.stats import SolverOptions
 
 FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1, deterministic=True)

@@ -12,13 +12,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from cimopt.compiler import compile_model
 from cimopt.demo import light_graph
-from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.inputs import random_inputs
 from cimopt.ir.graph import Graph, OpClass, OpSpec
+from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.ir.workload import matrix_of
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
-from cimopt.targets.machine.executor import MachineResult, execute
+from cimopt.targets.machine.executor import execute, MachineResult
 from cimopt.targets.machine.float_reference import calibrate, float_trace
 from cimopt.targets.machine.numerics import NumericsConfig
 from cimopt.targets.spec import Target

@@ -15,10 +15,10 @@ import pytest
 import odd_models
 from cimopt.cli.main import main
 from cimopt.frontend import prepare
+from cimopt.ir.errors import ModelError
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.float_reference import calibrate, clipping_power
 from cimopt.targets.physics.numerics import quantize_weights
-from cimopt.ir.errors import ModelError
 
 
 @pytest.fixture(scope="module")

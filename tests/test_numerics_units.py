@@ -13,10 +13,11 @@ import pytest
 import models
 from cimopt.cli.main import main
 from cimopt.targets.errors import TargetError
-from cimopt.targets.physics import noise
-from cimopt.targets.load import PRESET_DIR, list_presets, load_target, parse_target
-from cimopt.targets.physics.numerics import CrossbarNumerics, act_quant, encode, quantize_acts, quantize_weights, tile_mvm
+from cimopt.targets.load import list_presets, load_target, parse_target, PRESET_DIR
 from cimopt.targets.machine.numerics import round_to_format
+from cimopt.targets.physics import noise
+from cimopt.targets.physics.numerics import (
+    act_quant, CrossbarNumerics, encode, quantize_acts, quantize_weights, tile_mvm)
 
 
 def _isaac_doc() -> dict:

@@ -15,9 +15,9 @@ from cimopt.inputs import random_inputs
 from cimopt.ir.export import to_onnx
 from cimopt.ir.graph import OpClass
 from cimopt.ir.load import load
-from cimopt.ir.passes.manager import PassResult
-from cimopt.ir.passes.epilogue_fusion import FUSABLE, EpilogueFusion
+from cimopt.ir.passes.epilogue_fusion import EpilogueFusion, FUSABLE
 from cimopt.ir.passes.legalize import Legalize
+from cimopt.ir.passes.manager import PassResult
 from cimopt.ir.passes.optimize import optimize
 from cimopt.targets.load import load_target
 

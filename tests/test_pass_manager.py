@@ -18,7 +18,7 @@ from cimopt.ir.graph import Graph
 from cimopt.ir.load import load
 from cimopt.ir.passes.catalog import NOT_PASSES, passes
 from cimopt.ir.passes.dead_node_elimination import DeadNodeElimination
-from cimopt.ir.passes.manager import REGISTRY, Fixpoint, PassError, PassManager, PassResult, describe, register
+from cimopt.ir.passes.manager import describe, Fixpoint, PassError, PassManager, PassResult, register, REGISTRY
 
 from pass_helpers import make_model
 

@@ -12,7 +12,7 @@ from cimopt.solver.placement import exact as px
 from cimopt.solver.placement.bounds import ball_lp_bound, colocation_bound, lower_bound
 from cimopt.solver.placement.heuristic import (HEURISTICS, greedy, heuristic, inorder, local_search, pack, snake,
                                                snake_order)
-from cimopt.solver.placement.problem import Placement, PlacementProblem, check, cost
+from cimopt.solver.placement.problem import check, cost, Placement, PlacementProblem
 from cimopt.solver.placement.stage import packable_groups, solve_placement as solve
 from cimopt.solver.stats import SolverOptions, Status
 

@@ -10,11 +10,9 @@ import pandas as pd
 import pytest
 
 import light_program
-from cimopt.report import program_plots as plot
-from cimopt.report import sweep_plots as plot_sweep
 from cimopt.cli.main import main
-from cimopt.ir import program as prog
-from cimopt.ir import units
+from cimopt.ir import program as prog, units
+from cimopt.report import program_plots as plot, sweep_plots as plot_sweep
 from cimopt.targets.load import load_target
 
 

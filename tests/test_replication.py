@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from cimopt.ir.errors import CapacityError
 from cimopt.solver.replication import heuristic as rp
-from cimopt.solver.segmentation import heuristic as sg
 from cimopt.solver.replication.bounds import integer_copies_bound, water_filling_bound
 from cimopt.solver.replication.stage import solve_replication
+from cimopt.solver.segmentation import heuristic as sg
 from cimopt.solver.stats import SolverOptions, Status
 
 OPTS = SolverOptions(time_limit_s=10.0, seed=0, workers=2)

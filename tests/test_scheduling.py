@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cimopt.solver.scheduling.bounds import lower_bound, resource_loads
 from cimopt.solver.scheduling.heuristic import list_schedule, solve
-from cimopt.solver.scheduling.problem import Schedule, SchedulingProblem, Task, check
+from cimopt.solver.scheduling.problem import check, Schedule, SchedulingProblem, Task
 from cimopt.solver.scheduling.stage import solve_schedule
 from cimopt.solver.stats import SolverOptions, Status
 

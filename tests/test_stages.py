@@ -14,17 +14,17 @@ import pytest
 
 import models
 from cimopt.compiler import compile_model
-from cimopt.stage_loop import run_stages
 from cimopt.ir.errors import UsageError
 from cimopt.options import CompileOptions, parse_methods
-from cimopt.solver.harness import generators, instances, solutions
 from cimopt.solver.context import Context
+from cimopt.solver.harness import generators, instances, solutions
 from cimopt.solver.interface import Method, Stage, StageInfeasible
-from cimopt.solver.registry import STAGES, stage
+from cimopt.solver.registry import stage, STAGES
 from cimopt.solver.scheduling.problem import SchedulingInstance, SchedulingProblem, Task
 from cimopt.solver.scheduling.tasks import TaskGraph
 from cimopt.solver.solution_verdict import SolutionError
-from cimopt.solver.stats import SolveStats, SolverOptions, Status
+from cimopt.solver.stats import SolverOptions, SolveStats, Status
+from cimopt.stage_loop import run_stages
 from cimopt.targets.load import load_target
 
 FAST = SolverOptions(time_limit_s=0.5, seed=0, workers=1, deterministic=True)

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cimopt.targets.errors import TargetError
+from cimopt.targets.load import list_presets, load_target, parse_target, PRESET_DIR
 from cimopt.targets.physics import instructions as ins
 from cimopt.targets.physics.instructions import Energy, InstrCost
-from cimopt.targets.load import PRESET_DIR, list_presets, load_target, parse_target
 from cimopt.targets.spec import Target
 
 PRESETS = ["edge", "isaac", "pimcomp", "puma", "sram-dimc"]

@@ -16,7 +16,7 @@ from cimopt.cli.main import main
 from cimopt.ir import opset
 from cimopt.ir.errors import ModelError
 from cimopt.ir.load import load, read_model
-from cimopt.ir.regions import REGION_OP, contract
+from cimopt.ir.regions import contract, REGION_OP
 
 
 def _onnxruntime_runs(m: onnx.ModelProto) -> None:

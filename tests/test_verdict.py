@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cimopt.report.verdict import MATCH, MISMATCH, UNINFORMATIVE, TensorVerdict, judge, judge_tensor
+from cimopt.report.verdict import judge, judge_tensor, MATCH, MISMATCH, TensorVerdict, UNINFORMATIVE
 
 R = np.random.default_rng(0).standard_normal((4, 10)).astype(np.float32)
 

@@ -11,7 +11,6 @@ import onnx
 from onnx import TensorProto, helper
 
 import models
-from cimopt.report.accuracy import run_numerics
 from cimopt.compiler import compile_model
 from cimopt.cost.matmul_units import CROSSBAR_WRITTEN, decide
 from cimopt.frontend import prepare
@@ -23,10 +22,11 @@ from cimopt.ir.load import load as load_model
 from cimopt.ir.program import Program
 from cimopt.ir.written import written_geometry
 from cimopt.options import CompileOptions
+from cimopt.report.accuracy import run_numerics
+from cimopt.solver.e2e_bound import BoundOp, BoundProblem, end_to_end_bound
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.executor import execute
 from cimopt.targets.machine.float_reference import calibrate
-from cimopt.solver.e2e_bound import BoundOp, BoundProblem, end_to_end_bound
 from cimopt.targets.spec import Target
 
 SEQ = {"ids": (1, 128)}

@@ -8,10 +8,8 @@ import math
 from typing import Any
 
 from cimopt.ir.errors import UsageError
-from cimopt.solver.harness import exports
-from cimopt.solver.harness import instances
-from cimopt.solver.harness import solutions
-from cimopt.solver.registry import STAGES, stage
+from cimopt.solver.harness import exports, instances, solutions
+from cimopt.solver.registry import stage, STAGES
 
 
 def _cmd_check(a: argparse.Namespace) -> int:

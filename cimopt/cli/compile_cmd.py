@@ -6,14 +6,13 @@ import json
 import math
 from typing import Any
 
-from cimopt.ir.errors import CimoptError, ProgramError, UsageError
-from cimopt.solver.registry import STAGES
-
-from cimopt.cli import numerics_cmd as cli_numerics
 from cimopt import json_safe
+from cimopt.cli import numerics_cmd as cli_numerics
 from cimopt.cli.args import add_model_args, progress
 from cimopt.cli.trace_cmd import write_machine_trace
-from cimopt.options import DETERMINISTIC_HELP, MODES, SOLVERS, TIME_HELP, CompileOptions, parse_methods, time_limits
+from cimopt.ir.errors import CimoptError, ProgramError, UsageError
+from cimopt.options import CompileOptions, DETERMINISTIC_HELP, MODES, parse_methods, SOLVERS, TIME_HELP, time_limits
+from cimopt.solver.registry import STAGES
 
 
 def _finite_or_none(x: float | None, flag: str) -> float | None:

@@ -7,19 +7,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from cimopt import json_safe
+from cimopt.cli import (
+    check_cmd as cli_check, compile_cmd as cli_compile, demo_cmd as cli_demo, passes_cmd as cli_passes,
+    plot_cmd as cli_plot, solve_cmd as cli_solve, sweep_cmd as cli_sweep, trace_cmd as cli_trace)
+from cimopt.cli.args import add_model_args, Parser
 from cimopt.ir import units
 from cimopt.ir.errors import CimoptError
-
-from cimopt.cli import check_cmd as cli_check
-from cimopt.cli import compile_cmd as cli_compile
-from cimopt.cli import demo_cmd as cli_demo
-from cimopt.cli import passes_cmd as cli_passes
-from cimopt.cli import plot_cmd as cli_plot
-from cimopt.cli import solve_cmd as cli_solve
-from cimopt.cli import sweep_cmd as cli_sweep
-from cimopt.cli import trace_cmd as cli_trace
-from cimopt import json_safe
-from cimopt.cli.args import Parser, add_model_args
 
 #: modules that add commands: each has ``register(subparsers)``; a new command is a module and a line here
 COMMAND_MODULES = (cli_compile, cli_demo, cli_solve, cli_check, cli_sweep, cli_trace, cli_plot, cli_passes)

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import onnx
 
+from cimopt.calibration import CALIBRATION_SAMPLES, calibration_samples
 from cimopt.ir import units
 from cimopt.ir.errors import UsageError
 from cimopt.ir.graph import Graph
-from cimopt.calibration import CALIBRATION_SAMPLES, calibration_samples
 
 
 

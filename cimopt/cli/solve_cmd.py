@@ -9,11 +9,10 @@ from typing import Any
 
 from cimopt.ir import units
 from cimopt.ir.errors import UsageError
-from cimopt.solver.harness import generators, instances, solutions
-from cimopt.solver.registry import STAGES, stage
-from cimopt.solver.stats import SolverOptions
-
 from cimopt.options import DETERMINISTIC_HELP, TIME_HELP, time_limits
+from cimopt.solver.harness import generators, instances, solutions
+from cimopt.solver.registry import stage, STAGES
+from cimopt.solver.stats import SolverOptions
 
 
 def _stats_json(s: Any) -> dict[str, Any]:

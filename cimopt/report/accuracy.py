@@ -16,16 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cimopt.ir.graph import Graph, OpClass
-from cimopt.ir.program import Program
-from cimopt.targets.machine.executor import MachineResult, execute
-from cimopt.targets.physics.numerics import ActQuant
-from cimopt.targets.machine.float_reference import calibrate, float_trace
-from cimopt.targets.machine.numerics import NumericsConfig
-from cimopt.targets.spec import Target
-
 from cimopt.calibration import calibration_samples
 from cimopt.inputs import random_inputs
+from cimopt.ir.graph import Graph, OpClass
+from cimopt.ir.program import Program
+from cimopt.targets.machine.executor import execute, MachineResult
+from cimopt.targets.machine.float_reference import calibrate, float_trace
+from cimopt.targets.machine.numerics import NumericsConfig
+from cimopt.targets.physics.numerics import ActQuant
+from cimopt.targets.spec import Target
 
 
 def sqnr_db(ours: np.ndarray, ref: np.ndarray) -> float:

@@ -6,7 +6,7 @@ from typing import Any
 
 from cimopt.cost.model import CostModel, OpCost
 from cimopt.ir import units
-from cimopt.ir.workload import WorkOp, Workload
+from cimopt.ir.workload import Workload, WorkOp
 from cimopt.targets.spec import Target
 
 

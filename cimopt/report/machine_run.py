@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from cimopt.checked_run import CheckedRun
 from cimopt.ir import units
 from cimopt.ir.errors import UsageError
 from cimopt.ir.program import Program
-
-from cimopt.checked_run import CheckedRun
 from cimopt.report.verdict import MISMATCH, TensorVerdict, Verdict
 
 

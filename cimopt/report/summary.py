@@ -3,13 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cimopt.solver.registry import stage
-from cimopt.solver.stats import SolveStats, relative_gap
-
+from cimopt.compiler import CompileResult
 from cimopt.ir import units
 from cimopt.ir.errors import UsageError
-
-from cimopt.compiler import CompileResult
+from cimopt.solver.registry import stage
+from cimopt.solver.stats import relative_gap, SolveStats
 
 
 

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from cimopt.sweep.errors import SpecError
-
 from cimopt.sweep.results import Journal, read_journal, write_tables
 from cimopt.sweep.spec import SweepSpec, SweepTask
-from cimopt.sweep.task import Row, execute_task, input_columns
+from cimopt.sweep.task import execute_task, input_columns, Row
 
 #: progress callback: (tasks done, tasks to do, the row just finished); called once with
 #: (0, tasks to do, None) before the first task starts

@@ -40,9 +40,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cimopt.sweep.errors import SpecError
-
 from cimopt.options import MODES, SOLVERS
+from cimopt.sweep.errors import SpecError
 
 LIGHT_PREFIX = "light:"
 

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from cimopt.ir.graph import CIMOPT_DOMAIN, Activation, Graph, OpSpec
+from cimopt.ir.graph import Activation, CIMOPT_DOMAIN, Graph, OpSpec
 from cimopt.ir.passes.manager import PassResult, register
 
 #: Activation op types that can be fused into their producer.

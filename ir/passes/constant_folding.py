@@ -31,9 +31,9 @@ import onnx
 from onnx import helper, numpy_helper
 
 from cimopt.ir.export import op_nodes
-from cimopt.ir.graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpSpec, TensorSpec
+from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpSpec, STANDARD_DOMAINS, TensorSpec
+from cimopt.ir.passes.fold_eval import Arrays, evaluate_linear, EVALUATORS, shape_value
 from cimopt.ir.passes.manager import PassResult, register
-from cimopt.ir.passes.fold_eval import EVALUATORS, Arrays, evaluate_linear, shape_value
 
 #: Op types whose result is random: never folded.
 NONDETERMINISTIC = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",

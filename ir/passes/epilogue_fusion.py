@@ -34,11 +34,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from cimopt.ir.chunks import FLAT, WHOLE, chunk_axis, needed_rows
+from cimopt.ir.chunks import chunk_axis, FLAT, needed_rows, WHOLE
 from cimopt.ir.graph import Epilogue, Graph, OpClass, OpSpec, TensorSpec
+from cimopt.ir.passes.manager import PassResult, register
 from cimopt.ir.vector_chunks import AXIS_OPS, ELEMENTWISE, vector_chunk_axis, vector_needed_rows
 from cimopt.ir.written import is_written
-from cimopt.ir.passes.manager import PassResult, register
 
 POOLS = frozenset({"MaxPool", "AveragePool"})
 #: Op types an output stage may apply (what ``core.output_stage_ops`` may list).

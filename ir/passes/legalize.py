@@ -30,10 +30,10 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from cimopt.ir.errors import ModelError, UnsupportedOperatorError
-from cimopt.ir.graph import CIMOPT_DOMAIN, STANDARD_DOMAINS, Graph, OpClass, OpSpec
+from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpClass, OpSpec, STANDARD_DOMAINS
+from cimopt.ir.passes.manager import PassResult, register
 from cimopt.ir.validate import crossbar_weight_error
 from cimopt.ir.written import written_geometry
-from cimopt.ir.passes.manager import PassResult, register
 
 #: Ops a CIM core's vector unit runs (elementwise, pooling, normalisation, data movement).
 VECTOR_OPS = frozenset({

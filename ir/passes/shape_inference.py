@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from cimopt.ir.graph import Graph
-from cimopt.ir.shapes import infer_shapes
 from cimopt.ir.passes.manager import PassResult, register
+from cimopt.ir.shapes import infer_shapes
 
 
 @register

@@ -40,9 +40,9 @@ import numpy as np
 
 from cimopt.ir.errors import CapacityError
 from cimopt.ir.graph import CIMOPT_DOMAIN, Graph, OpSpec, TensorSpec
+from cimopt.ir.passes.manager import PassResult, register
 from cimopt.ir.tiles import tile_count
 from cimopt.ir.workload import Matrix
-from cimopt.ir.passes.manager import PassResult, register
 
 
 def _matrix_dims(graph: Graph, op: OpSpec) -> tuple[int, int] | None:

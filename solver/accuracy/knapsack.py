@@ -36,8 +36,8 @@ from cimopt.ir.errors import CimoptError, UsageError
 from cimopt.ir.graph import OpClass
 from cimopt.ir.program import Program
 from cimopt.ir.workload import Workload
+from cimopt.solver.stats import relative_gap, SolverOptions, SolveStats, Status
 from cimopt.targets.spec import Target
-from cimopt.solver.stats import SolverOptions, SolveStats, Status, relative_gap
 
 STAGE = "accuracy"
 METHODS: tuple[str, ...] = ("greedy", "dp")

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from cimopt.solver.accuracy.knapsack import AccuracyProblem, Choice
-from cimopt.solver.solution_verdict import SolutionError, Verdict, object_schema
+from cimopt.solver.solution_verdict import object_schema, SolutionError, Verdict
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
 OBJECTIVE: tuple[str, str] = ("ns or pJ", " ".join("""

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cimopt.solver.accuracy import knapsack as ab
+from cimopt.solver.accuracy import knapsack as ab, solution_format as accuracy_solutions
 from cimopt.solver.context import Context
-from cimopt.solver.accuracy import solution_format as accuracy_solutions
 from cimopt.solver.interface import Method, Stage
-from cimopt.solver.stats import SolveStats, SolverOptions, Status
+from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 
 class AccuracyStage(Stage[ab.AccuracyProblem, ab.Choice]):

@@ -22,10 +22,9 @@ import math
 from typing import Any
 
 from cimopt.ir.errors import CimoptError
-
 from cimopt.solver.memory import heuristic as mem
-from cimopt.solver.placement import problem as pl
 from cimopt.solver.memory.problem import MemoryInstance
+from cimopt.solver.placement import problem as pl
 from cimopt.solver.placement.problem import PlacementInstance
 from cimopt.solver.scheduling.problem import SchedulingInstance
 

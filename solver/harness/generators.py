@@ -7,7 +7,6 @@ machine with the size, so that every instance is feasible at every size.
 from __future__ import annotations
 
 from cimopt.ir.errors import UsageError
-
 from cimopt.solver.registry import STAGES
 
 #: stages with a generator, and what the size counts

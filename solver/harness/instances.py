@@ -20,9 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from cimopt.ir.errors import CimoptError
-
-from cimopt.solver.memory.problem import FrozenMap
 from cimopt.solver.interface import Stage
+from cimopt.solver.memory.problem import FrozenMap
 
 FORMAT = "cimopt.instance/1"
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from cimopt.solver.budget import ROUND_ITEM_S, Budget
+from cimopt.solver.budget import Budget, ROUND_ITEM_S
 from cimopt.solver.cpsat import solve_model
 from cimopt.solver.stats import SolverOptions, Status
 

@@ -35,8 +35,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Literal
 
-from cimopt.ir.units import nbytes as format_bytes
 from cimopt.ir.errors import CapacityError
+from cimopt.ir.units import nbytes as format_bytes
 from cimopt.solver.memory import exact as memory_exact
 from cimopt.solver.memory.problem import (  # the problem model, re-exported: memory.Buffer, ...
     STAGE,

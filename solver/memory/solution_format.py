@@ -6,7 +6,7 @@ from typing import Any
 
 from cimopt.solver.memory import heuristic as mem
 from cimopt.solver.memory.problem import MemoryInstance, MemoryPlan, MemoryResult
-from cimopt.solver.solution_verdict import SolutionError, Verdict, require_length, array_schema, object_schema
+from cimopt.solver.solution_verdict import array_schema, object_schema, require_length, SolutionError, Verdict
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
 OBJECTIVE: tuple[str, str] = ("bytes", " ".join("""

@@ -15,17 +15,14 @@ import math
 from dataclasses import replace
 
 from cimopt.ir.graph import Graph
-from cimopt.targets.spec import Target
-
-from cimopt.solver.memory import heuristic as mem
 from cimopt.solver.context import Context
+from cimopt.solver.interface import Method, Stage
+from cimopt.solver.memory import generator as memory_generator, heuristic as mem, solution_format as memory_solutions
 from cimopt.solver.memory.exact import FULL_MODEL_MAX
 from cimopt.solver.memory.problem import MemoryInstance, MemoryResult
-from cimopt.solver.memory import solution_format as memory_solutions
-from cimopt.solver.memory import generator as memory_generator
-from cimopt.solver.interface import Method, Stage
-from cimopt.solver.stats import SolveStats, SolverOptions
 from cimopt.solver.scheduling.tasks import TaskGraph
+from cimopt.solver.stats import SolverOptions, SolveStats
+from cimopt.targets.spec import Target
 
 DRAM_BYTES = 1 << 50
 ALIGN = 64

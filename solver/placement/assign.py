@@ -15,9 +15,9 @@ import numpy as np
 from ortools.graph.python.linear_sum_assignment import SimpleLinearSumAssignment
 
 from cimopt.solver.budget import ASSIGNMENT_ENTRY_S, ASSIGNMENT_SET_S, Budget
-from cimopt.solver.errors import SolverError
 from cimopt.solver.cpsat import within_tolerance
-from cimopt.solver.placement.problem import Placement, PlacementProblem, check
+from cimopt.solver.errors import SolverError
+from cimopt.solver.placement.problem import check, Placement, PlacementProblem
 from cimopt.solver.stats import SolverOptions
 
 HUNGARIAN_MAX_SET = 16         # groups re-assigned together by one linear assignment

@@ -28,15 +28,14 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from cimopt.ir.errors import CapacityError
-
-from cimopt.solver.placement.bounds import lower_bound
-from cimopt.solver.placement.heuristic import HEURISTICS, STAGE, best_heuristic, heuristic, local_search
-from cimopt.solver.placement.problem import Placement, PlacementProblem, check, cost
-from cimopt.solver.budget import ROUND_ITEM_S, Budget
+from cimopt.solver.budget import Budget, ROUND_ITEM_S
 from cimopt.solver.cpsat import solve_model, within_tolerance
 from cimopt.solver.errors import SolverError
 from cimopt.solver.placement.assign import hungarian, weight_scale
-from cimopt.solver.stats import SolveStats, SolverOptions, Status
+from cimopt.solver.placement.bounds import lower_bound
+from cimopt.solver.placement.heuristic import best_heuristic, heuristic, HEURISTICS, local_search, STAGE
+from cimopt.solver.placement.problem import check, cost, Placement, PlacementProblem
+from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 CPSAT_MAX_VARS = 5000          # groups × cores up to which "exact" runs the full CP-SAT model
 LNS_MAX_FREE_GROUPS = 24       # groups freed per LNS round

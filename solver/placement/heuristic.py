@@ -18,11 +18,10 @@ from collections.abc import Callable
 import numpy as np
 
 from cimopt.ir.errors import CapacityError
-
-from cimopt.solver.budget import LOCAL_SEARCH_VISIT_S, Budget
+from cimopt.solver.budget import Budget, LOCAL_SEARCH_VISIT_S
 from cimopt.solver.placement.bounds import lower_bound
-from cimopt.solver.placement.problem import Placement, PlacementProblem, check, cost, require_fit
-from cimopt.solver.stats import SolveStats, SolverOptions, Status
+from cimopt.solver.placement.problem import check, cost, Placement, PlacementProblem, require_fit
+from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 STAGE = "placement"
 HEURISTICS = ("inorder", "snake", "greedy", "pack")

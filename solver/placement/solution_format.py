@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cimopt.solver.placement.problem import Placed, Placement, PlacementInstance, cost
-from cimopt.solver.solution_verdict import Verdict, require_length, array_schema, object_schema
+from cimopt.solver.placement.problem import cost, Placed, Placement, PlacementInstance
+from cimopt.solver.solution_verdict import array_schema, object_schema, require_length, Verdict
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
 OBJECTIVE: tuple[str, str] = ("byte-hops", " ".join("""

@@ -24,16 +24,13 @@ from dataclasses import replace
 from cimopt.ir.errors import CapacityError
 from cimopt.ir.graph import OpClass
 from cimopt.ir.workload import Workload
-
-from cimopt.solver.placement import heuristic as pl
-from cimopt.solver.placement import exact as px
-from cimopt.solver.placement.problem import Group, Placed, Placement, PlacementInstance, PlacementProblem, require_fit
 from cimopt.solver.context import Context
-from cimopt.solver.mapping import Mapping
-from cimopt.solver.placement import solution_format as placement_solutions
-from cimopt.solver.placement import generator as placement_generator
 from cimopt.solver.interface import Method, Stage, StageInfeasible
-from cimopt.solver.stats import Attempt, SolveStats, SolverOptions, worst_status
+from cimopt.solver.mapping import Mapping
+from cimopt.solver.placement import (
+    exact as px, generator as placement_generator, heuristic as pl, solution_format as placement_solutions)
+from cimopt.solver.placement.problem import Group, Placed, Placement, PlacementInstance, PlacementProblem, require_fit
+from cimopt.solver.stats import Attempt, SolverOptions, SolveStats, worst_status
 
 #: the methods tried, in order, when a method cannot pack the groups; CP-SAT only after an exact method
 FALLBACKS = ("pack+ls", "snake+ls", "inorder+ls")

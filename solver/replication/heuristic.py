@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 
-from cimopt.solver.budget import HEURISTIC_LAYER_S, Budget
+from cimopt.solver.budget import Budget, HEURISTIC_LAYER_S
 from cimopt.solver.replication.bounds import water_filling_bound
 from cimopt.solver.replication.problem import (  # the problem model, re-exported: rp.Layer, rp.objective, ...
     MODES,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cimopt.solver.replication.problem import Replicated, Replication, ReplicationInstance, objective
-from cimopt.solver.segmentation.cost import Segmentation, evaluate
-from cimopt.solver.solution_verdict import SolutionError, Verdict, require_length, array_schema, object_schema
+from cimopt.solver.replication.problem import objective, Replicated, Replication, ReplicationInstance
+from cimopt.solver.segmentation.cost import evaluate, Segmentation
+from cimopt.solver.solution_verdict import array_schema, object_schema, require_length, SolutionError, Verdict
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
 OBJECTIVE: tuple[str, str] = ("ns", " ".join("""

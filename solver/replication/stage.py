@@ -17,21 +17,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cimopt.ir.chunks import WHOLE, chunk_axis
+from cimopt.ir.chunks import chunk_axis, WHOLE
 from cimopt.ir.graph import OpClass
-from cimopt.targets.physics import timing
-
-from cimopt.solver.replication import heuristic as rp
-from cimopt.solver.replication import exact as rx
-from cimopt.solver.replication.problem import Replicated, ReplicationInstance
-from cimopt.solver.segmentation import heuristic as sg
 from cimopt.solver.context import Context
-from cimopt.solver.mapping import Mapping
-from cimopt.solver.replication import solution_format as replication_solutions
-from cimopt.solver.replication import generator as replication_generator
 from cimopt.solver.interface import Method, Stage
-from cimopt.solver.stats import SolveStats, SolverOptions
+from cimopt.solver.mapping import Mapping
+from cimopt.solver.replication import (
+    exact as rx, generator as replication_generator, heuristic as rp, solution_format as replication_solutions)
+from cimopt.solver.replication.problem import Replicated, ReplicationInstance
 from cimopt.solver.scheduling.vector_cores import vector_parallelism
+from cimopt.solver.segmentation import heuristic as sg
+from cimopt.solver.stats import SolverOptions, SolveStats
+from cimopt.targets.physics import timing
 
 
 #: segmentation method -> (`segmentation.segment` method, replication inside each segment)

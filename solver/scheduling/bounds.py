@@ -22,7 +22,7 @@ import heapq
 
 import numpy as np
 
-from cimopt.solver.scheduling.problem import Mode, SchedulingProblem, check_mode, validate
+from cimopt.solver.scheduling.problem import check_mode, Mode, SchedulingProblem, validate
 
 MAX_TASKS = 7000
 

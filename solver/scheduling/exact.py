@@ -22,12 +22,12 @@ import time
 
 from ortools.sat.python import cp_model
 
-from cimopt.solver.scheduling.bounds import heads_and_tails, lower_bound, strengthen
-from cimopt.solver.scheduling.heuristic import list_schedule
-from cimopt.solver.scheduling.problem import Mode, Schedule, SchedulingProblem, make_schedule, validate
-from cimopt.solver.scheduling.window import instance, rolling_window
 from cimopt.solver.budget import Budget
 from cimopt.solver.cpsat import CpResult, kept_note, solve_model
+from cimopt.solver.scheduling.bounds import heads_and_tails, lower_bound, strengthen
+from cimopt.solver.scheduling.heuristic import list_schedule
+from cimopt.solver.scheduling.problem import make_schedule, Mode, Schedule, SchedulingProblem, validate
+from cimopt.solver.scheduling.window import instance, rolling_window
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 FULL_MODEL_MAX_TASKS = 1500

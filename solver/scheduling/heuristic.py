@@ -10,7 +10,7 @@ from typing import Literal
 
 from cimopt.solver.scheduling.bounds import heads_and_tails, lower_bound
 from cimopt.solver.scheduling.modulo import modulo_starts
-from cimopt.solver.scheduling.problem import Mode, Schedule, SchedulingProblem, check_mode, make_schedule, validate
+from cimopt.solver.scheduling.problem import check_mode, make_schedule, Mode, Schedule, SchedulingProblem, validate
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 PRIORITY_RULES: tuple[str, ...] = ("bottom-level", "index", "earliest-start")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cimopt.solver.scheduling.problem import Schedule, ScheduleResult, SchedulingInstance, check
-from cimopt.solver.solution_verdict import SolutionError, Verdict, require_length, array_schema, object_schema
+from cimopt.solver.scheduling.problem import check, Schedule, ScheduleResult, SchedulingInstance
+from cimopt.solver.solution_verdict import array_schema, object_schema, require_length, SolutionError, Verdict
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
 OBJECTIVE: tuple[str, str] = ("ns", " ".join("""

@@ -8,16 +8,14 @@ solution (`ScheduleResult`); ``apply`` records both in the context.
 """
 from __future__ import annotations
 
-from cimopt.solver.scheduling import exact as sx
-from cimopt.solver.scheduling import heuristic as sch
 from cimopt.solver.context import Context
-from cimopt.solver.scheduling import solution_format as scheduling_solutions
-from cimopt.solver.scheduling import generator as scheduling_generator
 from cimopt.solver.interface import Method, Stage
+from cimopt.solver.scheduling import (
+    exact as sx, generator as scheduling_generator, heuristic as sch, solution_format as scheduling_solutions)
 from cimopt.solver.scheduling.problem import (Mode, Schedule, ScheduleResult, SchedulingInstance, SchedulingProblem,
                                               Task)
-from cimopt.solver.stats import SolveStats, SolverOptions
 from cimopt.solver.scheduling.tasks import build_tasks
+from cimopt.solver.stats import SolverOptions, SolveStats
 
 
 def solve_schedule(p: SchedulingProblem, mode: str, method: str,

@@ -16,17 +16,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from cimopt.ir.chunks import FLAT, WHOLE, chunk_axis, needed_rows, split_rows
+from cimopt.ir.chunks import chunk_axis, FLAT, needed_rows, split_rows, WHOLE
 from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.program import TileWrite
 from cimopt.ir.tiles import Tile
 from cimopt.ir.vector_chunks import vector_chunk_axis, vector_needed_rows
-from cimopt.ir.workload import WorkOp, Workload
-from cimopt.targets.physics import timing
-from cimopt.targets.spec import Target
-
+from cimopt.ir.workload import Workload, WorkOp
 from cimopt.solver.mapping import Mapping
 from cimopt.solver.scheduling.vector_cores import assign_vector_cores
+from cimopt.targets.physics import timing
+from cimopt.targets.spec import Target
 
 
 @dataclass

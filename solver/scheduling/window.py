@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ortools.sat.python import cp_model
 
-from cimopt.solver.budget import ROUND_ITEM_S, Budget
+from cimopt.solver.budget import Budget, ROUND_ITEM_S
 from cimopt.solver.cpsat import solve_model
 from cimopt.solver.scheduling.problem import SchedulingProblem
 from cimopt.solver.stats import SolverOptions, Status

@@ -15,10 +15,9 @@ import math
 
 from ortools.sat.python import cp_model
 
-from cimopt.solver.replication import heuristic as rp
-from cimopt.solver.replication import exact as rx
 from cimopt.solver.cpsat import solve_model, within_tolerance
-from cimopt.solver.segmentation.cost import Segmentation, evaluate, subproblem
+from cimopt.solver.replication import exact as rx, heuristic as rp
+from cimopt.solver.segmentation.cost import evaluate, Segmentation, subproblem
 from cimopt.solver.stats import SolverOptions, Status
 
 

@@ -36,9 +36,8 @@ from __future__ import annotations
 import math
 import time
 
-from cimopt.solver.replication import heuristic as rp
-from cimopt.solver.replication import exact as rx
-from cimopt.solver.budget import HEURISTIC_LAYER_S, Budget
+from cimopt.solver.budget import Budget, HEURISTIC_LAYER_S
+from cimopt.solver.replication import exact as rx, heuristic as rp
 from cimopt.solver.segmentation.cost import (Segmentation, check_layers_fit, evaluate,
                                              program_time, subproblem)
 from cimopt.solver.segmentation.exact import assignment

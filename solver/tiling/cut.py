@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from cimopt.ir.tiles import Tile, tile_matrix
 from cimopt.ir.workload import Matrix
-
 from cimopt.solver.stats import SolveStats, Status
 
 

@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 
 from cimopt.ir.tiles import Tile
-
+from cimopt.solver.solution_verdict import object_schema, SolutionError, Verdict
 from cimopt.solver.tiling.cut import Tiling
 from cimopt.solver.tiling.problem import TilingProblem
-from cimopt.solver.solution_verdict import SolutionError, Verdict, object_schema
 
 #: the objective: (unit, what is minimised and how it is computed from an instance and a solution)
 OBJECTIVE: tuple[str, str] = ("crossbars", " ".join("""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from cimopt.ir.errors import CapacityError
 from cimopt.ir.graph import OpClass
-
 from cimopt.solver.context import Context
-from cimopt.solver.tiling import solution_format as tiling_solutions
 from cimopt.solver.interface import Method, Stage
-from cimopt.solver.stats import SolveStats, SolverOptions
-from cimopt.solver.tiling.cut import Tiling, tile_workload
+from cimopt.solver.stats import SolverOptions, SolveStats
+from cimopt.solver.tiling import solution_format as tiling_solutions
+from cimopt.solver.tiling.cut import tile_workload, Tiling
 from cimopt.solver.tiling.problem import TilingProblem
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cimopt.ir.chunks import WHOLE, chunk_axis
+from cimopt.ir.chunks import chunk_axis, WHOLE
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.program import Instruction, TileWrite
 from cimopt.ir.tiles import Tile

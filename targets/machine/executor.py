@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cimopt.ir.chunks import WHOLE, chunk_axis
+from cimopt.ir.chunks import chunk_axis, WHOLE
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.program import Access, Instruction, Program
 from cimopt.targets.machine.checks.flow import Flow, Place
@@ -38,8 +38,8 @@ from cimopt.targets.machine.checks.violations import Report, Violation
 from cimopt.targets.machine.crossbars import CrossbarState
 from cimopt.targets.machine.epilogue import run_epilogue
 from cimopt.targets.machine.kernels import dynamic_inputs, mvm_chunk, rows_view, run_op
-from cimopt.targets.machine.object_pool import ObjectPool, held_dtype, is_object
 from cimopt.targets.machine.numerics import NumericsConfig, NumericsEngine, NumericsResult
+from cimopt.targets.machine.object_pool import held_dtype, is_object, ObjectPool
 from cimopt.targets.physics.instructions import Energy, static_energy
 from cimopt.targets.spec import Target
 

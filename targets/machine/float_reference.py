@@ -17,7 +17,7 @@ import numpy as np
 from cimopt.ir.errors import UsageError
 from cimopt.ir.graph import Graph, OpClass
 from cimopt.targets.machine.kernels import dynamic_inputs, run_op
-from cimopt.targets.physics.numerics import ActQuant, act_quant
+from cimopt.targets.physics.numerics import act_quant, ActQuant
 
 
 def float_trace(graph: Graph, inputs: Mapping[str, np.ndarray],

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from cimopt.ir.chunks import FLAT, WHOLE, chunk_axis, conv_pads
+from cimopt.ir.chunks import chunk_axis, conv_pads, FLAT, WHOLE
 from cimopt.ir.graph import Activation, Graph, OpSpec
 from cimopt.ir.program import TileWrite
 from cimopt.ir.workload import matrix_of

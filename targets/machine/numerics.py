@@ -28,10 +28,11 @@ import numpy as np
 from cimopt.ir.errors import UsageError
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.program import Instruction, TileWrite
-from cimopt.targets.physics import noise
 from cimopt.targets.machine.kernels import Accumulate, group_matrix, rows_view
 from cimopt.targets.numerics_spec import NumericsSpec
-from cimopt.targets.physics.numerics import ActQuant, crossbar_numerics, encode, quantize_acts, quantize_weights, tile_mvm
+from cimopt.targets.physics import noise
+from cimopt.targets.physics.numerics import (
+    ActQuant, crossbar_numerics, encode, quantize_acts, quantize_weights, tile_mvm)
 from cimopt.targets.spec import Target
 
 MODES: tuple[str, ...] = ("int", "analog")

@@ -8,10 +8,9 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from cimopt.ir.tiles import Tile, row_tiles
+from cimopt.ir.tiles import row_tiles, Tile
 from cimopt.ir.vector_chunks import chunk_fraction_cost
 from cimopt.ir.workload import Matrix
-
 from cimopt.targets.physics import instructions as isa
 from cimopt.targets.physics.instructions import Energy, InstrCost
 from cimopt.targets.spec import Target

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cimopt.ir.chunks import FLAT, WHOLE, chunk_axis
+from cimopt.ir.chunks import chunk_axis, FLAT, WHOLE
 from cimopt.ir.errors import CimoptError
 from cimopt.ir.graph import Graph, OpSpec, TensorSpec
 from cimopt.ir.program import Access, BufferPlan, Instruction, Program, TileWrite

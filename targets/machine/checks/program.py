@@ -11,7 +11,7 @@ from __future__ import annotations
 from cimopt.ir.graph import Graph
 from cimopt.ir.program import Program
 from cimopt.targets.machine.checks.fields import check_fields
-from cimopt.targets.machine.checks.flow import Flow, check_dependencies, check_flow
+from cimopt.targets.machine.checks.flow import check_dependencies, check_flow, Flow
 from cimopt.targets.machine.checks.overlaps import check_overlaps
 from cimopt.targets.machine.checks.violations import Report, Violation
 from cimopt.targets.spec import Target
