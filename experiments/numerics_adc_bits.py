@@ -53,7 +53,7 @@ from cimopt.solver.accuracy.knapsack import BudgetUnreachable
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.executor import execute
 from cimopt.targets.machine.float_reference import calibrate, float_trace
-from cimopt.targets.machine.numerics import NumericsConfig
+from cimopt.targets.machine.numerics_engine import NumericsConfig
 from cimopt.targets.spec import Target
 
 

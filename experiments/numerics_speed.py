@@ -22,7 +22,7 @@ from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.executor import execute
 from cimopt.targets.machine.float_reference import calibrate
-from cimopt.targets.machine.numerics import NumericsConfig
+from cimopt.targets.machine.numerics_engine import NumericsConfig
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from cimopt.solver.stats import Status
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.executor import execute
 from cimopt.targets.machine.float_reference import calibrate, float_trace
-from cimopt.targets.machine.numerics import NumericsConfig
+from cimopt.targets.machine.numerics_engine import NumericsConfig
 from cimopt.targets.physics import timing
 from cimopt.targets.spec import Target
 from models import resnet18, small_cnn

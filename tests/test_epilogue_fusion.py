@@ -28,7 +28,7 @@ from cimopt.targets.errors import TargetError
 from cimopt.targets.load import load_target, PRESET_DIR
 from cimopt.targets.machine.executor import execute
 from cimopt.targets.machine.float_reference import calibrate, float_trace
-from cimopt.targets.machine.numerics import NumericsConfig
+from cimopt.targets.machine.numerics_engine import NumericsConfig
 from cimopt.targets.physics import timing
 from cimopt.targets.spec import Target
 

@@ -20,7 +20,7 @@ from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.executor import execute, MachineResult
 from cimopt.targets.machine.float_reference import calibrate, float_trace
-from cimopt.targets.machine.numerics import NumericsConfig
+from cimopt.targets.machine.numerics_engine import NumericsConfig
 from cimopt.targets.spec import Target
 from models import small_cnn, tiny_encoder
 

@@ -14,7 +14,7 @@ import models
 from cimopt.cli.main import main
 from cimopt.targets.errors import TargetError
 from cimopt.targets.load import list_presets, load_target, parse_target, PRESET_DIR
-from cimopt.targets.machine.numerics import round_to_format
+from cimopt.targets.machine.numerics_engine import round_to_format
 from cimopt.targets.physics import noise
 from cimopt.targets.physics.numerics import (
     act_quant, CrossbarNumerics, encode, quantize_acts, quantize_weights, tile_mvm)
@@ -160,7 +160,7 @@ def test_noiseless_analog_equals_int_and_drift_compensation_helps() -> None:
     from cimopt.report.accuracy import sqnr_db
     from cimopt.targets.machine.executor import execute
     from cimopt.targets.machine.float_reference import float_trace
-    from cimopt.targets.machine.numerics import NumericsConfig
+    from cimopt.targets.machine.numerics_engine import NumericsConfig
 
     t, prog, g, x, cal = _cnn_program()
     assert t.numerics is not None

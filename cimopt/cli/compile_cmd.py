@@ -198,7 +198,7 @@ def _cmd_validate(a: argparse.Namespace) -> int:
     else:
         from cimopt.ir import program as prog
         from cimopt.targets.load import load_target
-        from cimopt.targets.machine.checks.program import validate_without_model
+        from cimopt.targets.machine.checks.program_checks import validate_without_model
 
         p = prog.load(a.program)
         target = load_target(a.target or dict(p.extra).get("target_ref") or p.target)

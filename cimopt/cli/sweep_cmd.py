@@ -61,7 +61,7 @@ def _bar(enabled: bool) -> Callable[[int, int, Row | None], None]:
 
 def _cmd_sweep(a: argparse.Namespace) -> int:
     from cimopt.sweep.runner import run_sweep
-    from cimopt.sweep.spec import load_spec
+    from cimopt.sweep.grid import load_spec
 
     spec = load_spec(a.spec)
     progress = _bar(not a.quiet) if sys.stderr.isatty() else (_bar(False) if a.quiet else _lines())

@@ -22,7 +22,7 @@ from cimopt.ir.graph import Graph, OpClass
 from cimopt.ir.program import Program
 from cimopt.targets.machine.executor import execute, MachineResult
 from cimopt.targets.machine.float_reference import calibrate, float_trace
-from cimopt.targets.machine.numerics import NumericsConfig
+from cimopt.targets.machine.numerics_engine import NumericsConfig
 from cimopt.targets.physics.numerics import ActQuant
 from cimopt.targets.spec import Target
 

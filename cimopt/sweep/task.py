@@ -35,7 +35,7 @@ from dataclasses import asdict
 from importlib import metadata
 from typing import Any
 
-from cimopt.sweep.spec import SweepTask
+from cimopt.sweep.grid import SweepTask
 
 Row = dict[str, Any]
 

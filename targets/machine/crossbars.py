@@ -17,7 +17,7 @@ from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.program import Instruction, TileWrite
 from cimopt.targets.machine.checks.violations import Report
 from cimopt.targets.machine.kernels import tile_block
-from cimopt.targets.machine.numerics import NumericsEngine
+from cimopt.targets.machine.numerics_engine import NumericsEngine
 
 
 class CrossbarState:

@@ -9,11 +9,11 @@ blocks and the input at its read address (then its op's fused epilogue, `targets
 ``vector``/``host`` run onnxruntime (a vector chunk keeps
 the output rows it writes, `ir.vector_chunks`); a ``transfer`` that names a destination buffer
 copies the rows it writes; ``barrier`` moves no data.  So a swapped tile, an overlapped buffer or a wrong address changes the
-outputs.  With ``numerics`` (`targets.machine.numerics`) crossbar and vector arithmetic is bit-true
+outputs.  With ``numerics`` (`targets.machine.numerics_engine`) crossbar and vector arithmetic is bit-true
 to the target (``int``) or adds device noise (``analog``).
 
 Every check of the program against its target runs once, before any data moves
-(`targets.machine.checks.program.check_program`); what the checks' walk finds (`Flow`: the
+(`targets.machine.checks.program_checks.check_program`); what the checks' walk finds (`Flow`: the
 instructions not to run, each MVM's tiles, where inputs are loaded and outputs read back) drives
 the data.  The executor adds what only execution finds (``data``: an instruction that cannot
 execute on the values it reads; ``crossbar``: a tile that cannot be built from its matrix;
@@ -33,12 +33,12 @@ from cimopt.ir.chunks import chunk_axis, WHOLE
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.program import Access, Instruction, Program
 from cimopt.targets.machine.checks.flow import Flow, Place
-from cimopt.targets.machine.checks.program import check_program
+from cimopt.targets.machine.checks.program_checks import check_program
 from cimopt.targets.machine.checks.violations import Report, Violation
 from cimopt.targets.machine.crossbars import CrossbarState
 from cimopt.targets.machine.epilogue import run_epilogue
 from cimopt.targets.machine.kernels import dynamic_inputs, mvm_chunk, rows_view, run_op
-from cimopt.targets.machine.numerics import NumericsConfig, NumericsEngine, NumericsResult
+from cimopt.targets.machine.numerics_engine import NumericsConfig, NumericsEngine, NumericsResult
 from cimopt.targets.machine.object_pool import held_dtype, is_object, ObjectPool
 from cimopt.targets.physics.instructions import Energy, static_energy
 from cimopt.targets.spec import Target
@@ -257,8 +257,8 @@ def execute(program: Program, graph: Graph, target: Target, inputs: Mapping[str,
     """Run ``program`` for one inference on ``inputs`` (graph input name -> array) and check it.
 
     ``functional=False`` only times and checks (no data).  ``numerics`` (None: float) runs the
-    crossbar and vector arithmetic bit-true (`targets.machine.numerics`).  Every check runs once,
-    first (`targets.machine.checks.program.check_program`); in throughput mode resource, crossbar
+    crossbar and vector arithmetic bit-true (`targets.machine.numerics_engine`).  Every check runs once,
+    first (`targets.machine.checks.program_checks.check_program`); in throughput mode resource, crossbar
     and buffer overlaps are checked over the stream of inferences started II apart (one inference
     folded modulo II, or ``iterations`` inferences replayed when a unit is busy longer than II).  ``capture=True`` also returns every computed tensor (`MachineResult.computed`).
     """

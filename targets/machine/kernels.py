@@ -1,7 +1,7 @@
 """Functional kernels of the reference machine (float32 storage, float64 accumulation).
 
 * `tile_block`: the matrix one crossbar holds for one `TileWrite` (float32 weights; the bit-true
-  cells of ``--numerics int|analog`` are built by `targets.machine.numerics`).
+  cells of ``--numerics int|analog`` are built by `targets.machine.numerics_engine`).
 * `mvm_chunk`: a crossbar op's output rows ``row0:row1`` along its chunk axis
   (`cimopt.ir.chunks.chunk_axis`), computed only from crossbar blocks; bias, Gemm's ``C``,
   ``alpha``/``beta`` and the fused activation come from the graph (the epilogue, vector ops fused
@@ -287,7 +287,7 @@ def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     ``(*leading dims, row1-row0, N)``; ConvTranspose (WHOLE) the whole output (rows ignored).
     Weight tiles missing from ``blocks`` contribute nothing.  ``acc`` replaces the float
     accumulation of partial products (`_accumulate`'s signature; the bit-true modes of
-    `targets.machine.numerics` pass theirs).
+    `targets.machine.numerics_engine` pass theirs).
     """
     ax = chunk_axis(graph, op)
     t = op.op_type

@@ -1,4 +1,4 @@
-"""Every check of a program against its target, in one place, run once per run (`program.check_program`).
+"""Every check of a program against its target, in one place, run once per run (`program_checks.check_program`).
 
 `violations`: what a check reports (`Violation`, `Report`); `fields`: the program's values, indices
 and capacities against the target; `overlaps`: resources, crossbars and buffers over the
