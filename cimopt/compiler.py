@@ -68,21 +68,11 @@ def model_hash(model: str | os.PathLike[str] | onnx.ModelProto) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
-                  options: CompileOptions = CompileOptions(),
-                  input_shapes: Mapping[str, Sequence[int]] | None = None,
-                  measured: Mapping[str, MeasuredCost] | None = None,
-                  progress: Progress | None = None) -> CompileResult:
-    """Compile ``model`` for ``target``: every stage's SolveStats and the wall time of each step."""
-    say = progress or (lambda _msg: None)
-    overrides = dict(options.methods)
-    check_overrides(STAGES, overrides)
-    t0 = time.perf_counter()
-    say("front end: load, fold, fuse, legalise, lower")
-    cm = CostModel(target, measured)
-    # a model in several segments runs a batch of inferences per reprogramming (`cimopt.batching`):
-    # ``--batch`` and latency mode fix the batch before the front end, which then runs once; in
-    # throughput mode it is chosen from the front end at batch 1, run again only for a batch > 1
+def _frontend(model: str | os.PathLike[str] | onnx.ModelProto, target: Target, options: CompileOptions,
+              input_shapes: Mapping[str, Sequence[int]] | None, cm: CostModel, say: Progress) -> tuple[Frontend, int]:
+    """The front end and the batch: ``--batch`` and latency mode fix the batch before the front
+    end, which then runs once; in throughput mode a segmented model's batch is chosen from the
+    front end at batch 1 (`cimopt.batching.choose_batch`), which runs again only for a batch > 1."""
     batch = options.batch or 1
     if batch > 1:
         say(f"batched segments: {batch} inferences per reprogramming")
@@ -92,6 +82,30 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
         if batch > 1:
             say(f"batched segments: {batch} inferences per reprogramming")
             fe = prepare(model, target, input_shapes, batch)
+    return fe, batch
+
+
+def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
+                  options: CompileOptions = CompileOptions(),
+                  input_shapes: Mapping[str, Sequence[int]] | None = None,
+                  measured: Mapping[str, MeasuredCost] | None = None,
+                  progress: Progress | None = None, frontend: Frontend | None = None) -> CompileResult:
+    """Compile ``model`` for ``target``: every stage's SolveStats and the wall time of each step.
+
+    ``frontend``: the front end an earlier compile of the same model, target, input shapes and
+    options ran (`CompileResult.frontend`, e.g. `cimopt compare`'s heuristic compile), reused with
+    its batch instead of running the front end again."""
+    say = progress or (lambda _msg: None)
+    overrides = dict(options.methods)
+    check_overrides(STAGES, overrides)
+    t0 = time.perf_counter()
+    say("front end: load, fold, fuse, legalise, lower")
+    cm = CostModel(target, measured)
+    # a model in several segments runs a batch of inferences per reprogramming (`cimopt.batching`)
+    if frontend is not None:
+        fe, batch = frontend, frontend.batch
+    else:
+        fe, batch = _frontend(model, target, options, input_shapes, cm, say)
     times: dict[str, float] = {"frontend": time.perf_counter() - t0}
     # a batch's rows hold B inferences; finer chunks keep the layers of a segment pipelined
     ctx = Context(fe.graph, fe.workload, target, cm, options.mode, options.chunks * min(batch, 8), batch=batch)

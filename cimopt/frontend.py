@@ -30,6 +30,8 @@ class Frontend:
     graph: Graph
     workload: Workload
     matmuls: list[MatMulDecision] = field(default_factory=list)
+    #: inferences per program run the graph was built for (`cimopt.batching`)
+    batch: int = 1
 
 
 def frontend_passes(target: Target, units: Callable[[Graph], Mapping[str, OpClass]]) -> list[Pass]:
@@ -61,4 +63,4 @@ def prepare(model: str | os.PathLike[str] | onnx.ModelProto, target: Target,
     graph = ir_load.load(model, input_shapes)
     choice = MatMulUnitChoice(target)
     graph = PassManager(frontend_passes(target, choice))(graph).graph
-    return Frontend(graph, lower(graph), list(choice.decisions))
+    return Frontend(graph, lower(graph), list(choice.decisions), batch)

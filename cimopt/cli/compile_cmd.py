@@ -35,7 +35,7 @@ def _options(a: argparse.Namespace) -> CompileOptions:
                           calibrate=getattr(a, "calibrate", None), batch=getattr(a, "batch", 0))
 
 
-def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
+def _compile(a: argparse.Namespace, solver: str | None = None, frontend: Any = None) -> Any:
     from cimopt.cost.external import read_costs
     from cimopt.ir.load import parse_input_shapes
     from cimopt.targets.load import load_target
@@ -49,7 +49,7 @@ def _compile(a: argparse.Namespace, solver: str | None = None) -> Any:
         opts = replace(opts, solver=solver)
     measured = read_costs(a.costs) if a.costs else None
     return compile_model(_model(a), target, opts, parse_input_shapes(a.input_shape), measured,
-                         progress(not getattr(a, "quiet", False)))
+                         progress(not getattr(a, "quiet", False)), frontend)
 
 
 #: Program.extra key: the seed of `--random-weights` the program was compiled with
@@ -221,7 +221,7 @@ def _cmd_compare(a: argparse.Namespace) -> int:
     a.compare = "all" if a.all_methods else "exact"
     h = _compile(a, "heuristic")
     a.compare = ""
-    x = _compile(a, "exact")
+    x = _compile(a, "exact", h.frontend)   # the same model, target and options: one front end
     rows, e2e = compare_rows(h, x)
     if a.json:
         print(json.dumps({"stages": rows, "end_to_end": e2e}))
