@@ -264,3 +264,50 @@ def test_a_new_stages_decision_has_a_place_in_the_context_that_forks_copy() -> N
     fork = ctx.fork()
     fork.decisions["routing"] = ("c",)
     assert ctx.decisions == {"routing": ("a", "b")}
+
+
+@dataclass(frozen=True)
+class _Hops:
+    """A toy stage's instance: the bytes each op sends, to be given a route length."""
+
+    sends: tuple[tuple[str, int], ...]
+
+
+class _RoutingStage(Stage[_Hops, tuple[int, ...]]):
+    """A stage written the way a new one is: nothing outside this class and the registry knows it."""
+
+    name = "toyrouting"
+    methods = (Method("short", "heuristic", "every flow one hop"),
+               Method("exhaustive", "exact", "the same routes, proved optimal: no route is shorter than a hop"))
+    heuristic, exact, unit, problem_type = "short", "exhaustive", "byte-hops", _Hops
+
+    def build(self, ctx: Context) -> _Hops:
+        return _Hops(tuple((op.name, op.bytes_out) for op in ctx.workload.ops))
+
+    def solve(self, problem: _Hops, method: str, options: SolverOptions) -> tuple[tuple[int, ...], SolveStats]:
+        hops = tuple(1 for _ in problem.sends)   # both methods: the shortest route is one hop here
+        cost = float(sum(b * h for (_, b), h in zip(problem.sends, hops)))
+        return hops, SolveStats(self.name, method, Status.OPTIMAL, cost, cost, 0.0)
+
+    def apply(self, ctx: Context, solution: tuple[int, ...]) -> None:
+        ctx.decisions[self.name] = solution
+
+
+def test_a_new_stage_needs_only_its_class_and_its_registration(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Registering one more stage (what its line in `solver/registry.py` does) is enough for the
+    compile loop, ``--method``, `cimopt methods`, the program's stats and instance export."""
+    import cimopt.solver.registry as registry
+    from cimopt.cli.main import main
+
+    extended = (*STAGES, _RoutingStage())
+    for module in list(sys.modules.values()):   # every module that took the registry's tuple
+        if getattr(module, "STAGES", None) is STAGES:
+            monkeypatch.setattr(module, "STAGES", extended)
+    assert registry.STAGES is extended and registry.stage("toyrouting").name == "toyrouting"
+    res = compile_model(models.small_cnn(), load_target("pimcomp"),
+                        CompileOptions(workers=1, deterministic=True, methods=(("toyrouting", "exhaustive"),)))
+    assert res.stats["toyrouting"].method == "exhaustive" and res.stats["toyrouting"].kind == "exact"
+    assert "toyrouting" in dict(res.program.stats) or "toyrouting" in json.dumps(res.program.stats, default=str)
+    assert main(["methods"]) == 0
+    assert "toyrouting" in capsys.readouterr().out
