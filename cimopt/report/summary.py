@@ -198,9 +198,9 @@ def compare_text(rows: list[dict[str, Any]], e2e: dict[str, Any]) -> str:
     lines.append(f"energy          {units.energy(h['energy_pj']):>14} {units.energy(x['energy_pj']):>14}")
     lines.append(f"memory peak     {_bytes(h['memory_peak_bytes']):>14} {_bytes(x['memory_peak_bytes']):>14}")
     lines.append(f"objective       {_time(h['e2e_objective_ns']):>14} {_time(x['e2e_objective_ns']):>14}")
-    for key, label in (("free", "free bound"), ("chunked", "rows bound")):
-        lines.append(f"{label:<16}{_time(h[f'e2e_{key}_bound_ns']):>14} {_time(x[f'e2e_{key}_bound_ns']):>14}  "
-                     f"(limited by {h[f'e2e_{key}_limited_by']})")
+    for key, label in (("free", "free"), ("chunked", "rows")):
+        lines.append(f"{label + ' bound':<16}{_time(h[f'e2e_{key}_bound_ns']):>14} "
+                     f"{_time(x[f'e2e_{key}_bound_ns']):>14}  (limited by {h[f'e2e_{key}_limited_by']})")
         lines.append(f"{'gap to ' + label:<16}{100 * h[f'e2e_{key}_gap']:>13.1f}% {100 * x[f'e2e_{key}_gap']:>13.1f}%")
     lines.append(f"physical limit  {_time(h['physical_limit_ns']):>14} {_time(x['physical_limit_ns']):>14}")
     if h.get("latency_limit_ns"):
