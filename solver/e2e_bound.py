@@ -13,7 +13,8 @@ inference in a stream (ns: initiation interval over inferences per interval).  T
     holds the crossbars of its copy too: `crossbar_work_ns`, the *physical limit* (every
     crossbar busy all the time on that work).  When the model fits, also the least bottleneck
     whose whole copies fit the chip's crossbars, vectors split between copies in any proportion
-    (`solver.replication.bounds.integer_copies_bound`; each copy pays one fill per interval).
+    (`shared_fill_copies_ns`: an op's copies share at least one fill per interval, and may take
+    turns over intervals).
   - ``vector``: vector ops run only on the cores' vector units (legalisation), so their summed
     time over all vector units (a task's time is superadditive: splitting adds); each op at
     least its time over as many units as it has output elements.  An op fused into a crossbar
@@ -39,6 +40,8 @@ inference in a stream (ns: initiation interval over inferences per interval).  T
   whole output rows (`ir.chunks`), a vector op's its row chunks (`ir.vector_chunks`).  The
   classes above, with the vector class's per-op spread limited to the op's row chunks, and:
 
+  - ``crossbar``: whole copies each paying a fill per interval, no interval below one vector
+    (`solver.replication.bounds.integer_copies_bound`: each copy runs its fixed chunks).
   - throughput mode, ``crossbar-row``: the copy that runs an op's slowest row is busy at least
     that row's time per batch.
   - latency mode, ``critical-path``: along every path of the op graph, one row chunk of each op
@@ -76,7 +79,7 @@ from cimopt.solver.replication.bounds import integer_copies_bound
 from cimopt.solver.replication.problem import Layer, ReplicationProblem
 
 __all__ = ["MODES", "BoundOp", "BoundProblem", "E2EBound", "end_to_end_bound", "chunked_bound",
-           "crossbar_work_ns", "latency_limit_ns", "program_crossbar_ns", "bound_problem"]
+           "crossbar_work_ns", "shared_fill_copies_ns", "latency_limit_ns", "program_crossbar_ns", "bound_problem"]
 
 
 def end_to_end_bound(p: BoundProblem) -> E2EBound:
@@ -107,7 +110,9 @@ def _work_classes(p: BoundProblem, free: bool) -> dict[str, float]:
     xb = [o for o in p.ops if o.unit == "crossbar"]
     need = sum(o.crossbars for o in xb)
     classes: dict[str, float] = {"crossbar": crossbar_work_ns(p)}
-    if need <= p.crossbars:
+    if need <= p.crossbars and free:
+        classes["crossbar"] = max(classes["crossbar"], shared_fill_copies_ns(p))
+    elif need <= p.crossbars:
         layers = tuple(Layer(o.name, o.crossbars, o.vectors, o.interval_ns, o.fixed_ns) for o in xb)
         classes["crossbar"] = max(classes["crossbar"], integer_copies_bound(
             ReplicationProblem(layers, (), p.crossbars, "throughput")))
@@ -142,6 +147,40 @@ def crossbar_work_ns(p: BoundProblem) -> float:
     work = sum(o.crossbars * (o.vectors * o.interval_ns + max(0.0, o.fixed_ns - o.operand_write_ns))
                + sum(o.write_ns) * o.written for o in p.ops if o.unit == "crossbar")
     return work / max(1, p.crossbars)
+
+
+#: copies counted from a time are rounded down by this relative margin, so rounding error can
+#: only lower the bound
+_ROUND = 1e-12
+
+
+def shared_fill_copies_ns(p: BoundProblem) -> float:
+    """Whole copies, any schedule (ns): the least ``T`` whose copies fit the chip, an op with
+    ``r`` copies needing ``r * T >= vectors * interval + fill`` (``fill``: ``fixed_ns`` less a
+    written operand's write).  Its copies together spend at least that much crossbar time per
+    interval: every vector through one whole copy, at least one MVM instruction (one fill).  No
+    more is assumed: copies may take turns over intervals (a copy running a whole inference's
+    vectors while the others run the next ones), vectors split in any proportion, so this holds
+    where `solver.replication.bounds.integer_copies_bound` (a fill per copy per interval, and no
+    interval below one vector) assumes the compiler's fixed chunks per copy; it is lower than
+    that by at most the fills.  0 when the model does not fit."""
+    xb = [o for o in p.ops if o.unit == "crossbar"]
+    if not xb or sum(o.crossbars for o in xb) > p.crossbars:
+        return 0.0
+    work = [(o.crossbars, o.vectors * o.interval_ns + max(0.0, o.fixed_ns - o.operand_write_ns)) for o in xb]
+
+    def fits(t: float) -> bool:
+        return sum(c * max(1, math.ceil(w / t * (1 - _ROUND))) for c, w in work) <= p.crossbars
+
+    lo, hi = 0.0, max(w for _, w in work)           # one copy each fits
+    if hi <= 0:
+        return 0.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+    return lo
 
 
 def latency_limit_ns(p: BoundProblem) -> float:

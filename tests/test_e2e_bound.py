@@ -11,7 +11,7 @@ import models
 from cimopt.compiler import compile_model
 from cimopt.options import CompileOptions
 from cimopt.solver.e2e_bound import (BoundOp, BoundProblem, chunked_bound, crossbar_work_ns, end_to_end_bound,
-                                     program_crossbar_ns)
+                                     program_crossbar_ns, shared_fill_copies_ns)
 from cimopt.targets.load import load_target
 
 
@@ -35,6 +35,17 @@ def test_classes_throughput() -> None:
     # T = 500 ns (water filling, r = work / T, would give 375 ns)
     assert c["crossbar"] == pytest.approx(500.0, rel=1e-6)
     assert b.limited_by == "crossbar" and b.value_ns == c["crossbar"]
+    assert dict(chunked_bound(_problem("throughput")).classes)["crossbar"] == pytest.approx(500.0, rel=1e-6)
+
+
+def test_copies_may_take_turns_over_intervals() -> None:
+    """One vector of 10 ns after a 90 ns fill, 4 crossbars: 4 copies taking turns start an
+    inference every 25 ns; the compiler's fixed chunks per copy need one vector's 100 ns."""
+    p = BoundProblem((BoundOp("fc", "crossbar", 100.0, 100.0, 1, 1, 1, 10.0, 90.0, vector_ns=100.0),), (),
+                     "throughput", 4, 1, 1.0, 1.0)
+    assert shared_fill_copies_ns(p) == pytest.approx(25.0, rel=1e-6)
+    assert end_to_end_bound(p).value_ns == pytest.approx(25.0, rel=1e-6)
+    assert chunked_bound(p).figure("crossbar") == pytest.approx(100.0, rel=1e-6)
 
 
 def test_classes_latency_and_segmented() -> None:
