@@ -110,7 +110,7 @@ def end_to_end_lines(mode: str, m: dict[str, float], extra: dict[str, str]) -> l
     lines = [f"  end to end ({what}): {_time(obj)}"]
     for key, name in BOUNDS:
         bound, limited = m[f"e2e_{key}_bound_ns"], extra.get(f"e2e_{key}_limited_by", "?")
-        lines.append(f"    {_percent(bound, obj)} of the {name} {_time(bound)}, limited by {limited} "
+        lines.append(f"    at {_percent(bound, obj)} of the {name}: {_time(bound)}, limited by {limited} "
                      f"(time / bound {_ratio(obj, bound)})")
     if mode == "latency":
         limit = m["latency_limit_ns"]
