@@ -86,12 +86,16 @@ def _instances(draw: st.DrawFn) -> dict:
         ops.append({"v": draw(st.integers(1, 6)), "I": float(draw(st.integers(1, 5))),
                     "F": float(draw(st.integers(0, 6))), "c": draw(st.integers(1, 2)), "r": draw(st.integers(1, 3)),
                     "preds": preds,
-                    "win": {p: (draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(0, 2))) for p in preds}})
+                    # a window (kernel, stride, leading pad), or None: every vector reads all of the producer
+                    "win": {p: draw(st.none() | st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(0, 2)))
+                            for p in preds}})
     return {"ops": ops, "slack": draw(st.integers(0, 3)), "seed": draw(st.integers(0, 10 ** 6)),
             "stream": draw(st.booleans()), "max_chunk": draw(st.integers(1, 6))}
 
 
 def _reads(inst: dict, k: int, p: int, j: int) -> list[int]:
+    if inst["ops"][k]["win"][p] is None:
+        return list(range(inst["ops"][p]["v"]))
     kw, s, pad = inst["ops"][k]["win"][p]
     return [i for i in (j * s - pad + x for x in range(kw)) if 0 <= i < inst["ops"][p]["v"]]
 
@@ -100,7 +104,8 @@ def _problem(inst: dict) -> BoundProblem:
     ops, edges, covering = [], [], set()
     for k, o in enumerate(inst["ops"]):
         every = all(_reads(inst, k, p, j) for p in o["preds"] for j in range(o["v"]))
-        ops.append(_xb(f"op{k}", o["v"], o["I"], o["F"], o["c"], "every" if every else "none"))
+        whole = tuple(p for p in o["preds"] if o["win"][p] is None)
+        ops.append(_xb(f"op{k}", o["v"], o["I"], o["F"], o["c"], "every" if every else "none", whole))
         for p in o["preds"]:
             edges.append((p, k, 8))
             read = {i for j in range(o["v"]) for i in _reads(inst, k, p, j)}
