@@ -23,7 +23,7 @@ from cimopt.ir.graph import OpClass
 from cimopt.ir.random_weights import randomise_light_graph
 from cimopt.ir.tiles import tile_matrix
 from cimopt.options import CompileOptions
-from cimopt.solver.e2e_bound import bound_problem, end_to_end_bound
+from cimopt.solver.e2e_bound import bound_problem, chunked_bound, end_to_end_bound
 from cimopt.targets.errors import TargetError
 from cimopt.targets.load import load_target, PRESET_DIR
 from cimopt.targets.machine.executor import execute
@@ -187,9 +187,11 @@ def test_e2e_bound_counts_fused_work_as_crossbar_work() -> None:
         t = dataclasses.replace(load_target("isaac"), core=dataclasses.replace(
             load_target("isaac").core, output_stage_ops=() if preset == "pimcomp" else ("MaxPool",)))
         fe = prepare(m, t)
-        bounds[preset] = end_to_end_bound(bound_problem(fe.graph, fe.workload, t, CostModel(t), "throughput"))
+        bp = bound_problem(fe.graph, fe.workload, t, CostModel(t), "throughput")
+        bounds[preset] = end_to_end_bound(bp)
         res = compile_model(m, t, CompileOptions(mode="throughput"))
         assert bounds[preset].value_ns <= res.program.metric("e2e_objective_ns") + 1e-6
+        assert chunked_bound(bp).value_ns <= res.program.metric("e2e_objective_ns") + 1e-6
     assert bounds["isaac"].figure("vector") < bounds["pimcomp"].figure("vector")
 
 

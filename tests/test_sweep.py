@@ -17,9 +17,9 @@ import pytest
 import models
 from cimopt.cli.main import main
 from cimopt.sweep.errors import SpecError
+from cimopt.sweep.grid import expand, load_spec
 from cimopt.sweep.results import JOURNAL, read_journal
 from cimopt.sweep.runner import run_sweep
-from cimopt.sweep.grid import expand, load_spec
 from cimopt.sweep.task import is_timing_column
 
 GRID = """

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from cimopt.sweep.errors import SpecError
-from cimopt.sweep.results import Journal, read_journal, write_tables
 from cimopt.sweep.grid import SweepSpec, SweepTask
+from cimopt.sweep.results import Journal, read_journal, write_tables
 from cimopt.sweep.task import execute_task, input_columns, Row
 
 #: progress callback: (tasks done, tasks to do, the row just finished); called once with

@@ -28,7 +28,6 @@ Preconditions: legalised (`legalize.Legalize`), shapes inferred.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
