@@ -5,9 +5,9 @@ inferences), of the batch's makespan in latency mode:
 
 * ``e2e_objective_ns``: the objective (latency mode: makespan; throughput: time per inference).
 * the **granularity-free bound** (`solver.e2e_bound.end_to_end_bound`, valid for every mapping
-  at any chunk size, one vector included): ``e2e_free_bound_ns``, ``e2e_free_gap``
-  ((objective - bound) / objective), ``e2e_free_class.<class>`` per class; Program.extra
-  ``e2e_free_limited_by`` names the class that sets it.
+  at any chunk size, one vector included): ``e2e_bound_ns``, ``e2e_gap``
+  ((objective - bound) / objective), ``e2e_bound_class.<class>`` per class; Program.extra
+  ``e2e_limited_by`` names the class that sets it (`metric_name`).
 * the **bound for the granularity used** (`solver.e2e_bound.chunked_bound`: chunks of whole
   output rows, what the compiler makes): ``e2e_chunked_bound_ns``, ``e2e_chunked_gap``,
   ``e2e_chunked_class.<class>``, extra ``e2e_chunked_limited_by``.
@@ -35,6 +35,18 @@ from cimopt.targets.spec import Target
 
 #: the two bounds' metric prefixes and what the summary calls them
 BOUNDS = (("free", "granularity-free bound"), ("chunked", "bound at the granularity used (whole output rows)"))
+_NAMES = {"free": {"bound_ns": "e2e_bound_ns", "gap": "e2e_gap", "class": "e2e_bound_class",
+                   "limited_by": "e2e_limited_by"},
+          "chunked": {"bound_ns": "e2e_chunked_bound_ns", "gap": "e2e_chunked_gap", "class": "e2e_chunked_class",
+                      "limited_by": "e2e_chunked_limited_by"}}
+
+
+def metric_name(bound: str, what: str) -> str:
+    """The metric (``limited_by``: Program.extra) name of ``what`` ("bound_ns", "gap", "class",
+    "limited_by") of ``bound`` (a key of `BOUNDS`): the end-to-end bound, granularity-free, has
+    the names ``e2e_bound_ns``, ``e2e_gap``, ``e2e_bound_class.*``, ``e2e_limited_by``; the
+    bound at the granularity used ``e2e_chunked_*``."""
+    return _NAMES[bound][what]
 
 
 @dataclass(frozen=True)
@@ -68,10 +80,10 @@ def e2e_metrics(graph: Graph, workload: Workload, target: Target, cm: CostModel,
     extra = []
     for key, b in (("free", free), ("chunked", chunked)):
         value = b.value_ns / scale
-        metrics += [(f"e2e_{key}_bound_ns", value),
-                    (f"e2e_{key}_gap", (per_inf - value) / per_inf if per_inf > 0 else 0.0)]
-        metrics += [(f"e2e_{key}_class.{k}", v / scale) for k, v in b.classes]
-        extra.append((f"e2e_{key}_limited_by", b.limited_by))
+        metrics += [(metric_name(key, "bound_ns"), value),
+                    (metric_name(key, "gap"), (per_inf - value) / per_inf if per_inf > 0 else 0.0)]
+        metrics += [(f"{metric_name(key, 'class')}.{k}", v / scale) for k, v in b.classes]
+        extra.append((metric_name(key, "limited_by"), b.limited_by))
     return E2EFigures(free, chunked, tuple(metrics), tuple(extra))
 
 

@@ -59,7 +59,7 @@ def main() -> None:
                 continue
             wall = time.perf_counter() - t0
             per = p.metric("e2e_objective_ns")
-            free, rows, lim = p.metric("e2e_free_bound_ns"), p.metric("e2e_chunked_bound_ns"), p.metric(limit_key)
+            free, rows, lim = p.metric("e2e_bound_ns"), p.metric("e2e_chunked_bound_ns"), p.metric(limit_key)
             extra = dict(p.extra)
             load: Counter[str] = Counter()
             for i in p.instructions:
@@ -69,7 +69,7 @@ def main() -> None:
             ratios.append(lim / per)
             free_ratios.append(free / per)
             print(f"{name:<20} {tname:<8} {p.initiation_interval_ns / 1e3:>9.1f} {per / 1e3:>9.1f} "
-                  f"{free / 1e3:>9.1f} {extra.get('e2e_free_limited_by', '?'):<20} "
+                  f"{free / 1e3:>9.1f} {extra.get('e2e_limited_by', '?'):<20} "
                   f"{rows / 1e3:>9.1f} {extra.get('e2e_chunked_limited_by', '?'):<13} {lim / 1e3:>9.1f} "
                   f"{free / per:>9.3f} {rows / per:>9.3f} {lim / per:>8.3f} {wall:>9.2f}  {busy}"
                   + (f" ({p.segments} segments, mode {p.mode})" if p.segments > 1 else ""), flush=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from cimopt.compiler import CompileResult
-from cimopt.e2e import BOUNDS
+from cimopt.e2e import BOUNDS, metric_name
 from cimopt.ir import units
 from cimopt.ir.errors import UsageError
 from cimopt.solver.registry import stage
@@ -101,13 +101,13 @@ def end_to_end_lines(mode: str, m: dict[str, float], extra: dict[str, str]) -> l
     """The summary's end-to-end lines: the objective, the granularity-free bound ("x % of it"),
     the bound at the granularity used, the physical limit of the mode (latency mode: the physical
     latency limit; throughput: every crossbar busy all the time) and the idle-crossbars note."""
-    if "e2e_free_bound_ns" not in m:
+    if "e2e_bound_ns" not in m:
         return []
     obj = m["e2e_objective_ns"]
     what = "makespan" if mode == "latency" else "time per inference"
     lines = [f"  end to end ({what}): {_time(obj)}"]
     for key, name in BOUNDS:
-        bound, limited = m[f"e2e_{key}_bound_ns"], extra.get(f"e2e_{key}_limited_by", "?")
+        bound, limited = m[metric_name(key, "bound_ns")], extra.get(metric_name(key, "limited_by"), "?")
         lines.append(f"    at {_percent(bound, obj)} of the {name}: {_time(bound)}, limited by {limited} "
                      f"(time / bound {_ratio(obj, bound)})")
     if mode == "latency":
@@ -121,7 +121,7 @@ def end_to_end_lines(mode: str, m: dict[str, float], extra: dict[str, str]) -> l
     if "program_crossbar_ns" in m:
         lines.append(f"    this program's MVMs hold the crossbars {_time(m['program_crossbar_ns'])} per inference")
     idle = idle_crossbars_note(int(m["crossbars_used"]), int(m["crossbars_total"]),
-                               extra.get("e2e_free_limited_by", "?"))
+                               extra.get("e2e_limited_by", "?"))
     if idle:
         lines.append(f"  note: {idle}")
     return lines
@@ -167,9 +167,9 @@ def compare_rows(h: CompileResult, x: CompileResult) -> tuple[list[dict[str, Any
                      "physical_limit_ns": m.get("physical_limit_ns", 0.0),
                      "latency_limit_ns": m.get("latency_limit_ns", 0.0)}
         for key, _ in BOUNDS:
-            e2e[name].update({f"e2e_{key}_bound_ns": m.get(f"e2e_{key}_bound_ns", 0.0),
-                              f"e2e_{key}_gap": m.get(f"e2e_{key}_gap", 0.0),
-                              f"e2e_{key}_limited_by": dict(r.program.extra).get(f"e2e_{key}_limited_by", "")})
+            e2e[name].update({metric_name(key, "bound_ns"): m.get(metric_name(key, "bound_ns"), 0.0),
+                              metric_name(key, "gap"): m.get(metric_name(key, "gap"), 0.0),
+                              metric_name(key, "limited_by"): dict(r.program.extra).get(metric_name(key, "limited_by"), "")})
     return rows, e2e
 
 
@@ -197,9 +197,9 @@ def compare_text(rows: list[dict[str, Any]], e2e: dict[str, Any]) -> str:
     lines.append(f"memory peak     {_bytes(h['memory_peak_bytes']):>14} {_bytes(x['memory_peak_bytes']):>14}")
     lines.append(f"objective       {_time(h['e2e_objective_ns']):>14} {_time(x['e2e_objective_ns']):>14}")
     for key, label in (("free", "free"), ("chunked", "rows")):
-        lines.append(f"{label + ' bound':<16}{_time(h[f'e2e_{key}_bound_ns']):>14} "
-                     f"{_time(x[f'e2e_{key}_bound_ns']):>14}  (limited by {h[f'e2e_{key}_limited_by']})")
-        lines.append(f"{'gap to ' + label:<16}{100 * h[f'e2e_{key}_gap']:>13.1f}% {100 * x[f'e2e_{key}_gap']:>13.1f}%")
+        lines.append(f"{label + ' bound':<16}{_time(h[metric_name(key, 'bound_ns')]):>14} "
+                     f"{_time(x[metric_name(key, 'bound_ns')]):>14}  (limited by {h[metric_name(key, 'limited_by')]})")
+        lines.append(f"{'gap to ' + label:<16}{100 * h[metric_name(key, 'gap')]:>13.1f}% {100 * x[metric_name(key, 'gap')]:>13.1f}%")
     lines.append(f"physical limit  {_time(h['physical_limit_ns']):>14} {_time(x['physical_limit_ns']):>14}")
     if h.get("latency_limit_ns"):
         lines.append(f"latency limit   {_time(h['latency_limit_ns']):>14} {_time(x['latency_limit_ns']):>14}")
