@@ -66,21 +66,11 @@ def test_bad_inputs_exit_2_one_line(tmp_path: Path) -> None:
 
 
 def test_compare_runs_the_front_end_once(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                         frontend_loads: list[object]) -> None:
     """`cimopt compare` compiles twice (heuristic, exact) on one front end: the second compile
     reuses the first's (`compile_model(frontend=...)`), so the ONNX file is loaded once."""
-    import cimopt.frontend as frontend
-
-    loads: list[object] = []
-    real = frontend.ir_load.load
-
-    def counting(*a, **k):  # noqa: ANN002, ANN003, ANN202 - a wrapper of ir.load.load
-        loads.append(a[0])
-        return real(*a, **k)
-
-    monkeypatch.setattr(frontend.ir_load, "load", counting)
     path = tmp_path / "cnn.onnx"
     onnx.save(models.small_cnn(seed=1), path)
     assert main(["compare", str(path), "--target", "edge", "--time-limit", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["stages"] and len(loads) == 1
+    assert out["stages"] and len(frontend_loads) == 1
