@@ -7,15 +7,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cimopt import json_safe
-from cimopt.cli import (
-    check_cmd as cli_check, compile_cmd as cli_compile, demo_cmd as cli_demo, passes_cmd as cli_passes,
-    plot_cmd as cli_plot, solve_cmd as cli_solve, sweep_cmd as cli_sweep, trace_cmd as cli_trace)
+from cimopt.cli import check_cmd, compile_cmd, demo_cmd, passes_cmd, plot_cmd, solve_cmd, sweep_cmd, trace_cmd
 from cimopt.cli.args import add_model_args, Parser
 from cimopt.ir import units
 from cimopt.ir.errors import CimoptError
 
 #: modules that add commands: each has ``register(subparsers)``; a new command is a module and a line here
-COMMAND_MODULES = (cli_compile, cli_demo, cli_solve, cli_check, cli_sweep, cli_trace, cli_plot, cli_passes)
+COMMAND_MODULES = (compile_cmd, demo_cmd, solve_cmd, check_cmd, sweep_cmd, trace_cmd, plot_cmd, passes_cmd)
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:

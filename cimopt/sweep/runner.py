@@ -1,9 +1,9 @@
 """`cimopt sweep`: run a grid of compilations as independent tasks and collect one row per task.
 
-The spec (`sweep_spec`) expands into `SweepTask` values; each runs through `sweep_task.execute_task`
+The spec (`grid`) expands into `SweepTask` values; each runs through `task.execute_task`
 either in a local process pool (``jobs`` processes, concurrent.futures) or, given a
 ``scheduler`` address, on an existing Dask distributed cluster (``distributed.Client``).  Rows
-are journalled as they finish (`sweep_results`); tasks whose key already has a row in the
+are journalled as they finish (`results`); tasks whose key already has a row in the
 results folder are skipped, so a killed sweep rerun finishes only the missing rows.  Error and
 timeout rows count as done unless ``retry_errors``.
 """
