@@ -9,8 +9,9 @@ Rules (an op not covered is one WHOLE chunk):
 * MatMul of two activations (a vector op where the target's vector unit runs it): rows of the
   output (axis 2 for rank 4, FLAT otherwise) read the same rows of the left operand and all of
   the right one.
-* MaxPool / AveragePool / LpPool (one output): rows along axis 2, reading the receptive field
-  of the kernel, strides, pads and dilations along the input's axis 2.
+* MaxPool / AveragePool / LpPool (one output): output vectors (`VEC`: positions in (image,
+  row, column) order), reading the receptive field of the kernel, strides, pads and dilations
+  along the input's axis 2 (whole input rows, `ir.chunks.window_vectors`).
 * GlobalAveragePool / GlobalMaxPool: rows along axis 1 (channels), reading those channels.
 * layout ops (Reshape, Flatten, Squeeze, Unsqueeze, Transpose: `LAYOUT`): rows along an output
   dimension whose slices are exactly slices of one input dimension (a reshape keeps a dimension
@@ -19,15 +20,16 @@ Rules (an op not covered is one WHOLE chunk):
   Reshape-Transpose-Reshape, keeps a convolution's rows all the way through), else the one on
   the output's or the input's natural chunk axis.
 
-The chunk axis of a row-local op is axis 2 for tensors of rank 4 or more (the height a Conv
-chunks), FLAT (`ir.chunks`: rows of the (prod(leading dims), last) view) for ranks 2 and 3,
+The chunk axis of a row-local op is `VEC` for tensors of rank 4 or more (the vectors a Conv
+chunks; Softmax / LogSoftmax / LayerNormalization and a Concat not along the channels: axis 2,
+the height), FLAT (`ir.chunks`: rows of the (prod(leading dims), last) view) for ranks 2 and 3,
 which is how MatMul / Linear chunk.  Rows are counted on the op's first output.
 """
 from __future__ import annotations
 
 import math
 
-from cimopt.ir.chunks import chunk_axis, ChunkAxis, FLAT, WHOLE
+from cimopt.ir.chunks import chunk_axis, ChunkAxis, FLAT, vector_count, VEC, WHOLE, window_vectors
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 
 #: Ops whose output element depends only on the input elements at the same position
@@ -49,8 +51,10 @@ RESHAPES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
 LAYOUT = RESHAPES | {"Transpose"}
 
 
-def _row_axis(ndim: int) -> int:
-    return 2 if ndim >= 4 else FLAT
+def _row_axis(ndim: int, op_type: str) -> int:
+    if ndim < 4:
+        return FLAT
+    return 2 if op_type == "MatMul" or op_type in AXIS_OPS else VEC
 
 
 def _dim_of(axis: int, ndim: int) -> int:
@@ -59,6 +63,8 @@ def _dim_of(axis: int, ndim: int) -> int:
 
 
 def _rows(shape: tuple[int, ...], axis: int) -> int:
+    if axis == VEC:
+        return vector_count(shape)
     return int(math.prod(shape[:-1])) if axis == FLAT else shape[axis]
 
 
@@ -73,19 +79,21 @@ def vector_chunk_axis(graph: Graph, op: OpSpec) -> ChunkAxis:
     if t in GLOBAL_POOLS:
         return ChunkAxis(1, y[1], 1) if len(y) >= 3 else whole
     if t in POOLS:
-        return ChunkAxis(2, y[2], 1) if len(y) >= 4 else whole
+        return ChunkAxis(VEC, vector_count(y), 1) if len(y) >= 4 else whole
     if t in LAYOUT:
         pair = _layout_axes(graph, op)
         return ChunkAxis(pair[1], y[pair[1]], 1) if pair is not None else whole
     if len(y) < 2:
         return whole
-    axis = _row_axis(len(y))
+    axis = _row_axis(len(y), t)
     dim = _dim_of(axis, len(y))
     if t in AXIS_OPS:
         a = op.attr("axis", AXIS_OPS[t])
         if a is None:
             return whole
         a = a + len(y) if a < 0 else a
+        if t == "Concat" and a == 1 and len(y) >= 4:   # channels joined: each output vector reads its own
+            return ChunkAxis(VEC, vector_count(y), 1)
         # Concat joins along its axis (any but the chunk's, and after it when FLAT); the others
         # normalise over the axes from theirs on
         if (a <= dim) if t != "Concat" else (a == dim or (axis == FLAT and a < dim)):
@@ -173,9 +181,9 @@ def vector_needed_rows(graph: Graph, op: OpSpec, tensor: str, row0: int, row1: i
     y = graph.shape(op.outputs[0])
     if op.op_type in POOLS:
         kernel, stride, pad, dil = _pool_window(graph, op)
-        lo = row0 * stride - pad
-        hi = (row1 - 1) * stride - pad + (kernel - 1) * dil + 1
-        return 2, max(0, lo), min(x[2], hi)
+        lo, hi = window_vectors(tuple(y), tuple(x), row0, row1, lambda h: h * stride - pad,
+                                lambda h: h * stride - pad + (kernel - 1) * dil + 1)
+        return VEC, lo, hi
     if op.op_type in GLOBAL_POOLS:
         return 1, row0, row1
     if op.op_type in LAYOUT:
@@ -185,9 +193,12 @@ def vector_needed_rows(graph: Graph, op: OpSpec, tensor: str, row0: int, row1: i
         return ax.axis, row0, row1
     if op.op_type == "MatMul" and (tensor == op.inputs[1] or len(x) < 2):
         return WHOLE, 0, 0       # every output row reads all of the right operand
+    pad_x = (1,) * (len(y) - len(x)) + tuple(x)
+    if ax.axis == VEC:   # every position of the output: the input must have them all
+        same = len(x) == len(y) and pad_x[0] == y[0] and tuple(pad_x[2:]) == tuple(y[2:])
+        return (VEC, row0, row1) if same else (WHOLE, 0, 0)
     # broadcast: the input, right-aligned, must span the output's dims up to the chunk axis
     dim = _dim_of(ax.axis, len(y))
-    pad_x = (1,) * (len(y) - len(x)) + tuple(x)
     if len(x) != len(y) or tuple(pad_x[:dim + 1]) != tuple(y[:dim + 1]):
         return WHOLE, 0, 0
     return ax.axis, row0, row1

@@ -33,7 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from cimopt.ir.chunks import chunk_axis, FLAT, needed_rows, WHOLE
+from cimopt.ir.chunks import chunk_axis, FLAT, needed_rows, vector_count, VEC, WHOLE
 from cimopt.ir.graph import Epilogue, Graph, OpClass, OpSpec, TensorSpec
 from cimopt.ir.passes.manager import PassResult, register
 from cimopt.ir.vector_chunks import AXIS_OPS, ELEMENTWISE, vector_chunk_axis, vector_needed_rows
@@ -74,7 +74,10 @@ def _reads_own_rows(graph: Graph, xbar: OpSpec, t: str) -> bool:
     ax = chunk_axis(graph, xbar)
     if t != xbar.inputs[0] or graph.spec(t).shape != graph.spec(xbar.mvm_output).shape:
         return False
-    for r in range(ax.rows if ax.axis != WHOLE else 0):
+    shape = graph.shape(t)
+    # a Conv's receptive fields are whole input rows (`ir.chunks.window_vectors`): one vector per row tells
+    step = vector_count(shape) // max(1, shape[0] * shape[2]) if ax.axis == VEC and len(shape) > 2 else 1
+    for r in range(0, ax.rows if ax.axis != WHOLE else 0, step):
         axis, lo, hi = needed_rows(graph, xbar, r, r + 1)
         if axis != WHOLE and not lo <= r < hi:
             return False

@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from cimopt.ir.chunks import chunk_axis, FLAT, needed_rows, split_rows, WHOLE
-from cimopt.ir.graph import Graph, OpClass
+from cimopt.ir.chunks import accesses_overlap, chunk_axis, FLAT, needed_rows, split_rows, split_vectors, VEC, vector_count, WHOLE
+from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.program import TileWrite
 from cimopt.ir.tiles import Tile
 from cimopt.ir.vector_chunks import vector_chunk_axis, vector_needed_rows
@@ -68,11 +68,18 @@ def tile_write(core: int, xbar: int, t: Tile, replica: int, segment: int) -> Til
     return TileWrite(core, xbar, t.op, replica, t.index, t.group0, t.ngroups, t.row0, t.row1, t.col0, t.col1, segment)
 
 
-def _compatible(axis_read: int, axis_written: int, ndim: int) -> bool:
-    if axis_read == axis_written:
-        return True
-    flatish = {FLAT, 0} if ndim == 2 else set()
-    return axis_read in flatish and axis_written in flatish
+def op_chunks(graph: Graph, op: OpSpec, axis: int, rows: int, copies: int, chunks: int) -> list[tuple[int, int]]:
+    """The output ranges of a crossbar op's MVM tasks, dealt round robin to its ``copies``: at
+    least ``chunks`` and a multiple of the copies (each copy gets ``ceil(rows / copies)`` rows at
+    most); a Conv's ranges of vectors (`VEC`) never span two images."""
+    if axis == WHOLE:
+        return [(0, 1)]
+    per_copy = -(-max(1, min(chunks, rows)) // copies)
+    count = min(rows, copies * per_copy)
+    if axis == VEC:
+        images = max(1, graph.shape(op.mvm_output)[0])
+        return split_vectors(images, rows // images, count)
+    return split_rows(rows, count)
 
 
 def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mapping, chunks: int,
@@ -114,8 +121,7 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                 ax = chunk_axis(graph, op)
                 r_count = mapping.copies[name]
                 # a multiple of the copies, taken round robin: each copy gets ceil(rows / copies) rows at most
-                per_copy = -(-max(1, min(chunks, ax.rows)) // r_count)
-                ranges = split_rows(ax.rows, min(ax.rows, r_count * per_copy)) if ax.axis != WHOLE else [(0, 1)]
+                ranges = op_chunks(graph, op, ax.axis, ax.rows, r_count, chunks)
                 operand = _operand_writes(tg, wop, mapping, target, s) if wop.written else []
                 seg_tasks.extend(operand)
                 if barrier >= 0:   # its crossbars held the previous segment's tiles
@@ -162,13 +168,12 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                     p = producer.get(tensor)
                     if p is None:
                         continue
-                    ndim = len(graph.shape(tensor))
+                    shape = tuple(graph.shape(tensor))
                     for pid in tg.of_op[p]:
                         pt = tg.tasks[pid]
-                        if axis != WHOLE and pt.axis != WHOLE and _compatible(axis, pt.axis, ndim) \
-                                and (pt.row1 <= lo or pt.row0 >= hi):
-                            continue
-                        tg.edges.add((pid, tid))
+                        wr = next(((a, r0, r1) for t, a, r0, r1 in pt.writes if t == tensor), (WHOLE, 0, 0))
+                        if accesses_overlap(shape, (axis, lo, hi), wr):
+                            tg.edges.add((pid, tid))
         prev_seg_tasks = seg_tasks
     assign_vector_cores(tg.tasks, tg.edges, target, in_bytes)
     _insert_transfers(tg, graph, target)
@@ -246,7 +251,10 @@ def _rows_bytes(graph: Graph, tensor: str, axis: int, r0: int, r1: int) -> int:
     if axis == WHOLE:
         return spec.nbytes
     shape = spec.shape or (1,)
-    rows = spec.elements // max(1, shape[-1]) if axis == FLAT else shape[axis]
+    if axis == VEC:
+        rows = vector_count(shape)
+    else:
+        rows = spec.elements // max(1, shape[-1]) if axis == FLAT else shape[axis]
     return spec.nbytes * (r1 - r0) // max(1, rows)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from cimopt.ir.chunks import WHOLE
 from cimopt.ir.graph import Graph, OpSpec
-from cimopt.targets.machine.kernels import dynamic_inputs, rows_view, run_op
+from cimopt.targets.machine.kernels import dynamic_inputs, put_rows, run_op, take_rows
 
 #: Rounds a list of results to the target's vector format (`NumericsEngine.finish_vector`).
 Finish = Callable[[list[np.ndarray]], list[np.ndarray]]
@@ -41,7 +41,7 @@ def run_epilogue(graph: Graph, op: OpSpec, rows: np.ndarray, axis: int, row0: in
         full = np.asarray(first, dtype=np.float32)
     else:
         full = np.zeros(graph.shape(epi.tensor), dtype=np.float32)
-        rows_view(full, axis, row0, row1)[...] = first
+        put_rows(full, axis, row0, row1, first)
     env: dict[str, np.ndarray] = {t: np.asarray(v) for t, v in operands.items() if v is not None}
     env[epi.tensor] = full
     for e in epi.ops:
@@ -50,4 +50,4 @@ def run_epilogue(graph: Graph, op: OpSpec, rows: np.ndarray, axis: int, row0: in
             res = finish(res)
         env[e.outputs[0]] = np.asarray(res[0], dtype=np.float32).reshape(graph.shape(e.outputs[0]))
     out = env[epi.ops[-1].outputs[0]]
-    return np.ascontiguousarray(out if axis == WHOLE else rows_view(out, axis, row0, row1), dtype=np.float32)
+    return np.ascontiguousarray(out if axis == WHOLE else take_rows(out, axis, row0, row1), dtype=np.float32)

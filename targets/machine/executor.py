@@ -37,7 +37,7 @@ from cimopt.targets.machine.checks.program_checks import check_program
 from cimopt.targets.machine.checks.violations import Report, Violation
 from cimopt.targets.machine.crossbars import CrossbarState
 from cimopt.targets.machine.epilogue import run_epilogue
-from cimopt.targets.machine.kernels import dynamic_inputs, mvm_chunk, rows_view, run_op
+from cimopt.targets.machine.kernels import dynamic_inputs, mvm_chunk, put_rows, run_op, take_rows
 from cimopt.targets.machine.numerics_engine import NumericsConfig, NumericsEngine, NumericsResult
 from cimopt.targets.machine.object_pool import held_dtype, is_object, ObjectPool
 from cimopt.targets.physics.instructions import Energy, static_energy
@@ -161,7 +161,7 @@ class _Machine:
                 r = next((a for a in ins.reads if a.tensor == w.tensor), None)
                 src, dst = (self.view(r), self.view(w)) if r is not None else (None, None)
                 if src is not None and dst is not None:
-                    rows_view(dst, w.axis, w.row0, w.row1)[...] = np.array(rows_view(src, w.axis, w.row0, w.row1))
+                    put_rows(dst, w.axis, w.row0, w.row1, np.array(take_rows(src, w.axis, w.row0, w.row1)))
 
     def run_mvm(self, ins: Instruction, op: OpSpec) -> None:
         """The rows ``ins`` writes of ``op``'s output (the checks saw it read and write them)."""
@@ -182,7 +182,7 @@ class _Machine:
             extra = {a.tensor: self.view(a) for a in ins.reads if a.tensor in op.epilogue.inputs()}
             res = run_epilogue(self.g, op, res, ax.axis, r0, r1, extra, self.sessions,
                                self.num.finish_vector if self.num else None)
-        rows_view(y, ax.axis, r0, r1)[...] = self.num.finish_mvm(op, ax.axis, r0, r1, res) if self.num else res
+        put_rows(y, ax.axis, r0, r1, self.num.finish_mvm(op, ax.axis, r0, r1, res) if self.num else res)
 
     def run_op(self, ins: Instruction, op: OpSpec) -> None:
         """A vector or host op on onnxruntime (the checks saw it read its inputs)."""
@@ -204,7 +204,7 @@ class _Machine:
             if y is not None and a is not None:
                 obj = is_object(self.g.spec(a.tensor).dtype)   # strings: stored as new handles
                 r = (self.pool.store(r) if obj else np.asarray(r).astype(y.dtype, copy=False)).reshape(y.shape)
-                rows_view(y, a.axis, a.row0, a.row1)[...] = rows_view(r, a.axis, a.row0, a.row1)
+                put_rows(y, a.axis, a.row0, a.row1, take_rows(r, a.axis, a.row0, a.row1))
 
     # ---- whole program ---------------------------------------------------------------------
     def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:

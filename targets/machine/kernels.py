@@ -6,7 +6,8 @@
   (`cimopt.ir.chunks.chunk_axis`), computed only from crossbar blocks; bias, Gemm's ``C``,
   ``alpha``/``beta`` and the fused activation come from the graph (the epilogue, vector ops fused
   into the output stage, is `targets.machine.epilogue`'s).
-* `rows_view`: where a chunk's rows sit in the output tensor (axis 2, 0, FLAT or WHOLE).
+* `rows_view`: where a chunk's rows sit in the output tensor (axis 2, 0, FLAT or WHOLE);
+  `take_rows` / `put_rows` also for a range of vectors (`VEC`).
 * `run_op`: a vector or host op through onnxruntime on a one-op model (`ir.export.to_onnx`);
   its inputs are the op's `dynamic_inputs`.
 
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from cimopt.ir.chunks import chunk_axis, conv_pads, FLAT, WHOLE
+from cimopt.ir.chunks import chunk_axis, conv_pads, FLAT, vector_count, VEC, WHOLE
 from cimopt.ir.graph import Activation, Graph, OpSpec
 from cimopt.ir.program import TileWrite
 from cimopt.ir.workload import matrix_of
@@ -138,8 +139,10 @@ def apply_activation(x: np.ndarray, act: Activation | None, constants: Mapping[s
 
 
 # ---- Conv ----------------------------------------------------------------------------------
-def _conv_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
-                blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
+def _conv_windows(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int) -> tuple[np.ndarray, int]:
+    """(windows, k): the receptive fields of output rows ``row0:row1`` (axis 2) of ``op`` over
+    input ``x`` (N, C, spatial...), as a read-only strided view of shape (N, row1 - row0,
+    *other output spatial dims, C, *kernel), and K, the inputs per group of one window."""
     w = graph.shape(op.inputs[1])
     y = graph.shape(op.mvm_output)
     groups = int(op.attr("group", 1))
@@ -156,19 +159,29 @@ def _conv_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     sn, sc, *ssp = xp.strides
     shape = (xp.shape[0], *out_sp, xp.shape[1], *kernel)
     st = (sn, *(ssp[i] * strides[i] for i in range(nsp)), sc, *(ssp[i] * dil[i] for i in range(nsp)))
-    windows = as_strided(xp, shape=shape, strides=st, writeable=False)
-    v = xp.shape[0] * math.prod(out_sp)
-    k = (xp.shape[1] // groups) * math.prod(kernel)
-    patches = windows.reshape(v, groups * k)
-    n = y[1] // groups
-    out = np.zeros((v, groups, n), dtype=np.float64)
+    return as_strided(xp, shape=shape, strides=st, writeable=False), (xp.shape[1] // groups) * math.prod(kernel)
+
+
+def _conv_vectors(graph: Graph, op: OpSpec, x: np.ndarray, v0: int, v1: int,
+                  blocks: Sequence[tuple[TileWrite, np.ndarray]], acc: Accumulate) -> np.ndarray:
+    """Output vectors ``v0:v1`` (`VEC`) of a Conv, (v1 - v0, M): each from its own window only."""
+    y = graph.shape(op.mvm_output)
+    groups = int(op.attr("group", 1))
+    per_row = vector_count(y) // max(1, y[0] * y[2])
+    pieces, k = [], 1
+    for n, p, e, _ in _vector_pieces(tuple(y), v0, v1):
+        h0, h1 = p // per_row, (e - 1) // per_row + 1
+        windows, k = _conv_windows(graph, op, x[n:n + 1], h0, h1)
+        at = np.unravel_index(np.arange(p - h0 * per_row, e - h0 * per_row), (h1 - h0, *y[3:]))
+        pieces.append(windows[(0, *at)].reshape(e - p, groups * k))
+    patches = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+    out = np.zeros((v1 - v0, groups, y[1] // groups), dtype=np.float64)
     acc(patches, k, out, blocks)
-    res = out.reshape(xp.shape[0], *out_sp, y[1])
-    res = np.moveaxis(res, -1, 1)
+    res = out.reshape(v1 - v0, y[1])
     if len(op.inputs) > 2 and op.inputs[2]:
-        b = np.asarray(graph.constants[op.inputs[2]], dtype=np.float32)
-        res = res + b.reshape((1, -1) + (1,) * nsp)
-    return np.ascontiguousarray(apply_activation(res, op.activation, graph.constants), dtype=np.float32)
+        res = res + np.asarray(graph.constants[op.inputs[2]], dtype=np.float32).reshape(1, -1)
+    return np.ascontiguousarray(apply_activation(res, op.activation, graph.constants),
+                                dtype=np.float32)
 
 
 # ---- ConvTranspose -------------------------------------------------------------------------
@@ -281,7 +294,8 @@ def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
 
     ``x`` is the op's whole first input (the kernel slices the rows it needs); ``blocks`` pairs
     each crossbar's `TileWrite` with the matrix it holds (`tile_block`); ``c`` is Gemm's C when it
-    is not a constant.  Returns, by chunk axis: Conv ``(N, M, row1-row0, ...)``; Gemm
+    is not a constant.  Returns, by chunk axis: Conv (`VEC`) ``(row1-row0, M)``, output vectors
+    ``row0:row1`` in (image, spatial...) order (`put_rows` stores them); Gemm
     ``(row1-row0, N)``; MatMul/Linear (FLAT) ``(row1-row0, N)`` rows of the output viewed as
     (prod(leading dims), N); a crossbar-written MatMul of grouped operands (axis ndim - 2)
     ``(*leading dims, row1-row0, N)``; ConvTranspose (WHOLE) the whole output (rows ignored).
@@ -292,8 +306,8 @@ def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     ax = chunk_axis(graph, op)
     t = op.op_type
     a = acc or _accumulate
-    if t == "Conv" and ax.axis == 2:
-        return _conv_chunk(graph, op, x, row0, row1, blocks, a)
+    if t == "Conv" and ax.axis == VEC:
+        return _conv_vectors(graph, op, x, row0, row1, blocks, a)
     if t == "ConvTranspose":
         return _convtranspose(graph, op, x, blocks, a)
     if t == "Gemm":
@@ -307,12 +321,60 @@ def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
 
 def rows_view(y: np.ndarray, axis: int, row0: int, row1: int) -> np.ndarray:
     """Rows ``row0:row1`` of ``y`` along ``axis`` as a view (FLAT: rows of the (prod(leading), last)
-    view; WHOLE: all of ``y``): where `mvm_chunk`'s result for those rows goes."""
+    view; WHOLE: all of ``y``): where `mvm_chunk`'s result for those rows goes.  Not for `VEC`
+    (a range of vectors is not a view in general: `take_rows` / `put_rows`)."""
+    if axis == VEC:
+        raise ValueError("a range of vectors (VEC) has no view: use take_rows / put_rows")
     if axis == WHOLE or y.ndim == 0 or (axis == FLAT and y.ndim < 2) or axis >= y.ndim:
         return y
     if axis == FLAT:
         return y.reshape(math.prod(y.shape[:-1]), y.shape[-1])[row0:row1]  # not -1: an empty y is ambiguous
     return y[(slice(None),) * axis + (slice(row0, row1),)]
+
+
+def _vector_pieces(shape: tuple[int, ...], row0: int, row1: int) -> list[tuple[int, int, int, int]]:
+    """Vectors ``row0:row1`` (`VEC`) of a tensor of ``shape``, per image: (image, first, end, offset
+    in the range) with first/end positions inside that image."""
+    per = vector_count(shape) // max(1, shape[0])
+    out = []
+    v = row0
+    while v < row1:
+        n, p = divmod(v, per)
+        e = min(row1 - n * per, per)
+        out.append((n, p, e, v - row0))
+        v = n * per + e
+    return out
+
+
+def take_rows(y: np.ndarray, axis: int, row0: int, row1: int) -> np.ndarray:
+    """Rows ``row0:row1`` of ``y`` along ``axis`` (`rows_view`); for `VEC` a new (vectors, channels)
+    array of vectors ``row0:row1`` in (image, spatial...) order."""
+    if axis != VEC or y.ndim < 2:
+        return rows_view(y, axis, row0, row1) if axis != VEC else y
+    c = y.shape[1]
+    out = np.empty((row1 - row0, c), dtype=y.dtype)
+    for n, p, e, o in _vector_pieces(y.shape, row0, row1):
+        out[o:o + e - p] = y[n].reshape(c, -1)[:, p:e].T
+    return out
+
+
+def put_rows(y: np.ndarray, axis: int, row0: int, row1: int, values: np.ndarray) -> None:
+    """Store ``values`` as rows ``row0:row1`` of ``y`` along ``axis``: the shape `take_rows` gives."""
+    if axis != VEC:
+        rows_view(y, axis, row0, row1)[...] = values
+        return
+    if y.ndim < 2:
+        y[...] = np.asarray(values).reshape(y.shape)
+        return
+    c = y.shape[1]
+    vals = np.asarray(values).reshape(row1 - row0, c)
+    for n, p, e, o in _vector_pieces(y.shape, row0, row1):
+        img = y[n]
+        if img.flags.c_contiguous:
+            img.reshape(c, -1)[:, p:e] = vals[o:o + e - p].T
+        else:   # a strided view: address the positions one by one
+            pos = np.unravel_index(np.arange(p, e), img.shape[1:])
+            img[(slice(None), *pos)] = vals[o:o + e - p].T
 
 
 # ---- vector and host ops -------------------------------------------------------------------

@@ -28,7 +28,7 @@ import numpy as np
 from cimopt.ir.errors import UsageError
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.program import Instruction, TileWrite
-from cimopt.targets.machine.kernels import Accumulate, group_matrix, rows_view
+from cimopt.targets.machine.kernels import Accumulate, group_matrix, put_rows
 from cimopt.targets.numerics_spec import NumericsSpec
 from cimopt.targets.physics import noise
 from cimopt.targets.physics.numerics import (
@@ -213,7 +213,7 @@ class NumericsEngine:
     def finish_mvm(self, op: OpSpec, axis: int, row0: int, row1: int, res: np.ndarray) -> np.ndarray:
         """The chunk's result in the vector format, also recorded as the layer's output rows."""
         out = round_to_format(res, self.spec.vector_format)
-        rows_view(self._layer(op).output, axis, row0, row1)[...] = out
+        put_rows(self._layer(op).output, axis, row0, row1, out)
         return out
 
     def finish_vector(self, results: list[np.ndarray]) -> list[np.ndarray]:

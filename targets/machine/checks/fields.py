@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from cimopt.ir.chunks import FLAT, WHOLE
+from cimopt.ir.chunks import FLAT, VEC, WHOLE
 from cimopt.ir.program import Program
 from cimopt.targets.machine.checks.violations import Report
 from cimopt.targets.spec import Target
@@ -43,7 +43,7 @@ def _check_fields(p: Program, rep: Report) -> None:
         if i.kind not in KINDS or i.end_ns < i.start_ns or i.id < 0 or min(i.deps, default=0) < 0:
             rep.add("schema", f"instruction {i.id}: kind {i.kind!r}, {i.start_ns}-{i.end_ns} ns, deps {i.deps}")
         for a in (*i.reads, *i.writes):
-            if a.offset < 0 or a.axis < FLAT or a.row1 < a.row0 or a.row0 < 0 or (a.axis != WHOLE and a.row1 == a.row0):
+            if a.offset < 0 or a.axis < VEC or a.row1 < a.row0 or a.row0 < 0 or (a.axis != WHOLE and a.row1 == a.row0):
                 rep.add("schema", f"instruction {i.id}: bad access {a}")
 
 

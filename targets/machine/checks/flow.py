@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cimopt.ir.chunks import chunk_axis, FLAT, WHOLE
+from cimopt.ir.chunks import chunk_axis, FLAT, vector_count, VEC, WHOLE
 from cimopt.ir.errors import CimoptError
 from cimopt.ir.graph import Graph, OpSpec, TensorSpec
 from cimopt.ir.program import Access, BufferPlan, Instruction, Program, TileWrite
@@ -60,25 +60,33 @@ class Flow:
 
 
 def grid_mask(shape: tuple[int, ...], acc: Access) -> np.ndarray:
-    """Boolean mask over the tensor's leading dims (all but the last) of the rows ``acc`` touches."""
-    grid = shape[:-1] if len(shape) >= 2 else shape
-    m = np.zeros(grid, dtype=bool)
-    if acc.axis == WHOLE or not grid or (acc.axis == FLAT and len(shape) < 2) or acc.axis >= len(grid) \
-            or acc.axis < FLAT:
-        m[...] = True
-    elif acc.axis == FLAT:
-        m.reshape(-1)[acc.row0:acc.row1] = True
+    """Boolean mask of the elements ``acc`` touches, broadcastable to ``shape``: of extent 1 along
+    every dimension the access does not restrict (FLAT: the last; `VEC`: the channels, axis 1;
+    axis d: all but d), so masks of different accesses combine by broadcasting."""
+    nd = len(shape)
+    if nd == 0 or acc.axis == WHOLE or acc.axis >= nd or acc.axis < VEC or (acc.axis in (FLAT, VEC) and nd < 2):
+        return np.ones((1,) * nd, dtype=bool)
+    if acc.axis == FLAT:
+        m = np.zeros((*shape[:-1], 1), dtype=bool)
+    elif acc.axis == VEC:
+        m = np.zeros((shape[0], 1, *shape[2:]), dtype=bool)
     else:
+        m = np.zeros(tuple(shape[d] if d == acc.axis else 1 for d in range(nd)), dtype=bool)
         m[(slice(None),) * acc.axis + (slice(acc.row0, acc.row1),)] = True
+        return m
+    m.reshape(-1)[acc.row0:acc.row1] = True
     return m
 
 
 def row_range_error(spec: TensorSpec | None, acc: Access) -> str | None:
     """What is wrong when ``acc`` names rows past the end of its axis of the tensor (else None)."""
     shape = spec.shape if spec is not None and spec.shape is not None else ()
-    if acc.axis == WHOLE or len(shape) < 2 or acc.axis >= len(shape) - 1:   # only rows of the mask's grid
+    if acc.axis == WHOLE or len(shape) < 2 or acc.axis >= len(shape):
         return None
-    dim = int(np.prod(shape[:-1], dtype=np.int64)) if acc.axis == FLAT else shape[acc.axis]
+    if acc.axis == VEC:
+        dim = vector_count(shape)
+    else:
+        dim = int(np.prod(shape[:-1], dtype=np.int64)) if acc.axis == FLAT else shape[acc.axis]
     if acc.row1 <= dim:
         return None
     return f"accesses rows {acc.row0}:{acc.row1} of {acc.tensor!r} on axis {acc.axis}, which has {dim}"
