@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from cimopt.ir.chunks import accesses_overlap, chunk_axis, FLAT, needed_rows, split_rows, split_vectors, VEC, vector_count, WHOLE
+from cimopt.ir.chunks import (accesses_overlap, chunk_axis, FLAT, needed_rows, position_intervals, split_rows,
+                              split_vectors, VEC, vector_count, WHOLE)
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.program import TileWrite
 from cimopt.ir.tiles import Tile
@@ -213,9 +214,9 @@ def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping, r
 
 def _vector_chunks(tg: TaskGraph, graph: Graph, wop: WorkOp, target: Target, segment: int, chunks: int,
                    bottleneck: float, in_bytes: dict[int, int]) -> list[int]:
-    """A vector op's tasks: row chunks (`ir.vector_chunks`), at least ``chunks`` and as many as its
-    producers have, and enough that each lasts at most half the crossbar ``bottleneck`` (ns) so
-    the chunks can be spread over vector units; cores are set later (`assign_vector_cores`)."""
+    """A vector op's tasks: row chunks (`ir.vector_chunks`), at least ``chunks``, and enough that
+    each lasts at most half the crossbar ``bottleneck`` (ns) so the chunks can be spread over
+    vector units (at most four per core); cores are set later (`assign_vector_cores`)."""
     op = graph.op(wop.name)
     nbytes = wop.bytes_in + wop.bytes_out
     vax = vector_chunk_axis(graph, op)
@@ -223,9 +224,7 @@ def _vector_chunks(tg: TaskGraph, graph: Graph, wop: WorkOp, target: Target, seg
         ranges = [(0, 1)]
     else:
         whole = timing.ns(timing.vector_task(target, wop.elements, wop.ops, nbytes))
-        produced = max((len(tg.of_op.get(p.name, ())) for t in wop.inputs
-                        if (p := graph.producer(t)) is not None), default=1)
-        want = max(chunks, produced, math.ceil(2 * whole / bottleneck) if bottleneck > 0 else 1)
+        want = max(chunks, math.ceil(2 * whole / bottleneck) if bottleneck > 0 else 1)
         ranges = split_rows(vax.rows, min(want, vax.rows, 4 * target.cores))
     ids = []
     for a, b in ranges:
@@ -259,8 +258,10 @@ def _rows_bytes(graph: Graph, tensor: str, axis: int, r0: int, r1: int) -> int:
 
 
 def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
-    """Route every cross-core data edge through a transfer task on the receiving core's NoC port."""
-    xfer: dict[tuple[int, int], int] = {}
+    """Route every cross-core data edge through a transfer task on the receiving core's NoC port:
+    one per (producer task, receiving core), carrying the part of the producer's output that the
+    receiving core's consumers read (`_needed_bytes`)."""
+    readers: dict[tuple[int, int], list[int]] = {}
     new_edges: set[tuple[int, int]] = set()
     for a, b in sorted(tg.edges):
         ta, tb = tg.tasks[a], tg.tasks[b]
@@ -268,13 +269,46 @@ def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
         if not data or ta.core < 0 or tb.core < 0 or ta.core == tb.core:
             new_edges.add((a, b))
             continue
-        key = (a, tb.core)
-        if key not in xfer:
-            nbytes = sum(_rows_bytes(graph, tensor, axis, r0, r1) for tensor, axis, r0, r1 in ta.writes)
-            cost = timing.transfer_task(target, nbytes, ta.core, tb.core)
-            xfer[key] = tg.add(TaskInfo("transfer", f"noc.in{tb.core}", "noc", timing.ns(cost), cost.energy.total,
-                                        op=ta.op, segment=ta.segment, core=tb.core, nbytes=nbytes,
-                                        src_core=ta.core, dst_core=tb.core))
-            new_edges.add((a, xfer[key]))
-        new_edges.add((xfer[key], b))
+        readers.setdefault((a, tb.core), []).append(b)
+    for (a, core), consumers in sorted(readers.items()):
+        ta = tg.tasks[a]
+        nbytes = _needed_bytes(graph, ta, [tg.tasks[b] for b in consumers])
+        cost = timing.transfer_task(target, nbytes, ta.core, core)
+        x = tg.add(TaskInfo("transfer", f"noc.in{core}", "noc", timing.ns(cost), cost.energy.total,
+                            op=ta.op, segment=ta.segment, core=core, nbytes=nbytes,
+                            src_core=ta.core, dst_core=core))
+        new_edges.add((a, x))
+        new_edges.update((x, b) for b in consumers)
     tg.edges = new_edges
+
+
+def _needed_bytes(graph: Graph, producer: TaskInfo, consumers: list[TaskInfo]) -> int:
+    """Bytes of ``producer``'s writes that ``consumers`` read: per written tensor, the vectors
+    both name (`ir.chunks.position_intervals`), or the whole write when either side is not a set
+    of whole vectors."""
+    total = 0
+    for tensor, axis, r0, r1 in producer.writes:
+        whole = _rows_bytes(graph, tensor, axis, r0, r1)
+        reads = [(ax, lo, hi) for c in consumers for t, ax, lo, hi in c.reads if t == tensor]
+        shape = tuple(graph.shape(tensor))
+        mine = position_intervals(shape, axis, r0, r1)
+        theirs = [position_intervals(shape, *r) for r in reads]
+        if not reads or mine is None or any(t is None for t in theirs):
+            total += whole if reads else 0
+            continue
+        got = _union([iv for t in theirs if t is not None for iv in t])
+        common = sum(max(0, min(b, d) - max(a, c)) for a, b in mine for c, d in got)
+        count = sum(b - a for a, b in mine)
+        total += whole * common // max(1, count)
+    return total
+
+
+def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted disjoint ranges covering ``intervals``."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
