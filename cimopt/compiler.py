@@ -108,7 +108,8 @@ def compile_model(model: str | os.PathLike[str] | onnx.ModelProto, target: Targe
         fe, batch = _frontend(model, target, options, input_shapes, cm, say)
     times: dict[str, float] = {"frontend": time.perf_counter() - t0}
     # a batch's rows hold B inferences; finer chunks keep the layers of a segment pipelined
-    ctx = Context(fe.graph, fe.workload, target, cm, options.mode, options.chunks * min(batch, 8), batch=batch)
+    ctx = Context(fe.graph, fe.workload, target, cm, options.mode, options.chunks * min(batch, 8), batch=batch,
+                  task_budget=options.task_budget)
     if options.min_sqnr_db is not None:
         t = time.perf_counter()
         say("calibration: float activations for the ADC error model")

@@ -20,8 +20,10 @@ class CompileOptions:
     exact method builds its own starting solution from the stage's heuristics; see
     `cimopt methods`), each stage's solve limited to ``time_limit_s`` wall seconds (deterministic
     seconds with ``deterministic``).  ``methods``
-    overrides the choice for single stages.  ``chunks``: output-row chunks per crossbar op (at
-    least one per replica) for layer pipelining.  ``compare``: also solve each stage's instance
+    overrides the choice for single stages.  ``chunks``: the fewest chunks of output per crossbar
+    op (at least one per replica) for layer pipelining; ``task_budget``: the MVM tasks the
+    granularity stage may cut in all (finer chunks where they shorten the estimated makespan;
+    at least one per copy whatever the budget).  ``compare``: also solve each stage's instance
     with its exact method ("exact") or with every method ("all"), for `cimopt compare`.
     """
 
@@ -31,6 +33,7 @@ class CompileOptions:
     time_limit_s: float = 10.0
     workers: int = 8
     chunks: int = 4
+    task_budget: int = 2000
     compare: str = ""
     #: per-stage method overrides, (stage, method) pairs, e.g. (("placement", "lns"),); `--method`
     methods: tuple[tuple[str, str], ...] = ()
@@ -58,6 +61,8 @@ class CompileOptions:
             raise UsageError(f"compare {self.compare!r}: choose one of {COMPARE}")
         if self.chunks < 1:
             raise UsageError(f"chunks must be at least 1, got {self.chunks}")
+        if self.task_budget < 1:
+            raise UsageError(f"task budget must be at least 1, got {self.task_budget}")
         if self.workers < 1:
             raise UsageError(f"workers must be at least 1, got {self.workers}")
         if self.batch < 0:

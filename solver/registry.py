@@ -6,6 +6,7 @@ from typing import Any
 
 from cimopt.ir.errors import UsageError
 from cimopt.solver.accuracy.stage import AccuracyStage
+from cimopt.solver.granularity.stage import GranularityStage
 from cimopt.solver.interface import Stage
 from cimopt.solver.memory.stage import MemoryStage
 from cimopt.solver.placement.stage import PlacementStage
@@ -14,7 +15,7 @@ from cimopt.solver.scheduling.stage import SchedulingStage
 from cimopt.solver.tiling.stage import TilingStage
 
 STAGES: tuple[Stage[Any, Any], ...] = (AccuracyStage(), TilingStage(), ReplicationStage(), PlacementStage(),
-                                       SchedulingStage(), MemoryStage())
+                                       GranularityStage(), SchedulingStage(), MemoryStage())
 
 
 def stage(name: str) -> Stage[Any, Any]:

@@ -19,7 +19,7 @@ from cimopt.ir.passes.optimize import optimize
 from cimopt.ir.program import TileWrite
 from cimopt.ir.tiles import tile_matrix
 from cimopt.ir.workload import matrix_of
-from cimopt.targets.machine.kernels import mvm_chunk, rows_view, run_op, tile_block
+from cimopt.targets.machine.kernels import mvm_chunk, put_rows, run_op, tile_block
 
 ROWS, COLS, SLICES = 16, 16, 2
 
@@ -66,7 +66,7 @@ def crossbar_output(graph: Graph, x: np.ndarray, chunks: int = 3) -> np.ndarray:
     y = np.zeros(graph.shape(op.outputs[0]), dtype=np.float32)
     ranges = [(0, 1)] if ax.axis == WHOLE else split_rows(ax.rows, chunks)
     for r0, r1 in ranges:
-        rows_view(y, ax.axis, r0, r1)[...] = mvm_chunk(graph, op, x, r0, r1, blocks)
+        put_rows(y, ax.axis, r0, r1, mvm_chunk(graph, op, x, r0, r1, blocks))
     return y
 
 

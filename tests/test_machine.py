@@ -86,14 +86,14 @@ def build(g: Graph, t: Target) -> Program:
         op = g.op(op_name)
         m, ax = matrix_of(g, op), chunk_axis(g, op)
         for r0, r1 in split_rows(ax.rows, 2):
-            _, n0, n1 = needed_rows(g, op, r0, r1)
+            in_axis, n0, n1 = needed_rows(g, op, r0, r1)
             tiles = [(p.ngroups * (p.row1 - p.row0), p.ngroups * (p.col1 - p.col0) * sl)
                      for p in programming if p.op == op_name]
             row_tiles = math.ceil(m.k / t.core.crossbar_rows)
             cost = timing.mvm_task(t, tiles, (r1 - r0) * ax.vectors_per_row, row_tiles, m.k * m.groups,
                                    m.n * m.groups, op.activation is not None)
             emit("mvm", f"core{core}", cost, deps, op=op_name, crossbars=xbars[op_name],
-                 reads=(acc[x](x, 2, n0, n1),), writes=(acc[y](y, 2, r0, r1),))
+                 reads=(acc[x](x, in_axis, n0, n1),), writes=(acc[y](y, ax.axis, r0, r1),))
 
     mvm("conv1", "X", "A", 1, ())
     w = lower_op(g, pool)

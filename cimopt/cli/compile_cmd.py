@@ -28,6 +28,7 @@ def _options(a: argparse.Namespace) -> CompileOptions:
     shorthands = [f"{stage}={m}" for stage, m in (("replication", a.replication), ("placement", a.placement)) if m]
     return CompileOptions(mode=a.mode, solver=getattr(a, "solver", "heuristic"), seed=a.seed,
                           time_limit_s=limit, deterministic=deterministic, workers=a.workers, chunks=a.chunks,
+                          task_budget=a.task_budget,
                           compare=getattr(a, "compare", ""), methods=parse_methods(shorthands + a.method),
                           export_instances=getattr(a, "export_instances", None),
                           export_models=getattr(a, "export_models", None),
@@ -255,7 +256,10 @@ def register(sub: Any) -> None:
         p.add_argument("--time-limit", type=float, help=TIME_HELP)
         p.add_argument("--deterministic-time", type=float, metavar="SECONDS", help=DETERMINISTIC_HELP)
         p.add_argument("--workers", type=int, default=8, help="CP-SAT workers (default 8)")
-        p.add_argument("--chunks", type=int, default=4, help="output-row chunks per crossbar op (default 4)")
+        p.add_argument("--chunks", type=int, default=4,
+                       help="the fewest output chunks per crossbar op (default 4; at least one per copy)")
+        p.add_argument("--task-budget", type=int, default=2000,
+                       help="MVM tasks the granularity stage may cut in all (default 2000; at least one per copy)")
         p.add_argument("--min-sqnr-db", type=float, metavar="DB",
                        help="accuracy budget: choose rows per ADC conversion per layer so the error model's "
                             "output SQNR is at least DB (see `cimopt run --numerics int`)")

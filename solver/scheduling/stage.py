@@ -44,7 +44,8 @@ class SchedulingStage(Stage[SchedulingInstance, ScheduleResult]):
 
     def build(self, ctx: Context) -> SchedulingInstance:
         assert ctx.mapping is not None, "placement has not run"
-        tg = build_tasks(ctx.graph, ctx.workload, ctx.target, ctx.mapping, ctx.chunks, ctx.rows_per_conversion)
+        tg = build_tasks(ctx.graph, ctx.workload, ctx.target, ctx.mapping, ctx.chunks, ctx.rows_per_conversion,
+                         ctx.decisions.get("granularity"))
         resources = sorted({x.resource for x in tg.tasks if x.resource})
         rindex = {r: i for i, r in enumerate(resources)}
         problem = SchedulingProblem(

@@ -69,14 +69,17 @@ def tile_write(core: int, xbar: int, t: Tile, replica: int, segment: int) -> Til
     return TileWrite(core, xbar, t.op, replica, t.index, t.group0, t.ngroups, t.row0, t.row1, t.col0, t.col1, segment)
 
 
-def op_chunks(graph: Graph, op: OpSpec, axis: int, rows: int, copies: int, chunks: int) -> list[tuple[int, int]]:
-    """The output ranges of a crossbar op's MVM tasks, dealt round robin to its ``copies``: at
-    least ``chunks`` and a multiple of the copies (each copy gets ``ceil(rows / copies)`` rows at
-    most); a Conv's ranges of vectors (`VEC`) never span two images."""
+def op_chunks(graph: Graph, op: OpSpec, axis: int, rows: int, copies: int, chunks: int,
+              count: int = 0) -> list[tuple[int, int]]:
+    """The output ranges of a crossbar op's MVM tasks, dealt round robin to its ``copies``:
+    ``count`` of them when given (at most one per row), else at least ``chunks`` and a multiple
+    of the copies (each copy gets ``ceil(rows / copies)`` rows at most); a Conv's ranges of
+    vectors (`VEC`) never span two images."""
     if axis == WHOLE:
         return [(0, 1)]
-    per_copy = -(-max(1, min(chunks, rows)) // copies)
-    count = min(rows, copies * per_copy)
+    if count <= 0:
+        count = copies * -(-max(1, min(chunks, rows)) // copies)
+    count = min(rows, count)
     if axis == VEC:
         images = max(1, graph.shape(op.mvm_output)[0])
         return split_vectors(images, rows // images, count)
@@ -84,14 +87,16 @@ def op_chunks(graph: Graph, op: OpSpec, axis: int, rows: int, copies: int, chunk
 
 
 def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mapping, chunks: int,
-                rows_per_conversion: dict[str, int] | None = None) -> TaskGraph:
+                rows_per_conversion: dict[str, int] | None = None,
+                chunk_counts: dict[str, int] | None = None) -> TaskGraph:
     """Tasks and precedence edges of one inference for this mapping; crossbar ops read
-    ``rows_per_conversion[op]`` rows per ADC conversion where given."""
+    ``rows_per_conversion[op]`` rows per ADC conversion where given, and are cut into
+    ``chunk_counts[op]`` chunks where given (the granularity stage), else `op_chunks`' default."""
     rpc = rows_per_conversion or {}
     tg = TaskGraph()
     producer = {t: op.name for op in workload.ops for t in op.outputs}
     prev_seg_tasks: list[int] = []
-    bottleneck = _crossbar_bottleneck(workload, target, mapping, rpc)
+    bottleneck = crossbar_bottleneck(workload, target, mapping, rpc)
     in_bytes: dict[int, int] = {}
     for s, seg_ops in enumerate(mapping.segments):
         seg_tasks: list[int] = []
@@ -122,7 +127,7 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                 ax = chunk_axis(graph, op)
                 r_count = mapping.copies[name]
                 # a multiple of the copies, taken round robin: each copy gets ceil(rows / copies) rows at most
-                ranges = op_chunks(graph, op, ax.axis, ax.rows, r_count, chunks)
+                ranges = op_chunks(graph, op, ax.axis, ax.rows, r_count, chunks, (chunk_counts or {}).get(name, 0))
                 operand = _operand_writes(tg, wop, mapping, target, s) if wop.written else []
                 seg_tasks.extend(operand)
                 if barrier >= 0:   # its crossbars held the previous segment's tiles
@@ -198,7 +203,7 @@ def _operand_writes(tg: TaskGraph, wop: WorkOp, mapping: Mapping, target: Target
     return ids
 
 
-def _crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping, rpc: dict[str, int]) -> float:
+def crossbar_bottleneck(workload: Workload, target: Target, mapping: Mapping, rpc: dict[str, int]) -> float:
     """The slowest crossbar op copy's MVM time per inference (ns), ignoring chunk fill."""
     worst = 0.0
     for wop in workload.ops:
@@ -223,9 +228,7 @@ def _vector_chunks(tg: TaskGraph, graph: Graph, wop: WorkOp, target: Target, seg
     if vax.axis == WHOLE:
         ranges = [(0, 1)]
     else:
-        whole = timing.ns(timing.vector_task(target, wop.elements, wop.ops, nbytes))
-        want = max(chunks, math.ceil(2 * whole / bottleneck) if bottleneck > 0 else 1)
-        ranges = split_rows(vax.rows, min(want, vax.rows, 4 * target.cores))
+        ranges = split_rows(vax.rows, vector_chunk_count(graph, wop, target, chunks, bottleneck))
     ids = []
     for a, b in ranges:
         cost = timing.vector_chunk_task(target, wop.elements, wop.ops, nbytes, b - a if vax.axis != WHOLE
@@ -242,6 +245,17 @@ def _vector_chunks(tg: TaskGraph, graph: Graph, wop: WorkOp, target: Target, seg
         in_bytes[tid] = sum(_rows_bytes(graph, t, ax, lo, hi) for t, ax, lo, hi in info.reads)
         ids.append(tid)
     return ids
+
+
+def vector_chunk_count(graph: Graph, wop: WorkOp, target: Target, chunks: int, bottleneck: float) -> int:
+    """How many row chunks a vector op is cut into: at least ``chunks``, enough that each lasts
+    at most half the crossbar ``bottleneck`` (ns), at most four per core and one per row."""
+    vax = vector_chunk_axis(graph, graph.op(wop.name))
+    if vax.axis == WHOLE:
+        return 1
+    whole = timing.ns(timing.vector_task(target, wop.elements, wop.ops, wop.bytes_in + wop.bytes_out))
+    want = max(chunks, math.ceil(2 * whole / bottleneck) if bottleneck > 0 else 1)
+    return max(1, min(want, vax.rows, 4 * target.cores))
 
 
 def _rows_bytes(graph: Graph, tensor: str, axis: int, r0: int, r1: int) -> int:
