@@ -2,7 +2,8 @@
 
 Conv (1-D/2-D/3-D) chunks its output *vectors* (axis code `VEC`): the positions of every
 dimension but the channels (axis 1), in (image, row, column, ...) order, so a chunk is any
-contiguous range of output vectors, down to one; Gemm along axis 0; MatMul and
+contiguous range of output vectors, down to one (with a width pool in its output stage, of
+the pooled output: `mvm_vectors` gives the MVM vectors a chunk computes); Gemm along axis 0; MatMul and
 Linear along their flattened leading dims (``axis = -2`` meaning "rows of the output viewed
 as (vectors, N)"); a crossbar-written MatMul of grouped operands (`ir.written`) along axis
 ``ndim - 2``, each row holding every group.  ConvTranspose is one chunk (its outputs overlap).  `needed_rows` gives
@@ -22,6 +23,8 @@ from cimopt.ir.written import is_written, written_geometry
 #: axis code for "flattened leading dims" (rows of a (vectors, N) view)
 FLAT = -2
 WHOLE = -1
+#: pools an output stage may run first (`ir.passes.epilogue_fusion`)
+_POOLS = frozenset({"MaxPool", "AveragePool"})
 #: axis code for "vectors": positions over every dimension but axis 1 (the channels), in
 #: (image, spatial...) order; a rank-2 tensor's vectors are its rows
 VEC = -3
@@ -39,6 +42,9 @@ def chunk_axis(graph: Graph, op: OpSpec) -> ChunkAxis:
     y = graph.shape(op.mvm_output)
     t = op.op_type
     if t == "Conv" and len(y) >= 3:
+        pool = _width_pool(op)
+        if pool is not None:   # chunks of the pooled output; a unit reads about ``stride`` MVM vectors
+            return ChunkAxis(VEC, vector_count(graph.shape(op.outputs[0])), pool[1])
         return ChunkAxis(VEC, vector_count(y), 1)
     if t == "Gemm":
         return ChunkAxis(0, y[0], 1)
@@ -156,6 +162,49 @@ def window_vectors(out_shape: tuple[int, ...], in_shape: tuple[int, ...], v0: in
     return n0 * per_in + lo * row_in, n1 * per_in + hi * row_in
 
 
+def _width_pool(op: OpSpec) -> tuple[int, int, int, int] | None:
+    """(kernel, stride, leading pad, dilation) along the width of the pool a Conv's output stage
+    runs first (`ir.passes.epilogue_fusion` fuses only pools of height 1), or None."""
+    epi = op.epilogue
+    if epi is None or not epi.ops or epi.ops[0].op_type not in _POOLS:
+        return None
+    p = epi.ops[0]
+    kernel = tuple(p.attr("kernel_shape"))
+    strides = tuple(p.attr("strides", (1,) * len(kernel)))
+    pads = tuple(p.attr("pads", (0,) * (2 * len(kernel))))
+    dil = tuple(p.attr("dilations", (1,) * len(kernel)))
+    return int(kernel[-1]), int(strides[-1]), int(pads[len(kernel) - 1]), int(dil[-1])
+
+
+def mvm_vectors(graph: Graph, op: OpSpec, row0: int, row1: int) -> tuple[int, int]:
+    """The vectors of a crossbar op's MVM output (`OpSpec.mvm_output`) that its output chunk
+    ``row0:row1`` needs: the same range, but for a Conv whose output stage pools along the width
+    the contiguous range (in (image, row, column) order) from the first pooled window's first
+    column to the last one's last."""
+    pool = _width_pool(op) if op.op_type == "Conv" and chunk_axis(graph, op).axis == VEC else None
+    if pool is None:
+        return row0, row1
+    k, s, p, d = pool
+    z = graph.shape(op.outputs[0])
+    y = graph.shape(op.mvm_output)
+    wz, wy = z[-1], y[-1]
+    first, last = divmod(row0, wz), divmod(row1 - 1, wz)       # (image x rows..., column) of Z
+    lo = first[0] * wy + max(0, first[1] * s - p)
+    hi = last[0] * wy + min(wy - 1, last[1] * s - p + (k - 1) * d) + 1
+    return lo, max(lo + 1, hi)
+
+
+def mvm_vector_count(graph: Graph, op: OpSpec, ax: ChunkAxis, row0: int, row1: int) -> int:
+    """Input vectors the MVM of output chunk ``row0:row1`` (along ``ax``, the op's `chunk_axis`)
+    multiplies: `mvm_vectors`' range for a vector range, else its rows' vectors (WHOLE: all)."""
+    if ax.axis == WHOLE:
+        return ax.vectors_per_row
+    if ax.axis == VEC:
+        y0, y1 = mvm_vectors(graph, op, row0, row1)
+        return y1 - y0
+    return (row1 - row0) * ax.vectors_per_row
+
+
 def conv_pads(graph: Graph, op: OpSpec) -> tuple[list[int], list[int], list[int], list[int]]:
     """(pads_begin, pads_end, strides, dilations) of a Conv's spatial axes, auto_pad resolved."""
     x = graph.shape(op.inputs[0])
@@ -191,7 +240,8 @@ def needed_rows(graph: Graph, op: OpSpec, row0: int, row1: int) -> tuple[int, in
         k = graph.shape(op.inputs[1])[2] if len(x) > 2 else 1
         begin, _, strides, dil = conv_pads(graph, op)
         s, b, d = (strides[0], begin[0], dil[0]) if len(x) > 2 else (1, 0, 1)
-        lo, hi = window_vectors(tuple(graph.shape(op.mvm_output)), tuple(x), row0, row1,
+        y0, y1 = mvm_vectors(graph, op, row0, row1)
+        lo, hi = window_vectors(tuple(graph.shape(op.mvm_output)), tuple(x), y0, y1,
                                 lambda h: h * s - b, lambda h: h * s - b + (k - 1) * d + 1)
         return VEC, lo, hi
     if ax.axis in (0, FLAT):

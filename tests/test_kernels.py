@@ -209,3 +209,11 @@ def test_run_op_vector() -> None:
     (y,) = run_op(g, pool, [c], sessions)
     assert pool.name in sessions
     np.testing.assert_allclose(y, c.reshape(1, 3, 3, 2, 3, 2).max(axis=(3, 5)))
+
+
+@pytest.mark.parametrize("chunks", [1, 5, 17, 144])
+def test_conv_vector_ranges_of_any_size(chunks: int) -> None:
+    # 2 images x 9 x 8 = 144 output vectors: ranges within a row, over rows and over both images,
+    # down to one vector each, computed from their own windows only
+    model = one_op("Conv", (2, 6, 9, 8), rand(20, 6, 3, 3), rand(20), "Relu", pads=[1, 0, 1, 2], strides=[1, 1])
+    check(model, rand(2, 6, 9, 8), chunks)

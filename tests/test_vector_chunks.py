@@ -8,7 +8,7 @@ from onnx import TensorProto, helper
 
 from cimopt.compiler import compile_model
 from cimopt.inputs import compare, random_inputs, reference_outputs
-from cimopt.ir.chunks import FLAT, WHOLE
+from cimopt.ir.chunks import FLAT, VEC, WHOLE
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.load import load as load_model
 from cimopt.ir.vector_chunks import chunk_fraction_cost, vector_chunk_axis, vector_needed_rows
@@ -54,9 +54,10 @@ def _op(g: Graph, name: str) -> OpSpec:
 
 def test_axes_of_vector_ops() -> None:
     g = _graph()
-    assert (vector_chunk_axis(g, _op(g, "pool1")).axis, vector_chunk_axis(g, _op(g, "pool1")).rows) == (2, 16)
-    assert vector_chunk_axis(g, _op(g, "add")).axis == 2
-    assert vector_chunk_axis(g, _op(g, "cat")).axis == 2          # concat on channels, chunks on height
+    # 16 x 16 output vectors in (image, row, column) order
+    assert (vector_chunk_axis(g, _op(g, "pool1")).axis, vector_chunk_axis(g, _op(g, "pool1")).rows) == (VEC, 256)
+    assert vector_chunk_axis(g, _op(g, "add")).axis == VEC
+    assert vector_chunk_axis(g, _op(g, "cat")).axis == VEC        # concat on channels: each vector its own
     assert (vector_chunk_axis(g, _op(g, "gap")).axis, vector_chunk_axis(g, _op(g, "gap")).rows) == (1, 16)
     assert vector_chunk_axis(g, _op(g, "flat")).axis == WHOLE     # a view: one task
     assert vector_chunk_axis(g, _op(g, "softmax")).rows == 1       # (1, 5) softmax over its last axis: one row
@@ -64,10 +65,13 @@ def test_axes_of_vector_ops() -> None:
 
 def test_receptive_fields() -> None:
     g = _graph()
-    # MaxPool 3x3 stride 2 pad 1 on 32 rows: output rows 4:8 read input rows 7:16
-    assert vector_needed_rows(g, _op(g, "pool1"), "c1", 4, 8) == (2, 7, 16)
-    assert vector_needed_rows(g, _op(g, "pool1"), "c1", 0, 1) == (2, 0, 2)
-    assert vector_needed_rows(g, _op(g, "add"), "p1", 3, 5) == (2, 3, 5)
+    # MaxPool 3x3 stride 2 pad 1 on 32 x 32: output rows 4:8 (vectors 64:128 of 16 per row) read
+    # input rows 7:16 (vectors 224:512 of 32 per row); one output vector reads rows 0:2
+    assert vector_needed_rows(g, _op(g, "pool1"), "c1", 64, 128) == (VEC, 224, 512)
+    assert vector_needed_rows(g, _op(g, "pool1"), "c1", 0, 1) == (VEC, 0, 64)
+    # a part of a row reads the rows its windows cover: vectors 20:21 (row 1, column 4) read rows 1:4
+    assert vector_needed_rows(g, _op(g, "pool1"), "c1", 20, 21) == (VEC, 32, 128)
+    assert vector_needed_rows(g, _op(g, "add"), "p1", 3, 5) == (VEC, 3, 5)
     assert vector_needed_rows(g, _op(g, "gap"), "s", 2, 6) == (1, 2, 6)
     assert vector_needed_rows(g, _op(g, "flat"), "g", 0, 1) == (WHOLE, 0, 0)
 
@@ -99,7 +103,7 @@ def test_chunked_vector_ops_spread_and_match() -> None:
         res = compile_model(m, t, CompileOptions(mode=mode))
         vec = [i for i in res.program.instructions if i.kind == "vector"]
         pools = [i for i in vec if i.op == "pool1"]
-        assert len(pools) > 1 and all(i.writes[0].axis == 2 for i in pools)
+        assert len(pools) > 1 and all(i.writes[0].axis == VEC for i in pools)
         assert len({i.unit for i in vec}) > 1     # more than one vector unit
         inputs = random_inputs(res.frontend.graph, 0)
         out = execute(res.program, res.frontend.graph, t, inputs)

@@ -123,7 +123,7 @@ def _split_pool(graph: Graph, xbar: OpSpec, v: OpSpec, x: str) -> OpSpec | None:
     (the height part replaces ``v``); None when ``v`` is not fusable."""
     ax = chunk_axis(graph, xbar)
     geometry = _pool_axes(v, len(graph.shape(x)))
-    if v.op_type not in POOLS or v.inputs[0] != x or geometry is None or (ax.axis not in (2, WHOLE)):
+    if v.op_type not in POOLS or v.inputs[0] != x or geometry is None or (ax.axis not in (2, VEC, WHOLE)):
         return None
     kernel, strides, pads, _ = geometry
     if ax.axis == WHOLE or (kernel[0] == 1 and strides[0] == 1 and pads[0] == pads[2] == 0):

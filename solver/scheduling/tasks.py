@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from cimopt.ir.chunks import (accesses_overlap, chunk_axis, FLAT, needed_rows, position_intervals, split_rows,
+from cimopt.ir.chunks import (accesses_overlap, chunk_axis, FLAT, mvm_vector_count, needed_rows, position_intervals, split_rows,
                               split_vectors, VEC, vector_count, WHOLE)
 from cimopt.ir.graph import Graph, OpClass, OpSpec
 from cimopt.ir.program import TileWrite
@@ -135,7 +135,7 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                 for i, (a, b) in enumerate(ranges):
                     rep = i % r_count
                     slots = mapping.where[(name, rep)]
-                    vectors = (b - a) * ax.vectors_per_row if ax.axis != WHOLE else ax.vectors_per_row
+                    vectors = mvm_vector_count(graph, op, ax, a, b)
                     cost = timing.mvm_cost(target, [t for _, _, t in slots], m, vectors, op.activation is not None,
                                            rpc.get(name, 0), wop.output_stage_per_vector())
                     core = slots[0][0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cimopt.ir.chunks import chunk_axis, WHOLE
+from cimopt.ir.chunks import chunk_axis, mvm_vector_count, WHOLE
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.program import Instruction, TileWrite
 from cimopt.ir.tiles import Tile
@@ -27,8 +27,8 @@ def instruction_cost(t: Target, g: Graph, ins: Instruction, op: OpSpec | None,
         m = matrix_of(g, op)
         ax = chunk_axis(g, op)
         acc = next((a for a in ins.writes if a.tensor == op.outputs[0]), None)
-        rows = ax.rows if acc is None or acc.axis == WHOLE else acc.row1 - acc.row0
-        vectors = ax.vectors_per_row if ax.axis == WHOLE else rows * ax.vectors_per_row
+        r0, r1 = (0, ax.rows) if acc is None or acc.axis == WHOLE else (acc.row0, acc.row1)
+        vectors = mvm_vector_count(g, op, ax, r0, r1)
         used = [_tile(t, tw) for tw in tiles]
         stage = lower_op(g, op).output_stage_per_vector() if op.epilogue is not None else (0.0, 0.0)
         return timing.mvm_cost(t, used, m, vectors, op.activation is not None, ins.rows_per_conversion, stage)

@@ -24,8 +24,10 @@ Finish = Callable[[list[np.ndarray]], list[np.ndarray]]
 
 def run_epilogue(graph: Graph, op: OpSpec, rows: np.ndarray, axis: int, row0: int, row1: int,
                  operands: Mapping[str, np.ndarray | None], sessions: MutableMapping[str, object] | None = None,
-                 finish: Finish | None = None) -> np.ndarray:
-    """Rows ``row0:row1`` (along ``axis``; WHOLE: all) of ``op``'s output, from its MVM's rows ``rows``.
+                 finish: Finish | None = None, mvm_rows: tuple[int, int] | None = None) -> np.ndarray:
+    """Rows ``row0:row1`` (along ``axis``; WHOLE: all) of ``op``'s output, from its MVM's rows ``rows``,
+    which are rows ``mvm_rows`` of the MVM's output (default: the same ``row0:row1``; a width pool
+    in the output stage reads more, `cimopt.ir.chunks.mvm_vectors`).
 
     ``operands`` holds the epilogue's other dynamic inputs by name (whole tensors; only the
     chunk's rows are read).  Raises ValueError when ``op`` has no epilogue or an operand is missing.
@@ -41,7 +43,8 @@ def run_epilogue(graph: Graph, op: OpSpec, rows: np.ndarray, axis: int, row0: in
         full = np.asarray(first, dtype=np.float32)
     else:
         full = np.zeros(graph.shape(epi.tensor), dtype=np.float32)
-        put_rows(full, axis, row0, row1, first)
+        m0, m1 = mvm_rows if mvm_rows is not None else (row0, row1)
+        put_rows(full, axis, m0, m1, first)
     env: dict[str, np.ndarray] = {t: np.asarray(v) for t, v in operands.items() if v is not None}
     env[epi.tensor] = full
     for e in epi.ops:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cimopt.ir.chunks import chunk_axis, WHOLE
+from cimopt.ir.chunks import chunk_axis, mvm_vectors, WHOLE
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.program import Access, Instruction, Program
 from cimopt.targets.machine.checks.flow import Flow, Place
@@ -177,11 +177,12 @@ class _Machine:
         r0, r1 = (0, ax.rows) if wr.axis == WHOLE else (wr.row0, wr.row1)
         blocks = [(tw, self.xb.blocks[cx]) for cx, tw in self.flow.tiles[ins.id]]
         acc = self.num.accumulator(op, ins) if self.num else None
-        res = mvm_chunk(self.g, op, np.array(x), r0, r1, blocks, c=None if c is None else np.array(c), acc=acc)
+        y0, y1 = mvm_vectors(self.g, op, r0, r1)   # the MVM's own rows (a width pool reads more)
+        res = mvm_chunk(self.g, op, np.array(x), y0, y1, blocks, c=None if c is None else np.array(c), acc=acc)
         if op.epilogue is not None:   # the fused vector ops, on this chunk's rows (`targets.machine.epilogue`)
             extra = {a.tensor: self.view(a) for a in ins.reads if a.tensor in op.epilogue.inputs()}
             res = run_epilogue(self.g, op, res, ax.axis, r0, r1, extra, self.sessions,
-                               self.num.finish_vector if self.num else None)
+                               self.num.finish_vector if self.num else None, (y0, y1))
         put_rows(y, ax.axis, r0, r1, self.num.finish_mvm(op, ax.axis, r0, r1, res) if self.num else res)
 
     def run_op(self, ins: Instruction, op: OpSpec) -> None:

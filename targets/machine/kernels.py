@@ -370,7 +370,9 @@ def put_rows(y: np.ndarray, axis: int, row0: int, row1: int, values: np.ndarray)
     vals = np.asarray(values).reshape(row1 - row0, c)
     for n, p, e, o in _vector_pieces(y.shape, row0, row1):
         img = y[n]
-        if img.flags.c_contiguous:
+        if img.ndim == 1:          # a rank-2 tensor: one vector per image
+            img[...] = vals[o]
+        elif img.flags.c_contiguous:
             img.reshape(c, -1)[:, p:e] = vals[o:o + e - p].T
         else:   # a strided view: address the positions one by one
             pos = np.unravel_index(np.arange(p, e), img.shape[1:])
