@@ -34,7 +34,7 @@ from cimopt.solver.scheduling.tasks import TaskInfo
 from cimopt.targets.spec import Target
 
 #: the two bounds' metric prefixes and what the summary calls them
-BOUNDS = (("free", "granularity-free bound"), ("chunked", "bound at the granularity used (whole output rows)"))
+BOUNDS = (("free", "granularity-free bound"), ("chunked", "bound at the granularity used (chunk units: a Conv's vectors, a MatMul's rows)"))
 _NAMES = {"free": {"bound_ns": "e2e_bound_ns", "gap": "e2e_gap", "class": "e2e_bound_class",
                    "limited_by": "e2e_limited_by"},
           "chunked": {"bound_ns": "e2e_chunked_bound_ns", "gap": "e2e_chunked_gap", "class": "e2e_chunked_class",

@@ -5,7 +5,7 @@ Usage: python experiments/limits.py [--targets isaac,puma,pimcomp] [--models res
 Compiles every light graph of the onnx package (heuristic) on each target and prints per
 program: the initiation interval, the objective (throughput: time per inference; latency: the
 makespan), the granularity-free bound and what limits it (`solver.e2e_bound.end_to_end_bound`,
-valid at any chunk size), the bound at the granularity used (whole output rows,
+valid at any chunk size), the bound at the granularity used (chunk units: a Conv's vectors, a MatMul's rows,
 `chunked_bound`) and what limits it, the physical limit (throughput: every crossbar busy all the
 time; latency: the physical latency limit), the ratios free bound / time, rows bound / time
 (1.0 = at the bound) and limit / time, the busiest resource and the compile time.  A model that

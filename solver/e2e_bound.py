@@ -37,13 +37,14 @@ inference in a stream (ns: initiation interval over inferences per interval).  T
     (`solver.e2e_bound_latency`, where the argument is).
 
 * `chunked_bound`, the **bound for the granularity the compiler uses**: a crossbar op's chunk is
-  whole output rows (`ir.chunks`), a vector op's its row chunks (`ir.vector_chunks`).  The
+  a range of its chunk units (`ir.chunks`: a Conv's output vectors, a Gemm's or MatMul's rows, a
+  written MatMul's rows of every group), a vector op's its row chunks (`ir.vector_chunks`).  The
   classes above, with the vector class's per-op spread limited to the op's row chunks, and:
 
   - ``crossbar``: whole copies each paying a fill per interval, no interval below one vector
     (`solver.replication.bounds.integer_copies_bound`: each copy runs its fixed chunks).
-  - throughput mode, ``crossbar-row``: the copy that runs an op's slowest row is busy at least
-    that row's time per batch.
+  - throughput mode, ``crossbar-row``: the copy that runs an op's slowest chunk unit (one
+    vector of a Conv, one row of a Gemm or MatMul) is busy at least that unit's time per batch.
   - latency mode, ``critical-path``: along every path of the op graph, one row chunk of each op
     at its fastest (one row through one copy; a whole op when it has no rows): a consumer's
     first chunk waits for some producer chunk; a written MatMul's operand write waits only for
@@ -91,7 +92,7 @@ def end_to_end_bound(p: BoundProblem) -> E2EBound:
 
 
 def chunked_bound(p: BoundProblem) -> E2EBound:
-    """The bound for the compiler's granularity (whole output rows): the largest class of ``p``."""
+    """The bound for the compiler's granularity (its chunk units, `ir.chunks`): the largest class of ``p``."""
     classes = _work_classes(p, free=False)
     xb = [o for o in p.ops if o.unit == "crossbar"]
     if p.mode == "throughput":

@@ -190,7 +190,7 @@ def compare_text(rows: list[dict[str, Any]], e2e: dict[str, Any]) -> str:
     h, x = e2e["heuristic"], e2e["exact"]
     lines.append("")
     lines.append(f"end to end      {'heuristic':>14} {'exact':>14}  (free bound: granularity-free; "
-                 "rows bound: at the granularity used, whole output rows)")
+                 "rows bound: at the granularity used, a Conv's vectors, a MatMul's rows)")
     lines.append(f"makespan        {_time(h['makespan_ns']):>14} {_time(x['makespan_ns']):>14}")
     lines.append(f"inferences/s    {units.rate(h['inferences_per_s']):>14} {units.rate(x['inferences_per_s']):>14}")
     lines.append(f"energy          {units.energy(h['energy_pj']):>14} {units.energy(x['energy_pj']):>14}")

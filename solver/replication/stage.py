@@ -66,8 +66,9 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
     generator = replication_generator
 
     def build(self, ctx: Context) -> ReplicationInstance:
-        """Layers for the replication solvers; a crossbar op's copies are capped by its output
-        rows (the chunks its copies share), ops with no row axis (ConvTranspose) get one copy."""
+        """Layers for the replication solvers; a crossbar op's copies are capped by its chunk
+        units (`cimopt.ir.chunks`: a Conv's output vectors, a MatMul's rows; the chunks its copies
+        share), ops with no chunk axis (ConvTranspose) get one copy."""
         assert ctx.tiles is not None, "tiling has not run"
         wl, cm, graph = ctx.workload, ctx.cost, ctx.graph
         index = {op.name: i for i, op in enumerate(wl.ops)}
@@ -82,7 +83,7 @@ class ReplicationStage(Stage[ReplicationInstance, Replicated]):
                     (timing.write_task(ctx.target, t.rows_used, t.cols_used).latency_ns for t in tiles), default=0.0)
                 ax = chunk_axis(graph, graph.op(op.name))
                 cap = 1 if ax.axis == WHOLE else ax.rows
-                # copies share whole output rows (`solver.scheduling.tasks`): a copy's vectors come in rows
+                # copies share whole chunk units (`solver.scheduling.tasks`): a Conv's vectors, a MatMul's rows
                 rows_whole = ax.axis != WHOLE and ax.rows * ax.vectors_per_row == op.matrix.vectors
                 granule = ax.vectors_per_row if rows_whole else 1
                 layers.append(rp.Layer(op.name, len(tiles), op.matrix.vectors, c.interval_ns, c.fixed_ns, cap, prog,
