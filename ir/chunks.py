@@ -76,7 +76,7 @@ def vector_count(shape: tuple[int, ...] | list[int]) -> int:
     """How many vectors (positions, `VEC`) a tensor of ``shape`` holds: images x spatial positions."""
     if len(shape) < 2:
         return 1
-    return int(shape[0]) * int(np.prod(shape[2:], dtype=np.int64))
+    return int(shape[0]) * math.prod(int(d) for d in shape[2:])
 
 
 def split_vectors(images: int, per_image: int, chunks: int) -> list[tuple[int, int]]:

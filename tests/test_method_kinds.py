@@ -27,7 +27,8 @@ def test_only_proving_methods_are_exact() -> None:
     assert kinds["memory", "cpsat"] == kinds["scheduling", "cpsat"] == "exact/LNS"
     assert kinds["replication", "segment-dp"] == "heuristic"   # optimal over one topological order only
     exact = sorted(k for k, v in kinds.items() if v == "exact")
-    assert exact == [("placement", "cpsat"), ("replication", "cpsat"), ("replication", "segment-cpsat")]
+    assert exact == [("granularity", "cpsat"), ("placement", "cpsat"), ("replication", "cpsat"),
+                     ("replication", "segment-cpsat")]
 
 
 def test_methods_command_prints_kinds() -> None:

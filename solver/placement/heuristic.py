@@ -12,6 +12,7 @@ Every method reports a valid lower bound: `cimopt.solver.placement.bounds.lower_
 """
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 
@@ -97,9 +98,15 @@ def greedy(problem: PlacementProblem) -> Placement:
     total = [sum(w for _, w in nb) for nb in adj]
     to_placed = [0.0] * n
     core_of = [-1] * n
+    # the next group: most bytes to placed groups, then most bytes, then lowest index (a heap of
+    # (-to_placed, -total, index), stale entries skipped)
+    heap = [(-0.0, -total[h], h) for h in range(n)]
+    heapq.heapify(heap)
     for _ in range(n):
-        g = max((h for h in range(n) if core_of[h] < 0),
-                key=lambda h: (to_placed[h], total[h], -h))
+        while True:
+            key, _, g = heapq.heappop(heap)
+            if core_of[g] < 0 and -key == to_placed[g]:
+                break
         added = np.zeros(problem.n_cores)
         for h, w in adj[g]:
             if core_of[h] >= 0:
@@ -114,13 +121,21 @@ def greedy(problem: PlacementProblem) -> Placement:
         free[core] -= problem.groups[g]
         for h, w in adj[g]:
             to_placed[h] += w
+            if core_of[h] < 0:
+                heapq.heappush(heap, (-to_placed[h], -total[h], h))
     return Placement(tuple(core_of))
+
+
+#: most group visits of one local search: a deterministic cap on its work (about a pass of a
+#: thousand groups in about a second on the idle 2-core machine)
+MAX_VISITS = 1500
 
 
 def local_search(problem: PlacementProblem, start: Placement, options: SolverOptions,
                  budget: Budget | None = None) -> Placement:
     """Improve ``start`` by single-group moves and pairwise swaps until no move gains or the
-    work cap is reached.
+    work cap is reached: `MAX_VISITS` group visits (so the result does not depend on the machine's
+    speed when the time limit is long enough for them), and the time limit.
 
     Groups are visited in an order shuffled with ``options.seed``; for each, the best move to a
     core with room is applied if it gains, else the best swap with a group on another core whose
@@ -149,14 +164,16 @@ def local_search(problem: PlacementProblem, start: Placement, options: SolverOpt
         free[old] += sizes[g]
         free[target] -= sizes[g]
         core[g] = target
-        at[:] += np.outer(weight[:, g], hop[target] - hop[old])
+        partners = np.flatnonzero(weight[:, g])     # only they see g's move
+        at[partners] += np.outer(weight[partners, g], hop[target] - hop[old])
 
-    improved = True
-    while improved and not work.expired:
+    improved, visits = True, 0
+    while improved and not work.expired and visits < MAX_VISITS:
         improved = False
         for g in (int(v) for v in rng.permutation(n)):
-            if work.expired:
+            if work.expired or visits >= MAX_VISITS:
                 break
+            visits += 1
             work.spend(LOCAL_SEARCH_VISIT_S)
             here = int(core[g])
             tol = _EPS * max(1.0, at[g, here])
