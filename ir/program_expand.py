@@ -13,22 +13,24 @@ from dataclasses import replace
 
 from cimopt.ir.errors import ProgramError
 from cimopt.ir.program import Access, Instruction, Program
+from cimopt.ir.row_runs import MAX_COUNT
 
 
 def compact_errors(ins: Instruction) -> list[str]:
     """What keeps ``ins`` from standing for ``ins.count`` repetitions (empty: it is well formed).
 
-    Checked: count >= 1, id stride >= 1, time stride >= 0, the span a multiple of the count, one
-    dependency stride per dependency, every stride >= 0, and for count 1 no strides at all (id
+    Checked: 1 <= count <= `ir.row_runs.MAX_COUNT`, id stride >= 1, time stride >= 0, the span a multiple of the count, one
+    dependency stride per dependency, every stride >= 0, start offsets (when given) one per
+    repetition, from 0, non-decreasing, with no time stride, and for count 1 no strides at all (id
     stride 1, the others 0 or empty).  Two
-    repetitions overlapping each other (time stride below the duration), a repetition's rows past
+    repetitions overlapping each other (a start step below the duration), a repetition's rows past
     its tensor or ids clashing with another instruction's are left to the program's checks on the
     flat form (`targets.machine.checks`), which report them like any other overlap or bad access.
     """
     bad: list[str] = []
     n = ins.count
-    if n < 1:
-        return [f"instruction {ins.id}: count {n} (at least 1)"]
+    if not 1 <= n <= MAX_COUNT:
+        return [f"instruction {ins.id}: count {n} (from 1 to {MAX_COUNT})"]
     if ins.id_stride < 1:
         bad.append(f"instruction {ins.id}: id stride {ins.id_stride} (at least 1)")
     if ins.time_stride_ns < 0:
@@ -39,12 +41,16 @@ def compact_errors(ins: Instruction) -> list[str]:
     if ins.dep_strides and len(ins.dep_strides) != len(ins.deps):
         bad.append(f"instruction {ins.id}: {len(ins.dep_strides)} dependency strides for {len(ins.deps)} "
                    f"dependencies")
+    offs = ins.start_offsets_ns
+    if offs and (len(offs) != n or offs[0] != 0 or any(b < a for a, b in zip(offs, offs[1:])) or ins.time_stride_ns):
+        bad.append(f"instruction {ins.id}: start offsets must be {n} non-decreasing values from 0 (and no time "
+                   f"stride), not {list(offs[:8])}{'...' if len(offs) > 8 else ''}")
     if any(s < 0 for s in ins.dep_strides):
         bad.append(f"instruction {ins.id}: negative dependency stride in {list(ins.dep_strides)}")
     for a in (*ins.reads, *ins.writes):
         if a.stride < 0:
             bad.append(f"instruction {ins.id}: negative stride {a.stride} on its access to {a.tensor!r}")
-    if n == 1 and (ins.id_stride != 1 or ins.time_stride_ns or ins.dep_strides
+    if n == 1 and (ins.id_stride != 1 or ins.time_stride_ns or ins.dep_strides or ins.start_offsets_ns
                    or any(a.stride for a in (*ins.reads, *ins.writes))):
         bad.append(f"instruction {ins.id}: strides on an instruction of count 1")
     return bad
@@ -62,17 +68,18 @@ def _shift(a: Access, k: int) -> Access:
 def repetition(ins: Instruction, k: int) -> Instruction:
     """Repetition ``k`` (0-based) of a well-formed ``ins`` (`compact_errors` empty), as a flat instruction."""
     d = duration_ns(ins)
-    start = ins.start_ns + k * ins.time_stride_ns
+    start = ins.start_ns + (ins.start_offsets_ns[k] if ins.start_offsets_ns else k * ins.time_stride_ns)
     strides = ins.dep_strides or (0,) * len(ins.deps)
     return replace(ins, id=ins.id + k * ins.id_stride, start_ns=start, end_ns=start + d,
                    deps=tuple(x + k * s for x, s in zip(ins.deps, strides)),
                    reads=tuple(_shift(a, k) for a in ins.reads), writes=tuple(_shift(a, k) for a in ins.writes),
-                   count=1, id_stride=1, time_stride_ns=0, dep_strides=())
+                   count=1, id_stride=1, time_stride_ns=0, dep_strides=(), start_offsets_ns=())
 
 
 def is_plain(ins: Instruction) -> bool:
     """``ins`` is one repetition with no strides: what it says is what runs."""
     return ins.count == 1 and ins.id_stride == 1 and not ins.time_stride_ns and not ins.dep_strides \
+        and not ins.start_offsets_ns \
         and not any(a.stride for a in ins.reads) and not any(a.stride for a in ins.writes)
 
 
@@ -120,12 +127,12 @@ def _shape(ins: Instruction) -> Instruction:
 
 
 def _pair(a: Instruction, b: Instruction) -> Instruction | None:
-    """The compact instruction of count 2 whose repetitions are ``a`` then ``b`` (flat, same
-    shape), or None when no non-negative strides give ``b`` from ``a`` (or ``b`` would overlap ``a``)."""
+    """The compact instruction of count 2 whose repetitions are ``a`` then ``b`` up to their
+    start times (flat, same shape), or None when no non-negative strides give ``b`` from ``a``."""
     d = a.end_ns - a.start_ns
-    id_stride, time_stride = b.id - a.id, b.start_ns - a.start_ns
+    id_stride = b.id - a.id
     dep_strides = tuple(y - x for x, y in zip(a.deps, b.deps))
-    if id_stride < 1 or time_stride < d or any(s < 0 for s in dep_strides):
+    if id_stride < 1 or any(s < 0 for s in dep_strides):
         return None
 
     def strided(x: tuple[Access, ...], y: tuple[Access, ...]) -> tuple[Access, ...] | None:
@@ -140,43 +147,65 @@ def _pair(a: Instruction, b: Instruction) -> Instruction | None:
     reads, writes = strided(a.reads, b.reads), strided(a.writes, b.writes)
     if reads is None or writes is None:
         return None
-    c = replace(a, count=2, end_ns=a.start_ns + 2 * d, id_stride=id_stride, time_stride_ns=time_stride,
+    c = replace(a, count=2, end_ns=a.start_ns + 2 * d, id_stride=id_stride, time_stride_ns=d,
                 dep_strides=dep_strides if any(dep_strides) else (), reads=reads, writes=writes)
-    return c if repetition(c, 1) == b else None
+    return c if _same_but_time(repetition(c, 1), b) else None
+
+
+def _same_but_time(x: Instruction, y: Instruction) -> bool:
+    return replace(x, start_ns=y.start_ns, end_ns=y.end_ns) == y
+
+
+def _finish(template: Instruction | None, run: list[Instruction]) -> Instruction:
+    """The compact instruction of ``run`` (its members follow ``template``'s strides up to their
+    starts): evenly spaced starts as a time stride, others as start offsets."""
+    first = run[0]
+    if template is None or len(run) == 1:
+        return first
+    n, d = len(run), first.end_ns - first.start_ns
+    offsets = tuple(r.start_ns - first.start_ns for r in run)
+    even = all(o == k * offsets[1] for k, o in enumerate(offsets))
+    return replace(template, count=n, end_ns=first.start_ns + n * d, time_stride_ns=offsets[1] if even else 0,
+                   start_offsets_ns=() if even else offsets)
+
+
+def _fold(members: list[Instruction]) -> list[Instruction]:
+    """Greedy runs over one shape's instructions in id order (see `compact`)."""
+    out: list[Instruction] = []
+    i = 0
+    while i < len(members):
+        run, template = [members[i]], None
+        j = i + 1
+        while j < len(members):
+            b = members[j]
+            if b.start_ns < run[-1].end_ns:   # repetitions run one after the other on their resource
+                break
+            if template is None:
+                template = _pair(run[0], b)
+                if template is None:
+                    break
+            elif not _same_but_time(repetition(template, len(run)), b):
+                break
+            run.append(b)
+            j += 1
+        out.append(_finish(template, run))
+        i = j
+    return out
 
 
 def compact(instrs: Sequence[Instruction]) -> tuple[Instruction, ...]:
     """The flat ``instrs`` with every run of repetitions folded into one compact instruction, in id
     order.  A run: instructions of one shape (`_shape`: same kind, unit, resource, op, replica,
-    crossbars, duration, energy, tensors, ...), taken in id order, whose ids, starts, dependencies
-    and access rows each advance by a constant non-negative stride, one after the other on their
-    resource (start stride >= duration).  Folding is greedy in id order; ``expand_instructions`` of
-    the result equals ``instrs`` sorted by id."""
+    crossbars, duration, energy, tensors, ...), taken in id order, whose ids, dependencies and
+    access rows each advance by a constant non-negative stride, each starting after the previous
+    one ends; evenly spaced starts become a time stride, others start offsets.  Folding is greedy
+    in id order; ``expand_instructions`` of the result equals ``instrs`` sorted by id."""
     groups: dict[Instruction, list[Instruction]] = defaultdict(list)
     for ins in sorted(instrs, key=lambda i: i.id):
-        if ins.count != 1:
+        if not is_plain(ins):
             raise ProgramError(f"compact takes flat instructions; instruction {ins.id} has count {ins.count}")
         groups[_shape(ins)].append(ins)
-    out: list[Instruction] = []
-    for members in groups.values():
-        run: Instruction | None = None   # the compact instruction of the run so far
-        for ins in members:
-            if run is None:
-                run = ins
-                continue
-            if run.count == 1:
-                pair = _pair(run, ins)
-                if pair is not None:
-                    run = pair
-                    continue
-            elif repetition(run, run.count) == ins:
-                d = duration_ns(run)
-                run = replace(run, count=run.count + 1, end_ns=run.end_ns + d)
-                continue
-            out.append(run)
-            run = ins
-        if run is not None:
-            out.append(run)
+    out = [c for members in groups.values() for c in _fold(members)]
     out.sort(key=lambda i: i.id)
     return tuple(out)
 

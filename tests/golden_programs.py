@@ -32,7 +32,8 @@ def _repeat(i: Instruction) -> str:
     if i.count == 1:
         return ""
     deps = f" dep+{','.join(map(str, i.dep_strides))}" if i.dep_strides else ""
-    return f" x{i.count} id+{i.id_stride} t+{i.time_stride_ns}{deps}"
+    times = f"t@{','.join(map(str, i.start_offsets_ns))}" if i.start_offsets_ns else f"t+{i.time_stride_ns}"
+    return f" x{i.count} id+{i.id_stride} {times}{deps}"
 
 
 def canonical(p: Program) -> str:

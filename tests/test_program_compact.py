@@ -7,7 +7,7 @@ machine's checks)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +20,10 @@ from cimopt.compiler import compile_model, CompileResult
 from cimopt.inputs import random_inputs
 from cimopt.ir import program as prog
 from cimopt.ir.errors import ProgramError
-from cimopt.ir.program import Access, Instruction, Program
+from cimopt.ir.program import Access, Instruction, Program, TILE_INTS
 from cimopt.ir.program_expand import compact, compact_errors, expand, expand_instructions, is_flat, repetition, \
     repetitions
+from cimopt.ir.row_runs import fold, unfold
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
 from cimopt.targets.machine.checks.program_checks import validate_without_model
@@ -156,18 +157,56 @@ def test_dependency_on_a_repetition_is_checked(compiled: CompileResult) -> None:
 
 
 # ---- schema versions ---------------------------------------------------------------------------
+def _as_1_0(p: Program) -> dict[str, object]:
+    """``p`` as schema 1.0 wrote it: every tile of the programming map a record of its own."""
+    d = prog.to_json(p)
+    d["schema_version"] = "1.0"
+    d["programming"] = [asdict(t) for t in p.programming]
+    return d
+
+
 def test_schema_1_0_program_loads_as_flat(compiled: CompileResult, tmp_path: Path) -> None:
     flat = expand(compiled.program)
-    d = prog.to_json(flat)
-    d["schema_version"] = "1.0"
     path = tmp_path / "old.json"
-    path.write_text(json.dumps(d))
+    path.write_text(json.dumps(_as_1_0(flat)))
     assert prog.load(path) == flat
-    d = prog.to_json(compiled.program)
-    d["schema_version"] = "1.0"
-    path.write_text(json.dumps(d))
+    path.write_text(json.dumps(_as_1_0(compiled.program)))
     with pytest.raises(ProgramError, match="schema 1.0 program has no compact instructions"):
         prog.load(path)
+    d = _as_1_0(flat)
+    d["programming"] = prog.to_json(flat)["programming"]
+    path.write_text(json.dumps(d))
+    with pytest.raises(ProgramError, match="schema 1.0 program lists every tile"):
+        prog.load(path)
+
+
+def test_programming_map_is_stored_in_runs(compiled: CompileResult) -> None:
+    p = compiled.program
+    records = prog.to_json(p)["programming"]
+    assert len(records) < len(p.programming) and any(r.get("count", 1) > 1 for r in records)
+    assert unfold(records, TILE_INTS) == [asdict(t) for t in p.programming]
+    run = next(k for k, r in enumerate(records) if r.get("count", 1) > 1)
+    for bad, match in (({"count": 0}, "programming"), ({"strides": {"op": 1}}, "programming"),
+                       ({"count": 1 << 30}, "programming")):
+        d = prog.to_json(p)
+        d["programming"][run].update(bad)
+        with pytest.raises(ProgramError, match=match):
+            prog.from_json(d)
+    d = prog.to_json(p)
+    d["programming"][run]["strides"] = {"crossbar": -1000}   # rows out of the target: the machine says so
+    viol = validate_without_model(prog.from_json(d), load_target("isaac"))
+    assert any("crossbar -" in v.message and "does not exist" in v.message for v in viol)
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 2), st.integers(0, 1)), max_size=40))
+@settings(max_examples=100, deadline=None)
+def test_row_runs_round_trip(steps: list[tuple[int, int, int]]) -> None:
+    rows, a, b = [], 0, 0
+    for da, db, name in steps:
+        a, b = a + da, b + db
+        rows.append({"a": a, "b": b, "name": f"n{name}"})
+    folded = fold(rows, ("a", "b"))
+    assert len(folded) <= len(rows) and unfold(folded, ("a", "b")) == rows
 
 
 # ---- random streams (hypothesis) ---------------------------------------------------------------

@@ -19,7 +19,7 @@ from cimopt.targets.machine.checks.violations import Report
 
 def _as_one(ins: Instruction) -> Instruction:
     """``ins`` read as a single instruction over its span, strides dropped."""
-    return replace(ins, count=1, id_stride=1, time_stride_ns=0, dep_strides=(),
+    return replace(ins, count=1, id_stride=1, time_stride_ns=0, dep_strides=(), start_offsets_ns=(),
                    reads=tuple(replace(a, stride=0) for a in ins.reads),
                    writes=tuple(replace(a, stride=0) for a in ins.writes))
 
