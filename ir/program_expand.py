@@ -8,9 +8,10 @@ the repetition the run's first instruction and strides predict.  Times in ns.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
+from cimopt.ir.chunks import WHOLE
 from cimopt.ir.errors import ProgramError
 from cimopt.ir.program import Access, Instruction, Program
 from cimopt.ir.row_runs import MAX_COUNT
@@ -20,7 +21,8 @@ def compact_errors(ins: Instruction) -> list[str]:
     """What keeps ``ins`` from standing for ``ins.count`` repetitions (empty: it is well formed).
 
     Checked: 1 <= count <= `ir.row_runs.MAX_COUNT`, id stride >= 1, time stride >= 0, the span a multiple of the count, one
-    dependency stride per dependency, every stride >= 0, start offsets (when given) one per
+    dependency stride per dependency, every stride >= 0 and none on an access of a whole tensor
+    (axis `ir.chunks.WHOLE`), start offsets (when given) one per
     repetition, from 0, non-decreasing, with no time stride, and for count 1 no strides at all (id
     stride 1, the others 0 or empty).  Two
     repetitions overlapping each other (a start step below the duration), a repetition's rows past
@@ -50,6 +52,8 @@ def compact_errors(ins: Instruction) -> list[str]:
     for a in (*ins.reads, *ins.writes):
         if a.stride < 0:
             bad.append(f"instruction {ins.id}: negative stride {a.stride} on its access to {a.tensor!r}")
+        elif a.stride and a.axis == WHOLE:
+            bad.append(f"instruction {ins.id}: stride {a.stride} on its access to the whole of {a.tensor!r}")
     if n == 1 and (ins.id_stride != 1 or ins.time_stride_ns or ins.dep_strides or ins.start_offsets_ns
                    or any(a.stride for a in (*ins.reads, *ins.writes))):
         bad.append(f"instruction {ins.id}: strides on an instruction of count 1")
@@ -93,9 +97,19 @@ def repetitions(p: Program) -> int:
     return sum(max(1, i.count) for i in p.instructions)
 
 
-def expand_instructions(instrs: Iterable[Instruction]) -> tuple[Instruction, ...]:
+#: most instructions the flat form of a program may have (the reference machine takes about a
+#: millisecond per instruction, so a program beyond this is malformed, not large)
+MAX_REPETITIONS = 1 << 22
+
+
+def expand_instructions(instrs: Sequence[Instruction]) -> tuple[Instruction, ...]:
     """Every repetition of every instruction, in id order; ProgramError naming the first
-    instruction that is not well formed (`compact_errors`)."""
+    instruction that is not well formed (`compact_errors`), or when there would be more than
+    `MAX_REPETITIONS` of them."""
+    total = sum(max(1, i.count) for i in instrs)
+    if total > MAX_REPETITIONS:
+        raise ProgramError(f"the program stands for {total} instructions, more than the {MAX_REPETITIONS} a "
+                           f"flat program may have")
     out: list[Instruction] = []
     for ins in instrs:
         if is_plain(ins):

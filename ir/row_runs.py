@@ -12,8 +12,9 @@ from typing import Any
 
 from cimopt.ir.errors import ProgramError
 
-#: most records one run may stand for (a larger count is a malformed program, not a large one)
-MAX_COUNT = 1 << 24
+#: most records one run (or compact instruction) may stand for: a larger count is a malformed
+#: program, not a large one
+MAX_COUNT = 1 << 20
 
 
 def fold(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:

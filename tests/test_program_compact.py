@@ -249,3 +249,21 @@ def test_compact_expand_round_trip_random(instrs: tuple[Instruction, ...]) -> No
     for i in c:
         assert i.end_ns - i.start_ns == sum(r.end_ns - r.start_ns for r in (repetition(i, k) for k in range(i.count)))
     assert compact(expand_instructions(c)) == c
+
+
+def test_too_many_repetitions_is_refused_not_run(compiled: CompileResult) -> None:
+    """A program standing for more instructions than a flat program may have: an error, no hang."""
+    from cimopt.ir.program_expand import MAX_REPETITIONS
+    from cimopt.ir.row_runs import MAX_COUNT
+
+    p, t = compiled.program, load_target("isaac")
+    i = _first(p)
+    many = MAX_REPETITIONS // MAX_COUNT + 1
+    bad = replace(p, instructions=p.instructions + tuple(
+        replace(i, id=10**9 + k, count=MAX_COUNT, end_ns=i.start_ns + MAX_COUNT * 10) for k in range(many)))
+    with pytest.raises(ProgramError, match="more than the"):
+        expand(bad)
+    viol = validate_without_model(bad, t)
+    assert any(v.kind == "capacity" and "stands for" in v.message for v in viol)
+    with pytest.raises(ProgramError, match="count"):
+        prog.from_json(prog.to_json(_corrupt(p, {"count": MAX_COUNT + 1})))
