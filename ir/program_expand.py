@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
+from operator import attrgetter
 
 from cimopt.ir.chunks import WHOLE
 from cimopt.ir.errors import ProgramError
@@ -131,13 +132,20 @@ def expand(p: Program) -> Program:
     return replace(p, instructions=expand_instructions(p.instructions))
 
 
-def _shape(ins: Instruction) -> Instruction:
-    """What repetitions of one run share: ``ins`` without its id, start, dependency values and
-    row positions (its duration, dependency count and row widths kept)."""
-    def acc(a: Access) -> Access:
-        return replace(a, row0=0, row1=a.row1 - a.row0)
-    return replace(ins, id=0, start_ns=0, end_ns=ins.end_ns - ins.start_ns, deps=(0,) * len(ins.deps),
-                   reads=tuple(acc(a) for a in ins.reads), writes=tuple(acc(a) for a in ins.writes))
+#: what every repetition of a run repeats as it is (the other fields vary or describe the run)
+_RUN_FIELDS = ("id", "start_ns", "end_ns", "deps", "reads", "writes", "count", "id_stride", "time_stride_ns",
+               "dep_strides", "start_offsets_ns")
+_SHARED = attrgetter(*(f.name for f in fields(Instruction) if f.name not in _RUN_FIELDS))
+_ACCESS_SHARED = attrgetter(*(f.name for f in fields(Access) if f.name not in ("row0", "row1")))
+
+
+def _shape(ins: Instruction) -> tuple[object, ...]:
+    """What repetitions of one run share: every field of ``ins`` but its id, start, dependency
+    values and row positions (its duration, dependency count and row widths kept)."""
+    def acc(a: Access) -> tuple[object, ...]:
+        return _ACCESS_SHARED(a), a.row1 - a.row0
+    return (_SHARED(ins), ins.end_ns - ins.start_ns, len(ins.deps),
+            tuple(acc(a) for a in ins.reads), tuple(acc(a) for a in ins.writes))
 
 
 def _pair(a: Instruction, b: Instruction) -> Instruction | None:
@@ -155,7 +163,7 @@ def _pair(a: Instruction, b: Instruction) -> Instruction | None:
             s = q.row0 - p.row0
             if s < 0:
                 return None
-            out.append(replace(p, stride=s))
+            out.append(replace(p, stride=s) if s else p)
         return tuple(out)
 
     reads, writes = strided(a.reads, b.reads), strided(a.writes, b.writes)
@@ -163,11 +171,18 @@ def _pair(a: Instruction, b: Instruction) -> Instruction | None:
         return None
     c = replace(a, count=2, end_ns=a.start_ns + 2 * d, id_stride=id_stride, time_stride_ns=d,
                 dep_strides=dep_strides if any(dep_strides) else (), reads=reads, writes=writes)
-    return c if _same_but_time(repetition(c, 1), b) else None
+    return c if _follows(c, 1, b) else None
 
 
-def _same_but_time(x: Instruction, y: Instruction) -> bool:
-    return replace(x, start_ns=y.start_ns, end_ns=y.end_ns) == y
+def _follows(c: Instruction, k: int, b: Instruction) -> bool:
+    """``b`` (of ``c``'s shape) is repetition ``k`` of ``c`` up to its start time."""
+    if b.id != c.id + k * c.id_stride:
+        return False
+    strides = c.dep_strides or (0,) * len(c.deps)
+    if any(y != x + k * s for x, s, y in zip(c.deps, strides, b.deps)):
+        return False
+    return all(q.row0 == p.row0 + k * p.stride for p, q in zip(c.reads, b.reads)) and \
+        all(q.row0 == p.row0 + k * p.stride for p, q in zip(c.writes, b.writes))
 
 
 def _finish(template: Instruction | None, run: list[Instruction]) -> Instruction:
@@ -198,7 +213,7 @@ def _fold(members: list[Instruction]) -> list[Instruction]:
                 template = _pair(run[0], b)
                 if template is None:
                     break
-            elif not _same_but_time(repetition(template, len(run)), b):
+            elif not _follows(template, len(run), b):
                 break
             run.append(b)
             j += 1
@@ -214,7 +229,7 @@ def compact(instrs: Sequence[Instruction]) -> tuple[Instruction, ...]:
     access rows each advance by a constant non-negative stride, each starting after the previous
     one ends; evenly spaced starts become a time stride, others start offsets.  Folding is greedy
     in id order; ``expand_instructions`` of the result equals ``instrs`` sorted by id."""
-    groups: dict[Instruction, list[Instruction]] = defaultdict(list)
+    groups: dict[tuple[object, ...], list[Instruction]] = defaultdict(list)
     for ins in sorted(instrs, key=lambda i: i.id):
         if not is_plain(ins):
             raise ProgramError(f"compact takes flat instructions; instruction {ins.id} has count {ins.count}")
