@@ -10,6 +10,7 @@ from cimopt.cost.matmul_units import CROSSBAR_WRITTEN
 from cimopt.e2e import e2e_metrics
 from cimopt.frontend import Frontend
 from cimopt.ir.program import Program
+from cimopt.ir.program_expand import compact
 from cimopt.options import CompileOptions
 from cimopt.solver.context import Context
 from cimopt.solver.stats import SolveStats
@@ -18,7 +19,8 @@ from cimopt.targets.physics.instructions import static_energy
 
 def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, SolveStats],
                   options: CompileOptions, times: dict[str, float], t0: float) -> tuple[Program, dict[str, int]]:
-    """The program and the max-live bound per memory space (bytes).  ``times`` are the steps'
+    """The program, its instructions compact (`ir.program_expand.compact`), and the max-live bound
+    per memory space (bytes).  ``times`` are the steps'
     wall seconds so far and ``t0`` the compile's start (`time.perf_counter`)."""
     mapping, tg, schedule, memory = ctx.mapping, ctx.tasks, ctx.schedule, ctx.memory
     assert mapping is not None and tg is not None and schedule is not None and memory is not None, \
@@ -57,7 +59,7 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
         mode=ctx.mode,  # throughput with segments: batches back to back, one reprogramming each
         input_shapes=tuple((n, tuple(fe.graph.shape(n))) for n in fe.graph.inputs),
         programming=emit.programming(mapping, frozenset(w.name for w in fe.workload.ops if w.written)),
-        instructions=instrs, buffers=buffers,
+        instructions=compact(instrs), buffers=buffers,   # runs of repetitions as one instruction
         spaces=tuple(sorted(spaces.items())), makespan_ns=makespan, initiation_interval_ns=ii,
         segments=len(mapping.segments), iterations_in_flight=inst.copies,
         metrics=tuple(metrics.items()), solvers=tuple(solver_record(stats, options).items()),

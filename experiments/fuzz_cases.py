@@ -136,7 +136,10 @@ def _mutate_program(p: dict, rng: random.Random) -> tuple[str, bool]:
     """One change that makes the program ``p`` (JSON, changed in place) wrong; (what, corrupted)."""
     ins = [i for s in p["streams"].values() for i in s]
     what = rng.choice(["makespan", "tile-core", "tile-crossbar", "mvm-crossbar", "duration", "ii", "space",
-                       "write-offset", "drop-instruction", "field-type", "unknown-op"])
+                       "write-offset", "drop-instruction", "field-type", "unknown-op", "count", "stride"])
+    compact = [i for i in ins if i.get("count", 1) > 1]
+    if what in ("count", "stride") and not compact:
+        what = "duration"
     if what == "makespan":
         p["makespan_ns"] = rng.choice([p["makespan_ns"] // 2, p["makespan_ns"] + 1, 0, 1 << 62])
     elif what == "tile-core":
@@ -167,6 +170,16 @@ def _mutate_program(p: dict, rng: random.Random) -> tuple[str, bool]:
     elif what == "field-type":
         i = rng.choice(ins)
         i[rng.choice(["start_ns", "end_ns", "id", "deps"])] = rng.choice(["x", None, -5, 1.5, [1]])
+    elif what == "count":   # a compact instruction (schema 2.0) with another count
+        i = rng.choice(compact)
+        i["count"] = rng.choice([0, -1, i["count"] + 1, 1 << 40, "x"])
+    elif what == "stride":   # ... or another stride of its rows
+        i = rng.choice(compact)
+        accs = i.get("reads", []) + i.get("writes", [])
+        if accs:
+            rng.choice(accs)["stride"] = rng.choice([-1, 1 << 20, 10**6])
+        else:
+            i["count"] = 0
     else:
         i = rng.choice([i for i in ins if i.get("op")])
         i["op"] = "no-such-op"

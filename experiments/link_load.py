@@ -28,6 +28,7 @@ import onnx
 
 from cimopt.compiler import compile_model
 from cimopt.ir.errors import CimoptError
+from cimopt.ir.program_expand import expand
 from cimopt.ir.program import Program
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
@@ -61,7 +62,7 @@ def link_figures(program: Program, target: Target) -> dict[str, float]:
     load: dict[Link, int] = defaultdict(int)
     spans: dict[Link, list[tuple[int, int]]] = defaultdict(list)
     transfers = off_mesh = byte_hops = 0
-    for i in program.instructions:
+    for i in expand(program).instructions:   # a compact transfer: each repetition moves its bytes
         if i.kind != "transfer":
             continue
         transfers += 1

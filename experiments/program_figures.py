@@ -14,6 +14,7 @@ from pathlib import Path
 from cimopt.compiler import compile_model
 from cimopt.demo import light_graph
 from cimopt.ir import program as prog
+from cimopt.ir.program_expand import repetitions
 from cimopt.options import CompileOptions
 from cimopt.report import program_plots as plot
 from cimopt.report.trace import build_trace, write_trace
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> int:
     plot.save(plot.gantt_figure(p), docs / "gantt.png")
     plot.save(plot.memory_figure(p, target), docs / "memory.png")
     plot.save(plot.crossbars_figure(p, target), docs / "crossbars.png")
-    print(f"squeezenet on {TARGET}: {len(p.instructions)} instructions; pictures in {docs}, program and trace in "
+    print(f"squeezenet on {TARGET}: {len(p.instructions)} instructions ({repetitions(p)} with repetitions); pictures in {docs}, program and trace in "
           f"{results}")
     return 0
 

@@ -17,6 +17,25 @@ Instruction kinds:
 - ``vector`` / ``host``: a whole op on a core's vector unit or on the host;
 - ``transfer``: moves a producer chunk's bytes over the NoC to another core (timing only);
 - ``barrier``: zero-length, separates segments.
+
+Compact instructions (schema 2.0): an instruction with ``count`` n > 1 stands for n repetitions of
+itself, as a strided instruction of PUMA's ISA or a CIM controller's loop does; repetition k
+(0 <= k < n) is the instruction with
+- id ``id + k * id_stride`` (a dependency names one repetition by that id, like any instruction);
+- start ``start_ns + k * time_stride_ns``, or ``start_ns + start_offsets_ns[k]`` when the
+  repetitions are not evenly spaced (then ``start_offsets_ns`` holds n non-decreasing offsets
+  from 0 and ``time_stride_ns`` is 0), and duration ``d = (end_ns - start_ns) / n`` (an integer):
+  ``[start_ns, end_ns)`` is n x d, the time the instruction's resource and crossbars are busy
+  (`limit_check` counts (end_ns - start_ns) x crossbars); it is also the span of the repetitions
+  exactly when they run back to back (``time_stride_ns == d``); a repetition starting before
+  the previous one ends overlaps it on its own crossbars, which the machine reports;
+- deps ``deps[j] + k * dep_strides[j]`` (``dep_strides`` empty: every stride 0);
+- every access's rows ``row0 + k * stride : row1 + k * stride`` along its axis, whatever the axis;
+- every other field as written (``energy_pj`` and ``nbytes`` per repetition).
+``ir.program_expand.expand`` turns a program into the flat form (every count 1) that the machine,
+traces and plots read; ``ir.program_expand.compact`` is what emission applies.  Schema 1.0 programs
+(no compact fields) load as flat 2.0 programs.  In the JSON form the programming map is stored in
+runs too (`ir.row_runs`: a record with ``count`` and ``strides`` stands for consecutive tiles).
 """
 from __future__ import annotations
 
@@ -31,13 +50,17 @@ from typing import Any
 import fastjsonschema
 
 from cimopt.ir.errors import ProgramError
+from cimopt.ir.row_runs import fold, unfold
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
+#: older versions `load` still reads: 1.0 is 2.0 without compact instructions
+READABLE_VERSIONS = ("1.0", SCHEMA_VERSION)
 
 
 @dataclass(frozen=True)
 class Access:
-    """A read or write of a tensor's buffer: rows ``row0:row1`` along ``axis`` (axis -1: whole tensor)."""
+    """A read or write of a tensor's buffer: rows ``row0:row1`` along ``axis`` (axis -1: whole
+    tensor); in a compact instruction, repetition k accesses them shifted by ``k * stride`` rows."""
 
     tensor: str
     space: str
@@ -45,6 +68,7 @@ class Access:
     axis: int = -1
     row0: int = 0
     row1: int = 0
+    stride: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,11 @@ class Instruction:
     energy_pj: float = 0.0
     rows_per_conversion: int = 0   # mvm: rows driven per ADC conversion (0: all the DACs drive)
     tiles: tuple[TileWrite, ...] = ()   # operand_write: the tile each crossbar of the replica receives
+    count: int = 1                 # repetitions (module docstring: compact instructions)
+    id_stride: int = 1             # repetition k has id ``id + k * id_stride``
+    time_stride_ns: int = 0        # repetition k starts at ``start_ns + k * time_stride_ns`` (count > 1)
+    dep_strides: tuple[int, ...] = ()   # repetition k depends on ``deps[j] + k * dep_strides[j]``
+    start_offsets_ns: tuple[int, ...] = ()   # unevenly spaced repetitions: k starts at ``start_ns + start_offsets_ns[k]``
 
 
 @dataclass(frozen=True)
@@ -127,6 +156,8 @@ class Program:
 
 
 # ---- JSON ---------------------------------------------------------------------------------
+#: the programming map is stored in runs (`ir.row_runs`): a replica's tiles on consecutive crossbars
+TILE_INTS = tuple(f.name for f in fields(TileWrite) if f.type in ("int", int))
 _DEFAULTS = {f.name: f.default for f in fields(Instruction)}
 
 
@@ -135,10 +166,20 @@ def _instr_to_json(i: Instruction) -> dict[str, Any]:
     d = asdict(i)
     d["crossbars"] = [list(x) for x in i.crossbars]
     d["deps"] = list(i.deps)
-    d["reads"] = [asdict(a) for a in i.reads]
-    d["writes"] = [asdict(a) for a in i.writes]
+    d["reads"] = [_access_to_json(a) for a in i.reads]
+    d["writes"] = [_access_to_json(a) for a in i.writes]
+    d["dep_strides"] = list(i.dep_strides)
+    d["start_offsets_ns"] = list(i.start_offsets_ns)
     keep = ("id", "kind", "start_ns", "end_ns")
     return {k: v for k, v in d.items() if k in keep or not _is_default(k, v)}
+
+
+def _access_to_json(a: Access) -> dict[str, Any]:
+    """An access as JSON; its stride only when a compact instruction shifts it."""
+    d = asdict(a)
+    if not a.stride:
+        del d["stride"]
+    return d
 
 
 def _is_default(key: str, value: Any) -> bool:
@@ -162,7 +203,7 @@ def to_json(p: Program) -> dict[str, Any]:
         "initiation_interval_ns": p.initiation_interval_ns,
         "segments": p.segments,
         "iterations_in_flight": p.iterations_in_flight,
-        "programming": [asdict(t) for t in p.programming],
+        "programming": fold([asdict(t) for t in p.programming], TILE_INTS),
         "streams": streams,
         "memory": {"spaces": dict(p.spaces), "buffers": [asdict(b) for b in p.buffers]},
         "metrics": dict(p.metrics),
@@ -182,13 +223,42 @@ def _instr_from_json(d: dict[str, Any]) -> Instruction:
     d["crossbars"] = tuple(tuple(x) for x in d.get("crossbars", ()))
     d["reads"] = tuple(_access(a) for a in d.get("reads", ()))
     d["writes"] = tuple(_access(a) for a in d.get("writes", ()))
+    d["dep_strides"] = tuple(d.get("dep_strides", ()))
+    d["start_offsets_ns"] = tuple(d.get("start_offsets_ns", ()))
     if d.get("tile"):
         d["tile"] = TileWrite(**d["tile"])
     d["tiles"] = tuple(TileWrite(**t) for t in d.get("tiles", ()))
     return Instruction(**d)
 
 
+_COMPACT_FIELDS = ("count", "id_stride", "time_stride_ns", "dep_strides", "start_offsets_ns")
+
+
+def _upgrade(d: dict[str, Any]) -> dict[str, Any]:
+    """A schema 1.0 document as the 2.0 document it is (1.0 had no compact instructions; a 1.0
+    document that uses their fields is an error); any other version unchanged."""
+    if d.get("schema_version") != "1.0":
+        return d
+    streams = d.get("streams")
+    for unit, instrs in (streams.items() if isinstance(streams, dict) else ()):
+        for x in instrs if isinstance(instrs, list) else ():
+            used = [k for k in _COMPACT_FIELDS if isinstance(x, dict) and k in x] + \
+                [f"{k}.stride" for k in ("reads", "writes") if isinstance(x, dict)
+                 for a in x.get(k, ()) if isinstance(a, dict) and "stride" in a]
+            if used:
+                raise ProgramError(f"a schema 1.0 program has no compact instructions, but instruction "
+                                   f"{x.get('id')!r} on {unit!r} has {', '.join(sorted(set(used)))}")
+    tiles = d.get("programming")
+    if isinstance(tiles, list) and any(isinstance(t, dict) and ("count" in t or "strides" in t) for t in tiles):
+        raise ProgramError("a schema 1.0 program lists every tile of its programming map, but this one has "
+                           "runs (count, strides)")
+    return {**d, "schema_version": SCHEMA_VERSION}
+
+
 def from_json(d: dict[str, Any]) -> Program:
+    """The program of a JSON document of a readable version (`READABLE_VERSIONS`), compact
+    instructions kept compact; ProgramError naming the first place that breaks the schema."""
+    d = _upgrade(d)
     validate_schema(d)
     instrs = sorted((_instr_from_json(x) for s in d["streams"].values() for x in s), key=lambda i: i.id)
     m = d["memory"]
@@ -197,7 +267,7 @@ def from_json(d: dict[str, Any]) -> Program:
         target=d["target"]["name"], target_hash=d["target"]["hash"],
         mode=d["mode"],
         input_shapes=tuple((k, tuple(v)) for k, v in d["model"]["input_shapes"].items()),
-        programming=tuple(TileWrite(**t) for t in d["programming"]),
+        programming=tuple(TileWrite(**t) for t in unfold(d["programming"], TILE_INTS, "programming record")),
         instructions=tuple(instrs),
         buffers=tuple(BufferPlan(**b) for b in m["buffers"]),
         spaces=tuple((k, int(v)) for k, v in m["spaces"].items()),
@@ -246,9 +316,10 @@ def load(path: str | os.PathLike[str]) -> Program:
         raise ProgramError(f"{where}: no such program file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ProgramError(f"{where}: not a JSON program ({e})") from None
-    if not isinstance(d, dict) or d.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(d, dict) or d.get("schema_version") not in READABLE_VERSIONS:
         raise ProgramError(f"{where}: schema_version {d.get('schema_version') if isinstance(d, dict) else None!r} "
-                           f"is not {SCHEMA_VERSION!r}; recompile the model with this cimopt")
+                           f"is not one this cimopt reads ({', '.join(READABLE_VERSIONS)}); recompile the model "
+                           f"with this cimopt")
     try:
         return from_json(d)
     except ProgramError as e:

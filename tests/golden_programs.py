@@ -2,7 +2,7 @@
 what the compiler emits shows up as a diff of a checked-in file.
 
 The text holds every decision (programming map, instructions with times, dependencies, crossbars
-and buffer addresses, the memory plan, the program's figures) and leaves out what differs from one
+and buffer addresses, a compact instruction's count and strides, the memory plan, the program's figures) and leaves out what differs from one
 run to the next without a change of decision: wall times and solver statistics.
 
 Regenerate after an intended change with ``CIMOPT_UPDATE_GOLDEN=1 pytest tests/test_golden.py``
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from cimopt.ir.program import Access, Program
+from cimopt.ir.program import Access, Instruction, Program
 
 GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "golden")
 #: (light graph, preset, mode); small graphs so the files stay readable
@@ -23,7 +23,17 @@ VOLATILE_METRICS = ("compile_s", "stage_s.")
 
 
 def _acc(items: tuple[Access, ...]) -> str:
-    return ",".join(f"{a.tensor}@{a.space}+{a.offset}[{a.axis}:{a.row0}:{a.row1}]" for a in items)
+    return ",".join(f"{a.tensor}@{a.space}+{a.offset}[{a.axis}:{a.row0}:{a.row1}{f'+{a.stride}' if a.stride else ''}]"
+                    for a in items)
+
+
+def _repeat(i: Instruction) -> str:
+    """A compact instruction's count and strides (`ir.program`); nothing for a plain one."""
+    if i.count == 1:
+        return ""
+    deps = f" dep+{','.join(map(str, i.dep_strides))}" if i.dep_strides else ""
+    times = f"t@{','.join(map(str, i.start_offsets_ns))}" if i.start_offsets_ns else f"t+{i.time_stride_ns}"
+    return f" x{i.count} id+{i.id_stride} {times}{deps}"
 
 
 def canonical(p: Program) -> str:
@@ -40,7 +50,7 @@ def canonical(p: Program) -> str:
         out.append(f"i{i.id} {i.kind} {i.unit} {i.resource or '-'} {i.start_ns}-{i.end_ns} op={i.op} "
                    f"r{i.replica} s{i.segment} deps={','.join(map(str, i.deps))} "
                    f"xb={';'.join(f'{c}.{x}' for c, x in i.crossbars)} in={_acc(i.reads)} out={_acc(i.writes)} "
-                   f"bytes={i.nbytes} {i.src_core}->{i.dst_core}{tile} pj={i.energy_pj:.6g}")
+                   f"bytes={i.nbytes} {i.src_core}->{i.dst_core}{tile} pj={i.energy_pj:.6g}{_repeat(i)}")
     out += [f"buf {b.tensor} {b.space}+{b.offset} {b.size_bytes}B {b.start_ns}-{b.end_ns} it{b.iteration}"
             for b in p.buffers]
     return "\n".join(out) + "\n"

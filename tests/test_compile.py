@@ -6,12 +6,14 @@ import pytest
 import models
 from cimopt.compiler import compile_model
 from cimopt.ir.errors import CapacityError
+from cimopt.ir.program_expand import expand
 from cimopt.options import CompileOptions
 from cimopt.solver.stats import Status
 from cimopt.targets.load import load_target
 
 
 def _check_program(p) -> None:  # noqa: ANN001 - Program
+    p = expand(p)   # every repetition of a compact instruction
     ends = {i.id: i.end_ns for i in p.instructions}
     for i in p.instructions:
         assert i.end_ns >= i.start_ns

@@ -12,6 +12,7 @@ import pytest
 import light_program
 from cimopt.cli.main import main
 from cimopt.ir import program as prog, units
+from cimopt.ir.program_expand import repetitions
 from cimopt.report import program_plots as plot, sweep_plots as plot_sweep
 from cimopt.targets.load import load_target
 
@@ -32,7 +33,7 @@ def test_gantt_spans_the_makespan(tmp_path: Path) -> None:
     ends = [v[:, 0].max() for c in ax.collections for path in c.get_paths() for v in [path.vertices]]
     starts = [v[:, 0].min() for c in ax.collections for path in c.get_paths() for v in [path.vertices]]
     assert max(ends) == pytest.approx(p.makespan_ns / tf) and min(starts) == pytest.approx(0.0)
-    assert sum(len(c.get_paths()) for c in ax.collections) == len(p.instructions)
+    assert sum(len(c.get_paths()) for c in ax.collections) == repetitions(p)   # a bar per repetition
     plot.save(fig, tmp_path / "g.png")
     _not_blank(tmp_path / "g.png")
 

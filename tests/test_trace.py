@@ -12,6 +12,7 @@ import pytest
 import light_program
 from cimopt.cli.main import main
 from cimopt.ir import program as prog
+from cimopt.ir.program_expand import expand, repetitions
 from cimopt.report.trace import build_trace, live_bytes
 
 PHASES = {"X", "s", "f", "C", "M"}
@@ -59,8 +60,11 @@ def check_trace_format(trace: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_one_slice_per_instruction_at_the_programs_times() -> None:
-    p = light_program.squeezenet()[1].program
-    trace = json.loads(json.dumps(build_trace(p)))
+    """One slice per instruction of the flat form: a compact instruction's repetitions each get one."""
+    compact = light_program.squeezenet()[1].program
+    p = expand(compact)
+    assert len(p.instructions) == repetitions(compact)
+    trace = json.loads(json.dumps(build_trace(compact)))
     slices = check_trace_format(trace)
     by_id = {e["args"]["id"]: e for e in slices}
     assert len(slices) == len(by_id) == len(p.instructions)
@@ -113,7 +117,7 @@ def test_machine_timeline_shows_a_wrong_duration() -> None:
 
     _, res = light_program.squeezenet()
     p = res.program
-    victim = next(i for i in p.instructions if i.kind == "mvm")
+    victim = next(i for i in p.instructions if i.kind == "mvm" and i.count == 1)
     bad = replace(p, instructions=tuple(replace(i, end_ns=i.end_ns + 1000) if i.id == victim.id else i
                                         for i in p.instructions))
     out = execute(bad, res.frontend.graph, load_target(light_program.TARGET), {}, functional=False)

@@ -187,6 +187,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
 
 
 def _cmd_validate(a: argparse.Namespace) -> int:
+    from cimopt.ir.program_expand import repetitions
     from cimopt.targets.machine.executor import validate
 
     if a.model:
@@ -211,7 +212,7 @@ def _cmd_validate(a: argparse.Namespace) -> int:
             print(f"violation {v.kind}: {v.message}")
         scope = "" if a.model else "; durations and data flow not checked: pass the model too"
         print(f"{a.program}: {'valid' if not viol else f'{len(viol)} violation(s)'} "
-              f"({len(p.instructions)} instructions, makespan {p.makespan_ns} ns{scope})")
+              f"({len(p.instructions)} instructions, {repetitions(p)} with repetitions, makespan {p.makespan_ns} ns{scope})")
     return 0 if not viol else 1
 
 

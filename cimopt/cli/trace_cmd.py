@@ -9,13 +9,14 @@ from cimopt.ir import units
 
 def _cmd_trace(a: argparse.Namespace) -> int:
     from cimopt.ir import program as prog
+    from cimopt.ir.program_expand import repetitions
 
     from cimopt.report.trace import build_trace, write_trace
 
     p = prog.load(a.program)
     trace = build_trace(p)
     write_trace(trace, a.output)
-    print(f"{len(p.instructions)} instructions, makespan {units.time(p.makespan_ns, 6)}: trace written to {a.output} "
+    print(f"{len(p.instructions)} instructions ({repetitions(p)} with repetitions), makespan {units.time(p.makespan_ns, 6)}: trace written to {a.output} "
           "(open it in the Perfetto UI or chrome://tracing)")
     return 0
 

@@ -3,6 +3,7 @@
 Each ``*_figure`` function returns the matplotlib Figure (its axes hold the plotted data, so a
 caller can read limits and artists); `save` writes it as PNG or SVG by the file's extension.
 Each axis takes one unit for all its data, chosen by `cimopt.ir.units` (ns/us/ms/s, B/KiB/MiB).
+A compact program is drawn as its flat form (`ir.program_expand.expand`): a bar per repetition.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from cimopt.ir import units  # noqa: E402
 from cimopt.ir.errors import UsageError  # noqa: E402
 from cimopt.ir.program import Program, TileWrite  # noqa: E402
+from cimopt.ir.program_expand import expand  # noqa: E402
 from cimopt.targets.spec import Target  # noqa: E402
 
 from cimopt.report.trace import live_bytes  # noqa: E402
@@ -65,7 +67,8 @@ def _resource_rows(program: Program) -> list[str]:
 
 def gantt_figure(program: Program, max_labels: int = 40) -> Figure:
     """A row per unary resource, a bar per instruction coloured by kind; x from 0 to the makespan
-    (in the unit `units.time_scale` picks for it)."""
+    (in the unit `units.time_scale` picks for it); a compact instruction as its repetitions."""
+    program = expand(program)
     tf, tu = units.time_scale(program.makespan_ns)
     rows = _resource_rows(program)
     index = {r: k for k, r in enumerate(rows)}
@@ -164,6 +167,7 @@ def memory_figure(program: Program, target: Target, spaces: int = 4) -> Figure:
 def op_order(program: Program) -> dict[str, int]:
     """Rank of each op in graph order: by its depth in the instructions' dependency graph (the
     longest chain of dependencies before its first instruction), then its first start, then name."""
+    program = expand(program)
     depth: dict[int, int] = {}
     first: dict[str, tuple[int, int, str]] = {}
     for i in sorted(program.instructions, key=lambda i: (i.start_ns, i.id)):
@@ -180,7 +184,7 @@ def _tiles(program: Program, segment: int) -> tuple[TileWrite, ...]:
     """The tiles the crossbars hold in ``segment``: the programming map (segment 0) or the segment's writes."""
     if segment == 0:
         return program.programming
-    return tuple(i.tile for i in program.instructions if i.kind == "write" and i.tile and i.tile.segment == segment)
+    return tuple(i.tile for i in expand(program).instructions if i.kind == "write" and i.tile and i.tile.segment == segment)
 
 
 def crossbar_map(program: Program, target: Target, segment: int = 0) -> tuple[np.ndarray, list[str]]:

@@ -3,7 +3,7 @@
 Layout: a process per core, with a thread per unary resource on it (each crossbar group, i.e.
 one op replica's crossbars; the vector unit; each crossbar written between segments); a
 ``NoC`` process with a thread per input port; a ``host`` process; a ``global buffer and DRAM``
-process.  Each instruction is one complete event (``ph`` "X", category ``instruction``) with
+process.  Each instruction, a compact one expanded into its repetitions (`ir.program_expand`), is one complete event (``ph`` "X", category ``instruction``) with
 ``ts`` = its start and ``dur`` = its length in microseconds (floats; the program counts ns).
 Each dependency is a flow (``ph`` "s" at the producer's start, "f" with ``bp`` "e" at the
 consumer's start, same category, thread and timestamp as the slice each binds to, one id per
@@ -21,6 +21,7 @@ from typing import Any
 
 from cimopt.ir.errors import ProgramError
 from cimopt.ir.program import Instruction, Program
+from cimopt.ir.program_expand import expand
 
 CATEGORY = "instruction"
 _CORE = re.compile(r"core(\d+)")
@@ -81,7 +82,9 @@ def build_trace(program: Program, times: Mapping[int, tuple[int, int]] | None = 
 
     ``times`` (instruction id -> (start ns, end ns)) replaces the program's times, e.g. with the
     machine's timeline; instructions it does not give keep the program's, marked in their args.
+    A compact program is drawn as its flat form, one event per repetition.
     """
+    program = expand(program)
     tracks = _Tracks(program)
     when = {i.id: (times or {}).get(i.id, (i.start_ns, i.end_ns)) for i in program.instructions}
     events: list[dict[str, Any]] = []

@@ -12,7 +12,9 @@ copies the rows it writes; ``barrier`` moves no data.  So a swapped tile, an ove
 outputs.  With ``numerics`` (`targets.machine.numerics_engine`) crossbar and vector arithmetic is bit-true
 to the target (``int``) or adds device noise (``analog``).
 
-Every check of the program against its target runs once, before any data moves
+A compact program (`ir.program`: an instruction of ``count`` > 1 stands for its repetitions) runs
+as its flat form (`targets.machine.checks.compact.flat_program`, which reports a malformed compact
+instruction).  Every check of the program against its target runs once, before any data moves
 (`targets.machine.checks.program_checks.check_program`); what the checks' walk finds (`Flow`: the
 instructions not to run, each MVM's tiles, where inputs are loaded and outputs read back) drives
 the data.  The executor adds what only execution finds (``data``: an instruction that cannot
@@ -32,6 +34,7 @@ import numpy as np
 from cimopt.ir.chunks import chunk_axis, mvm_vectors, WHOLE
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.program import Access, Instruction, Program
+from cimopt.targets.machine.checks.compact import flat_program
 from cimopt.targets.machine.checks.flow import Flow, Place
 from cimopt.targets.machine.checks.program_checks import check_program
 from cimopt.targets.machine.checks.violations import Report, Violation
@@ -58,7 +61,7 @@ class MachineResult:
     initiation_interval_ns: int
     energy: Energy                 # pJ, instruction energies recomputed plus static energy
     violations: tuple[Violation, ...]
-    instructions: int
+    instructions: int              # instructions run: each repetition of a compact one counted
     #: with ``capture``: every tensor the machine computed, as it was when its last row was written
     computed: dict[str, np.ndarray] = field(default_factory=dict)
     numerics: NumericsResult | None = None   # int / analog mode: per-layer outputs and ADC counts
@@ -88,13 +91,13 @@ class _Machine:
 
     def __init__(self, program: Program, graph: Graph, target: Target, functional: bool, iterations: int,
                  capture: bool = False, numerics: NumericsConfig | None = None) -> None:
-        self.p, self.g, self.t = program, graph, target
+        self.rep = Report()
+        self.p, self.g, self.t = flat_program(program, self.rep), graph, target   # repetitions expanded
         self.num = NumericsEngine(graph, target, numerics) if numerics is not None and functional else None
         self.functional = functional
         self.capture = capture and functional
         self.computed: dict[str, np.ndarray] = {}
         self.iterations = max(1, iterations)
-        self.rep = Report()
         self.space_size = dict(program.spaces)
         self.flow = Flow()
         self.mem: dict[str, np.ndarray] = {}
