@@ -14,7 +14,11 @@ Construction, tasks taken in the order of a reference (latency) schedule, which 
    its first task; they then cover at most its load <= II without overlap whatever the
    iteration offsets, and each task takes the smallest start ``phase + k * II`` (integer ``k``)
    not before its bound.  Since ``k`` is unbounded, a resource never fails once packed, so at
-   most one restart per resource is needed and II = max load is always achievable for a DAG.
+   most one restart per resource is needed and II = max load is always achievable for a DAG
+   whose tasks hold one resource each.
+3. A task holding several resources (``Task.also``: a transfer and its links) needs a phase free
+   on all of them; a resource such a task holds is never packed, so when one is too fragmented
+   the construction gives up at this II (None) and the caller retries a longer one.
 """
 from __future__ import annotations
 
@@ -48,14 +52,17 @@ def _free_start(segs: list[tuple[int, int]], est: int, dur: int, ii: int) -> int
 
 
 def modulo_starts(problem: SchedulingProblem, ref_start: list[int], topo_rank: list[int],
-                  ii: int) -> list[int]:
-    """Starts (ns) of a valid modulo schedule with initiation interval ``ii`` ns (module doc)."""
+                  ii: int) -> list[int] | None:
+    """Starts (ns) of a valid modulo schedule with initiation interval ``ii`` ns (module doc);
+    None when a task holding several resources (a transfer and its links) finds no phase free
+    on all of them and packing cannot help (the caller tries a longer II)."""
     tasks = problem.tasks
     seq = sorted(range(len(tasks)), key=lambda i: (ref_start[i], topo_rank[i]))
     preds: list[list[tuple[int, int]]] = [[] for _ in tasks]
     for p, s, d in problem.edges:
         preds[s].append((p, d))
     packed: set[int] = set()
+    shared = {r for t in tasks if t.also for r in t.held}   # resources a multi-resource task holds
     while True:
         phase: dict[int, int] = {}  # packed resources only: task -> fixed phase (ns)
         for r in packed:
@@ -70,20 +77,42 @@ def modulo_starts(problem: SchedulingProblem, ref_start: list[int], topo_rank: l
         for i in seq:
             t = tasks[i]
             est = max([t.release_ns] + [start[p] + tasks[p].duration_ns + d for p, d in preds[i]])
-            if t.resource < 0 or t.duration_ns == 0:
+            if not t.held:
                 start[i] = est
             elif t.resource in packed:
                 start[i] = est + (phase[i] - est) % ii
             else:
-                found = _free_start(segs[t.resource], est, t.duration_ns, ii)
+                found = _common_free_start(segs, t.held, est, t.duration_ns, ii)
                 if found is None:
                     failed = t.resource
                     break
                 start[i] = found
                 p = found % ii
-                bisect.insort(segs[t.resource], (p, min(p + t.duration_ns, ii)))
-                if p + t.duration_ns > ii:
-                    bisect.insort(segs[t.resource], (0, p + t.duration_ns - ii))
+                for r in t.held:
+                    bisect.insort(segs[r], (p, min(p + t.duration_ns, ii)))
+                    if p + t.duration_ns > ii:
+                        bisect.insort(segs[r], (0, p + t.duration_ns - ii))
         if failed < 0:
             return start
+        if failed in shared:
+            return None   # packing cannot hold a task to the phases of two resources
         packed.add(failed)
+
+
+def _common_free_start(segs: list[list[tuple[int, int]]], held: tuple[int, ...], est: int, dur: int,
+                       ii: int) -> int | None:
+    """Earliest start >= ``est`` (ns) whose phase interval is free on every resource of ``held``;
+    None when none within one revolution."""
+    t = est
+    while t - est < ii:
+        moved = False
+        for r in held:
+            f = _free_start(segs[r], t, dur, ii)
+            if f is None:
+                return None
+            if f != t:
+                t, moved = f, True
+                break
+        if not moved:
+            return t
+    return None

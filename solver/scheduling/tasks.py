@@ -9,7 +9,7 @@ cores' vector units (`cimopt.vector_cores`).
 Precedence comes from receptive fields: a chunk of a crossbar op waits only for the chunks of
 its producer that write the input rows it reads, so consecutive layers pipeline.  A
 dependency between tasks on different cores goes through a NoC transfer task on the
-receiving core's port.
+receiving core's port, holding the links of its route.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from cimopt.ir.vector_chunks import vector_chunk_axis, vector_needed_rows
 from cimopt.ir.workload import Workload, WorkOp
 from cimopt.solver.mapping import Mapping
 from cimopt.solver.scheduling.vector_cores import assign_vector_cores
+from cimopt.targets.noc import Route, route_for, RouteTable
 from cimopt.targets.physics import timing
 from cimopt.targets.spec import Target
 
@@ -48,6 +49,8 @@ class TaskInfo:
     dst_core: int = -1
     tile: TileWrite | None = None
     tiles: tuple[TileWrite, ...] = ()   # operand_write: the tile each crossbar of the replica receives
+    route: Route = ()                   # transfer: the NoC links it holds (`cimopt.targets.noc`)
+    dst_cores: tuple[int, ...] = ()     # transfer: every destination of a multicast (dst_core the first)
     rows_per_conversion: int = 0  # mvm: rows driven per ADC conversion (0: as many as the DACs drive)
     reads: list[tuple[str, int, int, int]] = field(default_factory=list)   # (tensor, axis, row0, row1)
     writes: list[tuple[str, int, int, int]] = field(default_factory=list)
@@ -76,9 +79,9 @@ def _compatible(axis_read: int, axis_written: int, ndim: int) -> bool:
 
 
 def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mapping, chunks: int,
-                rows_per_conversion: dict[str, int] | None = None) -> TaskGraph:
+                rows_per_conversion: dict[str, int] | None = None, routes: RouteTable | None = None) -> TaskGraph:
     """Tasks and precedence edges of one inference for this mapping; crossbar ops read
-    ``rows_per_conversion[op]`` rows per ADC conversion where given."""
+    ``rows_per_conversion[op]`` rows per ADC conversion where given; transfers take ``routes``."""
     rpc = rows_per_conversion or {}
     tg = TaskGraph()
     producer = {t: op.name for op in workload.ops for t in op.outputs}
@@ -171,7 +174,7 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                         tg.edges.add((pid, tid))
         prev_seg_tasks = seg_tasks
     assign_vector_cores(tg.tasks, tg.edges, target, in_bytes)
-    _insert_transfers(tg, graph, target)
+    _insert_transfers(tg, graph, target, routes)
     return tg
 
 
@@ -250,9 +253,13 @@ def _rows_bytes(graph: Graph, tensor: str, axis: int, r0: int, r1: int) -> int:
     return spec.nbytes * (r1 - r0) // max(1, rows)
 
 
-def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
-    """Route every cross-core data edge through a transfer task on the receiving core's NoC port."""
-    xfer: dict[tuple[int, int], int] = {}
+def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target, routes: RouteTable | None = None) -> None:
+    """Route every cross-core data edge through a transfer task on the receiving core's NoC port
+    that holds the links of its route (``routes``, `cimopt.targets.noc.route_for`: the routing
+    stage's, else the network's default); with multicast routers (`Target.multicast`) one
+    transfer per producer task reaches all its consumers' cores over a tree."""
+    dsts_of: dict[int, list[int]] = {}
+    data_edges: list[tuple[int, int]] = []
     new_edges: set[tuple[int, int]] = set()
     for a, b in sorted(tg.edges):
         ta, tb = tg.tasks[a], tg.tasks[b]
@@ -260,13 +267,22 @@ def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
         if not data or ta.core < 0 or tb.core < 0 or ta.core == tb.core:
             new_edges.add((a, b))
             continue
-        key = (a, tb.core)
+        data_edges.append((a, b))
+        if tb.core not in dsts_of.setdefault(a, []):
+            dsts_of[a].append(tb.core)
+    xfer: dict[tuple[int, int], int] = {}
+    for a, b in data_edges:
+        ta, tb = tg.tasks[a], tg.tasks[b]
+        key = (a, -1) if target.multicast else (a, tb.core)
         if key not in xfer:
+            dsts = tuple(dsts_of[a]) if target.multicast else (tb.core,)
             nbytes = sum(_rows_bytes(graph, tensor, axis, r0, r1) for tensor, axis, r0, r1 in ta.writes)
-            cost = timing.transfer_task(target, nbytes, ta.core, tb.core)
-            xfer[key] = tg.add(TaskInfo("transfer", f"noc.in{tb.core}", "noc", timing.ns(cost), cost.energy.total,
-                                        op=ta.op, segment=ta.segment, core=tb.core, nbytes=nbytes,
-                                        src_core=ta.core, dst_core=tb.core))
+            route = route_for(target, routes, ta.core, dsts)
+            cost = timing.routed_transfer_task(target, nbytes, ta.core, route)
+            xfer[key] = tg.add(TaskInfo("transfer", f"noc.in{dsts[0]}", "noc", timing.ns(cost), cost.energy.total,
+                                        op=ta.op, segment=ta.segment, core=dsts[0], nbytes=nbytes,
+                                        src_core=ta.core, dst_core=dsts[0], route=route,
+                                        dst_cores=dsts if len(dsts) > 1 else ()))
             new_edges.add((a, xfer[key]))
         new_edges.add((xfer[key], b))
     tg.edges = new_edges
