@@ -8,9 +8,11 @@ transfers on one link at the same time are an overlap (`checks.overlaps`, kind `
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from cimopt.ir.program import Instruction, Program
 from cimopt.targets.machine.checks.violations import Report
-from cimopt.targets.noc import default_tree, link_name, Route, route_problem
+from cimopt.targets.noc import default_tree, link_name, noc_graph, Route, route_problem
 from cimopt.targets.spec import Target
 
 
@@ -74,3 +76,19 @@ def check_routes(p: Program, t: Target, rep: Report) -> None:
         if why:
             rep.add("route", f"instruction {ins.id}: its route does not carry core {ins.src_core} -> "
                              f"{', '.join(map(str, dsts))}: {why}")
+
+
+def link_bytes(instrs: Iterable[Instruction], t: Target) -> dict[tuple[int, int], int]:
+    """Bytes each link carries over a program's instructions (one run: ``batch`` inferences),
+    from the routes its transfers hold (`held_route`)."""
+    out: dict[tuple[int, int], int] = {}
+    for ins in instrs:
+        for ln in held_route(ins, t):
+            out[ln] = out.get(ln, 0) + ins.nbytes
+    return out
+
+
+def link_loads_ns(instrs: Iterable[Instruction], t: Target) -> dict[tuple[int, int], float]:
+    """Each link's bytes over its bandwidth (ns per run of the instructions), links that carry any."""
+    g = noc_graph(t)
+    return {ln: b / g.edges[ln]["bandwidth"] for ln, b in link_bytes(instrs, t).items() if g.has_edge(*ln)}
