@@ -45,8 +45,9 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
     }
     for k, v in times.items():
         metrics[f"stage_s.{k}"] = v
+    noc_cut = stats["routing"].bound if "routing" in stats else 0.0
     e2e = e2e_metrics(fe.graph, fe.workload, ctx.target, ctx.cost, ctx.mode, tg.tasks,
-                      ii if ctx.mode == "throughput" else makespan, ctx.batch)
+                      ii if ctx.mode == "throughput" else makespan, ctx.batch, noc_cut)
     metrics.update(e2e.metrics)
     metrics.update(noc_metrics(instrs, ctx.target, stats))
     # where each MatMul of two activations runs, and the estimates the cost model compared

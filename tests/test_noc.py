@@ -169,3 +169,30 @@ def test_unicast_program_names_its_routes_and_link_load() -> None:
     assert p.metric("noc_max_link_load_ns") >= p.metric("noc_link_load_bound_ns") > 0
     assert p.initiation_interval_ns >= p.metric("noc_max_link_load_ns") - 1
     assert copy.deepcopy(p) == p
+
+
+def test_links_heat_map_and_trace_link_slices(tmp_path: Path) -> None:
+    from matplotlib.collections import LineCollection
+
+    from cimopt.ir import units
+    from cimopt.report.program_plots import links_figure
+    from cimopt.report.trace import build_trace, LINK_CATEGORY
+
+    t = load_target("isaac")
+    p = compile_model(models.small_cnn(seed=1), t, CompileOptions(mode="latency")).program
+    fig = links_figure(p, t)
+    coll = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)][0]
+    scale, _ = units.time_scale(p.metric("noc_max_link_load_ns"))
+    assert max(coll.get_array()) * scale == pytest.approx(p.metric("noc_max_link_load_ns"))
+    path = tmp_path / "p.json"
+    save(p, path)
+    assert main(["plot", "links", str(path), "-o", str(tmp_path / "links.png")]) == 0
+    assert (tmp_path / "links.png").stat().st_size > 0
+    ev = [e for e in build_trace(p)["traceEvents"] if e.get("cat") == LINK_CATEGORY]
+    assert len(ev) == sum(len(i.route) for i in p.instructions)
+    per_link: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for e in ev:
+        per_link.setdefault((e["pid"], e["tid"]), []).append((e["ts"], e["ts"] + e["dur"]))
+    for spans in per_link.values():   # a link carries one transfer at a time
+        spans.sort()
+        assert all(a[1] <= b[0] + 1e-9 for a, b in zip(spans, spans[1:]))

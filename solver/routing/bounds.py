@@ -13,30 +13,53 @@ once), so some link of the cut carries at least ``bytes across / the cut's bandw
 """
 from __future__ import annotations
 
-from collections import defaultdict
-
-import networkx as nx
+from collections import defaultdict, deque
 
 from cimopt.solver.routing.problem import RoutingProblem
 
-_SUPER = -1
-
-
-def _min_cut(g: nx.DiGraph, sources: set[int], sinks: set[int]) -> float:
-    """The smallest total bandwidth (bytes/ns) of links whose removal separates ``sources`` from ``sinks``."""
-    h = g.copy()
-    s, t = _SUPER, _SUPER - 1
-    for a in sources:
-        h.add_edge(s, a)   # no capacity attribute: infinite
-    for b in sinks:
-        h.add_edge(b, t)
-    value, _ = nx.maximum_flow(h, s, t, capacity="bandwidth")
-    return float(value)
+def _min_cut(adj: dict[int, dict[int, float]], sources: set[int], sinks: set[int]) -> float:
+    """The smallest total bandwidth (bytes/ns) of links whose removal separates ``sources`` from
+    ``sinks``: the maximum flow (Edmonds-Karp, shortest augmenting paths; ``adj[u][v]`` the
+    bandwidth of link u->v).  Few augmentations on a network of a few links per router."""
+    if sources & sinks:
+        return float("inf")
+    res: dict[int, dict[int, float]] = {u: dict(vs) for u, vs in adj.items()}
+    for u, vs in adj.items():
+        for v in vs:
+            res.setdefault(v, {}).setdefault(u, 0.0)
+    total = 0.0
+    while True:
+        parent: dict[int, int] = {s: s for s in sources}
+        todo = deque(sorted(sources))
+        end = -1
+        while todo and end < 0:
+            u = todo.popleft()
+            for v, c in res.get(u, {}).items():
+                if c > 1e-12 and v not in parent:
+                    parent[v] = u
+                    if v in sinks:
+                        end = v
+                        break
+                    todo.append(v)
+        if end < 0:
+            return total
+        path, v = [], end
+        while v not in sources:
+            path.append((parent[v], v))
+            v = parent[v]
+        push = min(res[u][v] for u, v in path)
+        for u, v in path:
+            res[u][v] -= push
+            res[v][u] += push
+        total += push
 
 
 def cut_bound(problem: RoutingProblem) -> tuple[float, str]:
     """The largest of the cut bounds (module doc), ns per inference, and which cut gives it."""
     g = problem.graph()
+    adj: dict[int, dict[int, float]] = defaultdict(dict)
+    for u, v, e in g.edges(data=True):
+        adj[u][v] = e["bandwidth"]
     best, kind = 0.0, "no flow crosses a link"
     out_bytes: dict[int, int] = defaultdict(int)
     out_dsts: dict[int, set[int]] = defaultdict(set)
@@ -52,11 +75,11 @@ def cut_bound(problem: RoutingProblem) -> tuple[float, str]:
             in_bytes[d] += f.nbytes
             in_srcs[d].add(f.src)
     for s in sorted(out_bytes):
-        cap = _min_cut(g, {s}, out_dsts[s])
+        cap = _min_cut(adj, {s}, out_dsts[s])
         if cap > 0 and out_bytes[s] / cap > best:
             best, kind = out_bytes[s] / cap, f"min cut around source router {s} (max-flow)"
     for d in sorted(in_bytes):
-        cap = _min_cut(g, in_srcs[d], {d})
+        cap = _min_cut(adj, in_srcs[d], {d})
         if cap > 0 and in_bytes[d] / cap > best:
             best, kind = in_bytes[d] / cap, f"min cut around destination router {d} (max-flow)"
     for k, cut in enumerate(problem.cuts):
