@@ -94,8 +94,8 @@ class RoutingStage(Stage[RoutingProblem, Routed]):
         Method("steiner", "heuristic", f"each flow its fewest-link path or tree (exact Steiner ILP up to "
                                        f"{EXACT_MAX_DSTS} destinations, Kou above); congestion-blind"),
         Method("mcf", "exact/LNS", f"multi-commodity flow minimising the largest link load, CP-SAT hinted with "
-                                   f"dijkstra, up to {rx.FULL_MODEL_MAX_VARS} Booleans; each flow near its "
-                                   f"hinted route above"),
+                                   f"dijkstra, up to {rx.FULL_MODEL_MAX_VARS} Booleans; LNS on the flows of "
+                                   f"the hottest links above"),
     )
     heuristic = "dijkstra"
     exact = "mcf"
