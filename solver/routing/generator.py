@@ -53,7 +53,7 @@ def instance(size: int, seed: int, mode: str) -> RoutingProblem:
     flows = []
     for _ in range(size):
         s = rng.randrange(rows * cols)
-        k = rng.randint(2, 4) if multicast else 1
+        k = rng.randint(2, min(4, rows * cols - 1)) if multicast else 1
         dsts = tuple(rng.sample([v for v in range(rows * cols) if v != s], k))
         flows.append((s, dsts, rng.randint(1, 64) * 1024))
     return mesh_instance(rows, cols, flows, multicast=multicast)
