@@ -130,6 +130,7 @@ def test_program_sharing_a_link_at_once_is_caught_by_validate_and_run(tmp_path: 
     model = tmp_path / "m.onnx"
     model.write_bytes(m.SerializeToString())
     assert main(["validate", str(path), str(model)]) != 0
+    assert main(["run", str(path), str(model)]) != 0
 
 
 def test_a_route_off_the_network_is_caught() -> None:

@@ -254,12 +254,11 @@ def _rows_bytes(graph: Graph, tensor: str, axis: int, r0: int, r1: int) -> int:
 
 
 def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target, routes: RouteTable | None = None) -> None:
-    """Route every cross-core data edge through a transfer task on the receiving core's NoC port
-    that holds the links of its route (``routes``, `cimopt.targets.noc.route_for`: the routing
-    stage's, else the network's default); with multicast routers (`Target.multicast`) one
-    transfer per producer task reaches all its consumers' cores over a tree."""
-    dsts_of: dict[int, list[int]] = {}
-    data_edges: list[tuple[int, int]] = []
+    """Route every cross-core data edge through a transfer task on the receiving core's NoC port:
+    one per (producer task, receiving core), or, when the routers multicast (`Target.multicast`),
+    one per producer task reaching all its receiving cores over a tree; each holds the links of
+    its route (``routes``, `cimopt.targets.noc.route_for`: the routing stage's, else the default)."""
+    readers: dict[tuple[int, int], list[int]] = {}
     new_edges: set[tuple[int, int]] = set()
     for a, b in sorted(tg.edges):
         ta, tb = tg.tasks[a], tg.tasks[b]
@@ -267,22 +266,17 @@ def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target, routes: Route
         if not data or ta.core < 0 or tb.core < 0 or ta.core == tb.core:
             new_edges.add((a, b))
             continue
-        data_edges.append((a, b))
-        if tb.core not in dsts_of.setdefault(a, []):
-            dsts_of[a].append(tb.core)
-    xfer: dict[tuple[int, int], int] = {}
-    for a, b in data_edges:
-        ta, tb = tg.tasks[a], tg.tasks[b]
-        key = (a, -1) if target.multicast else (a, tb.core)
-        if key not in xfer:
-            dsts = tuple(dsts_of[a]) if target.multicast else (tb.core,)
-            nbytes = sum(_rows_bytes(graph, tensor, axis, r0, r1) for tensor, axis, r0, r1 in ta.writes)
-            route = route_for(target, routes, ta.core, dsts)
-            cost = timing.routed_transfer_task(target, nbytes, ta.core, route)
-            xfer[key] = tg.add(TaskInfo("transfer", f"noc.in{dsts[0]}", "noc", timing.ns(cost), cost.energy.total,
-                                        op=ta.op, segment=ta.segment, core=dsts[0], nbytes=nbytes,
-                                        src_core=ta.core, dst_core=dsts[0], route=route,
-                                        dst_cores=dsts if len(dsts) > 1 else ()))
-            new_edges.add((a, xfer[key]))
-        new_edges.add((xfer[key], b))
+        readers.setdefault((a, -1 if target.multicast else tb.core), []).append(b)
+    for (a, _), consumers in sorted(readers.items()):
+        ta = tg.tasks[a]
+        dsts = tuple(dict.fromkeys(tg.tasks[b].core for b in consumers))
+        nbytes = sum(_rows_bytes(graph, tensor, axis, r0, r1) for tensor, axis, r0, r1 in ta.writes)
+        route = route_for(target, routes, ta.core, dsts)
+        cost = timing.routed_transfer_task(target, nbytes, ta.core, route)
+        x = tg.add(TaskInfo("transfer", f"noc.in{dsts[0]}", "noc", timing.ns(cost), cost.energy.total,
+                            op=ta.op, segment=ta.segment, core=dsts[0], nbytes=nbytes,
+                            src_core=ta.core, dst_core=dsts[0], route=route,
+                            dst_cores=dsts if len(dsts) > 1 else ()))
+        new_edges.add((a, x))
+        new_edges.update((x, b) for b in consumers)
     tg.edges = new_edges
