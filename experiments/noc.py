@@ -7,7 +7,7 @@ Usage: python experiments/noc.py [--targets isaac,pimcomp] [--models squeezenet,
 Per model x target x mode, four compiles (heuristic pipeline, transfers holding the links of their
 routes in the schedule and on the machine) that differ only in the routing stage:
 ``xy`` (`--method routing=xy`, the routers' own routes), ``dijkstra`` (the heuristic, the
-default), ``exact`` (`routing=mcf`, CP-SAT hinted with dijkstra, ``--time-limit`` s) and
+default), ``exact`` (`routing=mcf`, CP-SAT hinted with dijkstra) and
 ``multicast`` (the same target with routers that replicate packets, ``[noc] multicast = true``,
 dijkstra with Steiner trees).  Printed per compile: the transfers, the largest link load (us per
 run of the program: the bytes of its busiest link over the bandwidth), bytes x links (MB), the
@@ -15,7 +15,10 @@ objective (throughput: time per inference; latency: makespan; us), the routing s
 bound of the largest link load (the cut bound, max-flow / min-cut and half planes; us) and its
 status.  Each model's line ends with two checks: exact's largest link load <= dijkstra's, and
 multicast's bytes x links < unicast dijkstra's when some transfer fans out.  A model that does
-not compile prints its error.
+not compile prints its error.  Every stage runs in deterministic time (``--time-limit``
+deterministic s per stage), so the four compiles share their placement (a wall-clock limit lets
+the placement's local search stop at different points under load, and the variants would not
+route the same transfers).
 """
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ def compile_variant(name: str, t: Target, mode: str, variant: str, limit: float,
     """The program of one variant and the routing stage's status text."""
     method = {"xy": "xy", "exact": "mcf"}.get(variant, "dijkstra")
     target = replace(t, noc=replace(t.noc_spec, multicast=True)) if variant == "multicast" else t
-    opts = CompileOptions(mode=mode, methods=(("routing", method),), time_limit_s=limit, workers=workers)
+    opts = CompileOptions(mode=mode, methods=(("routing", method),), time_limit_s=limit, workers=workers,
+                          deterministic=True)
     res = compile_model(light_graph(name), target, opts)
     st = res.stats["routing"]
     gap = (st.objective - st.bound) / st.objective if st.objective > 0 else 0.0

@@ -27,6 +27,7 @@ from collections import defaultdict
 import networkx as nx
 from ortools.sat.python import cp_model
 
+from cimopt.solver.budget import Budget, ROUND_ITEM_S
 from cimopt.solver.cpsat import solve_model, within_tolerance
 from cimopt.solver.routing.bounds import cut_bound
 from cimopt.solver.routing.problem import link_loads, max_link_load_ns, path_in_tree, prune, Route, RoutingProblem
@@ -159,7 +160,9 @@ def solve_exact(problem: RoutingProblem, hint: tuple[Route, ...], options: Solve
             model_bound = res.bound * unit
         notes.append(res.limit_note() or "")
     else:
-        while options.time_limit_s - (time.perf_counter() - t0) > 0.05:
+        budget = Budget.of(options)   # wall or deterministic seconds, as the options say
+        while budget.left() > 0.05:
+            budget.spend(len(problem.flows) * ROUND_ITEM_S)
             free = _hot_flows(problem, routes, bws, LNS_MAX_VARS, len(edges) // 4 + 1)
             if not free:
                 break
@@ -168,9 +171,8 @@ def solve_exact(problem: RoutingProblem, hint: tuple[Route, ...], options: Solve
                 keep = _near(g, routes[k], problem.flows[k].src, NEIGHBOURHOOD)
                 allowed[k] = [e for e in edges if e[0] in keep and e[1] in keep]
             model = _Model(problem, g, routes, free, allowed, bws, uniform)
-            left = options.time_limit_s - (time.perf_counter() - t0)
             res = solve_model(model.m, options, name="routing-lns", hint_objective=model.hint_objective,
-                              time_limit_s=max(0.05, min(left, options.time_limit_s / 4)))
+                              time_limit_s=max(0.05, min(budget.left(), options.time_limit_s / 4)), budget=budget)
             rounds += 1
             before = max_link_load_ns(problem, tuple(routes))
             cand = _read(problem, model, res, routes) if res.improved else routes
