@@ -34,7 +34,6 @@ from cimopt.ir.errors import CimoptError
 from cimopt.ir.program import Program
 from cimopt.options import CompileOptions
 from cimopt.targets.load import load_target
-from cimopt.targets.noc_spec import NocSpec
 from cimopt.targets.spec import Target
 
 VARIANTS = ("xy", "dijkstra", "exact", "multicast")
