@@ -11,6 +11,9 @@ inferences), of the batch's makespan in latency mode:
 * the **bound for the granularity used** (`solver.e2e_bound.chunked_bound`: chunks of whole
   output rows, what the compiler makes): ``e2e_chunked_bound_ns``, ``e2e_chunked_gap``,
   ``e2e_chunked_class.<class>``, extra ``e2e_chunked_limited_by``.
+* the **bound for the placement used** (`solver.e2e_bound.placed_bound`: the granularity used and
+  the NoC's cut bound of this placement's transfers, class ``noc-cut``): ``e2e_placed_bound_ns``,
+  ``e2e_placed_gap``, ``e2e_placed_class.<class>``, extra ``e2e_placed_limited_by``.
 * ``physical_limit_ns``: every crossbar busy all the time on the model's MVM work
   (`solver.e2e_bound.crossbar_work_ns`), a throughput limit of every mapping, at most both
   bounds; ``physical_limit_ratio`` (limit / objective).
@@ -29,16 +32,19 @@ from cimopt.cost.model import CostModel
 from cimopt.ir.graph import Graph
 from cimopt.ir.workload import Workload
 from cimopt.solver.e2e_bound import (E2EBound, bound_problem, chunked_bound, crossbar_work_ns, end_to_end_bound,
-                                     latency_limit_ns, program_crossbar_ns)
+                                     latency_limit_ns, placed_bound, program_crossbar_ns)
 from cimopt.solver.scheduling.tasks import TaskInfo
 from cimopt.targets.spec import Target
 
 #: the two bounds' metric prefixes and what the summary calls them
-BOUNDS = (("free", "granularity-free bound"), ("chunked", "bound at the granularity used (chunk units: a Conv's vectors, a MatMul's rows)"))
+BOUNDS = (("free", "granularity-free bound"), ("chunked", "bound at the granularity used (chunk units: a Conv's vectors, a MatMul's rows)"),
+          ("placed", "bound for this placement (granularity used and the NoC's cuts)"))
 _NAMES = {"free": {"bound_ns": "e2e_bound_ns", "gap": "e2e_gap", "class": "e2e_bound_class",
                    "limited_by": "e2e_limited_by"},
           "chunked": {"bound_ns": "e2e_chunked_bound_ns", "gap": "e2e_chunked_gap", "class": "e2e_chunked_class",
-                      "limited_by": "e2e_chunked_limited_by"}}
+                      "limited_by": "e2e_chunked_limited_by"},
+          "placed": {"bound_ns": "e2e_placed_bound_ns", "gap": "e2e_placed_gap", "class": "e2e_placed_class",
+                     "limited_by": "e2e_placed_limited_by"}}
 
 
 def metric_name(bound: str, what: str) -> str:
@@ -58,15 +64,16 @@ class E2EFigures:
 
 
 def e2e_metrics(graph: Graph, workload: Workload, target: Target, cm: CostModel, mode: str,
-                tasks: Sequence[TaskInfo], objective_ns: float, batch: int = 1) -> E2EFigures:
+                tasks: Sequence[TaskInfo], objective_ns: float, batch: int = 1,
+                noc_cut_ns: float = 0.0) -> E2EFigures:
     """Bounds, physical limits and gaps of a program whose initiation interval (latency mode:
     makespan) is ``objective_ns`` for a batch of ``batch`` inferences, ``workload`` being the
-    batched model.
+    batched model; ``noc_cut_ns``: the routing stage's cut bound of its placement (ns per batch).
 
     Throughput mode compares time per inference (the interval over the batch); latency mode the
     makespan of the batch.  The bounds are computed on the batched workload (one reprogramming)."""
     bp = bound_problem(graph, workload, target, cm, mode)
-    free, chunked = end_to_end_bound(bp), chunked_bound(bp)
+    free, chunked, placed = end_to_end_bound(bp), chunked_bound(bp), placed_bound(bp, noc_cut_ns)
     scale = max(1, batch) if mode == "throughput" else 1
     per_inf = objective_ns / scale
     limit = crossbar_work_ns(bp) / scale
@@ -78,7 +85,7 @@ def e2e_metrics(graph: Graph, workload: Workload, target: Target, cm: CostModel,
         lat = latency_limit_ns(bp)
         metrics += [("latency_limit_ns", lat), ("latency_limit_ratio", _ratio(lat, per_inf))]
     extra = []
-    for key, b in (("free", free), ("chunked", chunked)):
+    for key, b in (("free", free), ("chunked", chunked), ("placed", placed)):
         value = b.value_ns / scale
         metrics += [(metric_name(key, "bound_ns"), value),
                     (metric_name(key, "gap"), (per_inf - value) / per_inf if per_inf > 0 else 0.0)]

@@ -62,7 +62,7 @@ def instructions(tg: TaskGraph, start: tuple[int, ...] | list[int],
             deps=tuple(sorted(preds.get(i, ()))), op=t.op, replica=t.replica, segment=t.segment,
             crossbars=t.crossbars, reads=access(t.reads), writes=access(t.writes), nbytes=t.nbytes,
             src_core=t.src_core, dst_core=t.dst_core, tile=t.tile, energy_pj=round(t.energy_pj, 6),
-            rows_per_conversion=t.rows_per_conversion, tiles=t.tiles))
+            rows_per_conversion=t.rows_per_conversion, tiles=t.tiles, route=t.route, dst_cores=t.dst_cores))
     return tuple(out)
 
 

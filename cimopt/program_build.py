@@ -9,12 +9,14 @@ from cimopt import emit
 from cimopt.cost.matmul_units import CROSSBAR_WRITTEN
 from cimopt.e2e import e2e_metrics
 from cimopt.frontend import Frontend
-from cimopt.ir.program import Program
+from cimopt.ir.program import Instruction, Program
 from cimopt.ir.program_expand import compact
 from cimopt.options import CompileOptions
 from cimopt.solver.context import Context
 from cimopt.solver.stats import SolveStats
+from cimopt.targets.machine.checks.links import held_route, link_loads_ns
 from cimopt.targets.physics.instructions import static_energy
+from cimopt.targets.spec import Target
 
 
 def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, SolveStats],
@@ -45,9 +47,11 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
     }
     for k, v in times.items():
         metrics[f"stage_s.{k}"] = v
+    noc_cut = stats["routing"].bound if "routing" in stats else 0.0
     e2e = e2e_metrics(fe.graph, fe.workload, ctx.target, ctx.cost, ctx.mode, tg.tasks,
-                      ii if ctx.mode == "throughput" else makespan, ctx.batch)
+                      ii if ctx.mode == "throughput" else makespan, ctx.batch, noc_cut)
     metrics.update(e2e.metrics)
+    metrics.update(noc_metrics(instrs, ctx.target, stats))
     # where each MatMul of two activations runs, and the estimates the cost model compared
     if fe.matmuls:
         metrics["matmuls_crossbar_written"] = float(sum(d.unit == CROSSBAR_WRITTEN for d in fe.matmuls))
@@ -67,6 +71,19 @@ def build_program(ctx: Context, fe: Frontend, model_hash: str, stats: dict[str, 
         extra=extra,
     )
     return program, bounds
+
+
+def noc_metrics(instrs: tuple[Instruction, ...], target: Target, stats: dict[str, SolveStats]) -> dict[str, float]:
+    """The network's figures of a program (one run of its instructions): the largest link load
+    (bytes over bandwidth, ns), its bytes x links, the transfers, and the routing stage's lower
+    bound of the largest link load (ns) when it ran."""
+    loads = link_loads_ns(instrs, target)
+    out = {"noc_max_link_load_ns": max(loads.values(), default=0.0),
+           "noc_byte_hops": float(sum(i.nbytes * len(held_route(i, target)) for i in instrs)),
+           "noc_transfers": float(sum(i.kind == "transfer" for i in instrs))}
+    if "routing" in stats:
+        out["noc_link_load_bound_ns"] = stats["routing"].bound
+    return out
 
 
 def solver_record(stats: dict[str, SolveStats], options: CompileOptions) -> dict[str, str]:

@@ -15,7 +15,9 @@ Instruction kinds:
   the crossbars listed, adds partial sums and bias, applies the fused activation and the op's
   epilogue (vector ops fused into the output stage, which may read rows of a residual), writes rows;
 - ``vector`` / ``host``: a whole op on a core's vector unit or on the host;
-- ``transfer``: moves a producer chunk's bytes over the NoC to another core (timing only);
+- ``transfer``: moves a producer chunk's bytes over the NoC to another core (timing only),
+  holding every link of its ``route`` (router pairs; a multicast's tree reaches ``dst_cores``)
+  from start to end: two transfers on one link at once are a violation;
 - ``barrier``: zero-length, separates segments.
 
 Compact instructions (schema 2.0): an instruction with ``count`` n > 1 stands for n repetitions of
@@ -116,6 +118,8 @@ class Instruction:
     time_stride_ns: int = 0        # repetition k starts at ``start_ns + k * time_stride_ns`` (count > 1)
     dep_strides: tuple[int, ...] = ()   # repetition k depends on ``deps[j] + k * dep_strides[j]``
     start_offsets_ns: tuple[int, ...] = ()   # unevenly spaced repetitions: k starts at ``start_ns + start_offsets_ns[k]``
+    route: tuple[tuple[int, int], ...] = ()   # transfer: the NoC links (router, router) it holds
+    dst_cores: tuple[int, ...] = ()     # transfer: every destination of a multicast (dst_core the first)
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,8 @@ def _instr_to_json(i: Instruction) -> dict[str, Any]:
     """An instruction as JSON, fields at their default value left out."""
     d = asdict(i)
     d["crossbars"] = [list(x) for x in i.crossbars]
+    d["route"] = [list(x) for x in i.route]
+    d["dst_cores"] = list(i.dst_cores)
     d["deps"] = list(i.deps)
     d["reads"] = [_access_to_json(a) for a in i.reads]
     d["writes"] = [_access_to_json(a) for a in i.writes]
@@ -221,6 +227,8 @@ def _instr_from_json(d: dict[str, Any]) -> Instruction:
     d = dict(d)
     d["deps"] = tuple(d.get("deps", ()))
     d["crossbars"] = tuple(tuple(x) for x in d.get("crossbars", ()))
+    d["route"] = tuple(tuple(x) for x in d.get("route", ()))
+    d["dst_cores"] = tuple(d.get("dst_cores", ()))
     d["reads"] = tuple(_access(a) for a in d.get("reads", ()))
     d["writes"] = tuple(_access(a) for a in d.get("writes", ()))
     d["dep_strides"] = tuple(d.get("dep_strides", ()))

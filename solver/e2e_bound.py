@@ -53,6 +53,13 @@ inference in a stream (ns: initiation interval over inferences per interval).  T
   It bounds the programs the compiler makes today and no finer mapping; the gap between the
   two says what finer chunks could gain.
 
+* `placed_bound`, the **bound for the granularity and the placement used**: the chunked bound's
+  classes and ``noc-cut``: the routing stage's cut bound (`solver.routing.bounds.cut_bound`,
+  max-flow / min-cut and the mesh's half planes over the transfers this placement makes): some
+  link carries that long per batch whatever the routes, and a link carries one transfer at a
+  time (`targets.machine.checks.links`), so neither an interval nor a makespan is shorter.  It
+  bounds this placement's programs only.
+
 Both assume legalisation's unit class of each op and the cost model's per-vector and per-op
 times, and (where the model fits the chip) that no crossbar is rewritten within an inference.
 A program's own MVM instructions hold their crossbars longer than the physical limit says by
@@ -78,7 +85,7 @@ from cimopt.solver.replication.problem import Layer, ReplicationProblem
 from cimopt.targets.physics import timing
 from cimopt.targets.spec import Target
 
-__all__ = ["MODES", "BoundOp", "BoundProblem", "E2EBound", "end_to_end_bound", "chunked_bound",
+__all__ = ["MODES", "BoundOp", "BoundProblem", "E2EBound", "end_to_end_bound", "chunked_bound", "placed_bound",
            "crossbar_work_ns", "shared_fill_copies_ns", "latency_limit_ns", "program_crossbar_ns", "bound_problem"]
 
 
@@ -100,6 +107,16 @@ def chunked_bound(p: BoundProblem) -> E2EBound:
         classes["crossbar-row"] = max((o.chunk_ns for o in xb), default=0.0) / max(1, p.batch)
     else:
         classes["critical-path"] = _row_critical_path(p)
+    return _result(p, classes)
+
+
+def placed_bound(p: BoundProblem, noc_cut_ns: float) -> E2EBound:
+    """The bound for the granularity and the placement used: `chunked_bound`'s classes and
+    ``noc-cut`` = ``noc_cut_ns``, the largest link load every routing of the placement's
+    transfers reaches (ns per batch)."""
+    classes = dict(chunked_bound(p).classes)
+    classes.pop("dram-uncharged", None)
+    classes["noc-cut"] = noc_cut_ns
     return _result(p, classes)
 
 

@@ -11,11 +11,12 @@ from cimopt.solver.interface import Stage
 from cimopt.solver.memory.stage import MemoryStage
 from cimopt.solver.placement.stage import PlacementStage
 from cimopt.solver.replication.stage import ReplicationStage
+from cimopt.solver.routing.stage import RoutingStage
 from cimopt.solver.scheduling.stage import SchedulingStage
 from cimopt.solver.tiling.stage import TilingStage
 
 STAGES: tuple[Stage[Any, Any], ...] = (AccuracyStage(), TilingStage(), ReplicationStage(), PlacementStage(),
-                                       GranularityStage(), SchedulingStage(), MemoryStage())
+                                       GranularityStage(), RoutingStage(), SchedulingStage(), MemoryStage())
 
 
 def stage(name: str) -> Stage[Any, Any]:

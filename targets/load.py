@@ -10,6 +10,7 @@ Layout of a target file::
     [precision]  # every field of PrecisionSpec
     [host]       # optional: every field of HostSpec
     [numerics]   # optional: see targets.numerics_spec
+    [noc]        # optional: the network as data, see targets.noc_spec (checked by targets.noc)
 
 Step 1 (structure and types): every table and field present, of the right type, no unknown field;
 counts, bits and sizes are integers, ``core.output_stage_ops`` a list of distinct op types of
@@ -38,15 +39,18 @@ from typing import Any
 
 from cimopt.ir.passes.epilogue_fusion import FUSABLE
 from cimopt.targets.errors import TargetError
+from cimopt.targets.noc import check_noc
+from cimopt.targets.noc_spec import NocSpec, parse_noc
 from cimopt.targets.numerics_spec import parse_numerics
 from cimopt.targets.spec import ChipSpec, CoreSpec, HostSpec, PrecisionSpec, Target
 
 #: directory holding the shipped presets (package data ``cimopt.targets/presets/*.toml``)
 PRESET_DIR: Path = Path(__file__).resolve().parent / "presets"
 
-_TOP_LEVEL: tuple[str, ...] = ("name", "description", "sources", "chip", "core", "precision", "host", "numerics")
+_TOP_LEVEL: tuple[str, ...] = ("name", "description", "sources", "chip", "core", "precision", "host", "numerics",
+                                 "noc")
 _TABLES: dict[str, type] = {"chip": ChipSpec, "core": CoreSpec, "precision": PrecisionSpec, "host": HostSpec}
-_OPTIONAL_TABLES: frozenset[str] = frozenset({"host", "numerics"})
+_OPTIONAL_TABLES: frozenset[str] = frozenset({"host", "numerics", "noc"})
 
 MAX_CORES = 1 << 16
 MAX_CROSSBARS = 1 << 24
@@ -194,7 +198,16 @@ def _check_structure(data: Mapping[str, Any], source: str) -> Target:
         precision=tables["precision"],
         host=tables["host"],
         numerics=parse_numerics(data["numerics"], source) if "numerics" in data else None,
+        noc=_parse_noc(data, tables["chip"], source),
     )
+
+
+def _parse_noc(data: Mapping[str, Any], chip: ChipSpec, source: str) -> NocSpec | None:
+    """The ``[noc]`` section, its links' figures defaulting to the chip's; None without it."""
+    if "noc" not in data:
+        return None
+    defaults = (chip.noc_link_bandwidth_bytes_per_ns, chip.noc_hop_latency_ns, chip.noc_hop_energy_pj_per_byte)
+    return parse_noc(data["noc"], chip.cores, defaults, source)
 
 
 def _build_table(table: object, key: str, cls: type, source: str) -> Any:
@@ -290,6 +303,7 @@ def _check_cross_fields(t: Target, source: str) -> None:
             f"{t.weight_slices} columns of {c.cell_bits}-bit cells; expected at most "
             f"core.crossbar_cols = {c.crossbar_cols}"
         )
+    check_noc(t, source)
     input_vector_bytes = c.crossbar_rows * math.ceil(t.precision.activation_bits / 8)
     if c.local_buffer_bytes < input_vector_bytes:
         raise TargetError(

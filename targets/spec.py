@@ -9,6 +9,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
+from cimopt.targets.noc_spec import NocSpec
 from cimopt.targets.numerics_spec import NumericsSpec
 
 
@@ -104,6 +105,7 @@ class Target:
     precision: PrecisionSpec
     host: HostSpec | None = None
     numerics: NumericsSpec | None = None   # [numerics]: arithmetic non-idealities (not in digest)
+    noc: NocSpec | None = None             # [noc]: topology as data (None: the mesh of the chip fields)
 
     # ---- derived figures -------------------------------------------------------------
     @property
@@ -138,8 +140,19 @@ class Target:
         """(row, col) of a core on the mesh; cores are numbered row-major."""
         return divmod(core, self.chip.mesh_cols)
 
+    @property
+    def noc_spec(self) -> NocSpec:
+        """The network's description: ``[noc]``, or the plain mesh of the chip fields."""
+        return self.noc if self.noc is not None else NocSpec()
+
+    @property
+    def multicast(self) -> bool:
+        """Do the routers replicate packets (one transfer to several cores over a tree)?"""
+        return self.noc_spec.multicast
+
     def hops(self, a: int, b: int) -> int:
-        """XY-routed mesh hops between cores a and b (Manhattan distance)."""
+        """XY-routed mesh hops between cores a and b (Manhattan distance on the mesh of the chip
+        fields; the placement's proxy; the routes of another topology are `cimopt.targets.noc`'s)."""
         (ra, ca), (rb, cb) = self.core_xy(a), self.core_xy(b)
         return abs(ra - rb) + abs(ca - cb)
 
@@ -152,4 +165,6 @@ class Target:
         d = asdict(self)
         d.pop("name", None)
         d.pop("numerics", None)
+        if self.noc is None:   # a target without [noc] keeps the hash it had before the section existed
+            d.pop("noc", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -47,6 +47,8 @@ def canonical(p: Program) -> str:
             f"r{t.row0}:{t.row1} c{t.col0}:{t.col1} s{t.segment}" for t in p.programming]
     for i in p.instructions:
         tile = f" tile={i.tile.core}.{i.tile.crossbar}:{i.tile.tile}" if i.tile else ""
+        tile += f" route={','.join(f'{u}>{v}' for u, v in i.route)}" if i.route else ""
+        tile += f" dsts={','.join(map(str, i.dst_cores))}" if i.dst_cores else ""
         out.append(f"i{i.id} {i.kind} {i.unit} {i.resource or '-'} {i.start_ns}-{i.end_ns} op={i.op} "
                    f"r{i.replica} s{i.segment} deps={','.join(map(str, i.deps))} "
                    f"xb={';'.join(f'{c}.{x}' for c, x in i.crossbars)} in={_acc(i.reads)} out={_acc(i.writes)} "

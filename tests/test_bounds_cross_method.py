@@ -33,6 +33,8 @@ from cimopt.solver.replication.problem import ReplicationInstance
 from cimopt.solver.replication.stage import ReplicationStage
 from cimopt.solver.scheduling.generator import scheduling_instance
 from cimopt.solver.scheduling.problem import SchedulingInstance
+from cimopt.solver.routing.generator import instance as routing_instance
+from cimopt.solver.routing.stage import RoutingStage
 from cimopt.solver.scheduling.stage import SchedulingStage
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 from cimopt.solver.tiling.problem import TilingProblem
@@ -64,6 +66,14 @@ def _check(stats: list[SolveStats]) -> None:
 @PROPERTY
 def test_scheduling(tasks: int, mode: str, seed: int) -> None:
     _check(_every_method(SchedulingStage(), SchedulingInstance(scheduling_instance(tasks, seed), mode)))
+
+
+@pytest.mark.parametrize("flows", [6, 24])
+@pytest.mark.parametrize("mode", ["unicast", "multicast"])
+@given(seed=st.integers(0, 10_000))
+@PROPERTY
+def test_routing(flows: int, mode: str, seed: int) -> None:
+    _check(_every_method(RoutingStage(), routing_instance(flows, seed, mode)))
 
 
 @pytest.mark.parametrize(("groups", "mesh"), [(6, 3), (14, 4), (30, 6)])

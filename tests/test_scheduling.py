@@ -161,3 +161,75 @@ def test_rolling_window_path(monkeypatch: pytest.MonkeyPatch) -> None:
     assert check(problem, ex, "latency") == []
     assert lb <= ex.makespan_ns <= ls.makespan_ns
     assert stats.method == "cpsat-rolling-window" and stats.bound == lb
+
+
+def random_links_dag(n: int, seed: int) -> SchedulingProblem:
+    """``n`` tasks on 2 ports and 3 links: some tasks (transfers) hold a port and 1-2 links at once."""
+    rng = random.Random(seed)
+    tasks = []
+    for i in range(n):
+        res = rng.randint(0, 1)
+        also = tuple(sorted(rng.sample([2, 3, 4], rng.randint(0, 2)))) if rng.random() < 0.7 else ()
+        tasks.append(Task(f"t{i}", rng.randint(1, 9), res, rng.choice([0, rng.randint(0, 10)]), also))
+    edges = tuple((i, j, rng.randint(0, 2)) for i in range(n) for j in range(i + 1, n) if rng.random() < 0.2)
+    return SchedulingProblem(tuple(tasks), edges, ("port0", "port1", "link0", "link1", "link2"))
+
+
+def _semi_active_best(problem: SchedulingProblem) -> int:
+    """The least makespan (ns) over every order of the tasks (each task as early as its
+    predecessors, release and the resources it holds allow, in that order): optimal, since every
+    schedule's order by start time rebuilds to a schedule no longer."""
+    n = len(problem.tasks)
+    preds = [[(p, d) for p, s, d in problem.edges if s == i] for i in range(n)]
+    best = None
+    for seq in itertools.permutations(range(n)):
+        pos = {i: k for k, i in enumerate(seq)}
+        if any(pos[p] > pos[s] for p, s, _ in problem.edges):
+            continue
+        free = [0] * len(problem.resources)
+        start = [0] * n
+        for i in seq:
+            t = problem.tasks[i]
+            s = max([t.release_ns] + [start[p] + problem.tasks[p].duration_ns + d for p, d in preds[i]] +
+                    [free[r] for r in t.held])
+            for r in t.held:
+                free[r] = s + t.duration_ns
+            start[i] = s
+        ms = max(start[i] + problem.tasks[i].duration_ns for i in range(n))
+        best = ms if best is None else min(best, ms)
+    return best or 0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 6), st.integers(0, 10_000))
+def test_tasks_holding_several_resources_against_brute_force(n: int, seed: int) -> None:
+    p = random_links_dag(n, seed)
+    best = _semi_active_best(p)
+    for method in ("list", "cpsat"):
+        for mode in ("latency", "throughput"):
+            sched, stats = solve_schedule(p, mode, method, FAST)
+            assert not check(p, sched, mode), check(p, sched, mode)[:3]
+            assert stats.bound <= stats.objective
+            if mode == "latency":
+                assert stats.objective >= best
+                assert stats.bound <= best
+                if method == "cpsat":
+                    assert stats.objective == best and stats.status is Status.OPTIMAL
+            else:
+                assert sched.initiation_interval_ns >= max(resource_loads(p))
+
+
+def test_throughput_with_links_on_a_fragmented_circle_grows_ii() -> None:
+    """A transfer holding two links whose phases cannot line up at II = max load gets a longer II,
+    and the schedule stays valid (never an overlap modulo II)."""
+    tasks = (Task("a", 4, 0), Task("b", 4, 1), Task("x", 3, 2, 0, (0, 1)), Task("c", 2, 0), Task("d", 2, 1))
+    p = SchedulingProblem(tasks, ((0, 3, 0), (1, 4, 1)), ("p0", "p1", "port"))
+    sched = list_schedule(p, "throughput")
+    assert not check(p, sched, "throughput")
+    assert sched.initiation_interval_ns >= max(resource_loads(p))
+
+
+def test_a_task_holding_its_own_resource_twice_is_refused() -> None:
+    p = SchedulingProblem((Task("x", 3, 0, 0, (0,)),), (), ("r",))
+    with pytest.raises(ValueError, match="also"):
+        list_schedule(p, "latency")

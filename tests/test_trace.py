@@ -65,9 +65,11 @@ def test_one_slice_per_instruction_at_the_programs_times() -> None:
     p = expand(compact)
     assert len(p.instructions) == repetitions(compact)
     trace = json.loads(json.dumps(build_trace(compact)))
-    slices = check_trace_format(trace)
+    every = check_trace_format(trace)
+    slices = [e for e in every if e["cat"] == "instruction"]   # the others: the links transfers hold
     by_id = {e["args"]["id"]: e for e in slices}
     assert len(slices) == len(by_id) == len(p.instructions)
+    assert len(every) - len(slices) == sum(len(i.route) for i in p.instructions)
     for i in p.instructions:
         e = by_id[i.id]
         assert e["ts"] == i.start_ns / 1e3 and e["ts"] + e["dur"] == pytest.approx(i.end_ns / 1e3, abs=1e-6)

@@ -272,3 +272,55 @@ def target_for(program: Program, ref: str | None) -> Target:
                            f"{name} is {target.digest()}; pass the same target with --target")
     return target
 
+
+
+def _router_positions(target: Target, routers: int) -> dict[int, tuple[float, float]]:
+    """Where each router is drawn: its (column, -row) on a mesh or torus, a circle otherwise."""
+    if target.noc_spec.topology in ("mesh", "torus"):
+        return {r: (float(r % target.chip.mesh_cols), -float(r // target.chip.mesh_cols)) for r in range(routers)}
+    return {r: (math.cos(2 * math.pi * r / max(1, routers)), math.sin(2 * math.pi * r / max(1, routers)))
+            for r in range(routers)}
+
+
+def links_figure(program: Program, target: Target) -> Figure:
+    """A heat map of the network's links: every directed link a line from its router towards the
+    next (the two directions side by side), coloured by its load over one run of the program
+    (bytes over bandwidth, in the unit the largest load takes); routers as dots, the busiest
+    link named in the title."""
+    from matplotlib.collections import LineCollection
+
+    from cimopt.targets.machine.checks.links import link_loads_ns
+    from cimopt.targets.noc import noc_graph
+
+    g = noc_graph(target)
+    pos = _router_positions(target, g.number_of_nodes())
+    loads = link_loads_ns(program.instructions, target)
+    top = max(loads.values(), default=0.0)
+    scale, unit = units.time_scale(top) if top > 0 else (1.0, "ns")
+    segments, values = [], []
+    for u, v in sorted(g.edges):
+        (x0, y0), (x1, y1) = pos[u], pos[v]
+        dx, dy = x1 - x0, y1 - y0
+        norm = math.hypot(dx, dy) or 1.0
+        ox, oy = -dy / norm * 0.08, dx / norm * 0.08   # each direction on its own side
+        segments.append([(x0 + ox + dx * 0.12, y0 + oy + dy * 0.12), (x1 + ox - dx * 0.12, y1 + oy - dy * 0.12)])
+        values.append(loads.get((u, v), 0.0) / scale)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * target.chip.mesh_cols + 2), max(4.0, 0.5 * target.chip.mesh_rows + 1.5)))
+    lines = LineCollection(segments, cmap="inferno_r", linewidths=2.5)
+    lines.set_array(np.asarray(values, dtype=float))
+    lines.set_clim(0.0, max(values, default=0.0) or 1.0)
+    ax.add_collection(lines)
+    xs, ys = zip(*pos.values()) if pos else ((0.0,), (0.0,))
+    ax.scatter(xs, ys, s=12, color="tab:gray", zorder=3)
+    ax.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
+    ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.colorbar(lines, ax=ax, label=f"link load per run ({unit})")
+    busiest = max(loads, key=lambda ln: loads[ln]) if loads else None
+    title = f"{program.model} on {program.target}: NoC link load"
+    if busiest is not None:
+        title += f"\nbusiest link {busiest[0]}->{busiest[1]}: {top / scale:.3g} {unit}"
+    ax.set_title(title)
+    return fig

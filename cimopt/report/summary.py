@@ -107,6 +107,8 @@ def end_to_end_lines(mode: str, m: dict[str, float], extra: dict[str, str]) -> l
     what = "makespan" if mode == "latency" else "time per inference"
     lines = [f"  end to end ({what}): {_time(obj)}"]
     for key, name in BOUNDS:
+        if metric_name(key, "bound_ns") not in m:   # a program compiled before the bound existed
+            continue
         bound, limited = m[metric_name(key, "bound_ns")], extra.get(metric_name(key, "limited_by"), "?")
         lines.append(f"    at {_percent(bound, obj)} of the {name}: {_time(bound)}, limited by {limited} "
                      f"(time / bound {_ratio(obj, bound)})")

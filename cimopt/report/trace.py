@@ -3,7 +3,9 @@
 Layout: a process per core, with a thread per unary resource on it (each crossbar group, i.e.
 one op replica's crossbars; the vector unit; each crossbar written between segments); a
 ``NoC`` process with a thread per input port; a ``host`` process; a ``global buffer and DRAM``
-process.  Each instruction, a compact one expanded into its repetitions (`ir.program_expand`), is one complete event (``ph`` "X", category ``instruction``) with
+process; a ``NoC links`` process with a thread per directed link (``link u->v``, routers), where
+each transfer that holds the link has a slice (category ``link``) over its whole time.  Each
+instruction, a compact one expanded into its repetitions (`ir.program_expand`), is one complete event (``ph`` "X", category ``instruction``) with
 ``ts`` = its start and ``dur`` = its length in microseconds (floats; the program counts ns).
 Each dependency is a flow (``ph`` "s" at the producer's start, "f" with ``bp`` "e" at the
 consumer's start, same category, thread and timestamp as the slice each binds to, one id per
@@ -24,6 +26,7 @@ from cimopt.ir.program import Instruction, Program
 from cimopt.ir.program_expand import expand
 
 CATEGORY = "instruction"
+LINK_CATEGORY = "link"
 _CORE = re.compile(r"core(\d+)")
 
 
@@ -35,9 +38,11 @@ class _Tracks:
         cores |= {t.core for t in program.programming}
         cores |= {int(m.group(1)) for s, _ in program.spaces if (m := re.fullmatch(r"core(\d+)\.local", s))}
         top = max(cores, default=-1) + 2
-        self.noc, self.host, self.memory = top, top + 1, top + 2
+        self.noc, self.host, self.memory, self.links = top, top + 1, top + 2, top + 3
         self.names = {c + 1: f"core {c}" for c in cores}
         self.names.update({self.noc: "NoC", self.host: "host", self.memory: "global buffer and DRAM"})
+        if any(i.route for i in program.instructions):
+            self.names[self.links] = "NoC links"
         self.threads: dict[tuple[int, str], int] = {}
 
     def pid_of(self, unit: str) -> int:
@@ -103,6 +108,11 @@ def build_trace(program: Program, times: Mapping[int, tuple[int, int]] | None = 
             args["timed_by"] = "program (the machine could not time it)"
         events.append({"name": _slice_name(ins), "cat": CATEGORY, "ph": "X", "ts": start / 1e3,
                        "dur": (end - start) / 1e3, "pid": pid, "tid": tid, "args": args})
+        for u, v in ins.route:   # the links the transfer holds, each on its own track
+            events.append({"name": _slice_name(ins), "cat": LINK_CATEGORY, "ph": "X", "ts": start / 1e3,
+                           "dur": (end - start) / 1e3, "pid": tracks.links,
+                           "tid": tracks.tid_of(tracks.links, f"link {u}->{v}"),
+                           "args": {"id": ins.id, "nbytes": ins.nbytes, "start_ns": start, "end_ns": end}})
     flow = 0
     for ins in program.instructions:
         for d in ins.deps:

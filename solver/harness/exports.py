@@ -74,8 +74,8 @@ def psplib(inst: SchedulingInstance) -> str:
     lines.append("\t".join(["0", "1", "0"] + zeros))
     for i, t in enumerate(p.tasks):
         req = list(zeros)
-        if t.resource >= 0 and t.duration_ns > 0:
-            req[t.resource] = "1"
+        for r in t.held:   # a transfer's links too: RCPSP takes several resources per activity
+            req[r] = "1"
         lines.append("\t".join([str(i + 1), "1", str(t.duration_ns)] + req))
     lines.append("\t".join([str(n + 1), "1", "0"] + zeros))
     lines.append("\t".join(["1"] * k))

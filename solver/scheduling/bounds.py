@@ -36,8 +36,8 @@ def _resource_side(problem: SchedulingProblem, order: list[int], value: list[int
     tasks, n, nr = problem.tasks, len(problem.tasks), len(problem.resources)
     work = np.zeros((n, nr), dtype=np.float64)  # work[i, r]: duration of task i if it runs on r
     for i, t in enumerate(tasks):
-        if t.resource >= 0 and t.duration_ns > 0:
-            work[i, t.resource] = t.duration_ns
+        for r in t.held:
+            work[i, r] = t.duration_ns
     total = reach.astype(np.float32) @ work.astype(np.float32)  # W_r(i), exact below 2**24
     dist = np.full((n, nr), np.inf)  # D_r(i): shortest path between i and a reachable task on r
     best = np.full((n, nr), np.inf)  # Q_r(i) / H_r(i): smallest tail / head among them
@@ -53,9 +53,9 @@ def _resource_side(problem: SchedulingProblem, order: list[int], value: list[int
             t = tasks[j]
             cand = dist[j] + t.duration_ns + d
             near = best[j].copy()
-            if t.resource >= 0 and t.duration_ns > 0:
-                cand[t.resource] = d
-                near[t.resource] = min(near[t.resource], value[j])
+            for r in t.held:
+                cand[r] = d
+                near[r] = min(near[r], value[j])
             np.minimum(dist[i], cand, out=dist[i])
             np.minimum(best[i], near, out=best[i])
         ok = np.isfinite(dist[i]) & (total[i] > 0)
@@ -106,8 +106,8 @@ def resource_loads(problem: SchedulingProblem) -> list[int]:
     """Total duration (ns) of the tasks on each resource."""
     load = [0] * len(problem.resources)
     for t in problem.tasks:
-        if t.resource >= 0:
-            load[t.resource] += t.duration_ns
+        for r in t.held:
+            load[r] += t.duration_ns
     return load
 
 
@@ -165,8 +165,8 @@ def lower_bound(problem: SchedulingProblem, mode: Mode) -> tuple[int, str]:
             kind = f"path through {problem.tasks[i].name} with ancestor/descendant resource work"
     per_res: list[list[tuple[int, int, int]]] = [[] for _ in problem.resources]
     for i, t in enumerate(problem.tasks):
-        if t.resource >= 0 and dur[i] > 0:
-            per_res[t.resource].append((head[i], dur[i], tail[i]))
+        for r in t.held:
+            per_res[r].append((head[i], dur[i], tail[i]))
     for r, items in enumerate(per_res):
         if items:
             b = _jackson_bound(items)

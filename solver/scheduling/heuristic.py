@@ -5,6 +5,7 @@ of `cimopt.solver.scheduling.modulo` at II = the largest resource load (throughp
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from typing import Literal
 
@@ -14,6 +15,8 @@ from cimopt.solver.scheduling.problem import check_mode, make_schedule, Mode, Sc
 from cimopt.solver.stats import SolverOptions, SolveStats, Status
 
 PRIORITY_RULES: tuple[str, ...] = ("bottom-level", "index", "earliest-start")
+#: throughput mode: the factor II grows by when multi-resource tasks find no common free phase
+II_STEP = 1.03
 
 
 def _dispatch_list(problem: SchedulingProblem, order: list[int], rule: str) -> list[int]:
@@ -22,7 +25,7 @@ def _dispatch_list(problem: SchedulingProblem, order: list[int], rule: str) -> l
     Repeatedly: among ready tasks (all predecessors placed), find the smallest earliest
     completion ``C*`` (start = max(precedence/release bound, resource free time)); on that
     task's resource, among the ready tasks that could start before ``C*``, place the one of
-    highest priority as early as possible.  Time only moves forward on each resource (no
+    highest priority as early as possible (every resource it holds free: a transfer's links).  Time only moves forward on each resource (no
     insertion into earlier idle gaps).  Tasks without a resource start as soon as they are ready.
     Priority ``rule``: ``"bottom-level"`` (longest path to a sink incl. delays, ties: smaller
     index), ``"index"`` (smaller index: the op x replica x chunk generation order) or
@@ -41,10 +44,14 @@ def _dispatch_list(problem: SchedulingProblem, order: list[int], rule: str) -> l
     version = [0] * len(problem.resources)
     heap: list[tuple[int, int, int]] = []  # (earliest completion on r, r, version of r)
 
+    def ready_at(i: int) -> int:
+        """When task i can start: its precedence bound and every resource it holds free."""
+        return max([est[i]] + [free[x] for x in tasks[i].held])
+
     def refresh(r: int) -> None:
         version[r] += 1
         if ready[r]:
-            c = min(max(est[i], free[r]) + tasks[i].duration_ns for i in ready[r])
+            c = min(ready_at(i) + tasks[i].duration_ns for i in ready[r])
             heapq.heappush(heap, (c, r, version[r]))
 
     def release(i: int) -> None:
@@ -69,7 +76,10 @@ def _dispatch_list(problem: SchedulingProblem, order: list[int], rule: str) -> l
         c_star, r, v = heapq.heappop(heap)
         if v != version[r]:
             continue
-        cands = [i for i in ready[r] if max(est[i], free[r]) < c_star]
+        cands = [i for i in ready[r] if ready_at(i) < c_star]
+        if not cands:   # a resource another task holds too got busier since r's entry was made
+            refresh(r)
+            continue
         if rule == "bottom-level":
             i = min(cands, key=lambda j: (-(tasks[j].duration_ns + tail[j]), j))
         elif rule == "earliest-start":
@@ -77,11 +87,13 @@ def _dispatch_list(problem: SchedulingProblem, order: list[int], rule: str) -> l
         else:
             i = min(cands)
         ready[r].remove(i)
-        start[i] = max(est[i], free[r])
-        free[r] = start[i] + tasks[i].duration_ns
-        refresh(r)
+        start[i] = ready_at(i)
+        for x in tasks[i].held:
+            free[x] = start[i] + tasks[i].duration_ns
+        for x in tasks[i].held:
+            refresh(x)
         for s, d in succs[i]:
-            est[s] = max(est[s], free[r] + d)
+            est[s] = max(est[s], start[i] + tasks[i].duration_ns + d)
             missing[s] -= 1
             if missing[s] == 0:
                 release(s)
@@ -110,7 +122,9 @@ def list_schedule(problem: SchedulingProblem, mode: Mode) -> Schedule:
 
     Throughput mode: II = max resource load (optimal), starts from
     `cimopt.solver.scheduling.modulo.modulo_starts` following the latency list schedule; its
-    ``makespan_ns`` is the latency of one inference.
+    ``makespan_ns`` is the latency of one inference.  When tasks holding several resources (NoC
+    transfers and their links) find no common free phase, II grows by `II_STEP` until they do,
+    at most to the latency schedule's makespan, which always repeats without overlap.
     """
     check_mode(mode)
     order = validate(problem)
@@ -121,7 +135,14 @@ def list_schedule(problem: SchedulingProblem, mode: Mode) -> Schedule:
     rank = [0] * len(order)
     for k, i in enumerate(order):
         rank[i] = k
-    return make_schedule(problem, modulo_starts(problem, start, rank, ii), ii)
+    latency = make_schedule(problem, start, None)
+    while ii < latency.makespan_ns:
+        starts = modulo_starts(problem, start, rank, ii)
+        if starts is not None:
+            return make_schedule(problem, starts, ii)
+        ii = min(latency.makespan_ns, math.ceil(ii * II_STEP))
+    # one inference after the other: the latency schedule repeats without meeting itself
+    return make_schedule(problem, list(start), max(1, latency.makespan_ns))
 
 
 def solve(problem: SchedulingProblem, mode: Mode, method: Literal["list"] = "list",

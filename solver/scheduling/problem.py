@@ -4,7 +4,8 @@ the compile's task graph it was made from.
 
 Tasks are op x replica x chunk of output rows; an edge ``(pred, succ, delay_ns)`` requires
 ``start[succ] >= start[pred] + duration[pred] + delay_ns``.  Every task occupies at most one
-unary resource (crossbar group, vector unit, host, link); ``resource == -1`` is a pure delay.
+unary resource (crossbar group, vector unit, host, port), and may hold further resources at the
+same time (``also``: a NoC transfer's links); ``resource == -1`` is a pure delay.
 
 Two modes:
 
@@ -30,12 +31,21 @@ MODES: tuple[str, ...] = ("latency", "throughput")
 
 @dataclass(frozen=True)
 class Task:
-    """One task: ``duration_ns`` (integer ns) on ``resource`` (-1: none), from ``release_ns`` on."""
+    """One task: ``duration_ns`` (integer ns) on ``resource`` (-1: none), from ``release_ns`` on,
+    holding the resources of ``also`` too for its whole duration (a transfer's links)."""
 
     name: str
     duration_ns: int
     resource: int
     release_ns: int = 0
+    also: tuple[int, ...] = ()
+
+    @property
+    def held(self) -> tuple[int, ...]:
+        """Every resource the task holds (none for a pure delay or a task of no duration)."""
+        if self.resource < 0 or self.duration_ns <= 0:
+            return ()
+        return (self.resource,) + self.also
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,10 @@ def validate(problem: SchedulingProblem) -> list[int]:
         if not -1 <= t.resource < len(problem.resources):
             raise ValueError(f"task {i} ({t.name}): resource {t.resource} not in "
                              f"[-1, {len(problem.resources)})")
+        if t.also and (t.resource < 0 or len(set(t.held)) != len(t.held)
+                       or not all(0 <= r < len(problem.resources) for r in t.also)):
+            raise ValueError(f"task {i} ({t.name}): also {t.also}: distinct resources in range, "
+                             f"other than its own, and only for a task with a resource")
     indeg = [0] * n
     succs: list[list[int]] = [[] for _ in range(n)]
     preds: list[list[int]] = [[] for _ in range(n)]
@@ -129,8 +143,8 @@ def check(problem: SchedulingProblem, schedule: Schedule, mode: Mode) -> list[st
         out.append(f"makespan_ns {schedule.makespan_ns} != last end {makespan} ns")
     per_res: list[list[int]] = [[] for _ in problem.resources]
     for i, t in enumerate(tasks):
-        if t.resource >= 0 and t.duration_ns > 0:
-            per_res[t.resource].append(i)
+        for r in t.held:
+            per_res[r].append(i)
     ii = schedule.initiation_interval_ns
     if mode == "latency":
         if ii != makespan:

@@ -14,8 +14,9 @@ from cimopt.solver.scheduling import (
     exact as sx, generator as scheduling_generator, heuristic as sch, solution_format as scheduling_solutions)
 from cimopt.solver.scheduling.problem import (Mode, Schedule, ScheduleResult, SchedulingInstance, SchedulingProblem,
                                               Task)
-from cimopt.solver.scheduling.tasks import build_tasks
+from cimopt.solver.scheduling.tasks import build_tasks, TaskInfo
 from cimopt.solver.stats import SolverOptions, SolveStats
+from cimopt.targets.noc import link_name
 
 
 def solve_schedule(p: SchedulingProblem, mode: str, method: str,
@@ -25,6 +26,12 @@ def solve_schedule(p: SchedulingProblem, mode: str, method: str,
     if method == "cpsat":
         return sx.solve_exact(p, m, options)
     return sch.solve(p, m, "list", options)
+
+
+def held_resources(t: TaskInfo) -> tuple[str, ...]:
+    """The resources a task holds beside its own: a transfer's links (`cimopt.targets.noc.link_name`)
+    and the ports of a multicast's other destinations."""
+    return tuple(link_name(ln) for ln in t.route) + tuple(f"noc.in{d}" for d in t.dst_cores[1:])
 
 
 class SchedulingStage(Stage[SchedulingInstance, ScheduleResult]):
@@ -45,11 +52,13 @@ class SchedulingStage(Stage[SchedulingInstance, ScheduleResult]):
     def build(self, ctx: Context) -> SchedulingInstance:
         assert ctx.mapping is not None, "placement has not run"
         tg = build_tasks(ctx.graph, ctx.workload, ctx.target, ctx.mapping, ctx.chunks, ctx.rows_per_conversion,
-                         ctx.decisions.get("granularity"))
-        resources = sorted({x.resource for x in tg.tasks if x.resource})
+                         ctx.decisions.get("granularity"), ctx.decisions.get("routing"))
+        held = [held_resources(x) for x in tg.tasks]
+        resources = sorted({x.resource for x in tg.tasks if x.resource} | {r for h in held for r in h})
         rindex = {r: i for i, r in enumerate(resources)}
         problem = SchedulingProblem(
-            tuple(Task(f"t{i}", x.duration_ns, rindex.get(x.resource, -1)) for i, x in enumerate(tg.tasks)),
+            tuple(Task(f"t{i}", x.duration_ns, rindex.get(x.resource, -1), 0, tuple(rindex[r] for r in held[i]))
+                  for i, x in enumerate(tg.tasks)),
             tuple((a, b, 0) for a, b in sorted(tg.edges)), tuple(resources))
         return SchedulingInstance(problem, ctx.effective_mode, tg)
 

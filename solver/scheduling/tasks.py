@@ -9,7 +9,7 @@ cores' vector units (`cimopt.vector_cores`).
 Precedence comes from receptive fields: a chunk of a crossbar op waits only for the chunks of
 its producer that write the input rows it reads, so consecutive layers pipeline.  A
 dependency between tasks on different cores goes through a NoC transfer task on the
-receiving core's port.
+receiving core's port, holding the links of its route.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from cimopt.ir.vector_chunks import vector_chunk_axis, vector_needed_rows
 from cimopt.ir.workload import Workload, WorkOp
 from cimopt.solver.mapping import Mapping
 from cimopt.solver.scheduling.vector_cores import assign_vector_cores
+from cimopt.targets.noc import Route, route_for, RouteTable
 from cimopt.targets.physics import timing
 from cimopt.targets.physics.instructions import InstrCost
 from cimopt.targets.spec import Target
@@ -50,6 +51,8 @@ class TaskInfo:
     dst_core: int = -1
     tile: TileWrite | None = None
     tiles: tuple[TileWrite, ...] = ()   # operand_write: the tile each crossbar of the replica receives
+    route: Route = ()                   # transfer: the NoC links it holds (`cimopt.targets.noc`)
+    dst_cores: tuple[int, ...] = ()     # transfer: every destination of a multicast (dst_core the first)
     rows_per_conversion: int = 0  # mvm: rows driven per ADC conversion (0: as many as the DACs drive)
     reads: list[tuple[str, int, int, int]] = field(default_factory=list)   # (tensor, axis, row0, row1)
     writes: list[tuple[str, int, int, int]] = field(default_factory=list)
@@ -89,10 +92,11 @@ def op_chunks(graph: Graph, op: OpSpec, axis: int, rows: int, copies: int, chunk
 
 def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mapping, chunks: int,
                 rows_per_conversion: dict[str, int] | None = None,
-                chunk_counts: dict[str, int] | None = None) -> TaskGraph:
+                chunk_counts: dict[str, int] | None = None, routes: RouteTable | None = None) -> TaskGraph:
     """Tasks and precedence edges of one inference for this mapping; crossbar ops read
     ``rows_per_conversion[op]`` rows per ADC conversion where given, and are cut into
-    ``chunk_counts[op]`` chunks where given (the granularity stage), else `op_chunks`' default."""
+    ``chunk_counts[op]`` chunks where given (the granularity stage), else `op_chunks`' default;
+    transfers take ``routes``."""
     rpc = rows_per_conversion or {}
     tg = TaskGraph()
     producer = {t: op.name for op in workload.ops for t in op.outputs}
@@ -187,7 +191,7 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                             tg.edges.add((pid, tid))
         prev_seg_tasks = seg_tasks
     assign_vector_cores(tg.tasks, tg.edges, target, in_bytes)
-    _insert_transfers(tg, graph, target)
+    _insert_transfers(tg, graph, target, routes)
     return tg
 
 
@@ -276,10 +280,12 @@ def _rows_bytes(graph: Graph, tensor: str, axis: int, r0: int, r1: int) -> int:
     return spec.nbytes * (r1 - r0) // max(1, rows)
 
 
-def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
+def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target, routes: RouteTable | None = None) -> None:
     """Route every cross-core data edge through a transfer task on the receiving core's NoC port:
-    one per (producer task, receiving core), carrying the part of the producer's output that the
-    receiving core's consumers read (`_needed_bytes`)."""
+    one per (producer task, receiving core), or, when the routers multicast (`Target.multicast`),
+    one per producer task reaching all its receiving cores over a tree, carrying the part of the
+    producer's output that its consumers read (`_needed_bytes`); each holds the links of its
+    route (``routes``, `cimopt.targets.noc.route_for`: the routing stage's, else the default)."""
     readers: dict[tuple[int, int], list[int]] = {}
     new_edges: set[tuple[int, int]] = set()
     for a, b in sorted(tg.edges):
@@ -288,14 +294,17 @@ def _insert_transfers(tg: TaskGraph, graph: Graph, target: Target) -> None:
         if not data or ta.core < 0 or tb.core < 0 or ta.core == tb.core:
             new_edges.add((a, b))
             continue
-        readers.setdefault((a, tb.core), []).append(b)
-    for (a, core), consumers in sorted(readers.items()):
+        readers.setdefault((a, -1 if target.multicast else tb.core), []).append(b)
+    for (a, _), consumers in sorted(readers.items()):
         ta = tg.tasks[a]
+        dsts = tuple(dict.fromkeys(tg.tasks[b].core for b in consumers))
         nbytes = _needed_bytes(graph, ta, [tg.tasks[b] for b in consumers])
-        cost = timing.transfer_task(target, nbytes, ta.core, core)
-        x = tg.add(TaskInfo("transfer", f"noc.in{core}", "noc", timing.ns(cost), cost.energy.total,
-                            op=ta.op, segment=ta.segment, core=core, nbytes=nbytes,
-                            src_core=ta.core, dst_core=core))
+        route = route_for(target, routes, ta.core, dsts)
+        cost = timing.routed_transfer_task(target, nbytes, ta.core, route)
+        x = tg.add(TaskInfo("transfer", f"noc.in{dsts[0]}", "noc", timing.ns(cost), cost.energy.total,
+                            op=ta.op, segment=ta.segment, core=dsts[0], nbytes=nbytes,
+                            src_core=ta.core, dst_core=dsts[0], route=route,
+                            dst_cores=dsts if len(dsts) > 1 else ()))
         new_edges.add((a, x))
         new_edges.update((x, b) for b in consumers)
     tg.edges = new_edges

@@ -35,7 +35,7 @@ def instance(problem: SchedulingProblem, mode: str) -> dict[str, object]:
     """The plain-data description of a scheduling instance written next to an exported model."""
     return {
         "stage": "scheduling", "mode": mode, "resources": list(problem.resources),
-        "tasks": [{"name": t.name, "duration_ns": t.duration_ns, "resource": t.resource,
+        "tasks": [{"name": t.name, "duration_ns": t.duration_ns, "resource": t.resource, "also": list(t.also),
                    "release_ns": t.release_ns} for t in problem.tasks],
         "edges": [list(e) for e in problem.edges],
     }
@@ -55,9 +55,10 @@ def _rebuild(problem: SchedulingProblem, seq: list[int],
     for i in seq:
         t = tasks[i]
         s = max([t.release_ns] + [start[p] + tasks[p].duration_ns + d for p, d in preds[i]])
-        if t.resource >= 0 and t.duration_ns > 0:
-            s = max(s, free[t.resource])
-            free[t.resource] = s + t.duration_ns
+        if t.held:
+            s = max([s] + [free[r] for r in t.held])
+            for r in t.held:
+                free[r] = s + t.duration_ns
         start[i] = s
     return start
 
@@ -73,11 +74,11 @@ def _tails(problem: SchedulingProblem, seq: list[int],
         q = 0
         for s, d in succs[i]:
             q = max(q, d + tasks[s].duration_ns + tail[s])
-        if t.resource >= 0 and t.duration_ns > 0:
-            j = nxt[t.resource]
+        for r in t.held:
+            j = nxt[r]
             if j >= 0:
                 q = max(q, tasks[j].duration_ns + tail[j])
-            nxt[t.resource] = i
+            nxt[r] = i
         tail[i] = q
     return tail
 
@@ -103,14 +104,17 @@ def _window_model(problem: SchedulingProblem, start: list[int], seq: list[int], 
         earliest = min(earliest, lb)
         var[i] = model.new_int_var(lb, max(lb, horizon), f"start_{i}")
         model.add_hint(var[i], start[i])
-        if t.resource >= 0 and t.duration_ns > 0:
-            res_ivs.setdefault(t.resource, []).append(
-                model.new_fixed_size_interval_var(var[i], t.duration_ns, f"run_{i}"))
+        if t.held:
+            iv = model.new_fixed_size_interval_var(var[i], t.duration_ns, f"run_{i}")
+            for r in t.held:
+                res_ivs.setdefault(r, []).append(iv)
     for i in seq[:lo]:
         t = tasks[i]
-        if t.resource in res_ivs and t.duration_ns > 0 and start[i] + t.duration_ns > earliest:
-            res_ivs[t.resource].append(
-                model.new_fixed_size_interval_var(start[i], t.duration_ns, f"fixed_{i}"))
+        shared = [r for r in t.held if r in res_ivs]
+        if shared and start[i] + t.duration_ns > earliest:
+            iv = model.new_fixed_size_interval_var(start[i], t.duration_ns, f"fixed_{i}")
+            for r in shared:
+                res_ivs[r].append(iv)
     for ivs in res_ivs.values():
         model.add_no_overlap(ivs)
     for i in window:

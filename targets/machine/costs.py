@@ -10,6 +10,7 @@ from cimopt.ir.program import Instruction, TileWrite
 from cimopt.ir.tiles import Tile
 from cimopt.ir.vector_chunks import vector_chunk_axis
 from cimopt.ir.workload import lower_op, matrix_of
+from cimopt.targets.machine.checks.links import timed_route
 from cimopt.targets.physics import timing
 from cimopt.targets.physics.instructions import Energy, InstrCost
 from cimopt.targets.spec import Target
@@ -43,7 +44,7 @@ def instruction_cost(t: Target, g: Graph, ins: Instruction, op: OpSpec | None,
     if ins.kind == "operand_write":
         return timing.operand_write_task(t, [_tile(t, tw) for tw in ins.tiles])
     if ins.kind == "transfer":
-        return timing.transfer_task(t, ins.nbytes, ins.src_core, ins.dst_core)
+        return timing.routed_transfer_task(t, ins.nbytes, ins.src_core, timed_route(ins, t))
     if ins.kind == "write" and ins.tile is not None:
         tw = ins.tile
         return timing.write_task(t, tw.ngroups * (tw.row1 - tw.row0), tw.ngroups * (tw.col1 - tw.col0) * t.weight_slices)

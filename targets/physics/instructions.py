@@ -24,6 +24,7 @@ import numbers
 from dataclasses import dataclass, fields
 
 from cimopt.targets.errors import TargetError
+from cimopt.targets.noc import Route, route_figures
 from cimopt.targets.spec import Target
 
 BUFFER_SPACES: tuple[str, ...] = ("local", "global", "dram")
@@ -212,6 +213,24 @@ def noc_transfer(target: Target, nbytes: int, src_core: int, dst_core: int) -> I
         hops * ch.noc_hop_latency_ns + nbytes / ch.noc_link_bandwidth_bytes_per_ns,
         Energy(noc=nbytes * hops * ch.noc_hop_energy_pj_per_byte),
     )
+
+
+def noc_routed_transfer(target: Target, nbytes: int, src_core: int, route: Route) -> InstrCost:
+    """Send ``nbytes`` bytes from ``src_core`` over the links of ``route`` (a path, or a multicast
+    tree whose routers replicate the packets), wormhole-pipelined: every link is held for the
+    whole transfer.
+
+    Latency (ns) ``= the deepest branch's link latencies + nbytes / the slowest link's bandwidth``;
+    energy (pJ) ``= nbytes x the sum over the links of their energy per byte``.  On the mesh of the
+    chip fields and the XY route this is `noc_transfer` exactly.  No link or 0 bytes: free.
+    """
+    if nbytes < 0:
+        raise ValueError(f"noc_routed_transfer: nbytes = {nbytes} must be >= 0")
+    _check_range("src_core", src_core, 0, target.cores - 1)
+    if not route or nbytes == 0:
+        return FREE
+    depth, bw, energy = route_figures(target, route, src_core)
+    return InstrCost(depth + nbytes / bw, Energy(noc=nbytes * energy))
 
 
 def program_weights(target: Target, rows: int, cols: int) -> InstrCost:

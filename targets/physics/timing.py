@@ -12,6 +12,7 @@ from cimopt.ir.tiles import row_tiles, Tile
 from cimopt.ir.vector_chunks import chunk_fraction_cost
 from cimopt.ir.workload import Matrix
 from cimopt.targets.physics import instructions as isa
+from cimopt.targets.noc import Route
 from cimopt.targets.physics.instructions import Energy, InstrCost
 from cimopt.targets.spec import Target
 
@@ -89,7 +90,13 @@ def host_task(target: Target, ops: float, nbytes: int) -> InstrCost:
 
 
 def transfer_task(target: Target, nbytes: int, src_core: int, dst_core: int) -> InstrCost:
+    """A transfer over the XY mesh distance (the cost model's estimate before routes exist)."""
     return isa.noc_transfer(target, nbytes, src_core, dst_core)
+
+
+def routed_transfer_task(target: Target, nbytes: int, src_core: int, route: Route) -> InstrCost:
+    """A transfer holding the links of ``route`` (`isa.noc_routed_transfer`)."""
+    return isa.noc_routed_transfer(target, nbytes, src_core, route)
 
 
 def write_task(target: Target, rows: int, cols: int) -> InstrCost:

@@ -70,7 +70,7 @@ def check_indices(p: Program, t: Target, rep: Report) -> None:
     for i in p.instructions:
         for core, xb in i.crossbars:
             _in_range(rep, f"instruction {i.id} ({i.kind} {i.op})", core, xb, t)
-        for end in (i.src_core, i.dst_core):
+        for end in (i.src_core, i.dst_core, *i.dst_cores):
             if end != -1:
                 _in_range(rep, f"instruction {i.id} ({i.kind})", end, None, t)
         if i.unit.startswith("core") and i.unit[4:].isdigit():

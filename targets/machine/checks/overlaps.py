@@ -1,10 +1,11 @@
-"""The checks of a program's use of unary resources, crossbars and buffers over time: no two
-instructions on one resource or crossbar at once, no two live buffers of one space sharing bytes,
+"""The checks of a program's use of unary resources, NoC links, crossbars and buffers over time: no two
+instructions on one resource, link or crossbar at once, no two live buffers of one space sharing bytes,
 over the inferences a stream overlaps (throughput mode: inferences started II apart).  Times in ns,
 sizes in bytes."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 from cimopt.ir.program import BufferPlan, Program
 from cimopt.targets.machine.checks.violations import Report
@@ -22,14 +23,17 @@ def _overlaps(items: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def _busy_over_ii(p: Program, ii: int, rep: Report) -> bool:
-    """Report each unary resource or crossbar busy longer than II per inference (an overlap in
-    any stream started II apart); True when one is."""
+def _busy_over_ii(p: Program, ii: int, rep: Report, links: Mapping[int, tuple[str, ...]] = {}) -> bool:
+    """Report each unary resource, NoC link (``links``: per instruction id, the links it holds) or
+    crossbar busy longer than II per inference (an overlap in any stream started II apart); True
+    when one is."""
     busy: dict[str, int] = defaultdict(int)
     for ins in p.instructions:
         d = max(0, ins.end_ns - ins.start_ns)
         if ins.resource:
             busy[f"resource {ins.resource}"] += d
+        for ln in links.get(ins.id, ()):
+            busy[f"link {ln}"] += d
         xbars = set(ins.crossbars)
         if ins.kind == "write" and ins.tile is not None:
             xbars.add((ins.tile.core, ins.tile.crossbar))
@@ -44,31 +48,34 @@ def _busy_over_ii(p: Program, ii: int, rep: Report) -> bool:
     return found
 
 
-def check_overlaps(p: Program, rep: Report, iterations: int) -> None:
-    """Resource / crossbar / buffer overlaps over replayed inferences; in throughput mode first
-    each unit's busy time against II, then each unit's intervals folded modulo II and each
-    buffer's modulo II x iterations in flight (``iterations``: inferences replayed when a unit is
-    busy longer than II)."""
+def check_overlaps(p: Program, rep: Report, iterations: int, links: Mapping[int, tuple[str, ...]] = {}) -> None:
+    """Resource / NoC link / crossbar / buffer overlaps over replayed inferences; in throughput
+    mode first each unit's busy time against II, then each unit's intervals folded modulo II and
+    each buffer's modulo II x iterations in flight (``iterations``: inferences replayed when a
+    unit is busy longer than II; ``links``: per instruction id, the links it holds,
+    `checks.links.held_links`)."""
     ii, reps, fold = 0, 1, False
     if p.mode == "throughput":
         ii = p.initiation_interval_ns
         if ii <= 0:
             rep.add("schema", f"throughput program with initiation interval {ii} ns")
             ii = 0
-        elif _busy_over_ii(p, ii, rep):
+        elif _busy_over_ii(p, ii, rep, links):
             reps = iterations
         else:
             # one inference's units folded modulo II, its buffers modulo II x iterations in flight
             fold = True
-    units = _unit_items(p, ii, 2, True) if fold else _unit_items(p, ii, reps, False)
+    units = _unit_items(p, ii, 2, True, links) if fold else _unit_items(p, ii, reps, False, links)
     for (kind, unit), items in sorted(units.items()):
         for a, b in _overlaps(items):
             rep.add(kind, f"instructions {a} and {b} overlap in time on {kind} {unit}")
     check_buffers(p, rep, reps, ii, fold)
 
 
-def _unit_items(p: Program, ii: int, reps: int, fold: bool) -> dict[tuple[str, str], list[tuple[int, int, str]]]:
-    """Per (kind, unit): the labelled busy intervals of ``reps`` inferences started ``ii`` ns apart.
+def _unit_items(p: Program, ii: int, reps: int, fold: bool,
+                links: Mapping[int, tuple[str, ...]] = {}) -> dict[tuple[str, str], list[tuple[int, int, str]]]:
+    """Per (kind, unit): the labelled busy intervals of ``reps`` inferences started ``ii`` ns apart
+    (kinds ``resource``, ``link``: ``links`` per instruction id, and ``crossbar``).
 
     ``fold``: each instruction's interval is first moved by whole IIs to start in [0, II) (its
     copy in another inference), so two periods hold every pair of copies that can meet when
@@ -88,6 +95,8 @@ def _unit_items(p: Program, ii: int, reps: int, fold: bool) -> dict[tuple[str, s
             label = f"{ins.id}" + (f" (inference {k - q + shift})" if reps > 1 else "")
             if ins.resource:
                 units[("resource", ins.resource)].append((s, e, label))
+            for ln in links.get(ins.id, ()):
+                units[("link", ln)].append((s, e, label))
             for cx in xbars:
                 units[("crossbar", str(cx))].append((s, e, label))
     return units
