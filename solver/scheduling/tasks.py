@@ -27,7 +27,6 @@ from cimopt.solver.mapping import Mapping
 from cimopt.solver.scheduling.vector_cores import assign_vector_cores
 from cimopt.targets.noc import Route, route_for, RouteTable
 from cimopt.targets.physics import timing
-from cimopt.targets.physics.instructions import InstrCost
 from cimopt.targets.spec import Target
 
 
@@ -134,7 +133,7 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                 # a multiple of the copies, taken round robin: each copy gets ceil(rows / copies) rows at most
                 ranges = op_chunks(graph, op, ax.axis, ax.rows, r_count, chunks, (chunk_counts or {}).get(name, 0))
                 operand = _operand_writes(tg, wop, mapping, target, s) if wop.written else []
-                costs: dict[int, InstrCost] = {}
+                price: timing.MvmCosts | None = None
                 seg_tasks.extend(operand)
                 if barrier >= 0:   # its crossbars held the previous segment's tiles
                     tg.edges.update((barrier, w) for w in operand)
@@ -142,11 +141,10 @@ def build_tasks(graph: Graph, workload: Workload, target: Target, mapping: Mappi
                     rep = i % r_count
                     slots = mapping.where[(name, rep)]
                     vectors = mvm_vector_count(graph, op, ax, a, b)
-                    if vectors not in costs:   # every copy holds the same tiles: chunks of one size cost the same
-                        costs[vectors] = timing.mvm_cost(target, [t for _, _, t in slots], m, vectors,
-                                                     op.activation is not None, rpc.get(name, 0),
-                                                     wop.output_stage_per_vector())
-                    cost = costs[vectors]
+                    if price is None:   # every copy holds the same tiles
+                        price = timing.MvmCosts(target, [t for _, _, t in slots], m, op.activation is not None,
+                                                rpc.get(name, 0), wop.output_stage_per_vector())
+                    cost = price(vectors)
                     core = slots[0][0]
                     in_axis, lo, hi = needed_rows(graph, op, a, b) if ax.axis != WHOLE else (WHOLE, 0, 0)
                     # a written op's second input is in its crossbars, not read by its MVMs

@@ -39,6 +39,16 @@ def mvm_task(target: Target, tiles: Sequence[tuple[int, int]], vectors: int, row
     """
     if vectors <= 0 or not tiles:
         return InstrCost(0.0, Energy())
+    fill, step, energy = mvm_line(target, tiles, row_tiles, inputs_per_vector, outputs_per_vector, activation,
+                                  rows_per_conversion, epilogue_ops, epilogue_reads)
+    return InstrCost(fill + vectors * step, energy * vectors)
+
+
+def mvm_line(target: Target, tiles: Sequence[tuple[int, int]], row_tiles: int, inputs_per_vector: int,
+             outputs_per_vector: int, activation: bool, rows_per_conversion: int = 0, epilogue_ops: float = 0.0,
+             epilogue_reads: float = 0.0) -> tuple[float, float, Energy]:
+    """(fill ns, ns per vector, energy per vector) of `mvm_task` (same arguments): its latency is
+    ``fill + vectors * step`` and its energy ``vectors`` times the per-vector energy."""
     big = max(tiles)
     first = isa.mvm(target, big[0], big[1], rows_per_conversion)
     interval = isa.mvm_interval(target, big[0], big[1], rows_per_conversion)
@@ -52,9 +62,7 @@ def mvm_task(target: Target, tiles: Sequence[tuple[int, int]], vectors: int, row
     buf = isa.buffer_access(target, nbytes, "local")
     step = max(interval, post.latency_ns if post else 0.0, epi.latency_ns, buf.latency_ns)
     fill = max(0.0, first.latency_ns - interval) + (post.latency_ns if post else 0.0) + epi.latency_ns
-    latency = fill + vectors * step
-    energy = (e_vec + buf.energy + (post.energy if post else Energy()) + epi.energy) * vectors
-    return InstrCost(latency, energy)
+    return fill, step, e_vec + buf.energy + (post.energy if post else Energy()) + epi.energy
 
 
 def mvm_cost(target: Target, tiles: Sequence[Tile], m: Matrix, vectors: int, activation: bool,
@@ -66,6 +74,25 @@ def mvm_cost(target: Target, tiles: Sequence[Tile], m: Matrix, vectors: int, act
     return mvm_task(target, [(t.rows_used, t.cols_used) for t in tiles], vectors,
                     row_tiles(m, target.core.crossbar_rows), m.k * m.groups, m.n * m.groups, activation,
                     rows_per_conversion, output_stage[0], output_stage[1])
+
+
+class MvmCosts:
+    """`mvm_cost` of one copy's ``tiles`` for any number of vectors, the per-copy figures computed
+    once (the task builder prices every chunk of an op with it)."""
+
+    def __init__(self, target: Target, tiles: Sequence[Tile], m: Matrix, activation: bool,
+                 rows_per_conversion: int = 0, output_stage: tuple[float, float] = (0.0, 0.0)) -> None:
+        shapes = [(t.rows_used, t.cols_used) for t in tiles]
+        self.line = mvm_line(target, shapes, row_tiles(m, target.core.crossbar_rows), m.k * m.groups,
+                             m.n * m.groups, activation, rows_per_conversion, output_stage[0],
+                             output_stage[1]) if shapes else None
+
+    def __call__(self, vectors: int) -> InstrCost:
+        """`mvm_cost` for ``vectors`` input vectors."""
+        if vectors <= 0 or self.line is None:
+            return InstrCost(0.0, Energy())
+        fill, step, energy = self.line
+        return InstrCost(fill + vectors * step, energy * vectors)
 
 
 def vector_task(target: Target, elements: int, ops: float, nbytes: int) -> InstrCost:
