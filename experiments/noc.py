@@ -16,7 +16,7 @@ load (the cut bound, max-flow / min-cut and half planes; us) and its status; fig
 inference in throughput mode (a batched program's over its batch), per run in latency mode.  Each model's line ends with two checks: exact's largest link load <= dijkstra's, and
 multicast's bytes x links < unicast dijkstra's when some transfer fans out.  A model that does
 not compile prints its error.  Every stage runs in deterministic time (``--time-limit``
-deterministic s per stage), so the four compiles share their placement (a wall-clock limit lets
+deterministic s per stage; ``--wall``: wall seconds), so the four compiles share their placement (a wall-clock limit lets
 the placement's local search stop at different points under load, and the variants would not
 route the same transfers).
 """
@@ -44,12 +44,13 @@ def _names() -> list[str]:
     return sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(d, "light_*.onnx")))
 
 
-def compile_variant(name: str, t: Target, mode: str, variant: str, limit: float, workers: int) -> tuple[Program, str]:
+def compile_variant(name: str, t: Target, mode: str, variant: str, limit: float, workers: int,
+                    deterministic: bool = True) -> tuple[Program, str]:
     """The program of one variant and the routing stage's status text."""
     method = {"xy": "xy", "exact": "mcf"}.get(variant, "dijkstra")
     target = replace(t, noc=replace(t.noc_spec, multicast=True)) if variant == "multicast" else t
     opts = CompileOptions(mode=mode, methods=(("routing", method),), time_limit_s=limit, workers=workers,
-                          deterministic=True)
+                          deterministic=deterministic)
     res = compile_model(light_graph(name), target, opts)
     st = res.stats["routing"]
     gap = (st.objective - st.bound) / st.objective if st.objective > 0 else 0.0
@@ -63,6 +64,7 @@ def main() -> None:
     ap.add_argument("--modes", default="throughput,latency")
     ap.add_argument("--time-limit", type=float, default=10.0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--wall", action="store_true", help="wall-clock limits instead of deterministic time")
     a = ap.parse_args()
     names = [m if m.startswith("light_") else "light_" + m for m in a.models.split(",")] if a.models else _names()
     print(f"{'model':<19} {'target':<8} {'mode':<10} {'routing':<9} {'xfers':>6} {'link us':>9} {'MB x hop':>9} "
@@ -75,7 +77,7 @@ def main() -> None:
                 for v in VARIANTS:
                     t0 = time.perf_counter()
                     try:
-                        p, status = compile_variant(name, t, mode, v, a.time_limit, a.workers)
+                        p, status = compile_variant(name, t, mode, v, a.time_limit, a.workers, not a.wall)
                     except CimoptError as e:
                         print(f"{name:<19} {tname:<8} {mode:<10} {v:<9} does not compile: {str(e)[:80]}")
                         continue

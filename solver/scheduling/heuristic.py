@@ -17,6 +17,9 @@ from cimopt.solver.stats import SolverOptions, SolveStats, Status
 PRIORITY_RULES: tuple[str, ...] = ("bottom-level", "index", "earliest-start")
 #: throughput mode: the factor II grows by when multi-resource tasks find no common free phase
 II_STEP = 1.03
+#: throughput mode: the longest one inference may get (x the latency list schedule's makespan, + II)
+#: before a longer II is tried (inferences in flight, and their buffers, grow with it)
+MAX_LATENCY_GROWTH = 2.0
 
 
 def _dispatch_list(problem: SchedulingProblem, order: list[int], rule: str) -> list[int]:
@@ -123,8 +126,10 @@ def list_schedule(problem: SchedulingProblem, mode: Mode) -> Schedule:
     Throughput mode: II = max resource load (optimal), starts from
     `cimopt.solver.scheduling.modulo.modulo_starts` following the latency list schedule; its
     ``makespan_ns`` is the latency of one inference.  When tasks holding several resources (NoC
-    transfers and their links) find no common free phase, II grows by `II_STEP` until they do,
-    at most to the latency schedule's makespan, which always repeats without overlap.
+    transfers and their links) find no common free phase, or only at phases that make one
+    inference (of a problem with such tasks) longer than `MAX_LATENCY_GROWTH` x the latency schedule's makespan + II, II grows by
+    `II_STEP` until they do, at most to the latency schedule's makespan, which always repeats
+    without overlap.
     """
     check_mode(mode)
     order = validate(problem)
@@ -136,10 +141,14 @@ def list_schedule(problem: SchedulingProblem, mode: Mode) -> Schedule:
     for k, i in enumerate(order):
         rank[i] = k
     latency = make_schedule(problem, start, None)
+    capped = any(t.also for t in problem.tasks)   # packing single-resource tasks keeps II = max load
     while ii < latency.makespan_ns:
         starts = modulo_starts(problem, start, rank, ii)
         if starts is not None:
-            return make_schedule(problem, starts, ii)
+            sched = make_schedule(problem, starts, ii)
+            # transfers at fixed phases may each wait up to II: refuse an inference that long
+            if not capped or sched.makespan_ns <= MAX_LATENCY_GROWTH * latency.makespan_ns + ii:
+                return sched
         ii = min(latency.makespan_ns, math.ceil(ii * II_STEP))
     # one inference after the other: the latency schedule repeats without meeting itself
     return make_schedule(problem, list(start), max(1, latency.makespan_ns))
