@@ -18,8 +18,10 @@ PRIORITY_RULES: tuple[str, ...] = ("bottom-level", "index", "earliest-start")
 #: throughput mode: the factor II grows by when multi-resource tasks find no common free phase
 II_STEP = 1.03
 #: throughput mode: the longest one inference may get (x the latency list schedule's makespan, + II)
-#: before a longer II is tried (inferences in flight, and their buffers, grow with it)
+#: before a longer II is tried (inferences in flight, and their buffers, grow with it), unless
+#: at most `MAX_IN_FLIGHT` inferences are then in flight
 MAX_LATENCY_GROWTH = 2.0
+MAX_IN_FLIGHT = 128
 
 
 def _dispatch_list(problem: SchedulingProblem, order: list[int], rule: str) -> list[int]:
@@ -127,7 +129,8 @@ def list_schedule(problem: SchedulingProblem, mode: Mode) -> Schedule:
     `cimopt.solver.scheduling.modulo.modulo_starts` following the latency list schedule; its
     ``makespan_ns`` is the latency of one inference.  When tasks holding several resources (NoC
     transfers and their links) find no common free phase, or only at phases that make one
-    inference (of a problem with such tasks) longer than `MAX_LATENCY_GROWTH` x the latency schedule's makespan + II, II grows by
+    inference (of a problem with such tasks) longer than `MAX_LATENCY_GROWTH` x the latency schedule's makespan + II
+    and than `MAX_IN_FLIGHT` intervals, II grows by
     `II_STEP` until they do, at most to the latency schedule's makespan, which always repeats
     without overlap.
     """
@@ -147,7 +150,8 @@ def list_schedule(problem: SchedulingProblem, mode: Mode) -> Schedule:
         if starts is not None:
             sched = make_schedule(problem, starts, ii)
             # transfers at fixed phases may each wait up to II: refuse an inference that long
-            if not capped or sched.makespan_ns <= MAX_LATENCY_GROWTH * latency.makespan_ns + ii:
+            if not capped or sched.makespan_ns <= MAX_LATENCY_GROWTH * latency.makespan_ns + ii \
+                    or sched.makespan_ns <= MAX_IN_FLIGHT * ii:
                 return sched
         ii = min(latency.makespan_ns, math.ceil(ii * II_STEP))
     # one inference after the other: the latency schedule repeats without meeting itself
