@@ -15,6 +15,7 @@ from cimopt.cli.main import main
 from cimopt.compiler import compile_model
 from cimopt.inputs import compare, random_inputs, reference_outputs
 from cimopt.ir.program import Program, save
+from cimopt.ir.program_expand import expand
 from cimopt.options import CompileOptions
 from cimopt.targets.errors import TargetError
 from cimopt.targets.load import load_target, parse_target, PRESET_DIR
@@ -190,7 +191,7 @@ def test_links_heat_map_and_trace_link_slices(tmp_path: Path) -> None:
     assert main(["plot", "links", str(path), "-o", str(tmp_path / "links.png")]) == 0
     assert (tmp_path / "links.png").stat().st_size > 0
     ev = [e for e in build_trace(p)["traceEvents"] if e.get("cat") == LINK_CATEGORY]
-    assert len(ev) == sum(len(i.route) for i in p.instructions)
+    assert len(ev) == sum(len(i.route) for i in expand(p).instructions)   # a slice per repetition
     per_link: dict[tuple[int, int], list[tuple[float, float]]] = {}
     for e in ev:
         per_link.setdefault((e["pid"], e["tid"]), []).append((e["ts"], e["ts"] + e["dur"]))
