@@ -21,7 +21,7 @@ class CompileOptions:
     `cimopt methods`), each stage's solve limited to ``time_limit_s`` wall seconds (deterministic
     seconds with ``deterministic``).  ``methods``
     overrides the choice for single stages.  ``chunks``: the fewest chunks of output per crossbar
-    op (at least one per replica) for layer pipelining; ``task_budget``: the MVM tasks per segment the
+    op (at least one per replica) for layer pipelining; ``task_budget``: the MVM tasks (all segments) the
     granularity stage may cut in all (finer chunks where they shorten the estimated makespan;
     at least one per copy whatever the budget).  ``compare``: also solve each stage's instance
     with its exact method ("exact") or with every method ("all"), for `cimopt compare`.

@@ -29,7 +29,7 @@ class Context:
     chunks: int                        # the fewest chunks per crossbar op (the granularity stage may cut finer)
     batch: int = 1                     # inferences per program run (`cimopt.batching`: per reprogramming)
     budget: int = 0                    # crossbars replication may use (set by the tiling stage)
-    task_budget: int = 2000            # MVM tasks per segment the granularity stage may cut (at least one per copy)
+    task_budget: int = 2000            # MVM tasks (all segments) the granularity stage may cut (at least one per copy)
     tiles: dict[str, tuple[Tile, ...]] | None = None
     mapping: Mapping | None = None     # segments and copies (replication), then where (placement)
     tasks: TaskGraph | None = None     # the tasks the schedule times (scheduling)

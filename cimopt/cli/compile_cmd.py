@@ -260,7 +260,7 @@ def register(sub: Any) -> None:
         p.add_argument("--chunks", type=int, default=4,
                        help="the fewest output chunks per crossbar op (default 4; at least one per copy)")
         p.add_argument("--task-budget", type=int, default=2000,
-                       help="MVM tasks per segment the granularity stage may cut (default 2000; at least one per copy)")
+                       help="MVM tasks the granularity stage may cut over all segments (default 2000; at least one per copy)")
         p.add_argument("--min-sqnr-db", type=float, metavar="DB",
                        help="accuracy budget: choose rows per ADC conversion per layer so the error model's "
                             "output SQNR is at least DB (see `cimopt run --numerics int`)")

@@ -41,7 +41,7 @@ class GranularityStage(Stage[GranularityInstance, Granularity]):
         """Every op of the workload in order: a crossbar op with copies is decided (``k_min``: the
         requested ``ctx.chunks`` per op, as a multiple of its copies; ``k_max``: one unit per
         chunk or `K_CAP` chunks per copy); the others have fixed times.  Budget: ``ctx.task_budget``
-        MVM tasks per segment, at least one task per copy."""
+        MVM tasks in all (every segment), at least one task per copy."""
         assert ctx.mapping is not None, "replication has not run"
         graph, wl, cm = ctx.graph, ctx.workload, ctx.cost
         index = {op.name: i for i, op in enumerate(wl.ops)}
@@ -70,7 +70,7 @@ class GranularityStage(Stage[GranularityInstance, Granularity]):
         edges = tuple(sorted({(index[a], index[b]) for a, b, _ in wl.edges}))
         p0 = sum(o.copies * o.k_min for o in ops)
         return GranularityInstance(GranularityProblem(tuple(ops), edges, ctx.effective_mode,
-                                                      max(ctx.task_budget * len(ctx.mapping.segments), p0)))
+                                                      max(ctx.task_budget, p0)))
 
     def solve(self, problem: GranularityInstance, method: str,
               options: SolverOptions) -> tuple[Granularity, SolveStats]:
