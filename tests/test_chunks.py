@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from cimopt.ir.chunks import accesses_overlap, FLAT, position_intervals, split_vectors, VEC, vector_count, WHOLE
 from cimopt.ir.program import Access
 from cimopt.targets.machine.checks.flow import grid_mask
-from cimopt.targets.machine.kernels import put_rows, take_rows
+from cimopt.targets.machine.rows import put_rows, take_rows
 
 
 @settings(max_examples=60, deadline=None)

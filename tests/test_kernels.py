@@ -19,7 +19,8 @@ from cimopt.ir.passes.optimize import optimize
 from cimopt.ir.program import TileWrite
 from cimopt.ir.tiles import tile_matrix
 from cimopt.ir.workload import matrix_of
-from cimopt.targets.machine.kernels import mvm_chunk, put_rows, run_op, tile_block
+from cimopt.targets.machine.kernels import mvm_chunk, run_op, tile_block
+from cimopt.targets.machine.rows import put_rows
 
 ROWS, COLS, SLICES = 16, 16, 2
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from cimopt.ir.chunks import WHOLE
 from cimopt.ir.graph import Graph, OpSpec
-from cimopt.targets.machine.kernels import dynamic_inputs, put_rows, run_op, take_rows
+from cimopt.targets.machine.kernels import dynamic_inputs, run_op
+from cimopt.targets.machine.rows import put_rows, take_rows
 
 #: Rounds a list of results to the target's vector format (`NumericsEngine.finish_vector`).
 Finish = Callable[[list[np.ndarray]], list[np.ndarray]]

@@ -40,7 +40,8 @@ from cimopt.targets.machine.checks.program_checks import check_program
 from cimopt.targets.machine.checks.violations import Report, Violation
 from cimopt.targets.machine.crossbars import CrossbarState
 from cimopt.targets.machine.epilogue import run_epilogue
-from cimopt.targets.machine.kernels import dynamic_inputs, mvm_chunk, put_rows, run_op, take_rows
+from cimopt.targets.machine.kernels import dynamic_inputs, mvm_chunk, run_op
+from cimopt.targets.machine.rows import put_rows, take_rows
 from cimopt.targets.machine.numerics_engine import NumericsConfig, NumericsEngine, NumericsResult
 from cimopt.targets.machine.object_pool import held_dtype, is_object, ObjectPool
 from cimopt.targets.physics.instructions import Energy, static_energy

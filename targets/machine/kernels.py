@@ -6,8 +6,7 @@
   (`cimopt.ir.chunks.chunk_axis`), computed only from crossbar blocks; bias, Gemm's ``C``,
   ``alpha``/``beta`` and the fused activation come from the graph (the epilogue, vector ops fused
   into the output stage, is `targets.machine.epilogue`'s).
-* `rows_view`: where a chunk's rows sit in the output tensor (axis 2, 0, FLAT or WHOLE);
-  `take_rows` / `put_rows` also for a range of vectors (`VEC`).
+* where a chunk's rows sit in a tensor: `cimopt.targets.machine.rows`.
 * `run_op`: a vector or host op through onnxruntime on a one-op model (`ir.export.to_onnx`);
   its inputs are the op's `dynamic_inputs`.
 
@@ -28,6 +27,7 @@ from cimopt.ir.graph import Activation, Graph, OpSpec
 from cimopt.ir.program import TileWrite
 from cimopt.ir.workload import matrix_of
 from cimopt.ir.written import is_written, operand_group
+from cimopt.targets.machine.rows import vector_pieces
 
 
 #: ``acc(inputs V x groups*K, K, out V x groups x N, blocks)`` adds every tile's partial products to ``out``
@@ -169,7 +169,7 @@ def _conv_vectors(graph: Graph, op: OpSpec, x: np.ndarray, v0: int, v1: int,
     groups = int(op.attr("group", 1))
     per_row = vector_count(y) // max(1, y[0] * y[2])
     pieces, k = [], 1
-    for n, p, e, _ in _vector_pieces(tuple(y), v0, v1):
+    for n, p, e, _ in vector_pieces(tuple(y), v0, v1):
         h0, h1 = p // per_row, (e - 1) // per_row + 1
         windows, k = _conv_windows(graph, op, x[n:n + 1], h0, h1)
         at = np.unravel_index(np.arange(p - h0 * per_row, e - h0 * per_row), (h1 - h0, *y[3:]))
@@ -317,66 +317,6 @@ def mvm_chunk(graph: Graph, op: OpSpec, x: np.ndarray, row0: int, row1: int,
     if t == "MatMul" and is_written(graph, op) and ax.axis == len(graph.shape(op.outputs[0])) - 2:
         return _written_rows(graph, op, x, row0, row1, blocks, a)
     raise ValueError(f"op {op.name}: {t} with chunk axis {ax.axis} has no crossbar kernel")
-
-
-def rows_view(y: np.ndarray, axis: int, row0: int, row1: int) -> np.ndarray:
-    """Rows ``row0:row1`` of ``y`` along ``axis`` as a view (FLAT: rows of the (prod(leading), last)
-    view; WHOLE: all of ``y``): where `mvm_chunk`'s result for those rows goes.  Not for `VEC`
-    (a range of vectors is not a view in general: `take_rows` / `put_rows`)."""
-    if axis == VEC:
-        raise ValueError("a range of vectors (VEC) has no view: use take_rows / put_rows")
-    if axis == WHOLE or y.ndim == 0 or (axis == FLAT and y.ndim < 2) or axis >= y.ndim:
-        return y
-    if axis == FLAT:
-        return y.reshape(math.prod(y.shape[:-1]), y.shape[-1])[row0:row1]  # not -1: an empty y is ambiguous
-    return y[(slice(None),) * axis + (slice(row0, row1),)]
-
-
-def _vector_pieces(shape: tuple[int, ...], row0: int, row1: int) -> list[tuple[int, int, int, int]]:
-    """Vectors ``row0:row1`` (`VEC`) of a tensor of ``shape``, per image: (image, first, end, offset
-    in the range) with first/end positions inside that image."""
-    per = vector_count(shape) // max(1, shape[0])
-    out = []
-    v = row0
-    while v < row1:
-        n, p = divmod(v, per)
-        e = min(row1 - n * per, per)
-        out.append((n, p, e, v - row0))
-        v = n * per + e
-    return out
-
-
-def take_rows(y: np.ndarray, axis: int, row0: int, row1: int) -> np.ndarray:
-    """Rows ``row0:row1`` of ``y`` along ``axis`` (`rows_view`); for `VEC` a new (vectors, channels)
-    array of vectors ``row0:row1`` in (image, spatial...) order."""
-    if axis != VEC or y.ndim < 2:
-        return rows_view(y, axis, row0, row1) if axis != VEC else y
-    c = y.shape[1]
-    out = np.empty((row1 - row0, c), dtype=y.dtype)
-    for n, p, e, o in _vector_pieces(y.shape, row0, row1):
-        out[o:o + e - p] = y[n].reshape(c, -1)[:, p:e].T
-    return out
-
-
-def put_rows(y: np.ndarray, axis: int, row0: int, row1: int, values: np.ndarray) -> None:
-    """Store ``values`` as rows ``row0:row1`` of ``y`` along ``axis``: the shape `take_rows` gives."""
-    if axis != VEC:
-        rows_view(y, axis, row0, row1)[...] = values
-        return
-    if y.ndim < 2:
-        y[...] = np.asarray(values).reshape(y.shape)
-        return
-    c = y.shape[1]
-    vals = np.asarray(values).reshape(row1 - row0, c)
-    for n, p, e, o in _vector_pieces(y.shape, row0, row1):
-        img = y[n]
-        if img.ndim == 1:          # a rank-2 tensor: one vector per image
-            img[...] = vals[o]
-        elif img.flags.c_contiguous:
-            img.reshape(c, -1)[:, p:e] = vals[o:o + e - p].T
-        else:   # a strided view: address the positions one by one
-            pos = np.unravel_index(np.arange(p, e), img.shape[1:])
-            img[(slice(None), *pos)] = vals[o:o + e - p].T
 
 
 # ---- vector and host ops -------------------------------------------------------------------

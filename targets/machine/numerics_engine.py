@@ -28,7 +28,8 @@ import numpy as np
 from cimopt.ir.errors import UsageError
 from cimopt.ir.graph import Graph, OpSpec
 from cimopt.ir.program import Instruction, TileWrite
-from cimopt.targets.machine.kernels import Accumulate, group_matrix, put_rows
+from cimopt.targets.machine.kernels import Accumulate, group_matrix
+from cimopt.targets.machine.rows import put_rows
 from cimopt.targets.numerics_spec import NumericsSpec
 from cimopt.targets.physics import noise
 from cimopt.targets.physics.numerics import (
